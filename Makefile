@@ -1,0 +1,165 @@
+# he: a language for encrypted computation.
+#
+#   make                 build build/he, build/libhe.a
+#   make check           install missing Debian packages (as root), build, run every test
+#   make check SANITIZE=1  the same under ASan + UBSan (objects in build/asan)
+#   make run             the main demonstration
+#   make bench           all benchmarks; make bench-vm (ivhe, ckks, smpc) one group
+#   make install / uninstall   honour PREFIX (or prefix) and DESTDIR
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+libdir ?= $(exec_prefix)/lib
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
+man1dir ?= $(mandir)/man1
+stdlibdir ?= $(datarootdir)/he/stdlib
+
+INSTALL ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 755
+INSTALL_DATA ?= $(INSTALL) -m 644
+
+CC ?= cc
+AR ?= ar
+BISON ?= bison
+FLEX ?= flex
+PKG_CONFIG ?= pkg-config
+LUA ?= lua5.4
+
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+# Every library through pkg-config (Debian's names; lua has several aliases).
+LUA_PC := $(firstword $(foreach p,lua5.4 lua-5.4 lua54 lua,$(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo $(p))))
+PKGS := gmp libsodium zlib libzmq readline $(LUA_PC)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq 2>/dev/null || echo -lgmp -lsodium -lz -lzmq)
+READLINE_LIBS := $(shell $(PKG_CONFIG) --libs readline 2>/dev/null || echo -lreadline)
+LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
+
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Iruntime -Iinterp -I$(BUILD)/gen \
+	-DHE_STDLIB_DIR='"$(stdlibdir)"' $(PKG_CFLAGS) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS)
+ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
+
+RUNTIME_SRC := $(sort $(wildcard runtime/*.c runtime/*/*.c))
+INTERP_SRC := $(sort $(filter-out interp/main.c interp/luamod.c,$(wildcard interp/*.c)))
+GEN_SRC := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*/*.c))
+
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+INTERP_OBJ := $(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+HE := $(BUILD)/he
+LIBHE := $(BUILD)/libhe.a
+LIBHEI := $(BUILD)/libhe-interp.a
+
+all: $(HE) $(LIBHE)
+
+$(LIBHE): $(RUNTIME_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBHEI): $(INTERP_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(HE): $(BUILD)/obj/interp/main.o $(LIBHEI) $(LIBHE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(READLINE_LIBS) $(LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Generated front end: the parser header exists before anything includes it.
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
+	@mkdir -p $(@D)
+	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
+	@mkdir -p $(@D)
+	$(FLEX) --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
+
+$(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/interp/main.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBHE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIBHE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
+
+units: $(UNIT_BIN)
+benches: $(BENCH_BIN) $(HE)
+
+# --- set-up, tests, demonstration ----------------------------------------
+
+deps:
+	@sh tools/deps.sh
+
+check:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory all units
+	@HE=$(HE) BUILD=$(BUILD) LUA=$(LUA) sh tests/run.sh
+
+run:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory all
+	@$(HE) scripts/main.he
+
+bench:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory benches
+	@for g in bench/*/; do g=$${g%/}; g=$${g#bench/}; HE=$(HE) BUILD=$(BUILD) LUA=$(LUA) sh bench/run.sh $$g || exit 1; done
+
+bench-%:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory benches
+	@HE=$(HE) BUILD=$(BUILD) LUA=$(LUA) sh bench/run.sh $*
+
+data:
+	@sh tools/fetch-data.sh
+
+# --- installation ----------------------------------------------------------
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(stdlibdir)
+	$(INSTALL_PROGRAM) $(HE) $(DESTDIR)$(bindir)/he
+	$(INSTALL_DATA) doc/he.1 $(DESTDIR)$(man1dir)/he.1
+	for f in stdlib/*.he; do $(INSTALL_DATA) $$f $(DESTDIR)$(stdlibdir)/; done
+
+install-strip:
+	$(MAKE) INSTALL_PROGRAM='$(INSTALL_PROGRAM) -s' install
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/he $(DESTDIR)$(man1dir)/he.1
+	rm -rf $(DESTDIR)$(stdlibdir)
+
+clean:
+	rm -rf build
+
+distclean: clean
+
+.PHONY: all units benches deps check run bench data install install-strip uninstall clean distclean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,303 @@
+/*
+** core.c: initialisation, errors, memory, randomness, string buffers.
+*/
+#include "he.h"
+
+#include <errno.h>
+#include <gmp.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static _Thread_local char errbuf[1024];
+
+int he_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *he_errmsg(void) { return errbuf[0] ? errbuf : "unknown error"; }
+void he_clearerr(void) { errbuf[0] = '\0'; }
+
+void he_misuse(const char *what)
+{
+    fprintf(stderr, "he: internal misuse: %s\n", what);
+    abort();
+}
+
+/* --- memory ------------------------------------------------------------- */
+
+void *he_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) he_error("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *he_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (he_mul_size(count, size, &n) != 0) return NULL;
+    void *p = calloc(n ? count : 1, n ? size : 1);
+    if (!p) he_error("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *he_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) he_error("out of memory (%zu bytes)", n);
+    return q;
+}
+
+void he_free(void *p) { free(p); }
+
+void he_memzero(void *p, size_t n)
+{
+    if (p && n) sodium_memzero(p, n);
+}
+
+void he_free_secret(void *p, size_t n)
+{
+    if (!p) return;
+    he_memzero(p, n);
+    free(p);
+}
+
+int he_memcmp_ct(const void *a, const void *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0 ? 0 : -1;
+}
+
+int he_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a && b > SIZE_MAX / a) return he_error("size overflow (%zu x %zu)", a, b);
+    *out = a * b;
+    return 0;
+}
+
+/* GMP: every limb array passes through here; the free hook gets the size,
+** so integers that held secrets are wiped before their memory is reused. */
+static void *gmp_alloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) he_misuse("GMP allocation failed (out of memory)");
+    return p;
+}
+
+static void *gmp_realloc(void *p, size_t old, size_t n)
+{
+    void *q = malloc(n);
+    if (!q) he_misuse("GMP allocation failed (out of memory)");
+    memcpy(q, p, old < n ? old : n);
+    he_free_secret(p, old);
+    return q;
+}
+
+static void gmp_free(void *p, size_t n) { he_free_secret(p, n); }
+
+int he_init(void)
+{
+    static int done = 0;
+    if (done) return 1;
+    if (sodium_init() < 0) return he_error("libsodium failed to initialise");
+    mp_set_memory_functions(gmp_alloc, gmp_realloc, gmp_free);
+    done = 1;
+    return 0;
+}
+
+/* --- randomness ----------------------------------------------------------- */
+
+void he_randombytes(void *buf, size_t n) { randombytes_buf(buf, n); }
+
+uint64_t he_random_u64(void)
+{
+    uint64_t x;
+    randombytes_buf(&x, sizeof x);
+    return x;
+}
+
+uint64_t he_random_uniform(uint64_t bound)
+{
+    if (bound == 0) he_misuse("he_random_uniform: bound 0");
+    uint64_t lim = -bound % bound; /* 2^64 mod bound */
+    for (;;) {
+        uint64_t x = he_random_u64();
+        if (x >= lim) return x % bound;
+    }
+}
+
+static void prng_refill(he_prng *g)
+{
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    memset(nonce, 0, sizeof nonce);
+    for (size_t i = 0; i < 8 && i < sizeof nonce; i++) nonce[i] = (uint8_t)(g->block >> (8 * i));
+    crypto_stream_chacha20(g->buf, sizeof g->buf, nonce, g->key);
+    g->block++;
+    g->pos = 0;
+}
+
+void he_prng_seed_bytes(he_prng *g, const uint8_t seed[32])
+{
+    memcpy(g->key, seed, 32);
+    g->block = 0;
+    g->has_spare = 0;
+    g->spare = 0;
+    prng_refill(g);
+}
+
+void he_prng_seed(he_prng *g, uint64_t seed)
+{
+    uint8_t k[32];
+    uint8_t in[8];
+    for (int i = 0; i < 8; i++) in[i] = (uint8_t)(seed >> (8 * i));
+    crypto_generichash(k, sizeof k, in, sizeof in, (const uint8_t *)"he.prng", 7);
+    he_prng_seed_bytes(g, k);
+    he_memzero(k, sizeof k);
+}
+
+void he_prng_bytes(he_prng *g, void *out, size_t n)
+{
+    uint8_t *o = out;
+    while (n) {
+        if (g->pos == sizeof g->buf) prng_refill(g);
+        size_t take = sizeof g->buf - g->pos;
+        if (take > n) take = n;
+        memcpy(o, g->buf + g->pos, take);
+        g->pos += (unsigned)take;
+        o += take;
+        n -= take;
+    }
+}
+
+uint64_t he_prng_u64(he_prng *g)
+{
+    uint8_t b[8];
+    he_prng_bytes(g, b, 8);
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x |= (uint64_t)b[i] << (8 * i);
+    return x;
+}
+
+double he_prng_uniform(he_prng *g) { return (double)(he_prng_u64(g) >> 11) * 0x1.0p-53; }
+
+double he_prng_normal(he_prng *g)
+{
+    if (g->has_spare) {
+        g->has_spare = 0;
+        return g->spare;
+    }
+    double u1, u2;
+    do u1 = he_prng_uniform(g);
+    while (u1 <= 0.0);
+    u2 = he_prng_uniform(g);
+    double r = sqrt(-2.0 * log(u1));
+    double t = 2.0 * M_PI * u2;
+    g->spare = r * sin(t);
+    g->has_spare = 1;
+    return r * cos(t);
+}
+
+void he_prng_wipe(he_prng *g) { he_memzero(g, sizeof *g); }
+
+/* --- string buffer -------------------------------------------------------- */
+
+void he_buf_init(he_buf *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void he_buf_free(he_buf *b)
+{
+    free(b->data);
+    he_buf_init(b);
+}
+
+int he_buf_add(he_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = he_realloc(b->data, cap);
+        if (!d) return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int he_buf_puts(he_buf *b, const char *s) { return he_buf_add(b, s, strlen(s)); }
+
+int he_buf_printf(he_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return he_error("format error");
+    if ((size_t)n < sizeof small) return he_buf_add(b, small, (size_t)n);
+    char *big = he_malloc((size_t)n + 1);
+    if (!big) return -1;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int r = he_buf_add(b, big, (size_t)n);
+    free(big);
+    return r;
+}
+
+int he_buf_double(he_buf *b, double d)
+{
+    char s[64];
+    if (isnan(d)) return he_buf_puts(b, "nan");
+    if (isinf(d)) return he_buf_puts(b, d < 0 ? "-inf" : "inf");
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(s, sizeof s, "%.*g", prec, d);
+        if (strtod(s, NULL) == d) break;
+    }
+    if (!strpbrk(s, ".en")) strcat(s, ".0");
+    return he_buf_puts(b, s);
+}
+
+/* --- data files ----------------------------------------------------------- */
+
+static char *try_path(const char *dir, const char *rel)
+{
+    static const char *const suffix[] = {"", ".gz"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(dir) + strlen(rel) + 8;
+        char *p = he_malloc(n);
+        if (!p) return NULL;
+        snprintf(p, n, "%s/%s%s", dir, rel, suffix[i]);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return p;
+        free(p);
+    }
+    return NULL;
+}
+
+char *he_data_path(const char *rel)
+{
+    const char *env = getenv("HE_DATA");
+    char *p = NULL;
+    if (env && *env && (p = try_path(env, rel))) return p;
+    if ((p = try_path("../shared/data", rel))) return p;
+    if ((p = try_path("data", rel))) return p;
+    he_error("data file '%s' not found (looked in $HE_DATA%s%s, ../shared/data, data/); "
+             "set HE_DATA or run 'make data'",
+             rel, env ? "=" : "", env ? env : "");
+    return NULL;
+}

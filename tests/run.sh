@@ -1,0 +1,93 @@
+#!/bin/sh
+# The test runner: C unit tests of the runtime, golden tests of .he scripts,
+# REPL transcripts, Lua tests of the module. Ends with one line
+#   N passed, N failed, N skipped
+#
+# Unit test programs (and Lua tests) print one line per case:
+#   ok NAME | not ok NAME: why | skip NAME: why
+# A golden test is tests/**/NAME.he with NAME.out (expected stdout) and/or
+# NAME.err (expected stderr) beside it; '# exit: N' in the script gives the
+# expected exit status (default 0), '# args: ...' its arguments.
+# A REPL test is tests/repl/NAME.in fed to 'he' on stdin, compared with
+# NAME.out.
+# Environment: HE (the interpreter), BUILD (build folder), LUA, VERBOSE=1.
+HE=${HE:-build/he}
+BUILD=${BUILD:-build}
+LUA=${LUA:-lua5.4}
+TMO=${HE_TEST_TIMEOUT:-600}
+pass=0 fail=0 skip=0
+failed=""
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+note_fail() { fail=$((fail + 1)); failed="$failed
+  $1"; echo "FAIL $1"; }
+
+# Reads ok / not ok / skip lines of a test program's output.
+count_cases() { # $1 label, $2 output file, $3 exit status
+    p=$(grep -c '^ok ' "$2"); f=$(grep -c '^not ok ' "$2"); s=$(grep -c '^skip ' "$2")
+    pass=$((pass + p)); skip=$((skip + s))
+    if [ "$f" -gt 0 ]; then
+        grep '^not ok ' "$2" | while IFS= read -r l; do echo "FAIL $1: ${l#not ok }"; done
+        fail=$((fail + f)); failed="$failed
+  $1"
+    fi
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then note_fail "$1 (exit $3)"; tail -5 "$2"; fi
+    [ "$p$f$s" = "000" ] && [ "$3" -eq 0 ] && note_fail "$1 (ran no case)"
+    [ -n "$VERBOSE" ] && grep '^skip ' "$2"
+    return 0
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    timeout "$TMO" "$t" >"$tmp/out" 2>&1
+    count_cases "$(basename "$t")" "$tmp/out" $?
+done
+
+echo "== golden tests"
+for f in $(find tests -name '*.he' | sort); do
+    base=${f%.he}
+    [ -f "$base.out" ] || [ -f "$base.err" ] || continue
+    want_rc=$(sed -n 's/^# exit: *\([0-9]*\).*/\1/p' "$f" | head -1); want_rc=${want_rc:-0}
+    args=$(sed -n 's/^# args: *//p' "$f" | head -1)
+    # shellcheck disable=SC2086
+    timeout "$TMO" "$HE" "$f" $args >"$tmp/out" 2>"$tmp/err" </dev/null
+    rc=$?
+    ok=1
+    if [ -f "$base.out" ]; then cmp -s "$base.out" "$tmp/out" || ok=0; else [ -s "$tmp/out" ] && ok=0; fi
+    if [ -f "$base.err" ]; then cmp -s "$base.err" "$tmp/err" || ok=0; else [ -s "$tmp/err" ] && ok=0; fi
+    [ "$rc" = "$want_rc" ] || ok=0
+    if [ $ok = 1 ]; then pass=$((pass + 1)); else
+        note_fail "$f (exit $rc, want $want_rc)"
+        [ -f "$base.out" ] && diff "$base.out" "$tmp/out" | head -20
+        [ -f "$base.err" ] && diff "$base.err" "$tmp/err" | head -20
+        [ -f "$base.err" ] || head -5 "$tmp/err"
+    fi
+done
+
+echo "== repl tests"
+for f in tests/repl/*.in; do
+    [ -f "$f" ] || continue
+    base=${f%.in}
+    HOME=$tmp HE_HISTFILE=$tmp/hist timeout "$TMO" "$HE" <"$f" >"$tmp/out" 2>&1
+    if cmp -s "$base.out" "$tmp/out"; then pass=$((pass + 1)); else
+        note_fail "$f"; diff "$base.out" "$tmp/out" | head -20
+    fi
+done
+
+echo "== lua tests"
+if [ -f "$BUILD/he.so" ] && command -v "$LUA" >/dev/null 2>&1; then
+    for f in tests/lua/*.lua; do
+        [ -f "$f" ] || continue
+        LUA_CPATH="$BUILD/?.so;;" timeout "$TMO" "$LUA" "$f" >"$tmp/out" 2>&1
+        count_cases "$f" "$tmp/out" $?
+    done
+else
+    n=$(ls tests/lua/*.lua 2>/dev/null | wc -l)
+    [ "$n" -gt 0 ] && { echo "skip lua tests: $BUILD/he.so or $LUA missing"; skip=$((skip + n)); }
+fi
+
+[ "$fail" -gt 0 ] && printf 'failed:%s\n' "$failed"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
