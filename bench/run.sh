@@ -11,4 +11,4 @@ for b in "$BUILD"/bench/"$g"/*; do
     [ -x "$b" ] || continue
     "$b" || exit 1
 done
-if [ -f "bench/$g/run.sh" ]; then sh "bench/$g/run.sh" || exit 1; fi
+if [ -f "bench/$g/run.sh" ]; then bash "bench/$g/run.sh" || exit 1; fi

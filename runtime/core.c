@@ -44,7 +44,7 @@ void *he_malloc(size_t n)
 
 void *he_calloc(size_t count, size_t size)
 {
-    size_t n;
+    size_t n = 0;
     if (he_mul_size(count, size, &n) != 0) return NULL;
     void *p = calloc(n ? count : 1, n ? size : 1);
     if (!p) he_error("out of memory (%zu bytes)", n);
@@ -264,11 +264,26 @@ int he_buf_double(he_buf *b, double d)
     char s[64];
     if (isnan(d)) return he_buf_puts(b, "nan");
     if (isinf(d)) return he_buf_puts(b, d < 0 ? "-inf" : "inf");
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(s, sizeof s, "%.*g", prec, d);
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(s, sizeof s, "%.*e", p - 1, d);
         if (strtod(s, NULL) == d) break;
     }
-    if (!strpbrk(s, ".en")) strcat(s, ".0");
+    if (p > 17) p = 17;
+    /* like Python's repr: positional between 1e-4 and 1e16 */
+    int x = atoi(strchr(s, 'e') + 1);
+    if (x >= -4 && x < 16) {
+        int decimals = p - 1 - x;
+        if (decimals < 1) decimals = 1;
+        snprintf(s, sizeof s, "%.*f", decimals, d);
+    } else {
+        /* drop a trailing ".0" mantissa and leading exponent zeros: 1e+16, 2.5e-07 */
+        char mant[40];
+        snprintf(mant, sizeof mant, "%.*e", p - 1, d);
+        char *e = strchr(mant, 'e');
+        *e = '\0';
+        snprintf(s, sizeof s, "%se%c%02d", mant, x < 0 ? '-' : '+', x < 0 ? -x : x);
+    }
     return he_buf_puts(b, s);
 }
 

@@ -1,0 +1,958 @@
+/*
+** builtins.c: the functions every script sees. Each has a run-time
+** implementation and a static rule giving its result type from its
+** arguments' types (and constant shapes, so zeros([2, 3]) is float[2, 3]).
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "interp.h"
+
+
+/* --- helpers -------------------------------------------------------------------------- */
+static int want_tensor(he_value v, const char *fn, int argi, he_tensor **out)
+{
+    *out = NULL;
+    if (!he_is_tensor(v)) return he_error("%s: argument %d must be a tensor, not %s", fn, argi, he_typename(v));
+    *out = he_as_tensor(v);
+    return 0;
+}
+
+static int want_int(he_value v, const char *fn, int argi, int64_t *out)
+{
+    *out = 0;
+    if (v.tag != HE_INT) return he_error("%s: argument %d must be int, not %s", fn, argi, he_typename(v));
+    *out = v.as.i;
+    return 0;
+}
+
+static int want_num(he_value v, const char *fn, int argi, double *out)
+{
+    *out = 0;
+    if (v.tag == HE_INT) *out = (double)v.as.i;
+    else if (v.tag == HE_FLOAT) *out = v.as.f;
+    else if (v.tag == HE_FIXED) *out = he_fixed_to_double(v.as.i, v.frac);
+    else return he_error("%s: argument %d must be a number, not %s", fn, argi, he_typename(v));
+    return 0;
+}
+
+/* A shape argument: an int tensor of rank 1, or an int. */
+static int want_shape(he_value v, const char *fn, int *ndim, int64_t *shape)
+{
+    *ndim = 0;
+    if (v.tag == HE_INT) {
+        *ndim = 1;
+        shape[0] = v.as.i;
+        return 0;
+    }
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_as_tensor(v);
+        if (t->dtype == HE_DT_INT && t->ndim == 1 && t->size <= HE_MAXDIM) {
+            *ndim = (int)t->size;
+            for (int i = 0; i < *ndim; i++) shape[i] = t->data.i[i];
+            return 0;
+        }
+    }
+    return he_error("%s: the shape must be an int or a list of ints like [2, 3]", fn);
+}
+
+static he_value tv(he_tensor *t) { return he_objv(&t->obj); }
+
+/* --- static rules -------------------------------------------------------------------------- */
+static type *r_void(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_void; }
+static type *r_int(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_int; }
+static type *r_float(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_float; }
+static type *r_str(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_str; }
+
+static bool is_tensorish(const type *t) { return t->kind == T_TENSOR || t->kind == T_ANY; }
+
+static bool need_tensor(checker *c, node *at, type *t, const char *fn, int i)
+{
+    if (is_tensorish(t)) return true;
+    ck_error(c, at, "%s: argument %d must be a tensor, not %s", fn, i, ty_str_of(t));
+    return false;
+}
+
+static bool need_int(checker *c, node *at, type *t, const char *fn, int i)
+{
+    if (t->kind == T_INT || t->kind == T_ANY) return true;
+    ck_error(c, at, "%s: argument %d must be int, not %s", fn, i, ty_str_of(t));
+    return false;
+}
+
+static bool need_num(checker *c, node *at, type *t, const char *fn, int i)
+{
+    if (t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED || t->kind == T_ANY) return true;
+    ck_error(c, at, "%s: argument %d must be a number, not %s", fn, i, ty_str_of(t));
+    return false;
+}
+
+/* The shape of a constant shape argument, for the result type. */
+static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
+{
+    int64_t d[MAXRANK];
+    int r;
+    if (arg->kind == N_INT) {
+        d[0] = arg->ival;
+        return ty_tensor(elem, 0, 1, d);
+    }
+    if (ck_const_shape(arg, d, &r)) {
+        for (int i = 0; i < r; i++)
+            if (d[i] < 0) {
+                ck_error(c, arg, "%s: negative dimension %lld", fn, (long long)d[i]);
+                return ty_any;
+            }
+        return ty_tensor(elem, 0, r, d);
+    }
+    if (t->kind == T_INT) return ty_tensor(elem, 0, 1, NULL);
+    if (t->kind == T_TENSOR && t->elem == T_INT && t->rank == 1) {
+        int rank = t->dims[0] == DIM_ANY ? -1 : (int)t->dims[0];
+        return ty_tensor(elem, 0, rank, NULL);
+    }
+    if (t->kind == T_ANY) return ty_tensor(elem, 0, -1, NULL);
+    ck_error(c, arg, "%s: the shape must be an int or a list of ints like [2, 3], not %s", fn, ty_str_of(t));
+    return ty_any;
+}
+
+static type *r_zeros(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    return shaped(c, a[0], t[0], T_FLOAT, "zeros");
+}
+
+static type *r_full(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (!need_num(c, a[1], t[1], "full", 2) && t[1]->kind != T_BOOL) return ty_any;
+    tkind e = t[1]->kind == T_ANY ? T_ANY : t[1]->kind;
+    type *r = shaped(c, a[0], t[0], e, "full");
+    if (r->kind == T_TENSOR && e == T_FIXED) r = ty_tensor(T_FIXED, t[1]->frac, r->rank, r->dims);
+    return r;
+}
+
+static type *r_random(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (t[0]->kind != T_OBJ && t[0]->kind != T_ANY) {
+        ck_error(c, a[0], "argument 1 must be a generator made by rng(seed), not %s", ty_str_of(t[0]));
+        return ty_any;
+    }
+    for (int i = 2; i < n; i++) need_num(c, a[i], t[i], "random", i + 1);
+    return shaped(c, a[1], t[1], T_FLOAT, "random");
+}
+
+static type *r_rng(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_int(c, a[0], t[0], "rng", 1);
+    return ty_obj("rng");
+}
+
+static type *r_arange(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    for (int i = 0; i < n; i++) need_int(c, a[i], t[i], "arange", i + 1);
+    int64_t d = DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
+static type *r_eye(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_int(c, a[0], t[0], "eye", 1);
+    int64_t d[2] = {DIM_ANY, DIM_ANY};
+    if (a[0]->kind == N_INT) d[0] = d[1] = a[0]->ival;
+    return ty_tensor(T_FLOAT, 0, 2, d);
+}
+
+static type *r_transpose(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (!need_tensor(c, a[0], t[0], "transpose", 1) || t[0]->kind == T_ANY) return ty_any;
+    if (t[0]->rank < 0) return t[0];
+    int64_t d[MAXRANK];
+    for (int i = 0; i < t[0]->rank; i++) d[i] = t[0]->dims[t[0]->rank - 1 - i];
+    return ty_tensor(t[0]->elem, t[0]->frac, t[0]->rank, d);
+}
+
+static type *r_reshape(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (!need_tensor(c, a[0], t[0], "reshape", 1)) return ty_any;
+    tkind e = t[0]->kind == T_TENSOR ? t[0]->elem : T_ANY;
+    int frac = t[0]->kind == T_TENSOR ? t[0]->frac : 0;
+    int64_t d[MAXRANK];
+    int r;
+    if (ck_const_shape(a[1], d, &r)) {
+        int neg = 0;
+        int64_t prod = 1;
+        for (int i = 0; i < r; i++) {
+            if (d[i] == -1) neg++;
+            else if (d[i] < 0) {
+                ck_error(c, a[1], "reshape: negative dimension %lld", (long long)d[i]);
+                return ty_any;
+            } else prod *= d[i];
+        }
+        if (neg > 1) {
+            ck_error(c, a[1], "reshape: at most one dimension may be -1");
+            return ty_any;
+        }
+        /* the total size, when known, must agree */
+        int64_t total = 1;
+        bool known = t[0]->kind == T_TENSOR && t[0]->rank >= 0;
+        for (int i = 0; known && i < t[0]->rank; i++) {
+            if (t[0]->dims[i] == DIM_ANY) known = false;
+            else total *= t[0]->dims[i];
+        }
+        for (int i = 0; i < r; i++)
+            if (d[i] == -1) d[i] = known && prod > 0 && total % prod == 0 ? total / prod : DIM_ANY;
+        if (known && !neg && prod != total) {
+            ck_error(c, a[1], "reshape: cannot reshape %s (%lld elements) into %lld elements", ty_str_of(t[0]),
+                     (long long)total, (long long)prod);
+            return ty_any;
+        }
+        if (known && neg && (prod == 0 || total % prod != 0)) {
+            ck_error(c, a[1], "reshape: cannot reshape %s (%lld elements) with that shape", ty_str_of(t[0]), (long long)total);
+            return ty_any;
+        }
+        return ty_tensor(e, frac, r, d);
+    }
+    shaped(c, a[1], t[1], e, "reshape");
+    return ty_tensor(e, frac, -1, NULL);
+}
+
+/* sum, max, min: the element type; mean: float; argmax: int. */
+static type *reduce_rule(checker *c, node **a, type **t, int n, const char *fn, tkind force)
+{
+    if (!need_tensor(c, a[0], t[0], fn, 1)) return ty_any;
+    if (n > 1) need_int(c, a[1], t[1], fn, 2);
+    if (t[0]->kind == T_ANY) return ty_any;
+    tkind e = force != T_VOID ? force : t[0]->elem;
+    int frac = force != T_VOID ? 0 : t[0]->frac;
+    if (t[0]->elem == T_BOOL && force == T_VOID) e = T_INT;
+    if (n == 1) {
+        type tmp = {.kind = T_TENSOR, .elem = e, .frac = frac};
+        return elem_type(&tmp);
+    }
+    if (t[0]->rank < 0) return ty_tensor(e, frac, -1, NULL);
+    int64_t ax;
+    if (a[1]->kind == N_INT) ax = a[1]->ival;
+    else if (a[1]->kind == N_UNOP && a[1]->op == HE_OP_NEG && a[1]->a->kind == N_INT) ax = -a[1]->a->ival;
+    else return ty_tensor(e, frac, t[0]->rank - 1, NULL);
+    if (ax < 0) ax += t[0]->rank;
+    if (ax < 0 || ax >= t[0]->rank) {
+        ck_error(c, a[1], "%s: axis out of range for %s", fn, ty_str_of(t[0]));
+        return ty_any;
+    }
+    int64_t d[MAXRANK];
+    int r = 0;
+    for (int i = 0; i < t[0]->rank; i++)
+        if (i != ax) d[r++] = t[0]->dims[i];
+    if (r == 0) {
+        type tmp = {.kind = T_TENSOR, .elem = e, .frac = frac};
+        return elem_type(&tmp);
+    }
+    return ty_tensor(e, frac, r, d);
+}
+
+static type *r_sum(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "sum", T_VOID); }
+static type *r_mean(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "mean", T_FLOAT); }
+static type *r_argmax(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "argmax", T_INT); }
+
+static type *r_maxmin(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (n == 2 && t[0]->kind != T_TENSOR && t[1]->kind != T_TENSOR) {
+        /* max(a, b) of two numbers */
+        need_num(c, a[0], t[0], "max/min", 1);
+        need_num(c, a[1], t[1], "max/min", 2);
+        if (t[0]->kind == T_INT && t[1]->kind == T_INT) return ty_int;
+        if (t[0]->kind == T_ANY || t[1]->kind == T_ANY) return ty_any;
+        if (t[0]->kind == T_FIXED && ty_equal(t[0], t[1])) return t[0];
+        return ty_float;
+    }
+    return reduce_rule(c, a, t, n, "max/min", T_VOID);
+}
+
+static type *r_math(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind == T_ANY) return ty_any;
+    if (t[0]->kind == T_TENSOR) return ty_tensor(T_FLOAT, 0, t[0]->rank, t[0]->dims);
+    need_num(c, a[0], t[0], "this function", 1);
+    return ty_float;
+}
+
+static type *r_abs(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind == T_INT || t[0]->kind == T_FIXED) return t[0];
+    return r_math(c, call, a, t, n);
+}
+
+static type *r_len(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind != T_TENSOR && t[0]->kind != T_STR && t[0]->kind != T_ANY)
+        ck_error(c, a[0], "len: needs a tensor or a str, not %s", ty_str_of(t[0]));
+    return ty_int;
+}
+
+static type *r_concat(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    need_tensor(c, a[0], t[0], "concat", 1);
+    need_tensor(c, a[1], t[1], "concat", 2);
+    if (n > 2) need_int(c, a[2], t[2], "concat", 3);
+    if (t[0]->kind == T_TENSOR && t[1]->kind == T_TENSOR) {
+        if (t[0]->elem != t[1]->elem || t[0]->frac != t[1]->frac) {
+            ck_error(c, call, "concat: element types differ (%s and %s)", ty_str_of(t[0]), ty_str_of(t[1]));
+            return ty_any;
+        }
+        return ty_tensor(t[0]->elem, t[0]->frac, t[0]->rank, NULL);
+    }
+    return ty_any;
+}
+
+static type *r_outer(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_tensor(c, a[0], t[0], "outer", 1);
+    need_tensor(c, a[1], t[1], "outer", 2);
+    int64_t d[2] = {t[0]->kind == T_TENSOR && t[0]->rank == 1 ? t[0]->dims[0] : DIM_ANY,
+                    t[1]->kind == T_TENSOR && t[1]->rank == 1 ? t[1]->dims[0] : DIM_ANY};
+    return ty_tensor(T_FLOAT, 0, 2, d);
+}
+
+static type *r_onehot(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_int(c, a[0], t[0], "one_hot", 1);
+    need_int(c, a[1], t[1], "one_hot", 2);
+    int64_t d = a[1]->kind == N_INT ? a[1]->ival : DIM_ANY;
+    return ty_tensor(T_FLOAT, 0, 1, &d);
+}
+
+static type *r_load_npy(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind != T_STR && t[0]->kind != T_ANY) ck_error(c, a[0], "load_npy: the path must be a str");
+    return ty_tensor(T_ANY, 0, -1, NULL);
+}
+
+static type *r_save_npy(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind != T_STR && t[0]->kind != T_ANY) ck_error(c, a[0], "save_npy: the path must be a str");
+    need_tensor(c, a[1], t[1], "save_npy", 2);
+    return ty_void;
+}
+
+static type *r_assert(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (t[0]->kind != T_BOOL && t[0]->kind != T_ANY) ck_error(c, a[0], "assert: the condition must be bool, not %s", ty_str_of(t[0]));
+    if (n > 1 && t[1]->kind != T_STR && t[1]->kind != T_ANY) ck_error(c, a[1], "assert: the message must be a str");
+    return ty_void;
+}
+
+static type *r_error(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (t[0]->kind != T_STR && t[0]->kind != T_ANY) ck_error(c, a[0], "error: the message must be a str");
+    return ty_void;
+}
+
+static type *r_argv(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_int(c, a[0], t[0], "argv", 1);
+    return ty_str;
+}
+
+static type *r_conv(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)c; (void)call; (void)a; (void)t; (void)n;
+    return ty_any; /* N_CONV is typed by the checker itself */
+}
+
+/* --- implementations ------------------------------------------------------------------------ */
+static int f_print(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    he_buf b;
+    he_buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        if (i) he_buf_puts(&b, " ");
+        if (he_repr(a[i], &b, false) < 0) {
+            he_buf_free(&b);
+            return -1;
+        }
+    }
+    he_buf_puts(&b, "\n");
+    fwrite(b.data, 1, b.len, vm->out);
+    he_buf_free(&b);
+    *out = he_nil();
+    return 0;
+}
+
+static int f_len(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int64_t len;
+    if (a[0].tag != HE_OBJ || !a[0].as.o->type->len) return he_error("len: %s has no length", he_typename(a[0]));
+    if (a[0].as.o->type->len(a[0].as.o, &len) < 0) return -1;
+    *out = he_int(len);
+    return 0;
+}
+
+static int f_zeros(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int nd;
+    int64_t sh[HE_MAXDIM];
+    if (want_shape(a[0], "zeros", &nd, sh) < 0) return -1;
+    he_tensor *t = he_tensor_new(HE_DT_FLOAT, 0, nd, sh);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_ones(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int nd;
+    int64_t sh[HE_MAXDIM];
+    if (want_shape(a[0], "ones", &nd, sh) < 0) return -1;
+    he_tensor *t = he_tensor_full(HE_DT_FLOAT, 0, nd, sh, he_float(1.0));
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_full(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int nd;
+    int64_t sh[HE_MAXDIM];
+    if (want_shape(a[0], "full", &nd, sh) < 0) return -1;
+    he_value v = a[1];
+    he_dtype dt = v.tag == HE_INT ? HE_DT_INT : v.tag == HE_FLOAT ? HE_DT_FLOAT : v.tag == HE_FIXED ? HE_DT_FIXED
+                : v.tag == HE_BOOL ? HE_DT_BOOL : (he_dtype)-1;
+    if ((int)dt < 0) return he_error("full: cannot fill a tensor with %s", he_typename(v));
+    he_tensor *t = he_tensor_full(dt, v.frac, nd, sh, v);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_arange(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    int64_t start = 0, stop, step = 1;
+    if (n == 1) {
+        if (want_int(a[0], "arange", 1, &stop) < 0) return -1;
+    } else {
+        if (want_int(a[0], "arange", 1, &start) < 0 || want_int(a[1], "arange", 2, &stop) < 0) return -1;
+        if (n > 2 && want_int(a[2], "arange", 3, &step) < 0) return -1;
+    }
+    if (step == 0) return he_error("arange: step cannot be zero");
+    he_tensor *t = he_tensor_arange(start, stop, step);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_eye(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int64_t k;
+    if (want_int(a[0], "eye", 1, &k) < 0) return -1;
+    he_tensor *t = he_tensor_eye(k);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+/* A seeded generator as a value. */
+typedef struct rng_obj {
+    he_obj obj;
+    he_prng g;
+} rng_obj;
+static void rng_free(he_obj *o)
+{
+    he_prng_wipe(&((rng_obj *)o)->g);
+    free(o);
+}
+static int rng_repr(const he_obj *o, he_buf *b)
+{
+    (void)o;
+    return he_buf_puts(b, "<rng>");
+}
+static const he_type rng_type = {.name = "rng", .free = rng_free, .repr = rng_repr};
+
+static int f_rng(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int64_t seed;
+    if (want_int(a[0], "rng", 1, &seed) < 0) return -1;
+    rng_obj *r = he_malloc(sizeof *r);
+    if (!r) return -1;
+    he_obj_init(&r->obj, &rng_type);
+    he_prng_seed(&r->g, (uint64_t)seed);
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static int random_common(he_value *a, int n, he_value *out, bool normal)
+{
+    const char *fn = normal ? "normal" : "uniform";
+    if (!he_is(a[0], &rng_type)) return he_error("%s: argument 1 must be a generator made by rng(seed)", fn);
+    he_prng *g = &((rng_obj *)a[0].as.o)->g;
+    int nd;
+    int64_t sh[HE_MAXDIM];
+    if (want_shape(a[1], fn, &nd, sh) < 0) return -1;
+    double p = normal ? 0.0 : 0.0, q = 1.0;
+    if (n > 2 && want_num(a[2], fn, 3, &p) < 0) return -1;
+    if (n > 3 && want_num(a[3], fn, 4, &q) < 0) return -1;
+    he_tensor *t = normal ? he_tensor_normal(g, nd, sh, p, q) : he_tensor_uniform(g, nd, sh, p, q);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_uniform(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return random_common(a, n, out, false); }
+static int f_normal(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return random_common(a, n, out, true); }
+
+static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (want_tensor(a[0], "transpose", 1, &t) < 0) return -1;
+    he_tensor *r = he_tensor_transpose(t);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_reshape(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    int nd;
+    int64_t sh[HE_MAXDIM];
+    if (want_tensor(a[0], "reshape", 1, &t) < 0 || want_shape(a[1], "reshape", &nd, sh) < 0) return -1;
+    he_tensor *r = he_tensor_reshape(t, nd, sh);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+typedef int (*reduce_fn)(const he_tensor *, int, he_value *);
+static int reduce(he_value *a, int n, he_value *out, reduce_fn fn, const char *name)
+{
+    he_tensor *t;
+    if (want_tensor(a[0], name, 1, &t) < 0) return -1;
+    int64_t axis = HE_AXIS_ALL;
+    if (n > 1 && want_int(a[1], name, 2, &axis) < 0) return -1;
+    if (n > 1 && (axis >= t->ndim || axis < -t->ndim))
+        return he_error("%s: axis %lld out of range for a %d-d tensor", name, (long long)axis, t->ndim);
+    return fn(t, (int)axis, out);
+}
+
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_sum, "sum"); }
+static int f_mean(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_mean, "mean"); }
+static int f_argmax(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_argmax, "argmax"); }
+
+static int maxmin(he_value *a, int n, he_value *out, bool mx)
+{
+    if (n == 2 && !he_is_tensor(a[0]) && !he_is_tensor(a[1])) {
+        he_value lt;
+        if (he_binop(HE_OP_LT, a[0], a[1], &lt) < 0) return -1;
+        bool pick_b = mx ? lt.as.b : !lt.as.b;
+        he_value r = pick_b ? a[1] : a[0];
+        if (a[0].tag != a[1].tag && (a[0].tag == HE_FLOAT || a[1].tag == HE_FLOAT)) {
+            double d;
+            if (want_num(r, mx ? "max" : "min", 1, &d) < 0) return -1;
+            r = he_float(d);
+        }
+        he_retain(r);
+        *out = r;
+        return 0;
+    }
+    return reduce(a, n, out, mx ? he_tensor_max : he_tensor_min, mx ? "max" : "min");
+}
+static int f_max(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return maxmin(a, n, out, true); }
+static int f_min(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return maxmin(a, n, out, false); }
+
+static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+static double relu(double x) { return x > 0 ? x : 0.0; }
+
+static int math1(he_value *a, he_value *out, he_math m, double (*fn)(double), const char *name)
+{
+    if (he_is_tensor(a[0])) {
+        he_tensor *r = he_tensor_math(m, he_as_tensor(a[0]));
+        if (!r) return -1;
+        *out = tv(r);
+        return 0;
+    }
+    double x;
+    if (want_num(a[0], name, 1, &x) < 0) return -1;
+    *out = he_float(fn(x));
+    return 0;
+}
+
+#define MATH(name, m, fn) \
+    static int f_##name(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; (void)n; return math1(a, out, m, fn, #name); }
+MATH(exp, HE_MATH_EXP, exp)
+MATH(log, HE_MATH_LOG, log)
+MATH(tanh, HE_MATH_TANH, tanh)
+MATH(sigmoid, HE_MATH_SIGMOID, sigmoid)
+MATH(sqrt, HE_MATH_SQRT, sqrt)
+MATH(relu, HE_MATH_RELU, relu)
+#undef MATH
+
+static int f_abs(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (a[0].tag == HE_INT) {
+        if (a[0].as.i == INT64_MIN) return he_error("int overflow in abs");
+        *out = he_int(a[0].as.i < 0 ? -a[0].as.i : a[0].as.i);
+        return 0;
+    }
+    if (a[0].tag == HE_FIXED) {
+        if (a[0].as.i == INT64_MIN) return he_error("fixed overflow in abs");
+        *out = he_fixed_raw(a[0].as.i < 0 ? -a[0].as.i : a[0].as.i, a[0].frac);
+        return 0;
+    }
+    return math1(a, out, HE_MATH_ABS, fabs, "abs");
+}
+
+static int f_floor(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    double x;
+    if (want_num(a[0], "floor", 1, &x) < 0) return -1;
+    *out = he_float(floor(x));
+    return 0;
+}
+
+static int f_round(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    double x;
+    if (want_num(a[0], "round", 1, &x) < 0) return -1;
+    *out = he_float(round(x));
+    return 0;
+}
+
+static int f_concat(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    he_tensor *ts[2];
+    if (want_tensor(a[0], "concat", 1, &ts[0]) < 0 || want_tensor(a[1], "concat", 2, &ts[1]) < 0) return -1;
+    int64_t axis = 0;
+    if (n > 2 && want_int(a[2], "concat", 3, &axis) < 0) return -1;
+    he_tensor *r = he_tensor_concat(2, ts, (int)axis);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_outer(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *x, *y;
+    if (want_tensor(a[0], "outer", 1, &x) < 0 || want_tensor(a[1], "outer", 2, &y) < 0) return -1;
+    if (x->ndim != 1 || y->ndim != 1) return he_error("outer: needs two 1-d tensors");
+    int64_t sh[2] = {x->size, y->size};
+    he_tensor *r = he_tensor_new(HE_DT_FLOAT, 0, 2, sh);
+    if (!r) return -1;
+    for (int64_t i = 0; i < x->size; i++) {
+        double xi = x->dtype == HE_DT_FLOAT ? x->data.f[i] : x->dtype == HE_DT_FIXED ? he_fixed_to_double(x->data.i[i], x->frac) : (double)x->data.i[i];
+        for (int64_t j = 0; j < y->size; j++) {
+            double yj = y->dtype == HE_DT_FLOAT ? y->data.f[j] : y->dtype == HE_DT_FIXED ? he_fixed_to_double(y->data.i[j], y->frac) : (double)y->data.i[j];
+            r->data.f[i * y->size + j] = xi * yj;
+        }
+    }
+    *out = tv(r);
+    return 0;
+}
+
+static int f_one_hot(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    int64_t i, k;
+    if (want_int(a[0], "one_hot", 1, &i) < 0 || want_int(a[1], "one_hot", 2, &k) < 0) return -1;
+    if (k < 0 || i < 0 || i >= k) return he_error("one_hot: index %lld out of range for size %lld", (long long)i, (long long)k);
+    he_tensor *r = he_tensor_new(HE_DT_FLOAT, 0, 1, &k);
+    if (!r) return -1;
+    r->data.f[i] = 1.0;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_load_npy(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!he_is(a[0], &he_str_type)) return he_error("load_npy: the path must be a str");
+    he_tensor *t = he_npy_load(he_as_str(a[0])->data);
+    if (!t) return -1;
+    *out = tv(t);
+    return 0;
+}
+
+static int f_save_npy(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (!he_is(a[0], &he_str_type)) return he_error("save_npy: the path must be a str");
+    if (want_tensor(a[1], "save_npy", 2, &t) < 0) return -1;
+    *out = he_nil();
+    return he_npy_save(he_as_str(a[0])->data, t);
+}
+
+static int f_assert(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    *out = he_nil();
+    if (a[0].tag != HE_BOOL) return he_error("assert: the condition must be bool, not %s", he_typename(a[0]));
+    if (a[0].as.b) return 0;
+    if (n > 1 && he_is(a[1], &he_str_type)) return he_error("assertion failed: %s", he_as_str(a[1])->data);
+    return he_error("assertion failed");
+}
+
+static int f_error(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n; (void)out;
+    return he_error("%s", he_is(a[0], &he_str_type) ? he_as_str(a[0])->data : "error");
+}
+
+static int f_clock(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    *out = he_float((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+    return 0;
+}
+
+static int f_argc(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)a; (void)n;
+    *out = he_int(vm->argc);
+    return 0;
+}
+
+static int f_argv(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)n;
+    int64_t i;
+    if (want_int(a[0], "argv", 1, &i) < 0) return -1;
+    if (i < 0 || i >= vm->argc) return he_error("argv: index %lld out of range (%d arguments)", (long long)i, vm->argc);
+    he_str *s = he_str_new(vm->argv[i], strlen(vm->argv[i]));
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+static int f_typeof(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const char *s = he_typename(a[0]);
+    he_str *r = he_str_new(s, strlen(s));
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+/* --- conversions (int(x), float(x), bool(x), str(x), fixed<N>(x)) ----------------------------- */
+static int parse_number(const char *s, bool want_int_, he_value *out)
+{
+    char *end;
+    errno = 0;
+    if (want_int_) {
+        long long v = strtoll(s, &end, 10);
+        if (end == s || *end || errno) return he_error("int: cannot parse \"%s\"", s);
+        *out = he_int(v);
+    } else {
+        double v = strtod(s, &end);
+        if (end == s || *end) return he_error("float: cannot parse \"%s\"", s);
+        *out = he_float(v);
+    }
+    return 0;
+}
+
+static int f_int(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_value v = a[0];
+    switch (v.tag) {
+    case HE_INT: *out = v; return 0;
+    case HE_BOOL: *out = he_int(v.as.b); return 0;
+    case HE_FLOAT:
+        if (!(v.as.f > -9223372036854775808.0 && v.as.f < 9223372036854775808.0))
+            return he_error("int: %g does not fit in an int", v.as.f);
+        *out = he_int((int64_t)v.as.f);
+        return 0;
+    case HE_FIXED: *out = he_int(v.as.i >= 0 ? v.as.i >> v.frac : -((-v.as.i) >> v.frac)); return 0;
+    default: break;
+    }
+    if (he_is(v, &he_str_type)) return parse_number(he_as_str(v)->data, true, out);
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_tensor_astype(he_as_tensor(v), HE_DT_INT, 0);
+        if (!t) return -1;
+        *out = tv(t);
+        return 0;
+    }
+    return he_error("int: cannot convert %s", he_typename(v));
+}
+
+static int f_float(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_value v = a[0];
+    switch (v.tag) {
+    case HE_INT: *out = he_float((double)v.as.i); return 0;
+    case HE_FLOAT: *out = v; return 0;
+    case HE_BOOL: *out = he_float(v.as.b); return 0;
+    case HE_FIXED: *out = he_float(he_fixed_to_double(v.as.i, v.frac)); return 0;
+    default: break;
+    }
+    if (he_is(v, &he_str_type)) return parse_number(he_as_str(v)->data, false, out);
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_tensor_astype(he_as_tensor(v), HE_DT_FLOAT, 0);
+        if (!t) return -1;
+        *out = tv(t);
+        return 0;
+    }
+    return he_error("float: cannot convert %s", he_typename(v));
+}
+
+static int f_bool(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_value v = a[0];
+    switch (v.tag) {
+    case HE_BOOL: *out = v; return 0;
+    case HE_INT: *out = he_bool(v.as.i != 0); return 0;
+    case HE_FLOAT: *out = he_bool(v.as.f != 0); return 0;
+    case HE_FIXED: *out = he_bool(v.as.i != 0); return 0;
+    default: break;
+    }
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_tensor_astype(he_as_tensor(v), HE_DT_BOOL, 0);
+        if (!t) return -1;
+        *out = tv(t);
+        return 0;
+    }
+    if (he_is(v, &he_str_type)) {
+        *out = he_bool(he_as_str(v)->len > 0);
+        return 0;
+    }
+    return he_error("bool: cannot convert %s", he_typename(v));
+}
+
+static int f_str(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_buf b;
+    he_buf_init(&b);
+    if (he_repr(a[0], &b, false) < 0) {
+        he_buf_free(&b);
+        return -1;
+    }
+    he_str *s = he_str_new(b.data ? b.data : "", b.len);
+    he_buf_free(&b);
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    int frac = n > 1 ? (int)a[1].as.i : HE_FIXED_DEFAULT_FRAC;
+    he_value v = a[0];
+    int64_t raw;
+    switch (v.tag) {
+    case HE_INT:
+        if (he_fixed_rescale(v.as.i, 0, frac, &raw) < 0) return -1;
+        *out = he_fixed_raw(raw, frac);
+        return 0;
+    case HE_FLOAT:
+        if (he_fixed_from_double(v.as.f, frac, &raw) < 0) return -1;
+        *out = he_fixed_raw(raw, frac);
+        return 0;
+    case HE_FIXED:
+        if (he_fixed_rescale(v.as.i, v.frac, frac, &raw) < 0) return -1;
+        *out = he_fixed_raw(raw, frac);
+        return 0;
+    default: break;
+    }
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_tensor_astype(he_as_tensor(v), HE_DT_FIXED, frac);
+        if (!t) return -1;
+        *out = tv(t);
+        return 0;
+    }
+    return he_error("fixed: cannot convert %s", he_typename(v));
+}
+
+/* --- the table --------------------------------------------------------------------------------- */
+const builtin builtins[] = {
+    {"print", 0, -1, f_print, r_void, "print(a, b, ...): prints values separated by spaces"},
+    {"len", 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
+    {"zeros", 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},
+    {"ones", 1, 1, f_ones, r_zeros, "ones([d0, d1, ...]): a float tensor of ones"},
+    {"full", 2, 2, f_full, r_full, "full(shape, value): a tensor filled with value"},
+    {"arange", 1, 3, f_arange, r_arange, "arange([start,] stop [, step]): an int tensor"},
+    {"eye", 1, 1, f_eye, r_eye, "eye(n): the n x n identity (float)"},
+    {"rng", 1, 1, f_rng, r_rng, "rng(seed): a reproducible random generator"},
+    {"uniform", 2, 4, f_uniform, r_random, "uniform(g, shape [, lo, hi]): uniform floats in [lo, hi)"},
+    {"normal", 2, 4, f_normal, r_random, "normal(g, shape [, mean, std]): normal floats"},
+    {"transpose", 1, 1, f_transpose, r_transpose, "transpose(t): reversed axes (also t.T)"},
+    {"reshape", 2, 2, f_reshape, r_reshape, "reshape(t, shape): same data, new shape (one -1 allowed)"},
+    {"sum", 1, 2, f_sum, r_sum, "sum(t [, axis])"},
+    {"mean", 1, 2, f_mean, r_mean, "mean(t [, axis]): float"},
+    {"max", 1, 2, f_max, r_maxmin, "max(t [, axis]) or max(a, b)"},
+    {"min", 1, 2, f_min, r_maxmin, "min(t [, axis]) or min(a, b)"},
+    {"argmax", 1, 2, f_argmax, r_argmax, "argmax(t [, axis]): index of the first maximum"},
+    {"exp", 1, 1, f_exp, r_math, "exp(x): element-wise on tensors"},
+    {"log", 1, 1, f_log, r_math, "log(x): natural logarithm"},
+    {"tanh", 1, 1, f_tanh, r_math, "tanh(x)"},
+    {"sigmoid", 1, 1, f_sigmoid, r_math, "sigmoid(x) = 1 / (1 + exp(-x))"},
+    {"sqrt", 1, 1, f_sqrt, r_math, "sqrt(x)"},
+    {"relu", 1, 1, f_relu, r_math, "relu(x) = max(x, 0)"},
+    {"abs", 1, 1, f_abs, r_abs, "abs(x)"},
+    {"floor", 1, 1, f_floor, r_math, "floor(x): float"},
+    {"round", 1, 1, f_round, r_math, "round(x): float, halves away from zero"},
+    {"concat", 2, 3, f_concat, r_concat, "concat(a, b [, axis])"},
+    {"outer", 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (float)"},
+    {"one_hot", 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i"},
+    {"load_npy", 1, 1, f_load_npy, r_load_npy, "load_npy(path): a tensor from a NumPy .npy file"},
+    {"save_npy", 2, 2, f_save_npy, r_save_npy, "save_npy(path, t): writes a NumPy .npy file"},
+    {"assert", 1, 2, f_assert, r_assert, "assert(cond [, message]): a runtime error when cond is false"},
+    {"error", 1, 1, f_error, r_error, "error(message): stops with a runtime error"},
+    {"clock", 0, 0, f_clock, r_float, "clock(): seconds from a monotonic clock"},
+    {"argc", 0, 0, f_argc, r_int, "argc(): number of script arguments"},
+    {"argv", 1, 1, f_argv, r_argv, "argv(i): script argument i (a str)"},
+    {"typeof", 1, 1, f_typeof, r_str, "typeof(x): the run-time type name"},
+    /* conversions: reached through int(x), float(x), ... (keywords) */
+    {"int", 1, 1, f_int, r_conv, NULL},
+    {"float", 1, 1, f_float, r_conv, NULL},
+    {"bool", 1, 1, f_bool, r_conv, NULL},
+    {"str", 1, 1, f_str, r_conv, NULL},
+    {"fixed", 1, 2, f_fixed, r_conv, NULL},
+};
+const int nbuiltins = (int)(sizeof builtins / sizeof builtins[0]);
+
+int builtin_find(const char *name)
+{
+    for (int i = 0; i < nbuiltins; i++)
+        if (strcmp(builtins[i].name, name) == 0) return i;
+    he_misuse("unknown builtin");
+}
+

@@ -1,0 +1,900 @@
+/*
+** compile.c: checked syntax tree -> register bytecode.
+**
+** Locals live in registers; temporaries are allocated above them, stack-
+** wise. Static types pick typed instructions (ADDI, ADDF, JLTI...); values
+** typed any go through the generic ones (ADD...), which dispatch at run
+** time. Where a value typed any flows into a typed place, a CHECK guards it.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interp.h"
+
+typedef struct patchlist {
+    int *v;
+    int n, cap;
+} patchlist;
+
+typedef struct loopinfo {
+    patchlist breaks, continues;
+    int cont_target; /* -1: patched later */
+    int base_reg;
+    struct loopinfo *outer;
+} loopinfo;
+
+typedef struct fstate {
+    struct fstate *parent;
+    proto *p;
+    fndecl *fn;
+    module *mod;
+    int freereg;
+    int nactive;   /* registers held by locals */
+    bool objreg[256];
+    loopinfo *loop;
+    int line;
+    he_parser *ps;
+    he_vm *vm;
+    bool failed;
+} fstate;
+
+/* --- emitting ----------------------------------------------------------------------- */
+static int emit(fstate *fs, instr i)
+{
+    proto *p = fs->p;
+    if (p->ncode == p->capcode) {
+        p->capcode = p->capcode ? p->capcode * 2 : 64;
+        p->code = realloc(p->code, sizeof(instr) * (size_t)p->capcode);
+        p->lines = realloc(p->lines, sizeof(int) * (size_t)p->capcode);
+        if (!p->code || !p->lines) he_misuse("out of memory");
+    }
+    p->code[p->ncode] = i;
+    p->lines[p->ncode] = fs->line;
+    return p->ncode++;
+}
+
+static int emitABC(fstate *fs, opcode o, int a, int b, int c) { return emit(fs, MAKE_ABC(o, a, b & 0xff, c & 0xff)); }
+static int emitABx(fstate *fs, opcode o, int a, int bx) { return emit(fs, MAKE_ABx(o, a, bx)); }
+static int emitAsBx(fstate *fs, opcode o, int a, int sbx) { return emit(fs, MAKE_ABx(o, a, sbx + 32767)); }
+static int emitJ(fstate *fs) { return emit(fs, MAKE_sJ(OP_JMP, 0)); }
+static int here(fstate *fs) { return fs->p->ncode; }
+
+static void compile_error(fstate *fs, const char *msg)
+{
+    if (!fs->failed) he_report(fs->vm->err, fs->ps->file, fs->ps->src, fs->ps->srclen, fs->line, 1, "error", msg);
+    fs->failed = true;
+}
+
+static void patch_to(fstate *fs, int at, int target)
+{
+    instr i = fs->p->code[at];
+    int off = target - (at + 1);
+    if (GET_OP(i) == OP_JMP) {
+        if (off > MAXARG_sJ || off < -MAXARG_sJ) compile_error(fs, "function too large (jump out of range)");
+        fs->p->code[at] = MAKE_sJ(OP_JMP, off);
+    } else {
+        if (off > 32767 || off < -32767) compile_error(fs, "function too large (jump out of range)");
+        fs->p->code[at] = (i & 0xffff) | ((instr)(off + 32767) << 16);
+    }
+}
+
+static void pl_add(patchlist *l, int at)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = realloc(l->v, sizeof(int) * (size_t)l->cap);
+        if (!l->v) he_misuse("out of memory");
+    }
+    l->v[l->n++] = at;
+}
+
+static void pl_patch(fstate *fs, patchlist *l, int target)
+{
+    for (int i = 0; i < l->n; i++) patch_to(fs, l->v[i], target);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int add_k(fstate *fs, he_value v)
+{
+    proto *p = fs->p;
+    for (int i = 0; i < p->nk; i++)
+        if (p->k[i].tag == v.tag && v.tag != HE_OBJ && p->k[i].frac == v.frac && p->k[i].as.i == v.as.i) return i;
+    if (p->nk == p->capk) {
+        p->capk = p->capk ? p->capk * 2 : 16;
+        p->k = realloc(p->k, sizeof(he_value) * (size_t)p->capk);
+        if (!p->k) he_misuse("out of memory");
+    }
+    if (p->nk >= MAXARG_Bx) compile_error(fs, "too many constants in one function");
+    p->k[p->nk] = v;
+    return p->nk++;
+}
+
+static int add_type(fstate *fs, type *t)
+{
+    proto *p = fs->p;
+    for (int i = 0; i < p->ntypes; i++)
+        if (p->types[i] == t) return i;
+    if (p->ntypes == p->captypes) {
+        p->captypes = p->captypes ? p->captypes * 2 : 8;
+        p->types = realloc(p->types, sizeof(type *) * (size_t)p->captypes);
+        if (!p->types) he_misuse("out of memory");
+    }
+    p->types[p->ntypes] = t;
+    return p->ntypes++;
+}
+
+static int alloc_reg(fstate *fs)
+{
+    int r = fs->freereg++;
+    if (fs->freereg > MAXREGS) {
+        compile_error(fs, "function needs too many registers (simplify the expression or split the function)");
+        fs->freereg = MAXREGS;
+        r = MAXREGS - 1;
+    }
+    if (fs->freereg > fs->p->nregs) fs->p->nregs = fs->freereg;
+    return r;
+}
+
+static bool is_obj_type(const type *t) { return !ty_scalar(t); }
+
+/* Marks register r as possibly holding an object, to clear it when dead. */
+static void note(fstate *fs, int r, const type *t)
+{
+    if (t && is_obj_type(t) && r >= 0 && r < 256) fs->objreg[r] = true;
+}
+
+/* Releases temporaries above `mark`, clearing those that may hold objects. */
+static void free_to(fstate *fs, int mark)
+{
+    for (int r = mark; r < fs->freereg && r < 256; r++)
+        if (fs->objreg[r]) {
+            emitABC(fs, OP_CLEAR, r, 0, 0);
+            fs->objreg[r] = false;
+        }
+    fs->freereg = mark;
+}
+
+/* --- expressions ----------------------------------------------------------------------- */
+static void expr_to(fstate *fs, node *n, int dst);
+static int expr_any(fstate *fs, node *n);
+static void stmt(fstate *fs, node *n);
+static void cond_jump(fstate *fs, node *n, bool when, patchlist *out);
+static proto *compile_function(fstate *parent, fndecl *f);
+
+static bool is_int(const type *t) { return t && t->kind == T_INT; }
+static bool is_float(const type *t) { return t && t->kind == T_FLOAT; }
+static bool is_num_if(const type *t) { return t && (t->kind == T_INT || t->kind == T_FLOAT); }
+
+static bool small_int(node *n, int lo, int hi, int *v)
+{
+    int64_t x;
+    if (n->kind == N_INT) x = n->ival;
+    else if (n->kind == N_UNOP && n->op == HE_OP_NEG && n->a->kind == N_INT) x = -n->a->ival;
+    else return false;
+    if (x < lo || x > hi) return false;
+    *v = (int)x;
+    return true;
+}
+
+/* A float operand in register: converts ints. */
+static int float_operand(fstate *fs, node *n)
+{
+    int r = expr_any(fs, n);
+    if (is_int(n->ty)) {
+        int t = alloc_reg(fs);
+        emitABC(fs, OP_ITOF, t, r, 0);
+        return t;
+    }
+    return r;
+}
+
+/* Converts (or checks) the value in register r from type src to dst. */
+static void coerce(fstate *fs, int r, type *src, type *dst)
+{
+    int how = ty_assignable(src, dst);
+    if (how == 1) emitABC(fs, OP_ITOF, r, r, 0);
+    else if (how == 2) emitABx(fs, OP_CHECK, r, add_type(fs, dst));
+}
+
+static void load_sym(fstate *fs, sym *s, int dst)
+{
+    switch (s->kind) {
+    case SYM_LOCAL:
+        if (s->slot != dst) emitABC(fs, OP_MOVE, dst, s->slot, 0);
+        break;
+    case SYM_GLOBAL:
+        if (s->mod == fs->mod) emitABx(fs, OP_GETGLOBAL, dst, s->slot);
+        else {
+            int idx = -1;
+            for (int i = 0; i < fs->mod->nimports; i++)
+                if (fs->mod->imports[i] == s->mod) idx = i;
+            if (idx < 0) {
+                compile_error(fs, "internal: module not imported");
+                return;
+            }
+            emitABx(fs, OP_GETEXT, dst, idx);
+            emit(fs, (instr)s->slot);
+        }
+        break;
+    case SYM_CAPTURE:
+        if (fs->fn && fs->fn->sym && s->outer == fs->fn->sym) emitABC(fs, OP_GETCAP, dst, 255, 0); /* itself */
+        else emitABC(fs, OP_GETCAP, dst, s->slot, 0);
+        break;
+    case SYM_BUILTIN: {
+        native *nv = he_malloc(sizeof *nv);
+        if (!nv) he_misuse("out of memory");
+        he_obj_init(&nv->obj, &native_type);
+        nv->bi = s->slot;
+        emitABx(fs, OP_LOADK, dst, add_k(fs, he_objv(&nv->obj)));
+        break;
+    }
+    case SYM_MODULE: compile_error(fs, "a module is not a value"); break;
+    }
+}
+
+static opcode int_op(he_op op)
+{
+    switch (op) {
+    case HE_OP_ADD: return OP_ADDI;
+    case HE_OP_SUB: return OP_SUBI;
+    case HE_OP_MUL: return OP_MULI;
+    case HE_OP_DIV: return OP_DIVI;
+    case HE_OP_MOD: return OP_MODI;
+    case HE_OP_LT: return OP_LTI;
+    case HE_OP_LE: return OP_LEI;
+    case HE_OP_EQ: return OP_EQI;
+    case HE_OP_NE: return OP_NEI;
+    default: return OP__COUNT;
+    }
+}
+
+static opcode float_op(he_op op)
+{
+    switch (op) {
+    case HE_OP_ADD: return OP_ADDF;
+    case HE_OP_SUB: return OP_SUBF;
+    case HE_OP_MUL: return OP_MULF;
+    case HE_OP_DIV: return OP_DIVF;
+    case HE_OP_LT: return OP_LTF;
+    case HE_OP_LE: return OP_LEF;
+    case HE_OP_EQ: return OP_EQF;
+    case HE_OP_NE: return OP_NEF;
+    default: return OP__COUNT;
+    }
+}
+
+static opcode generic_op(he_op op)
+{
+    switch (op) {
+    case HE_OP_ADD: return OP_ADD;
+    case HE_OP_SUB: return OP_SUB;
+    case HE_OP_MUL: return OP_MUL;
+    case HE_OP_DIV: return OP_DIV;
+    case HE_OP_MOD: return OP_MOD;
+    case HE_OP_POW: return OP_POW;
+    case HE_OP_MATMUL: return OP_MATMUL;
+    case HE_OP_LT: return OP_LT;
+    case HE_OP_LE: return OP_LE;
+    case HE_OP_EQ: return OP_EQ;
+    case HE_OP_NE: return OP_NE;
+    default: return OP__COUNT;
+    }
+}
+
+static void binop_to(fstate *fs, node *n, he_op op, node *a, node *b, int dst)
+{
+    int mark = fs->freereg;
+    bool swap = false;
+    if (op == HE_OP_GT || op == HE_OP_GE) {
+        node *t = a;
+        a = b;
+        b = t;
+        op = op == HE_OP_GT ? HE_OP_LT : HE_OP_LE;
+        swap = true;
+    }
+    (void)swap;
+    if (is_int(a->ty) && is_int(b->ty) && int_op(op) != OP__COUNT) {
+        int k;
+        if ((op == HE_OP_ADD || op == HE_OP_SUB) && small_int(b, -127, 127, &k)) {
+            int ra = expr_any(fs, a);
+            emitABC(fs, OP_ADDIK, dst, ra, op == HE_OP_ADD ? k : -k);
+        } else if (op == HE_OP_MUL && small_int(b, -127, 127, &k)) {
+            int ra = expr_any(fs, a);
+            emitABC(fs, OP_MULIK, dst, ra, k);
+        } else if (op == HE_OP_MOD && small_int(b, 1, 127, &k)) {
+            int ra = expr_any(fs, a);
+            emitABC(fs, OP_MODIK, dst, ra, k);
+        } else {
+            int ra = expr_any(fs, a), rb = expr_any(fs, b);
+            emitABC(fs, int_op(op), dst, ra, rb);
+        }
+    } else if (is_num_if(a->ty) && is_num_if(b->ty) && float_op(op) != OP__COUNT) {
+        int ra = float_operand(fs, a);
+        if (b->kind == N_FLOAT && (op == HE_OP_ADD || op == HE_OP_SUB || op == HE_OP_MUL) && fs->p->nk < 255) {
+            int k = add_k(fs, he_float(b->fval));
+            if (k <= 255) {
+                emitABC(fs, op == HE_OP_ADD ? OP_ADDFK : op == HE_OP_SUB ? OP_SUBFK : OP_MULFK, dst, ra, k);
+                free_to(fs, mark);
+                return;
+            }
+        }
+        int rb = float_operand(fs, b);
+        emitABC(fs, float_op(op), dst, ra, rb);
+    } else {
+        int ra = expr_any(fs, a), rb = expr_any(fs, b);
+        emitABC(fs, generic_op(op), dst, ra, rb);
+    }
+    (void)n;
+    free_to(fs, mark);
+}
+
+/* Puts the value of n into consecutive registers starting at the current
+** free register: used for call arguments. */
+static int push_expr(fstate *fs, node *n)
+{
+    int r = alloc_reg(fs);
+    expr_to(fs, n, r);
+    return r;
+}
+
+static void call_to(fstate *fs, node *n, int dst)
+{
+    int mark = fs->freereg;
+    /* when dst is the newest temporary the call happens in place */
+    bool top = dst + 1 == fs->freereg && dst >= fs->nactive;
+    int base;
+    if (top) {
+        fs->freereg = dst;
+        mark = dst;
+    }
+    if (n->bi >= 0) {
+        base = fs->freereg;
+        for (int i = 0; i < n->list.n; i++) {
+            int r = push_expr(fs, n->list.v[i]);
+            note(fs, r, n->list.v[i]->ty);
+        }
+        if (n->list.n == 0) alloc_reg(fs);
+        emitABC(fs, OP_CALLB, base, n->list.n, n->bi);
+    } else {
+        base = alloc_reg(fs);
+        type *ft = n->a->ty;
+        sym *fsym = n->a->kind == N_NAME ? n->a->sym : NULL;
+        bool direct = fsym && fsym->kind == SYM_GLOBAL && fsym->is_fn && fsym->mod == fs->mod && ft &&
+                      ft->kind == T_FN;
+        if (!direct) expr_to(fs, n->a, base);
+        for (int i = 0; i < n->list.n; i++) {
+            int r = push_expr(fs, n->list.v[i]);
+            note(fs, r, n->list.v[i]->ty);
+            if (ft && ft->kind == T_FN && i < ft->nparams) coerce(fs, r, n->list.v[i]->ty, ft->params[i]);
+        }
+        /* C: bit 0 keep the result; bit 1 check argument types in the callee */
+        int c = 1 | ((ft && ft->kind == T_FN) ? 0 : 2);
+        if (n->list.n > 255) compile_error(fs, "too many arguments");
+        if (direct) {
+            emitABC(fs, OP_CALLG, base, n->list.n, c);
+            emit(fs, (instr)fsym->slot);
+        } else emitABC(fs, OP_CALL, base, n->list.n, c);
+    }
+    fs->objreg[base] = false; /* holds the result now */
+    free_to(fs, base + 1);
+    if (dst != base) {
+        emitABC(fs, OP_MOVE, dst, base, 0);
+        note(fs, base, n->ty);
+    }
+    free_to(fs, mark);
+    if (top) fs->freereg = dst + 1;
+}
+
+static void index_to(fstate *fs, node *n, int dst)
+{
+    int mark = fs->freereg;
+    type *bt = n->a->ty;
+    bool slices = false;
+    for (int i = 0; i < n->list.n; i++)
+        if (n->list.v[i]->kind == N_SLICE) slices = true;
+    if (!slices && bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == n->list.n &&
+        (bt->rank == 1 || bt->rank == 2)) {
+        int rb = expr_any(fs, n->a);
+        int ri = expr_any(fs, n->list.v[0]);
+        if (bt->rank == 2) {
+            int rj = expr_any(fs, n->list.v[1]);
+            emitABC(fs, OP_GETF2, dst, rb, ri);
+            emit(fs, (instr)rj);
+        } else emitABC(fs, OP_GETF1, dst, rb, ri);
+        free_to(fs, mark);
+        return;
+    }
+    int base = alloc_reg(fs);
+    expr_to(fs, n->a, base);
+    note(fs, base, bt);
+    if (!slices) {
+        for (int i = 0; i < n->list.n; i++) push_expr(fs, n->list.v[i]);
+        emitABC(fs, OP_INDEX, dst, base, n->list.n);
+    } else {
+        uint32_t mask = 0;
+        for (int i = 0; i < n->list.n; i++) {
+            node *it = n->list.v[i];
+            if (it->kind == N_SLICE) {
+                mask |= 1u << i;
+                node *parts[3] = {it->a, it->b, it->c};
+                for (int j = 0; j < 3; j++) {
+                    int r = alloc_reg(fs);
+                    if (parts[j]) expr_to(fs, parts[j], r);
+                    else emitABC(fs, OP_LOADNIL, r, 0, 0);
+                }
+            } else push_expr(fs, it);
+        }
+        emitABC(fs, OP_SLICE, dst, base, n->list.n);
+        emit(fs, mask);
+    }
+    free_to(fs, mark);
+}
+
+static void expr_to(fstate *fs, node *n, int dst)
+{
+    int line = fs->line;
+    fs->line = n->line;
+    switch (n->kind) {
+    case N_INT:
+        if (n->ival >= -32767 && n->ival <= 32768) emitAsBx(fs, OP_LOADI, dst, (int)n->ival);
+        else emitABx(fs, OP_LOADK, dst, add_k(fs, he_int(n->ival)));
+        break;
+    case N_FLOAT:
+        if (n->fval == (double)(int)n->fval && n->fval >= -32767 && n->fval <= 32768 && !(n->fval == 0 && signbit(n->fval)))
+            emitAsBx(fs, OP_LOADF, dst, (int)n->fval);
+        else emitABx(fs, OP_LOADK, dst, add_k(fs, he_float(n->fval)));
+        break;
+    case N_BOOL: emitABC(fs, OP_LOADBOOL, dst, (int)n->ival, 0); break;
+    case N_STR: {
+        he_str *s = he_str_new(n->str, strlen(n->str));
+        if (!s) he_misuse("out of memory");
+        emitABx(fs, OP_LOADK, dst, add_k(fs, he_objv(&s->obj)));
+        break;
+    }
+    case N_NAME: load_sym(fs, n->sym, dst); break;
+    case N_MEMBER:
+        if (n->a->ty && n->a->ty->kind == T_MODULE) load_sym(fs, n->sym, dst);
+        else {
+            int mark = fs->freereg;
+            int r = expr_any(fs, n->a);
+            emitABC(fs, strcmp(n->name, "T") == 0 ? OP_TRANSPOSE : OP_SHAPE, dst, r, 0);
+            free_to(fs, mark);
+        }
+        break;
+    case N_BINOP: binop_to(fs, n, (he_op)n->op, n->a, n->b, dst); break;
+    case N_UNOP: {
+        int mark = fs->freereg;
+        int r = expr_any(fs, n->a);
+        if (n->op == HE_OP_NOT) emitABC(fs, n->a->ty->kind == T_BOOL ? OP_NOT : OP_GNOT, dst, r, 0);
+        else emitABC(fs, is_int(n->a->ty) ? OP_NEGI : is_float(n->a->ty) ? OP_NEGF : OP_NEG, dst, r, 0);
+        free_to(fs, mark);
+        break;
+    }
+    case N_AND:
+    case N_OR: {
+        patchlist f = {0};
+        cond_jump(fs, n, false, &f);
+        emitABC(fs, OP_LOADBOOL, dst, 1, 0);
+        int j = emitJ(fs);
+        pl_patch(fs, &f, here(fs));
+        emitABC(fs, OP_LOADBOOL, dst, 0, 0);
+        patch_to(fs, j, here(fs));
+        break;
+    }
+    case N_CALL: call_to(fs, n, dst); break;
+    case N_INDEX: index_to(fs, n, dst); break;
+    case N_TENSOR: {
+        int mark = fs->freereg;
+        int base = fs->freereg;
+        for (int i = 0; i < n->list.n; i++) note(fs, push_expr(fs, n->list.v[i]), n->list.v[i]->ty);
+        if (n->list.n > 255) compile_error(fs, "tensor literal too long (255 items at most; build it with zeros and assignment)");
+        emitABC(fs, OP_TENSOR, dst, base, n->list.n);
+        free_to(fs, mark);
+        break;
+    }
+    case N_LAMBDA: {
+        proto *p = compile_function(fs, n->fn);
+        if (p) emitABx(fs, OP_CLOSURE, dst, add_k(fs, he_objv(&p->obj)));
+        break;
+    }
+    case N_CONV: {
+        int mark = fs->freereg;
+        int base = fs->freereg;
+        note(fs, push_expr(fs, n->list.v[0]), n->list.v[0]->ty);
+        int nargs = 1;
+        const char *name;
+        switch (n->ann->kind) {
+        case T_INT: name = "int"; break;
+        case T_FLOAT: name = "float"; break;
+        case T_BOOL: name = "bool"; break;
+        case T_STR: name = "str"; break;
+        default: {
+            name = "fixed";
+            int r = alloc_reg(fs);
+            emitAsBx(fs, OP_LOADI, r, n->ann->frac);
+            nargs = 2;
+        }
+        }
+        emitABC(fs, OP_CALLB, base, nargs, builtin_find(name));
+        if (dst != base) emitABC(fs, OP_MOVE, dst, base, 0);
+        free_to(fs, mark);
+        break;
+    }
+    default: compile_error(fs, "internal: cannot compile expression"); break;
+    }
+    fs->line = line;
+}
+
+/* Returns a register holding n's value: a local's own register, or a new
+** temporary. */
+static int expr_any(fstate *fs, node *n)
+{
+    if (n->kind == N_NAME && n->sym && n->sym->kind == SYM_LOCAL) return n->sym->slot;
+    int r = alloc_reg(fs);
+    expr_to(fs, n, r);
+    note(fs, r, n->ty);
+    return r;
+}
+
+/* Emits code that jumps (to be patched into `out`) when n evaluates to `when`. */
+static void cond_jump(fstate *fs, node *n, bool when, patchlist *out)
+{
+    int mark = fs->freereg;
+    int line = fs->line;
+    fs->line = n->line;
+    if (n->kind == N_UNOP && n->op == HE_OP_NOT && n->a->ty->kind == T_BOOL) {
+        cond_jump(fs, n->a, !when, out);
+    } else if (n->kind == N_AND || n->kind == N_OR) {
+        bool is_and = n->kind == N_AND;
+        if (is_and != when) {
+            /* and, jump when false: either false; or, jump when true: either true */
+            cond_jump(fs, n->a, when, out);
+            cond_jump(fs, n->b, when, out);
+        } else {
+            patchlist skip = {0};
+            cond_jump(fs, n->a, !when, &skip);
+            cond_jump(fs, n->b, when, out);
+            pl_patch(fs, &skip, here(fs));
+        }
+    } else if (n->kind == N_BINOP && n->op >= HE_OP_LT && n->op <= HE_OP_NE && is_num_if(n->a->ty) &&
+               is_num_if(n->b->ty) && !(n->op == HE_OP_NE && !is_int(n->a->ty))) {
+        he_op op = (he_op)n->op;
+        node *a = n->a, *b = n->b;
+        bool k = when;
+        if (op == HE_OP_NE) {
+            op = HE_OP_EQ;
+            k = !k;
+        }
+        bool ints = is_int(a->ty) && is_int(b->ty);
+        int imm;
+        if (ints && (op == HE_OP_LT || op == HE_OP_GT || op == HE_OP_LE || op == HE_OP_GE) &&
+            small_int(b, -126, 126, &imm)) {
+            int ra = expr_any(fs, a);
+            if (op == HE_OP_LE) op = HE_OP_LT, imm += 1;
+            if (op == HE_OP_GE) op = HE_OP_GT, imm -= 1;
+            emitABC(fs, op == HE_OP_LT ? OP_JLTIK : OP_JGTIK, ra, imm, k);
+        } else if (ints || op != HE_OP_EQ) {
+            if (op == HE_OP_GT || op == HE_OP_GE) {
+                node *t = a;
+                a = b;
+                b = t;
+                op = op == HE_OP_GT ? HE_OP_LT : HE_OP_LE;
+            }
+            int ra = ints ? expr_any(fs, a) : float_operand(fs, a);
+            int rb = ints ? expr_any(fs, b) : float_operand(fs, b);
+            opcode o = ints ? (op == HE_OP_LT ? OP_JLTI : op == HE_OP_LE ? OP_JLEI : OP_JEQI)
+                            : (op == HE_OP_LT ? OP_JLTF : OP_JLEF);
+            emitABC(fs, o, ra, rb, k);
+        } else {
+            int r = expr_any(fs, n);
+            emitABC(fs, OP_JTEST, r, 0, when);
+        }
+        pl_add(out, emitJ(fs));
+        free_to(fs, mark);
+        fs->line = line;
+        return;
+    } else if (n->kind == N_BOOL) {
+        if ((n->ival != 0) == when) pl_add(out, emitJ(fs));
+    } else {
+        int r = expr_any(fs, n);
+        emitABC(fs, OP_JTEST, r, 0, when);
+        pl_add(out, emitJ(fs));
+    }
+    free_to(fs, mark);
+    fs->line = line;
+}
+
+/* --- statements ------------------------------------------------------------------------ */
+static void block(fstate *fs, node *n)
+{
+    int mark = fs->freereg, active = fs->nactive;
+    for (int i = 0; i < n->list.n; i++) stmt(fs, n->list.v[i]);
+    free_to(fs, mark);
+    fs->nactive = active;
+}
+
+static void store_sym(fstate *fs, sym *s, int r)
+{
+    if (s->kind == SYM_LOCAL) {
+        if (s->slot != r) emitABC(fs, OP_MOVE, s->slot, r, 0);
+    } else if (s->kind == SYM_GLOBAL) emitABx(fs, OP_SETGLOBAL, r, s->slot);
+    else compile_error(fs, "internal: cannot store");
+}
+
+static void declare_local(fstate *fs, sym *s)
+{
+    s->slot = alloc_reg(fs);
+    fs->nactive = fs->freereg;
+    note(fs, s->slot, s->ty);
+}
+
+static loopinfo *begin_loop(fstate *fs, loopinfo *l)
+{
+    memset(l, 0, sizeof *l);
+    l->cont_target = -1;
+    l->outer = fs->loop;
+    l->base_reg = fs->freereg;
+    fs->loop = l;
+    return l;
+}
+
+static void stmt(fstate *fs, node *n)
+{
+    fs->line = n->line;
+    int mark = fs->freereg;
+    switch (n->kind) {
+    case N_LET: {
+        sym *s = n->sym;
+        if (s->kind == SYM_LOCAL) {
+            int r = alloc_reg(fs);
+            expr_to(fs, n->a, r);
+            coerce(fs, r, n->a->ty, s->ty);
+            s->slot = r;
+            fs->nactive = fs->freereg;
+            note(fs, r, s->ty);
+            return; /* the register stays with the local */
+        }
+        int r = expr_any(fs, n->a);
+        if (r < fs->nactive) { /* a local's register: copy before converting */
+            int t = alloc_reg(fs);
+            emitABC(fs, OP_MOVE, t, r, 0);
+            r = t;
+        }
+        coerce(fs, r, n->a->ty, s->ty);
+        store_sym(fs, s, r);
+        break;
+    }
+    case N_ASSIGN: {
+        node *t = n->a;
+        if (t->kind == N_NAME) {
+            sym *s = t->sym;
+            if (s->kind == SYM_LOCAL) {
+                if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, s->slot);
+                else expr_to(fs, n->b, s->slot);
+                coerce(fs, s->slot, n->op >= 0 ? s->ty : n->b->ty, s->ty);
+            } else {
+                int r = alloc_reg(fs);
+                if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, r);
+                else expr_to(fs, n->b, r);
+                note(fs, r, s->ty);
+                coerce(fs, r, n->b->ty, s->ty);
+                store_sym(fs, s, r);
+            }
+        } else { /* t[i, j] = v */
+            type *bt = t->a->ty;
+            int rv = alloc_reg(fs);
+            if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, rv);
+            else expr_to(fs, n->b, rv);
+            note(fs, rv, n->b->ty);
+            if (bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2) {
+                if (is_int(n->b->ty) && n->op < 0) emitABC(fs, OP_ITOF, rv, rv, 0);
+                int rb = expr_any(fs, t->a);
+                int ri = expr_any(fs, t->list.v[0]);
+                int rj = expr_any(fs, t->list.v[1]);
+                emitABC(fs, OP_SETF2, rb, ri, rv);
+                emit(fs, (instr)rj);
+            } else {
+                int base = alloc_reg(fs);
+                expr_to(fs, t->a, base);
+                note(fs, base, bt);
+                for (int i = 0; i < t->list.n; i++) push_expr(fs, t->list.v[i]);
+                emitABC(fs, OP_SETINDEX, base, t->list.n, rv);
+            }
+        }
+        break;
+    }
+    case N_EXPR: {
+        int r = alloc_reg(fs);
+        expr_to(fs, n->a, r);
+        note(fs, r, n->a->ty);
+        break;
+    }
+    case N_IF: {
+        patchlist f = {0};
+        cond_jump(fs, n->a, false, &f);
+        block(fs, n->b);
+        if (n->c) {
+            int j = emitJ(fs);
+            pl_patch(fs, &f, here(fs));
+            if (n->c->kind == N_IF) stmt(fs, n->c);
+            else block(fs, n->c);
+            patch_to(fs, j, here(fs));
+        } else pl_patch(fs, &f, here(fs));
+        break;
+    }
+    case N_WHILE: {
+        loopinfo l;
+        begin_loop(fs, &l);
+        int top = here(fs);
+        l.cont_target = top;
+        patchlist exit = {0};
+        cond_jump(fs, n->a, false, &exit);
+        block(fs, n->b);
+        int j = emitJ(fs);
+        patch_to(fs, j, top);
+        pl_patch(fs, &exit, here(fs));
+        pl_patch(fs, &l.breaks, here(fs));
+        pl_patch(fs, &l.continues, top);
+        fs->loop = l.outer;
+        break;
+    }
+    case N_FOR: {
+        loopinfo l;
+        begin_loop(fs, &l);
+        int base = alloc_reg(fs);
+        alloc_reg(fs);
+        alloc_reg(fs);
+        if (n->b) {
+            expr_to(fs, n->a, base);
+            coerce(fs, base, n->a->ty, ty_int);
+            expr_to(fs, n->b, base + 1);
+            coerce(fs, base + 1, n->b->ty, ty_int);
+            fs->nactive = fs->freereg;
+            declare_local(fs, n->sym);
+            int prep = emitAsBx(fs, OP_FORPREP, base, 0);
+            int body = here(fs);
+            block(fs, n->c);
+            int loop = emitAsBx(fs, OP_FORLOOP, base, 0);
+            patch_to(fs, loop, body);
+            patch_to(fs, prep, here(fs));
+            pl_patch(fs, &l.continues, loop);
+        } else {
+            expr_to(fs, n->a, base);
+            note(fs, base, n->a->ty);
+            emitAsBx(fs, OP_ITERPREP, base, 0);
+            fs->nactive = fs->freereg;
+            declare_local(fs, n->sym);
+            int top = emitAsBx(fs, OP_ITERNEXT, base, 0);
+            block(fs, n->c);
+            int j = emitJ(fs);
+            patch_to(fs, j, top);
+            patch_to(fs, top, here(fs));
+            pl_patch(fs, &l.continues, top);
+        }
+        pl_patch(fs, &l.breaks, here(fs));
+        fs->loop = l.outer;
+        break;
+    }
+    case N_BREAK: pl_add(&fs->loop->breaks, emitJ(fs)); break;
+    case N_CONTINUE: pl_add(&fs->loop->continues, emitJ(fs)); break;
+    case N_RETURN: {
+        if (!n->a) {
+            emitABC(fs, OP_RETURN, 0, 0, 0);
+            break;
+        }
+        int r = expr_any(fs, n->a);
+        type *want = fs->fn && fs->fn->ty ? fs->fn->ty->ret : NULL;
+        if (want && ty_assignable(n->a->ty, want) > 0) {
+            if (r < fs->nactive) {
+                int t = alloc_reg(fs);
+                emitABC(fs, OP_MOVE, t, r, 0);
+                r = t;
+            }
+            coerce(fs, r, n->a->ty, want);
+        }
+        emitABC(fs, OP_RETURN, r, 1, 0);
+        break;
+    }
+    case N_FN: {
+        fndecl *f = n->fn;
+        proto *p = compile_function(fs, f);
+        if (!p) break;
+        sym *s = f->sym;
+        if (s->kind == SYM_LOCAL) {
+            declare_local(fs, s);
+            emitABx(fs, OP_CLOSURE, s->slot, add_k(fs, he_objv(&p->obj)));
+            return;
+        }
+        int r = alloc_reg(fs);
+        emitABx(fs, OP_CLOSURE, r, add_k(fs, he_objv(&p->obj)));
+        note(fs, r, ty_any);
+        store_sym(fs, s, r);
+        break;
+    }
+    case N_IMPORT: emitABx(fs, OP_IMPORT, 0, n->sym->slot); break;
+    case N_BLOCK: block(fs, n); break;
+    default: compile_error(fs, "internal: cannot compile statement"); break;
+    }
+    free_to(fs, mark);
+}
+
+static proto *proto_new(module *m, const char *name, int line)
+{
+    proto *p = calloc(1, sizeof *p);
+    if (!p) he_misuse("out of memory");
+    he_obj_init(&p->obj, &proto_type);
+    p->name = strdup(name ? name : "(lambda)");
+    p->mod = m;
+    p->line = line;
+    return p;
+}
+
+static proto *compile_function(fstate *parent, fndecl *f)
+{
+    fstate fs = {0};
+    fs.parent = parent;
+    fs.fn = f;
+    fs.mod = parent->mod;
+    fs.ps = parent->ps;
+    fs.vm = parent->vm;
+    fs.line = f->line;
+    proto *p = fs.p = proto_new(parent->mod, f->name, f->line);
+    p->nparams = f->nparams;
+    p->fty = f->ty;
+    fs.freereg = f->nparams;
+    fs.nactive = f->nparams;
+    p->nregs = f->nparams;
+    for (int i = 0; i < f->nparams; i++) fs.objreg[i] = false;
+    /* the parameters' symbols already have slots 0..n-1 (check.c) */
+    p->ncaps = f->ncaptures;
+    if (p->ncaps) {
+        p->capfrom = malloc((size_t)p->ncaps);
+        p->capidx = malloc((size_t)p->ncaps);
+        if (!p->capfrom || !p->capidx) he_misuse("out of memory");
+        for (int i = 0; i < p->ncaps; i++) {
+            sym *o = f->captures[i]->outer;
+            p->capfrom[i] = o->kind == SYM_LOCAL;
+            p->capidx[i] = (uint8_t)(o->slot < 0 ? 0 : o->slot);
+        }
+    }
+    for (int i = 0; i < f->body->list.n; i++) stmt(&fs, f->body->list.v[i]);
+    fs.line = f->body->list.n ? f->body->list.v[f->body->list.n - 1]->line : f->line;
+    emitABC(&fs, OP_RETURN, 0, 0, 0);
+    if (fs.failed) parent->failed = true;
+    return p;
+}
+
+proto *he_compile(he_vm *vm, module *m, he_parser *ps, bool repl_print)
+{
+    fstate fs = {0};
+    fs.mod = m;
+    fs.ps = ps;
+    fs.vm = vm;
+    fs.p = proto_new(m, "main", 1);
+    fs.line = 1;
+    int n = ps->stmts.n;
+    /* top-level functions first: they may be called before their text */
+    for (int i = 0; i < n; i++)
+        if (ps->stmts.v[i]->kind == N_FN) stmt(&fs, ps->stmts.v[i]);
+    for (int i = 0; i < n; i++) {
+        node *s = ps->stmts.v[i];
+        if (s->kind == N_FN) continue;
+        if (repl_print && i == n - 1 && s->kind == N_EXPR && s->a->ty->kind != T_VOID) {
+            fs.line = s->line;
+            int r = alloc_reg(&fs);
+            expr_to(&fs, s->a, r);
+            emitABC(&fs, OP_RETURN, r, 1, 0);
+            break;
+        }
+        stmt(&fs, s);
+    }
+    emitABC(&fs, OP_RETURN, 0, 0, 0);
+    if (fs.failed) {
+        he_release(he_objv(&fs.p->obj));
+        return NULL;
+    }
+    return fs.p;
+}

@@ -1,0 +1,291 @@
+/*
+** parse.c: the parser's arena and names, the statement-end insertion that
+** wraps the Flex scanner, and compile-error reports.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+#include "parser.h"
+#include "lexer.h"
+
+/* --- arena ----------------------------------------------------------------- */
+struct arena_block {
+    arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+void *ast_alloc(he_parser *ps, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    arena_block *b = ps->arena;
+    if (!b || b->used + n > b->cap) {
+        size_t cap = n > 65536 ? n : 65536;
+        b = malloc(sizeof *b + cap);
+        if (!b) he_misuse("out of memory in the parser");
+        b->next = ps->arena;
+        b->used = 0;
+        b->cap = cap;
+        ps->arena = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+node *ast_node(he_parser *ps, nkind k, int line, int col)
+{
+    node *n = ast_alloc(ps, sizeof *n);
+    n->kind = k;
+    n->line = line;
+    n->col = col;
+    n->bi = -1;
+    return n;
+}
+
+void nlist_push(he_parser *ps, nlist *l, node *n)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 4;
+        node **v = ast_alloc(ps, sizeof(node *) * (size_t)cap);
+        if (l->n) memcpy(v, l->v, sizeof(node *) * (size_t)l->n);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = n;
+}
+
+/* Names are interned per parse: equal names share one pointer. */
+struct intern_tab {
+    const char **v;
+    size_t cap, n;
+};
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+const char *he_intern(he_parser *ps, const char *s, size_t n)
+{
+    struct intern_tab *t = ps->names;
+    if (!t) {
+        t = ps->names = ast_alloc(ps, sizeof *t);
+    }
+    if (t->n * 2 >= t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        const char **v = ast_alloc(ps, sizeof(char *) * cap);
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i]) continue;
+            size_t j = hash_bytes(t->v[i], strlen(t->v[i])) & (cap - 1);
+            while (v[j]) j = (j + 1) & (cap - 1);
+            v[j] = t->v[i];
+        }
+        t->v = v;
+        t->cap = cap;
+    }
+    size_t j = hash_bytes(s, n) & (t->cap - 1);
+    while (t->v[j]) {
+        if (strncmp(t->v[j], s, n) == 0 && t->v[j][n] == '\0') return t->v[j];
+        j = (j + 1) & (t->cap - 1);
+    }
+    char *c = ast_alloc(ps, n + 1);
+    memcpy(c, s, n);
+    t->v[j] = c;
+    t->n++;
+    return c;
+}
+
+char *he_unescape(he_parser *ps, const char *s, size_t n, void *vloc)
+{
+    YYLTYPE *loc = vloc;
+    char *out = ast_alloc(ps, n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            *o++ = s[i];
+            continue;
+        }
+        char c = s[++i];
+        switch (c) {
+        case 'n': *o++ = '\n'; break;
+        case 't': *o++ = '\t'; break;
+        case 'r': *o++ = '\r'; break;
+        case '0': *o++ = '\0'; break;
+        case '\\': *o++ = '\\'; break;
+        case '"': *o++ = '"'; break;
+        default:
+            he_syntax_error(ps, loc->first_line, loc->first_column + (int)i + 1, "unknown escape '\\%c' in string", c);
+            return NULL;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* --- reports ----------------------------------------------------------------- */
+void he_report(FILE *err, const char *file, const char *src, size_t srclen, int line, int col, const char *kind,
+               const char *msg)
+{
+    fprintf(err, "%s:%d:%d: %s: %s\n", file, line, col, kind, msg);
+    if (!src || line < 1) return;
+    const char *p = src, *end = src + srclen;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n') l++;
+    if (p >= end && line > 1) return;
+    const char *e = p;
+    while (e < end && *e != '\n') e++;
+    fprintf(err, "  %.*s\n  ", (int)(e - p), p);
+    for (int i = 1; i < col && p + i - 1 < e; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', err);
+    fputs("^\n", err);
+}
+
+void he_syntax_error(he_parser *ps, int line, int col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ps->nerrors++;
+    if (ps->nerrors > 20) return;
+    if (ps->nerrors == 20) {
+        fprintf(ps->err, "%s: too many errors, stopping\n", ps->file);
+        return;
+    }
+    he_report(ps->err, ps->file, ps->src, ps->srclen, line, col, "error", msg);
+}
+
+/* --- statement ends ------------------------------------------------------------ */
+static bool ends_statement(int tok)
+{
+    switch (tok) {
+    case TOK_IDENT: case TOK_INT: case TOK_FLOAT: case TOK_STRING: case TOK_BOOL:
+    case TOK_RETURN: case TOK_BREAK: case TOK_CONTINUE:
+    case TOK_RPAREN: case TOK_RBRACKET: case TOK_RBRACE:
+    case TOK_TINT: case TOK_TFLOAT: case TOK_TFIXED: case TOK_TBOOL: case TOK_TSTR:
+    case TOK_GT: /* fixed<8> at the end of an annotation */
+        return true;
+    default: return false;
+    }
+}
+
+static bool in_parens(he_parser *ps)
+{
+    int d = ps->depth > 256 ? 256 : ps->depth;
+    return d > 0 && ps->brackets[d - 1] != TOK_LBRACE;
+}
+
+/* Fetches the next raw token, from the stash or the scanner. */
+static int raw_token(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
+{
+    if (ps->stash_valid) {
+        ps->stash_valid = 0;
+        memcpy(lval, &ps->stash_val, sizeof ps->stash_val);
+        lloc->first_line = ps->stash_loc.first_line;
+        lloc->first_column = ps->stash_loc.first_column;
+        lloc->last_line = ps->stash_loc.last_line;
+        lloc->last_column = ps->stash_loc.last_column;
+        return ps->stash_tok;
+    }
+    ps->newline = 0;
+    int t = heylex(lval, lloc, ps->scanner);
+    if (t == TOK_YYEOF) {
+        lloc->first_line = lloc->last_line = ps->line;
+        lloc->first_column = lloc->last_column = ps->col;
+    }
+    return t;
+}
+
+static void stash(he_parser *ps, int tok, YYSTYPE *lval, YYLTYPE *lloc)
+{
+    ps->stash_valid = 1;
+    ps->stash_tok = tok;
+    memcpy(&ps->stash_val, lval, sizeof ps->stash_val);
+    ps->stash_loc.first_line = lloc->first_line;
+    ps->stash_loc.first_column = lloc->first_column;
+    ps->stash_loc.last_line = lloc->last_line;
+    ps->stash_loc.last_column = lloc->last_column;
+}
+
+int yylex(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
+{
+    YYLTYPE prev = *lloc;
+    int had_stash = ps->stash_valid;
+    int t = raw_token(lval, lloc, ps);
+    int saw_newline = !had_stash && ps->newline;
+    if (had_stash) saw_newline = 0;
+    bool insert = false;
+    /* a statement keyword at the start of a line cannot be inside ( ) or
+    ** [ ]: a bracket was left open. End the statement there so the error
+    ** points at the right place and the rest of the file still parses. */
+    if (saw_newline && in_parens(ps) &&
+        (t == TOK_LET || t == TOK_IF || t == TOK_WHILE || t == TOK_FOR || t == TOK_RETURN || t == TOK_IMPORT ||
+         t == TOK_BREAK || t == TOK_CONTINUE)) {
+        while (ps->depth > 0 && in_parens(ps)) ps->depth--;
+        if (ps->last_tok != TOK_SEMI) {
+            stash(ps, t, lval, lloc);
+            lloc->first_line = lloc->last_line = prev.last_line;
+            lloc->first_column = lloc->last_column = prev.last_column + 1;
+            ps->last_tok = TOK_SEMI;
+            return TOK_SEMI;
+        }
+    }
+    if (ends_statement(ps->last_tok) && !in_parens(ps)) {
+        if (t == TOK_YYEOF) insert = true;
+        else if (t == TOK_RBRACE) insert = true;
+        else if (saw_newline && t != TOK_ELSE && t != TOK_DOT) insert = true;
+    }
+    if (insert) {
+        stash(ps, t, lval, lloc);
+        lloc->first_line = lloc->last_line = prev.last_line;
+        lloc->first_column = lloc->last_column = prev.last_column + 1;
+        ps->last_tok = TOK_SEMI;
+        return TOK_SEMI;
+    }
+    switch (t) {
+    case TOK_LPAREN: case TOK_LBRACKET: case TOK_LBRACE:
+        if (ps->depth < (int)(sizeof ps->brackets / sizeof ps->brackets[0])) ps->brackets[ps->depth] = t;
+        ps->depth++;
+        break;
+    case TOK_RPAREN: case TOK_RBRACKET: case TOK_RBRACE:
+        if (ps->depth > 0) ps->depth--;
+        break;
+    default: break;
+    }
+    ps->last_tok = t;
+    return t;
+}
+
+int he_parse(he_parser *ps, const char *file, const char *src, size_t len, FILE *err)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->file = file;
+    ps->src = src;
+    ps->srclen = len;
+    ps->err = err;
+    ps->line = 1;
+    ps->col = 1;
+    ps->last_tok = TOK_SEMI;
+    if (heylex_init_extra(ps, (yyscan_t *)&ps->scanner) != 0) he_misuse("cannot create the scanner");
+    YY_BUFFER_STATE buf = hey_scan_bytes(src, (int)len, ps->scanner);
+    yyparse(ps);
+    hey_delete_buffer(buf, ps->scanner);
+    heylex_destroy(ps->scanner);
+    ps->scanner = NULL;
+    return ps->nerrors;
+}
+
+void he_parser_free(he_parser *ps)
+{
+    arena_block *b = ps->arena;
+    while (b) {
+        arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    ps->arena = NULL;
+}

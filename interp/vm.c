@@ -1,0 +1,1359 @@
+/*
+** vm.c: the bytecode interpreter, modules and imports, running source.
+**
+** Registers own their values: every write releases what was there. Typed
+** instructions (ADDI, ADDF, ...) trust the checker: their operands have the
+** stated type (a value typed any was CHECKed on its way in).
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "interp.h"
+
+/* --- object types of the interpreter ---------------------------------------------- */
+static void proto_free(he_obj *o)
+{
+    proto *p = (proto *)o;
+    for (int i = 0; i < p->nk; i++) he_release(p->k[i]);
+    free(p->k);
+    free(p->code);
+    free(p->lines);
+    free(p->types);
+    free(p->capfrom);
+    free(p->capidx);
+    free((char *)p->name);
+    free(p);
+}
+
+static int fn_repr(const he_obj *o, he_buf *b)
+{
+    const proto *p = o->type == &closure_type ? ((const closure *)o)->p : (const proto *)o;
+    return he_buf_printf(b, "<fn %s>", p->name);
+}
+
+const he_type proto_type = {.name = "proto", .free = proto_free, .repr = fn_repr};
+
+static void closure_free(he_obj *o)
+{
+    closure *c = (closure *)o;
+    for (int i = 0; i < c->ncaps; i++) he_release(c->caps[i]);
+    he_release(he_objv(&c->p->obj));
+    free(c);
+}
+
+const he_type closure_type = {.name = "fn", .free = closure_free, .repr = fn_repr};
+
+static void native_free(he_obj *o) { free(o); }
+static int native_repr(const he_obj *o, he_buf *b)
+{
+    return he_buf_printf(b, "<builtin %s>", builtins[((const native *)o)->bi].name);
+}
+const he_type native_type = {.name = "fn", .free = native_free, .repr = native_repr};
+
+static void module_free_obj(he_obj *o) { (void)o; }
+const he_type module_type = {.name = "module", .free = module_free_obj};
+
+void check_add_builtins(module *m);
+void check_free_tmp(void);
+
+module *module_new(const char *name, const char *path)
+{
+    module *m = calloc(1, sizeof *m);
+    if (!m) he_misuse("out of memory");
+    he_obj_init(&m->obj, &module_type);
+    m->name = strdup(name);
+    m->path = strdup(path);
+    check_add_builtins(m);
+    return m;
+}
+
+int module_add_global(module *m, sym *s)
+{
+    if (m->nglobals == m->capglobals) {
+        m->capglobals = m->capglobals ? m->capglobals * 2 : 32;
+        m->globals = realloc(m->globals, sizeof(he_value) * (size_t)m->capglobals);
+        if (!m->globals) he_misuse("out of memory");
+    }
+    if (m->nglobals >= MAXARG_Bx) he_misuse("too many globals in one module");
+    m->globals[m->nglobals] = he_nil();
+    s->slot = m->nglobals++;
+    if (m->ngsyms == m->capgsyms) {
+        m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
+        m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
+        if (!m->gsyms) he_misuse("out of memory");
+    }
+    m->gsyms[m->ngsyms++] = s;
+    return s->slot;
+}
+
+/* Forgets the names and globals added since a failed input (REPL). */
+static void module_truncate(module *m, int ngsyms, int nglobals)
+{
+    for (int i = ngsyms; i < m->ngsyms; i++) {
+        free((char *)m->gsyms[i]->name);
+        free(m->gsyms[i]);
+    }
+    m->ngsyms = ngsyms;
+    for (int i = nglobals; i < m->nglobals; i++) he_release(m->globals[i]);
+    m->nglobals = nglobals;
+}
+
+static void module_free(module *m)
+{
+    module_truncate(m, 0, 0);
+    free(m->gsyms);
+    free(m->globals);
+    free(m->imports);
+    if (m->main) he_release(he_objv(&m->main->obj));
+    free(m->name);
+    free(m->path);
+    free(m->src);
+    free(m);
+}
+
+/* --- the VM ---------------------------------------------------------------------------- */
+he_vm *he_vm_new(void)
+{
+    if (he_init() < 0) return NULL;
+    types_init();
+    he_vm *vm = calloc(1, sizeof *vm);
+    if (!vm) return NULL;
+    vm->stack = calloc(STACK_SIZE, sizeof(he_value));
+    if (!vm->stack) {
+        free(vm);
+        return NULL;
+    }
+    vm->out = stdout;
+    vm->err = stderr;
+    vm->script_dir = NULL;
+    vm->main = module_new("main", "main");
+    he_prng_seed(&vm->rng, 0);
+    he_buf_init(&vm->trace);
+    return vm;
+}
+
+void he_vm_free(he_vm *vm)
+{
+    if (!vm) return;
+    for (int i = 0; i < STACK_SIZE; i++) he_release(vm->stack[i]);
+    free(vm->stack);
+    module_free(vm->main);
+    for (int i = 0; i < vm->nmodules; i++) module_free(vm->modules[i]);
+    free(vm->modules);
+    he_buf_free(&vm->trace);
+    he_prng_wipe(&vm->rng);
+    free(vm);
+}
+
+static const char *frame_file(frame *f) { return f->p->mod->path; }
+static int frame_line(frame *f)
+{
+    ptrdiff_t at = f->pc - f->p->code - 1;
+    if (at < 0) at = 0;
+    if (at >= f->p->ncode) at = f->p->ncode - 1;
+    return f->p->lines[at];
+}
+
+/* Builds "file:line: runtime error: msg" and the traceback, innermost first. */
+static void build_trace(he_vm *vm, const char *msg, int stop)
+{
+    he_buf *b = &vm->trace;
+    b->len = 0;
+    if (b->data) b->data[0] = '\0';
+    frame *top = &vm->frames[vm->nframes - 1];
+    he_buf_printf(b, "%s:%d: runtime error: %s\n", frame_file(top), frame_line(top), msg);
+    if (vm->nframes - stop > 0) {
+        he_buf_puts(b, "stack traceback:\n");
+        for (int i = vm->nframes - 1; i >= 0; i--) {
+            frame *f = &vm->frames[i];
+            /* deep recursion: the 10 innermost and 11 outermost frames */
+            if (vm->nframes > 22 && i == vm->nframes - 11) {
+                he_buf_printf(b, "  ...\t(skipping %d levels)\n", vm->nframes - 21);
+                i = 11;
+            }
+            const char *name = f->p->name;
+            if (strcmp(name, "main") == 0) he_buf_printf(b, "  %s:%d: in main chunk\n", frame_file(f), frame_line(f));
+            else he_buf_printf(b, "  %s:%d: in function '%s'\n", frame_file(f), frame_line(f), name);
+        }
+    }
+    snprintf(vm->errmsg, sizeof vm->errmsg, "%s", msg);
+}
+
+/* Checks a value against a static type (CHECK, dynamic calls). */
+static int check_type(he_value v, const type *t, const char *what)
+{
+    bool ok;
+    switch (t->kind) {
+    case T_ANY: ok = true; break;
+    case T_INT: ok = v.tag == HE_INT; break;
+    case T_FLOAT: ok = v.tag == HE_FLOAT; break;
+    case T_BOOL: ok = v.tag == HE_BOOL; break;
+    case T_FIXED: ok = v.tag == HE_FIXED && v.frac == t->frac; break;
+    case T_STR: ok = he_is(v, &he_str_type); break;
+    case T_FN: ok = he_is(v, &closure_type) || he_is(v, &native_type); break;
+    case T_TENSOR: {
+        ok = he_is_tensor(v);
+        if (!ok) break;
+        he_tensor *x = he_as_tensor(v);
+        static const tkind dk[] = {T_INT, T_FLOAT, T_FIXED, T_BOOL};
+        if (t->elem != T_ANY && (dk[x->dtype] != t->elem || (t->elem == T_FIXED && x->frac != t->frac))) {
+            ok = false;
+            break;
+        }
+        if (t->rank >= 0) {
+            if (x->ndim != t->rank) {
+                ok = false;
+                break;
+            }
+            for (int i = 0; i < t->rank; i++)
+                if (t->dims[i] != DIM_ANY && t->dims[i] != x->shape[i]) ok = false;
+        }
+        if (!ok) {
+            he_buf b;
+            he_buf_init(&b);
+            he_buf_printf(&b, "%s[", he_dtype_name((he_dtype)x->dtype));
+            for (int i = 0; i < x->ndim; i++) he_buf_printf(&b, "%s%lld", i ? ", " : "", (long long)x->shape[i]);
+            he_buf_puts(&b, "]");
+            he_error("%s: expected %s, got %s", what, ty_str_of(t), b.data);
+            he_buf_free(&b);
+            return -1;
+        }
+        break;
+    }
+    case T_OBJ: ok = v.tag == HE_OBJ && strcmp(v.as.o->type->name, t->name) == 0; break;
+    default: ok = true; break;
+    }
+    if (!ok) return he_error("%s: expected %s, got %s", what, ty_str_of(t), he_typename(v));
+    return 0;
+}
+
+static inline void setv(he_value *dst, he_value v)
+{
+    he_value old = *dst;
+    *dst = v;
+    he_release(old);
+}
+
+static he_tensor *tensor_from_values(he_value *v, int n);
+
+/* Whether an object can be iterated; its length. */
+static int iter_len(he_value v, int64_t *n)
+{
+    if (v.tag == HE_OBJ && v.as.o->type->len) return v.as.o->type->len(v.as.o, n);
+    return he_error("cannot iterate over %s", he_typename(v));
+}
+
+static int iter_get(he_value v, int64_t i, he_value *out)
+{
+    if (he_is_tensor(v)) {
+        he_tensor *t = he_as_tensor(v);
+        if (t->ndim == 1) return he_tensor_get(t, 1, &i, out);
+        he_tensor *r = he_tensor_sub(t, 1, &i);
+        if (!r) return -1;
+        *out = he_objv(&r->obj);
+        return 0;
+    }
+    if (he_is(v, &he_str_type)) {
+        he_str *s = he_as_str(v);
+        he_str *c = he_str_new(s->data + i, 1);
+        if (!c) return -1;
+        *out = he_objv(&c->obj);
+        return 0;
+    }
+    return he_error("cannot iterate over %s", he_typename(v));
+}
+
+static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
+{
+    if (!he_is_tensor(base)) return he_error("cannot slice %s", he_typename(base));
+    he_slice s[HE_MAXDIM];
+    if (n > HE_MAXDIM) return he_error("too many indices");
+    for (int i = 0; i < n; i++) {
+        if (mask & (1u << i)) {
+            he_value *p = items;
+            for (int j = 0; j < 3; j++)
+                if (p[j].tag != HE_NIL && p[j].tag != HE_INT) return he_error("slice bounds must be int");
+            s[i].start = p[0].tag == HE_NIL ? HE_SLICE_END : p[0].as.i;
+            s[i].stop = p[1].tag == HE_NIL ? HE_SLICE_END : p[1].as.i;
+            s[i].step = p[2].tag == HE_NIL ? 1 : p[2].as.i;
+            if (s[i].step == 0) return he_error("slice step cannot be zero");
+            s[i].is_index = false;
+            items += 3;
+        } else {
+            if (items[0].tag != HE_INT) return he_error("index must be int, not %s", he_typename(items[0]));
+            s[i].start = items[0].as.i;
+            s[i].stop = s[i].start + 1;
+            s[i].step = 1;
+            s[i].is_index = true;
+            items += 1;
+        }
+    }
+    he_tensor *r = he_tensor_slice(he_as_tensor(base), n, s);
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static int do_index(he_value base, he_value *idx, int n, he_value *out)
+{
+    if (!he_is_tensor(base)) {
+        if (he_is(base, &he_str_type) && n == 1 && idx[0].tag == HE_INT) {
+            he_str *s = he_as_str(base);
+            int64_t i = idx[0].as.i;
+            if (i < 0) i += (int64_t)s->len;
+            if (i < 0 || i >= (int64_t)s->len)
+                return he_error("index %lld out of range for a string of length %zu", (long long)idx[0].as.i, s->len);
+            return iter_get(base, i, out);
+        }
+        return he_error("cannot index %s", he_typename(base));
+    }
+    he_tensor *t = he_as_tensor(base);
+    int64_t ix[HE_MAXDIM];
+    if (n > t->ndim) return he_error("too many indices (%d) for a %d-d tensor", n, t->ndim);
+    for (int i = 0; i < n; i++) {
+        if (idx[i].tag != HE_INT) return he_error("index must be int, not %s", he_typename(idx[i]));
+        ix[i] = idx[i].as.i;
+    }
+    if (n == t->ndim) return he_tensor_get(t, n, ix, out);
+    he_tensor *r = he_tensor_sub(t, n, ix);
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static int do_setindex(he_value base, he_value *idx, int n, he_value v)
+{
+    if (!he_is_tensor(base)) return he_error("cannot assign into %s", he_typename(base));
+    he_tensor *t = he_as_tensor(base);
+    int64_t ix[HE_MAXDIM];
+    if (n > t->ndim) return he_error("too many indices (%d) for a %d-d tensor", n, t->ndim);
+    for (int i = 0; i < n; i++) {
+        if (idx[i].tag != HE_INT) return he_error("index must be int, not %s", he_typename(idx[i]));
+        ix[i] = idx[i].as.i;
+    }
+    if (n == t->ndim) return he_tensor_set(t, n, ix, v);
+    /* a row (or block): copy a tensor of the sub-shape in */
+    if (!he_is_tensor(v)) return he_error("assigning to t[...] with %d of %d indices needs a tensor", n, t->ndim);
+    he_tensor *src = he_as_tensor(v);
+    if (src->ndim != t->ndim - n) return he_error("shape mismatch in row assignment");
+    int64_t off = 0, stride = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (i < n) {
+            int64_t k = ix[i] < 0 ? ix[i] + t->shape[i] : ix[i];
+            if (k < 0 || k >= t->shape[i])
+                return he_error("index %lld out of range for axis %d of size %lld", (long long)ix[i], i,
+                                (long long)t->shape[i]);
+            off += k * stride;
+        } else if (src->shape[i - n] != t->shape[i])
+            return he_error("shape mismatch in row assignment (axis %d: %lld vs %lld)", i, (long long)src->shape[i - n],
+                            (long long)t->shape[i]);
+        stride *= t->shape[i];
+    }
+    he_tensor *conv = src;
+    if (src->dtype != t->dtype || src->frac != t->frac) {
+        conv = he_tensor_astype(src, (he_dtype)t->dtype, t->frac);
+        if (!conv) return -1;
+    }
+    if (t->dtype == HE_DT_FLOAT) memcpy(t->data.f + off, conv->data.f, sizeof(double) * (size_t)conv->size);
+    else memcpy(t->data.i + off, conv->data.i, sizeof(int64_t) * (size_t)conv->size);
+    if (conv != src) he_release(he_objv(&conv->obj));
+    return 0;
+}
+
+static he_tensor *tensor_from_values(he_value *v, int n)
+{
+    bool nested = n > 0 && he_is_tensor(v[0]);
+    he_dtype dt = HE_DT_INT;
+    int frac = 0;
+    bool has_float = false, has_fixed = false, has_bool = false, has_int = false;
+    for (int i = 0; i < n; i++) {
+        uint8_t tag = v[i].tag;
+        if (nested) {
+            if (!he_is_tensor(v[i])) {
+                he_error("tensor literal mixes scalars and tensors");
+                return NULL;
+            }
+            he_tensor *t = he_as_tensor(v[i]);
+            tag = t->dtype == HE_DT_FLOAT ? HE_FLOAT : t->dtype == HE_DT_FIXED ? HE_FIXED : t->dtype == HE_DT_BOOL ? HE_BOOL : HE_INT;
+            if (tag == HE_FIXED) frac = t->frac;
+        } else if (tag == HE_FIXED) frac = v[i].frac;
+        if (tag == HE_FLOAT) has_float = true;
+        else if (tag == HE_FIXED) has_fixed = true;
+        else if (tag == HE_BOOL) has_bool = true;
+        else if (tag == HE_INT) has_int = true;
+        else {
+            he_error("tensors hold int, float, fixed or bool, not %s", he_typename(v[i]));
+            return NULL;
+        }
+    }
+    if (has_bool && (has_float || has_fixed || has_int)) {
+        he_error("tensor literal mixes bool and numbers");
+        return NULL;
+    }
+    if (has_float && has_fixed) {
+        he_error("tensor literal mixes float and fixed");
+        return NULL;
+    }
+    dt = has_bool ? HE_DT_BOOL : has_float ? HE_DT_FLOAT : has_fixed ? HE_DT_FIXED : HE_DT_INT;
+    if (!nested) {
+        int64_t shape[1] = {n};
+        he_tensor *t = he_tensor_new(dt, frac, 1, shape);
+        if (!t) return NULL;
+        for (int i = 0; i < n; i++) {
+            he_value x = v[i];
+            if (dt == HE_DT_FLOAT) t->data.f[i] = x.tag == HE_FLOAT ? x.as.f : (double)x.as.i;
+            else if (dt == HE_DT_FIXED && x.tag == HE_INT) {
+                if (he_fixed_rescale(x.as.i, 0, frac, &t->data.i[i]) < 0) {
+                    he_release(he_objv(&t->obj));
+                    return NULL;
+                }
+            } else if (dt == HE_DT_BOOL) t->data.i[i] = x.as.b;
+            else t->data.i[i] = x.as.i;
+        }
+        return t;
+    }
+    he_tensor *first = he_as_tensor(v[0]);
+    if (first->ndim + 1 > HE_MAXDIM) {
+        he_error("too many dimensions");
+        return NULL;
+    }
+    int64_t shape[HE_MAXDIM];
+    shape[0] = n;
+    for (int i = 0; i < first->ndim; i++) shape[i + 1] = first->shape[i];
+    he_tensor *t = he_tensor_new(dt, frac, first->ndim + 1, shape);
+    if (!t) return NULL;
+    for (int i = 0; i < n; i++) {
+        he_tensor *r = he_as_tensor(v[i]);
+        bool same = r->ndim == first->ndim;
+        for (int j = 0; same && j < r->ndim; j++) same = r->shape[j] == first->shape[j];
+        if (!same) {
+            he_error("rows of a tensor literal differ in shape");
+            he_release(he_objv(&t->obj));
+            return NULL;
+        }
+        he_tensor *c = r;
+        if (r->dtype != dt || r->frac != frac) {
+            c = he_tensor_astype(r, dt, frac);
+            if (!c) {
+                he_release(he_objv(&t->obj));
+                return NULL;
+            }
+        }
+        if (dt == HE_DT_FLOAT) memcpy(t->data.f + i * first->size, c->data.f, sizeof(double) * (size_t)first->size);
+        else memcpy(t->data.i + i * first->size, c->data.i, sizeof(int64_t) * (size_t)first->size);
+        if (c != r) he_release(he_objv(&c->obj));
+    }
+    return t;
+}
+
+/* --- the interpreter loop --------------------------------------------------------------- */
+#if defined(__GNUC__) && !defined(HE_NO_COMPUTED_GOTO)
+#define HE_COMPUTED_GOTO 1
+#endif
+
+/* Runs until the frame count drops back to `stop`; the result of the
+** frame at `stop` is left in *ret. */
+static int execute(he_vm *vm, int stop, he_value *ret)
+{
+    frame *f;
+    proto *p;
+    const instr *pc;
+    he_value *base, *k;
+    instr i;
+    he_value tmp;
+
+#define LOAD_FRAME()                 \
+    do {                             \
+        f = &vm->frames[vm->nframes - 1]; \
+        p = f->p;                    \
+        pc = f->pc;                  \
+        base = f->base;              \
+        k = p->k;                    \
+    } while (0)
+#define SAVE_PC() (f->pc = pc)
+#define RA (base[GET_A(i)])
+#define RB (base[GET_B(i)])
+#define RC (base[GET_C(i)])
+#define SETI(r, v)                                          \
+    do {                                                    \
+        he_value *d_ = &(r);                                \
+        if (HE_UNLIKELY(d_->tag == HE_OBJ)) he_release(*d_); \
+        d_->tag = HE_INT;                                   \
+        d_->as.i = (v);                                     \
+    } while (0)
+#define SETF(r, v)                                          \
+    do {                                                    \
+        he_value *d_ = &(r);                                \
+        if (HE_UNLIKELY(d_->tag == HE_OBJ)) he_release(*d_); \
+        d_->tag = HE_FLOAT;                                 \
+        d_->as.f = (v);                                     \
+    } while (0)
+#define SETB(r, v)                                          \
+    do {                                                    \
+        he_value *d_ = &(r);                                \
+        if (HE_UNLIKELY(d_->tag == HE_OBJ)) he_release(*d_); \
+        d_->tag = HE_BOOL;                                  \
+        d_->as.b = (v);                                     \
+    } while (0)
+#define THROW() goto error
+#define DO_JUMP() (pc += GET_sJ(*pc) + 1)
+#define INTERRUPT_CHECK() \
+    if (HE_UNLIKELY(vm->interrupted)) { SAVE_PC(); vm->interrupted = 0; he_error("interrupted"); THROW(); }
+
+#ifdef HE_COMPUTED_GOTO
+    static const void *const jump[OP__COUNT] = {
+#define OP(name, fmt, syn) &&L_##name,
+#include "opcodes.def"
+#undef OP
+    };
+#define vmdispatch(o) goto *jump[o];
+#define vmcase(name) L_##name:
+#define vmbreak                 \
+    i = *pc++;                  \
+    goto *jump[GET_OP(i)]
+#else
+#define vmdispatch(o) switch (o)
+#define vmcase(name) case OP_##name:
+#define vmbreak break
+#endif
+
+    LOAD_FRAME();
+    for (;;) {
+        i = *pc++;
+        vmdispatch(GET_OP(i))
+        {
+            vmcase(MOVE) {
+                he_value v = RB;
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(LOADK) {
+                he_value v = k[GET_Bx(i)];
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(LOADI) { SETI(RA, GET_sBx(i)); vmbreak; }
+            vmcase(LOADF) { SETF(RA, (double)GET_sBx(i)); vmbreak; }
+            vmcase(LOADBOOL) { SETB(RA, GET_B(i) != 0); vmbreak; }
+            vmcase(LOADNIL) { setv(&RA, he_nil()); vmbreak; }
+            vmcase(CLEAR) { setv(&RA, he_nil()); vmbreak; }
+            vmcase(GETGLOBAL) {
+                he_value v = p->mod->globals[GET_Bx(i)];
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(SETGLOBAL) {
+                he_value v = RA;
+                he_retain(v);
+                setv(&p->mod->globals[GET_Bx(i)], v);
+                vmbreak;
+            }
+            vmcase(GETEXT) {
+                module *m = p->mod->imports[GET_Bx(i)];
+                he_value v = m->globals[*pc++];
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(GETCAP) {
+                he_value v = GET_B(i) == 255 ? he_objv(&f->cl->obj) : f->cl->caps[GET_B(i)];
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(CLOSURE) {
+                proto *np = (proto *)k[GET_Bx(i)].as.o;
+                closure *c = malloc(sizeof *c + sizeof(he_value) * (size_t)np->ncaps);
+                if (!c) {
+                    SAVE_PC();
+                    he_error("out of memory");
+                    THROW();
+                }
+                he_obj_init(&c->obj, &closure_type);
+                c->p = np;
+                np->obj.rc++;
+                c->ncaps = np->ncaps;
+                for (int j = 0; j < np->ncaps; j++) {
+                    he_value v = np->capfrom[j] ? base[np->capidx[j]] : f->cl->caps[np->capidx[j]];
+                    he_retain(v);
+                    c->caps[j] = v;
+                }
+                setv(&RA, he_objv(&c->obj));
+                vmbreak;
+            }
+            vmcase(CHECK) {
+                SAVE_PC();
+                if (check_type(RA, p->types[GET_Bx(i)], "type mismatch") < 0) THROW();
+                vmbreak;
+            }
+            vmcase(ITOF) { SETF(RA, (double)RB.as.i); vmbreak; }
+
+#define INT_ARITH(name, builtin, sym)                                                          \
+    vmcase(name) {                                                                            \
+        int64_t r_;                                                                           \
+        if (HE_UNLIKELY(builtin(RB.as.i, RC.as.i, &r_))) {                                    \
+            SAVE_PC();                                                                        \
+            he_error("int overflow: %lld " sym " %lld", (long long)RB.as.i, (long long)RC.as.i); \
+            THROW();                                                                          \
+        }                                                                                     \
+        SETI(RA, r_);                                                                         \
+        vmbreak;                                                                              \
+    }
+            INT_ARITH(ADDI, __builtin_add_overflow, "+")
+            INT_ARITH(SUBI, __builtin_sub_overflow, "-")
+            INT_ARITH(MULI, __builtin_mul_overflow, "*")
+#undef INT_ARITH
+            vmcase(DIVI) {
+                int64_t a = RB.as.i, b = RC.as.i;
+                if (HE_UNLIKELY(b == 0 || (a == INT64_MIN && b == -1))) {
+                    SAVE_PC();
+                    if (b == 0) he_error("division by zero");
+                    else he_error("int overflow: %lld / -1", (long long)a);
+                    THROW();
+                }
+                SETI(RA, a / b);
+                vmbreak;
+            }
+            vmcase(MODI) {
+                int64_t a = RB.as.i, b = RC.as.i;
+                if (HE_UNLIKELY(b == 0)) {
+                    SAVE_PC();
+                    he_error("division by zero (modulo)");
+                    THROW();
+                }
+                SETI(RA, b == -1 ? 0 : a % b);
+                vmbreak;
+            }
+            vmcase(ADDIK) {
+                int64_t r_;
+                if (HE_UNLIKELY(__builtin_add_overflow(RB.as.i, (int64_t)GET_sC(i), &r_))) {
+                    SAVE_PC();
+                    he_error("int overflow: %lld + %d", (long long)RB.as.i, GET_sC(i));
+                    THROW();
+                }
+                SETI(RA, r_);
+                vmbreak;
+            }
+            vmcase(MULIK) {
+                int64_t r_;
+                if (HE_UNLIKELY(__builtin_mul_overflow(RB.as.i, (int64_t)GET_sC(i), &r_))) {
+                    SAVE_PC();
+                    he_error("int overflow: %lld * %d", (long long)RB.as.i, GET_sC(i));
+                    THROW();
+                }
+                SETI(RA, r_);
+                vmbreak;
+            }
+            vmcase(MODIK) { SETI(RA, RB.as.i % GET_sC(i)); vmbreak; }
+            vmcase(NEGI) {
+                if (HE_UNLIKELY(RB.as.i == INT64_MIN)) {
+                    SAVE_PC();
+                    he_error("int overflow: -(%lld)", (long long)RB.as.i);
+                    THROW();
+                }
+                SETI(RA, -RB.as.i);
+                vmbreak;
+            }
+            vmcase(ADDF) { SETF(RA, RB.as.f + RC.as.f); vmbreak; }
+            vmcase(SUBF) { SETF(RA, RB.as.f - RC.as.f); vmbreak; }
+            vmcase(MULF) { SETF(RA, RB.as.f * RC.as.f); vmbreak; }
+            vmcase(DIVF) { SETF(RA, RB.as.f / RC.as.f); vmbreak; }
+            vmcase(ADDFK) { SETF(RA, RB.as.f + k[GET_C(i)].as.f); vmbreak; }
+            vmcase(SUBFK) { SETF(RA, RB.as.f - k[GET_C(i)].as.f); vmbreak; }
+            vmcase(MULFK) { SETF(RA, RB.as.f * k[GET_C(i)].as.f); vmbreak; }
+            vmcase(NEGF) { SETF(RA, -RB.as.f); vmbreak; }
+            vmcase(LTI) { SETB(RA, RB.as.i < RC.as.i); vmbreak; }
+            vmcase(LEI) { SETB(RA, RB.as.i <= RC.as.i); vmbreak; }
+            vmcase(EQI) { SETB(RA, RB.as.i == RC.as.i); vmbreak; }
+            vmcase(NEI) { SETB(RA, RB.as.i != RC.as.i); vmbreak; }
+            vmcase(LTF) { SETB(RA, RB.as.f < RC.as.f); vmbreak; }
+            vmcase(LEF) { SETB(RA, RB.as.f <= RC.as.f); vmbreak; }
+            vmcase(EQF) { SETB(RA, RB.as.f == RC.as.f); vmbreak; }
+            vmcase(NEF) { SETB(RA, RB.as.f != RC.as.f); vmbreak; }
+            vmcase(NOT) {
+                if (HE_UNLIKELY(RB.tag != HE_BOOL)) {
+                    SAVE_PC();
+                    he_error("'not' needs a bool, not %s", he_typename(RB));
+                    THROW();
+                }
+                SETB(RA, !RB.as.b);
+                vmbreak;
+            }
+
+#define GENERIC(name, op)                                      \
+    vmcase(name) {                                            \
+        SAVE_PC();                                            \
+        if (he_binop(op, RB, RC, &tmp) < 0) THROW();          \
+        setv(&RA, tmp);                                       \
+        vmbreak;                                              \
+    }
+            GENERIC(ADD, HE_OP_ADD)
+            GENERIC(SUB, HE_OP_SUB)
+            GENERIC(MUL, HE_OP_MUL)
+            GENERIC(DIV, HE_OP_DIV)
+            GENERIC(MOD, HE_OP_MOD)
+            GENERIC(POW, HE_OP_POW)
+            GENERIC(MATMUL, HE_OP_MATMUL)
+            GENERIC(LT, HE_OP_LT)
+            GENERIC(LE, HE_OP_LE)
+            GENERIC(EQ, HE_OP_EQ)
+            GENERIC(NE, HE_OP_NE)
+#undef GENERIC
+            vmcase(NEG) {
+                SAVE_PC();
+                if (he_unop(HE_OP_NEG, RB, &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                vmbreak;
+            }
+            vmcase(GNOT) {
+                SAVE_PC();
+                if (he_unop(HE_OP_NOT, RB, &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                vmbreak;
+            }
+
+            vmcase(JMP) {
+                int off = GET_sJ(i);
+                if (off < 0) INTERRUPT_CHECK();
+                pc += off;
+                vmbreak;
+            }
+#define CJUMP(name, cond)                  \
+    vmcase(name) {                        \
+        if ((cond) == (GET_C(i) != 0)) DO_JUMP(); \
+        else pc++;                        \
+        vmbreak;                          \
+    }
+            CJUMP(JLTI, RA.as.i < RB.as.i)
+            CJUMP(JLEI, RA.as.i <= RB.as.i)
+            CJUMP(JEQI, RA.as.i == RB.as.i)
+            CJUMP(JLTIK, RA.as.i < GET_sB(i))
+            CJUMP(JGTIK, RA.as.i > GET_sB(i))
+            CJUMP(JLTF, RA.as.f < RB.as.f)
+            CJUMP(JLEF, RA.as.f <= RB.as.f)
+#undef CJUMP
+            vmcase(JTEST) {
+                if (HE_UNLIKELY(RA.tag != HE_BOOL)) {
+                    SAVE_PC();
+                    he_error("condition must be bool, not %s", he_typename(RA));
+                    THROW();
+                }
+                if (RA.as.b == (GET_C(i) != 0)) DO_JUMP();
+                else pc++;
+                vmbreak;
+            }
+            vmcase(FORPREP) {
+                he_value *r = &RA;
+                SETI(r[2], 1);
+                if (r[0].as.i >= r[1].as.i) pc += GET_sBx(i);
+                else SETI(r[3], r[0].as.i);
+                vmbreak;
+            }
+            vmcase(FORLOOP) {
+                he_value *r = &RA;
+                int64_t x = r[0].as.i + 1;
+                if (x < r[1].as.i) {
+                    r[0].as.i = x;
+                    SETI(r[3], x);
+                    INTERRUPT_CHECK();
+                    pc += GET_sBx(i);
+                }
+                vmbreak;
+            }
+            vmcase(ITERPREP) {
+                he_value *r = &RA;
+                int64_t n;
+                SAVE_PC();
+                if (iter_len(r[0], &n) < 0) THROW();
+                SETI(r[1], 0);
+                SETI(r[2], n);
+                vmbreak;
+            }
+            vmcase(ITERNEXT) {
+                he_value *r = &RA;
+                if (r[1].as.i >= r[2].as.i) {
+                    pc += GET_sBx(i);
+                    vmbreak;
+                }
+                SAVE_PC();
+                INTERRUPT_CHECK();
+                if (iter_get(r[0], r[1].as.i, &tmp) < 0) THROW();
+                setv(&r[3], tmp);
+                r[1].as.i++;
+                vmbreak;
+            }
+
+            vmcase(CALL) {
+                he_value *fn = &RA;
+                int nargs = GET_B(i);
+                SAVE_PC();
+                INTERRUPT_CHECK();
+                if (he_is(*fn, &closure_type)) {
+                    closure *cl = (closure *)fn->as.o;
+                    proto *np = cl->p;
+                    if (HE_UNLIKELY(nargs != np->nparams)) {
+                        he_error("%s takes %d argument%s, got %d", np->name, np->nparams, np->nparams == 1 ? "" : "s",
+                                 nargs);
+                        THROW();
+                    }
+                    if (HE_UNLIKELY(GET_C(i) & 2) && np->fty) {
+                        for (int j = 0; j < nargs; j++) {
+                            char what[96];
+                            snprintf(what, sizeof what, "argument %d of %s", j + 1, np->name);
+                            if (np->fty->params[j]->kind == T_FLOAT && fn[1 + j].tag == HE_INT)
+                                fn[1 + j] = he_float((double)fn[1 + j].as.i);
+                            if (check_type(fn[1 + j], np->fty->params[j], what) < 0) THROW();
+                        }
+                    }
+                    he_value *nb = fn + 1;
+                    if (HE_UNLIKELY(vm->nframes >= MAX_FRAMES || nb + np->nregs + 1 >= vm->stack + STACK_SIZE)) {
+                        he_error("stack overflow (calls nested more than %d deep)", vm->nframes);
+                        THROW();
+                    }
+                    /* slots above the top frame never hold objects (RETURN and
+                    ** unwinding clear them), so the callee's registers need no
+                    ** initialisation */
+                    frame *nf = &vm->frames[vm->nframes++];
+                    nf->p = np;
+                    nf->cl = cl;
+                    nf->pc = np->code;
+                    nf->base = nb;
+                    LOAD_FRAME();
+                    vmbreak;
+                }
+                if (he_is(*fn, &native_type)) {
+                    const builtin *b = &builtins[((native *)fn->as.o)->bi];
+                    if (nargs < b->minargs || (b->maxargs >= 0 && nargs > b->maxargs)) {
+                        he_error("%s: wrong number of arguments (%d)", b->name, nargs);
+                        THROW();
+                    }
+                    tmp = he_nil();
+                    if (b->fn(vm, fn + 1, nargs, &tmp) < 0) THROW();
+                    setv(fn, tmp);
+                    for (int j = 1; j <= nargs; j++) setv(&fn[j], he_nil());
+                    vmbreak;
+                }
+                he_error("cannot call a value of type %s", he_typename(*fn));
+                THROW();
+            }
+            vmcase(CALLG) {
+                /* a call to one of this module's fn declarations: they
+                ** cannot be reassigned, so the global keeps the closure alive */
+                he_value g = p->mod->globals[*pc++];
+                closure *cl = (closure *)g.as.o;
+                int nargs = GET_B(i);
+                SAVE_PC();
+                INTERRUPT_CHECK();
+                if (HE_UNLIKELY(!he_is(g, &closure_type))) {
+                    he_error("function called before its definition ran");
+                    THROW();
+                }
+                proto *np = cl->p;
+                he_value *nb = &RA + 1;
+                if (HE_UNLIKELY(vm->nframes >= MAX_FRAMES || nb + np->nregs + 1 >= vm->stack + STACK_SIZE)) {
+                    he_error("stack overflow (calls nested more than %d deep)", vm->nframes);
+                    THROW();
+                }
+                (void)nargs;
+                frame *nf = &vm->frames[vm->nframes++];
+                nf->p = np;
+                nf->cl = cl;
+                nf->pc = np->code;
+                nf->base = nb;
+                LOAD_FRAME();
+                vmbreak;
+            }
+            vmcase(CALLB) {
+                const builtin *b = &builtins[GET_C(i)];
+                SAVE_PC();
+                tmp = he_nil();
+                if (b->fn(vm, &RA, GET_B(i), &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                vmbreak;
+            }
+            vmcase(RETURN) {
+                he_value r = he_nil();
+                if (GET_B(i)) {
+                    r = RA;
+                    he_retain(r);
+                }
+                for (int j = 0; j < p->nregs; j++)
+                    if (base[j].tag == HE_OBJ) {
+                        he_release(base[j]);
+                        base[j].tag = HE_NIL;
+                    }
+                vm->nframes--;
+                if (vm->nframes == stop) {
+                    *ret = r;
+                    return HE_OK;
+                }
+                setv(&base[-1], r);
+                LOAD_FRAME();
+                vmbreak;
+            }
+            vmcase(IMPORT) {
+                module *m = p->mod->imports[GET_Bx(i)];
+                if (!m->ran) {
+                    SAVE_PC();
+                    he_error("module '%s' did not finish loading", m->name);
+                    THROW();
+                }
+                vmbreak;
+            }
+
+            vmcase(TENSOR) {
+                SAVE_PC();
+                he_tensor *t = tensor_from_values(&RB, GET_C(i));
+                if (!t) THROW();
+                setv(&RA, he_objv(&t->obj));
+                vmbreak;
+            }
+            vmcase(INDEX) {
+                SAVE_PC();
+                if (do_index(RB, &base[GET_B(i) + 1], GET_C(i), &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                vmbreak;
+            }
+            vmcase(GETF2) {
+                he_tensor *t = (he_tensor *)RB.as.o;
+                int64_t a = base[GET_C(i)].as.i, b = base[*pc++].as.i;
+                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0] || (uint64_t)b >= (uint64_t)t->shape[1])) {
+                    int64_t ix[2] = {a, b};
+                    SAVE_PC();
+                    if (he_tensor_get(t, 2, ix, &tmp) < 0) THROW();
+                    setv(&RA, tmp);
+                    vmbreak;
+                }
+                SETF(RA, t->data.f[a * t->shape[1] + b]);
+                vmbreak;
+            }
+            vmcase(GETF1) {
+                he_tensor *t = (he_tensor *)RB.as.o;
+                int64_t a = base[GET_C(i)].as.i;
+                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0])) {
+                    SAVE_PC();
+                    if (he_tensor_get(t, 1, &a, &tmp) < 0) THROW();
+                    setv(&RA, tmp);
+                    vmbreak;
+                }
+                SETF(RA, t->data.f[a]);
+                vmbreak;
+            }
+            vmcase(SETINDEX) {
+                SAVE_PC();
+                if (do_setindex(RA, &base[GET_A(i) + 1], GET_B(i), RC) < 0) THROW();
+                vmbreak;
+            }
+            vmcase(SETF2) {
+                he_tensor *t = (he_tensor *)RA.as.o;
+                int64_t a = base[GET_B(i)].as.i, b = base[*pc++].as.i;
+                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0] || (uint64_t)b >= (uint64_t)t->shape[1])) {
+                    int64_t ix[2] = {a, b};
+                    SAVE_PC();
+                    if (he_tensor_set(t, 2, ix, RC) < 0) THROW();
+                    vmbreak;
+                }
+                t->data.f[a * t->shape[1] + b] = RC.as.f;
+                vmbreak;
+            }
+            vmcase(SLICE) {
+                uint32_t mask = *pc++;
+                SAVE_PC();
+                if (do_slice(RB, &base[GET_B(i) + 1], GET_C(i), mask, &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                vmbreak;
+            }
+            vmcase(TRANSPOSE) {
+                SAVE_PC();
+                if (!he_is_tensor(RB)) {
+                    he_error(".T needs a tensor, not %s", he_typename(RB));
+                    THROW();
+                }
+                he_tensor *t = he_tensor_transpose(he_as_tensor(RB));
+                if (!t) THROW();
+                setv(&RA, he_objv(&t->obj));
+                vmbreak;
+            }
+            vmcase(SHAPE) {
+                SAVE_PC();
+                if (!he_is_tensor(RB)) {
+                    he_error(".shape needs a tensor, not %s", he_typename(RB));
+                    THROW();
+                }
+                he_tensor *x = he_as_tensor(RB);
+                int64_t n = x->ndim;
+                he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &n);
+                if (!t) THROW();
+                for (int j = 0; j < x->ndim; j++) t->data.i[j] = x->shape[j];
+                setv(&RA, he_objv(&t->obj));
+                vmbreak;
+            }
+        }
+    }
+
+error:
+    build_trace(vm, he_errmsg(), stop);
+    while (vm->nframes > stop) {
+        frame *e = &vm->frames[vm->nframes - 1];
+        for (int j = 0; j < e->p->nregs; j++) setv(&e->base[j], he_nil());
+        vm->nframes--;
+    }
+    return HE_RUNTIME_ERROR;
+#undef RA
+#undef RB
+#undef RC
+}
+
+int vm_runtime_error(he_vm *vm, const char *msg)
+{
+    he_error("%s", msg);
+    (void)vm;
+    return -1;
+}
+
+/* Calls fn with args; the result in *out. Safe from inside a builtin. */
+int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
+{
+    *out = he_nil();
+    if (he_is(fn, &native_type)) {
+        const builtin *b = &builtins[((native *)fn.as.o)->bi];
+        if (nargs < b->minargs || (b->maxargs >= 0 && nargs > b->maxargs))
+            return he_error("%s: wrong number of arguments (%d)", b->name, nargs);
+        return b->fn(vm, args, nargs, out) < 0 ? -1 : 0;
+    }
+    if (!he_is(fn, &closure_type)) return he_error("cannot call a value of type %s", he_typename(fn));
+    closure *cl = (closure *)fn.as.o;
+    proto *np = cl->p;
+    if (nargs != np->nparams)
+        return he_error("%s takes %d argument%s, got %d", np->name, np->nparams, np->nparams == 1 ? "" : "s", nargs);
+    he_value *top = vm->stack;
+    if (vm->nframes > 0) {
+        frame *cur = &vm->frames[vm->nframes - 1];
+        top = cur->base + cur->p->nregs;
+    }
+    if (vm->nframes >= MAX_FRAMES || top + 1 + np->nregs + 1 >= vm->stack + STACK_SIZE)
+        return he_error("stack overflow");
+    he_value *nb = top + 1;
+    he_retain(fn);
+    setv(top, fn);
+    for (int j = 0; j < nargs; j++) {
+        if (np->fty && j < np->fty->nparams) {
+            char what[96];
+            snprintf(what, sizeof what, "argument %d of %s", j + 1, np->name);
+            he_value a = args[j];
+            if (np->fty->params[j]->kind == T_FLOAT && a.tag == HE_INT) a = he_float((double)a.as.i);
+            if (check_type(a, np->fty->params[j], what) < 0) {
+                for (int m = 0; m < j; m++) setv(&nb[m], he_nil());
+                setv(top, he_nil());
+                return -1;
+            }
+            he_retain(a);
+            setv(&nb[j], a);
+        }
+    }
+    for (int j = nargs; j < np->nregs; j++) setv(&nb[j], he_nil());
+    int stop = vm->nframes;
+    frame *nf = &vm->frames[vm->nframes++];
+    nf->p = np;
+    nf->cl = cl;
+    nf->pc = np->code;
+    nf->base = nb;
+    int rc = execute(vm, stop, out);
+    setv(top, he_nil());
+    if (rc != HE_OK) return he_error("%s", vm->errmsg);
+    return 0;
+}
+
+/* --- running source ---------------------------------------------------------------------- */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        he_error("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    he_buf b;
+    he_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (he_buf_add(&b, chunk, n) < 0) {
+            fclose(fp);
+            he_buf_free(&b);
+            return NULL;
+        }
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        he_buf_free(&b);
+        he_error("cannot read %s", path);
+        return NULL;
+    }
+    if (!b.data) he_buf_add(&b, "", 0);
+    *len = b.len;
+    return b.data;
+}
+
+static proto *front_end(he_vm *vm, module *m, const char *file, const char *src, size_t len, bool repl,
+                        he_parser **pps, type **last_type)
+{
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    *pps = ps;
+    if (he_parse(ps, file, src, len, vm->err) > 0) return NULL;
+    if (he_check(vm, m, ps, repl) > 0) return NULL;
+    proto *p = he_compile(vm, m, ps, repl);
+    if (p && last_type && ps->stmts.n > 0) {
+        node *s = ps->stmts.v[ps->stmts.n - 1];
+        *last_type = s->kind == N_EXPR ? s->a->ty : NULL;
+    }
+    return p;
+}
+
+static void parser_done(he_parser *ps)
+{
+    if (!ps) return;
+    he_parser_free(ps);
+    free(ps);
+    check_free_tmp();
+}
+
+static void dump_all(he_vm *vm, proto *p, const char *src, size_t len)
+{
+    proto_dump(vm->out, p, src, len);
+    for (int j = 0; j < p->nk; j++)
+        if (he_is(p->k[j], &proto_type)) dump_all(vm, (proto *)p->k[j].as.o, src, len);
+}
+
+static int run_proto(he_vm *vm, proto *p, he_value *result)
+{
+    closure *cl = malloc(sizeof *cl);
+    if (!cl) he_misuse("out of memory");
+    he_obj_init(&cl->obj, &closure_type);
+    cl->p = p; /* takes the reference */
+    cl->ncaps = 0;
+    he_value fn = he_objv(&cl->obj);
+    int rc = he_vm_call(vm, fn, NULL, 0, result);
+    he_release(fn);
+    return rc < 0 ? HE_RUNTIME_ERROR : HE_OK;
+}
+
+int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int flags)
+{
+    module *m = vm->main;
+    int ng = m->ngsyms, nglob = m->nglobals;
+    he_parser *ps = NULL;
+    type *last = NULL;
+    vm->repl = flags & HE_RUN_REPL;
+    if (!m->src || !(flags & HE_RUN_REPL)) {
+        free(m->src);
+        m->src = malloc(len + 1);
+        if (!m->src) he_misuse("out of memory");
+        memcpy(m->src, src, len);
+        m->src[len] = '\0';
+        m->srclen = len;
+        free(m->path);
+        m->path = strdup(file);
+    } else {
+        free(m->path);
+        m->path = strdup(file);
+    }
+    proto *p = front_end(vm, m, file, src, len, flags & HE_RUN_REPL, &ps, &last);
+    if (!p) {
+        parser_done(ps);
+        module_truncate(m, ng, nglob);
+        return HE_COMPILE_ERROR;
+    }
+    parser_done(ps);
+    if (flags & HE_RUN_CHECK) {
+        he_release(he_objv(&p->obj));
+        return HE_OK;
+    }
+    if (flags & HE_RUN_DUMP) {
+        dump_all(vm, p, src, len);
+        he_release(he_objv(&p->obj));
+        return HE_OK;
+    }
+    he_value result;
+    int rc = run_proto(vm, p, &result);
+    if (rc != HE_OK) {
+        fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
+        fflush(vm->out);
+        if (flags & HE_RUN_REPL) module_truncate(m, ng, nglob);
+        return rc;
+    }
+    if ((flags & HE_RUN_REPL) && last && last->kind != T_VOID) {
+        he_buf b;
+        he_buf_init(&b);
+        he_repr(result, &b, true);
+        he_buf_puts(&b, " : ");
+        if (last->kind == T_ANY) he_buf_puts(&b, he_typename(result));
+        else ty_format(last, &b);
+        fprintf(vm->out, "%s\n", b.data);
+        he_buf_free(&b);
+    }
+    he_release(result);
+    fflush(vm->out);
+    return HE_OK;
+}
+
+int he_run_file(he_vm *vm, const char *path, int flags)
+{
+    size_t len;
+    char *src = read_file(path, &len);
+    if (!src) {
+        fprintf(vm->err, "he: %s\n", he_errmsg());
+        return HE_IO_ERROR;
+    }
+    int rc = he_run_source(vm, path, src, len, flags);
+    free(src);
+    return rc;
+}
+
+bool he_source_incomplete(const char *src, size_t len)
+{
+    FILE *null = fopen("/dev/null", "w");
+    if (!null) return false;
+    types_init();
+    he_parser ps;
+    he_parse(&ps, "", src, len, null);
+    bool inc = ps.nerrors > 0 && ps.incomplete;
+    he_parser_free(&ps);
+    fclose(null);
+    return inc;
+}
+
+int he_type_of(he_vm *vm, const char *src, he_buf *out)
+{
+    module *m = vm->main;
+    int ng = m->ngsyms, nglob = m->nglobals;
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    int rc = -1;
+    if (he_parse(ps, "<type>", src, strlen(src), vm->err) == 0 && he_check(vm, m, ps, true) == 0) {
+        node *s = ps->stmts.n == 1 ? ps->stmts.v[0] : NULL;
+        if (s && s->kind == N_EXPR) {
+            ty_format(s->a->ty, out);
+            rc = 0;
+        } else fprintf(vm->err, ":type needs one expression\n");
+    }
+    parser_done(ps);
+    module_truncate(m, ng, nglob);
+    return rc;
+}
+
+int he_vm_names(he_vm *vm, const char ***names)
+{
+    module *m = vm->main;
+    const char **v = malloc(sizeof(char *) * (size_t)(m->ngsyms + 1));
+    if (!v) return 0;
+    int n = 0;
+    for (int i = 0; i < m->ngsyms; i++) v[n++] = m->gsyms[i]->name;
+    *names = v;
+    return n;
+}
+
+/* --- modules ------------------------------------------------------------------------------- */
+static bool file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *find_module(he_vm *vm, const char *name, const char *from_dir)
+{
+    char path[4096];
+    if (from_dir) {
+        snprintf(path, sizeof path, "%s/%s.he", from_dir, name);
+        if (file_exists(path)) return strdup(path);
+    }
+    const char *hp = getenv("HE_PATH");
+    if (hp) {
+        char *copy = strdup(hp), *save = NULL;
+        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            snprintf(path, sizeof path, "%s/%s.he", d, name);
+            if (file_exists(path)) {
+                free(copy);
+                return strdup(path);
+            }
+        }
+        free(copy);
+    }
+    extern const char *he_stdlib_dir;
+    if (he_stdlib_dir) {
+        snprintf(path, sizeof path, "%s/%s.he", he_stdlib_dir, name);
+        if (file_exists(path)) return strdup(path);
+    }
+    snprintf(path, sizeof path, "%s/%s.he", HE_STDLIB_DIR, name);
+    if (file_exists(path)) return strdup(path);
+    snprintf(vm->errmsg, sizeof vm->errmsg, "no file %s.he in %s, $HE_PATH, or the standard library", name,
+             from_dir ? from_dir : ".");
+    return NULL;
+}
+
+const char *he_stdlib_dir;
+
+module *he_vm_import(he_vm *vm, const char *name, const char *from_dir)
+{
+    char *path = find_module(vm, name, from_dir);
+    if (!path) return NULL;
+    for (int i = 0; i < vm->nmodules; i++)
+        if (strcmp(vm->modules[i]->path, path) == 0) {
+            free(path);
+            if (vm->modules[i]->running) {
+                snprintf(vm->errmsg, sizeof vm->errmsg, "import cycle through module '%s'", name);
+                return NULL;
+            }
+            return vm->modules[i];
+        }
+    size_t len;
+    char *src = read_file(path, &len);
+    if (!src) {
+        snprintf(vm->errmsg, sizeof vm->errmsg, "%s", he_errmsg());
+        free(path);
+        return NULL;
+    }
+    module *m = module_new(name, path);
+    free(path);
+    m->src = src;
+    m->srclen = len;
+    if (vm->nmodules == vm->capmodules) {
+        vm->capmodules = vm->capmodules ? vm->capmodules * 2 : 8;
+        vm->modules = realloc(vm->modules, sizeof(module *) * (size_t)vm->capmodules);
+        if (!vm->modules) he_misuse("out of memory");
+    }
+    vm->modules[vm->nmodules++] = m;
+    m->running = true;
+    /* the checker's temporary symbols belong to the importing file: keep them apart */
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    proto *p = NULL;
+    if (he_parse(ps, m->path, m->src, m->srclen, vm->err) == 0 && he_check(vm, m, ps, false) == 0)
+        p = he_compile(vm, m, ps, false);
+    he_parser_free(ps);
+    free(ps);
+    if (!p) {
+        m->running = false;
+        snprintf(vm->errmsg, sizeof vm->errmsg, "errors in %s", m->path);
+        return NULL;
+    }
+    he_value r;
+    int rc = run_proto(vm, p, &r);
+    m->running = false;
+    if (rc != HE_OK) {
+        fputs(vm->trace.data ? vm->trace.data : "", vm->err);
+        snprintf(vm->errmsg, sizeof vm->errmsg, "module %s failed while loading", m->path);
+        return NULL;
+    }
+    he_release(r);
+    m->ran = true;
+    return m;
+}
