@@ -49,7 +49,8 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq 2>/dev/null |
 READLINE_LIBS := $(shell $(PKG_CONFIG) --libs readline 2>/dev/null || echo -lreadline)
 LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Iruntime -Iinterp -I$(BUILD)/gen \
+# -fPIC: the same objects go into build/he.so (the Lua module).
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -MMD -MP -Iruntime -Iinterp -I$(BUILD)/gen \
 	-DHE_STDLIB_DIR='"$(stdlibdir)"' $(PKG_CFLAGS) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
@@ -68,46 +69,71 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 HE := $(BUILD)/he
 LIBHE := $(BUILD)/libhe.a
 LIBHEI := $(BUILD)/libhe-interp.a
+LUAMOD_SRC := $(wildcard interp/luamod.c)
+HESO := $(if $(LUAMOD_SRC),$(BUILD)/he.so)
 
-all: $(HE) $(LIBHE)
+# V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+all: $(HE) $(LIBHE) $(HESO)
 
 $(LIBHE): $(RUNTIME_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBHEI): $(INTERP_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(HE): $(BUILD)/obj/interp/main.o $(LIBHEI) $(LIBHE)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(READLINE_LIBS) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(READLINE_LIBS) $(LUA_LIBS) $(LIBS)
+
+# The Lua module: liblua is not linked in (the host interpreter provides it).
+$(BUILD)/he.so: $(BUILD)/obj/interp/luamod.o $(LIBHEI) $(LIBHE)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -shared -o $@ $^ $(LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Generated front end: the parser header exists before anything includes it.
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
 	@mkdir -p $(@D)
-	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+	$(call msg,BISON,$<)
+	$(Q)$(BISON) -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
 
 $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
 	@mkdir -p $(@D)
-	$(FLEX) --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+	$(call msg,FLEX,$<)
+	$(Q)$(FLEX) --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
 
-$(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/interp/main.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+$(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/interp/main.o $(BUILD)/obj/interp/luamod.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBHE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBHE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBHE) $(LIBS)
 
 units: $(UNIT_BIN)
 benches: $(BENCH_BIN) $(HE)

@@ -18,6 +18,8 @@
 #include "interp.h"
 
 extern const char *he_stdlib_dir;
+/* interp/luarun.c: runs a Lua script with the he module preloaded. */
+extern int he_lua_run(const char *script, int argc, char **argv) __attribute__((weak));
 void types_free_all(void);
 
 static he_vm *the_vm;
@@ -42,6 +44,7 @@ static void usage(FILE *to)
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
+          "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
           "  --seed N           (reserved) default random seed\n"
           "  --help, --version\n"
           "environment: HE_PATH (module search path), HE_DATA (datasets), HE_HISTFILE (REPL history)\n",
@@ -330,6 +333,15 @@ int main(int argc, char **argv)
             he_vm_free(the_vm);
             types_free_all();
             return 0;
+        } else if (strcmp(a, "--lua") == 0 && i + 1 < argc) {
+            int lrc;
+            if (!he_lua_run) {
+                fprintf(stderr, "he: built without the Lua module\n");
+                lrc = 64;
+            } else lrc = he_lua_run(argv[i + 1], argc - i - 2, argv + i + 2);
+            he_vm_free(the_vm);
+            types_free_all();
+            return lrc;
         } else if (strcmp(a, "-e") == 0 && i + 1 < argc) code = argv[++i];
         else if (strcmp(a, "-i") == 0) then_repl = true;
         else if (strcmp(a, "--dump") == 0 && i + 1 < argc) dump = argv[++i];
