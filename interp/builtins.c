@@ -296,7 +296,7 @@ static type *r_abs(checker *c, node *call, node **a, type **t, int n)
 static type *r_len(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    if (t[0]->kind != T_TENSOR && t[0]->kind != T_STR && t[0]->kind != T_ANY)
+    if (t[0]->kind != T_TENSOR && t[0]->kind != T_STR && t[0]->kind != T_ANY && t[0]->kind != T_OBJ)
         ck_error(c, a[0], "len: needs a tensor or a str, not %s", ty_str_of(t[0]));
     return ty_int;
 }
@@ -902,57 +902,93 @@ static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- the table --------------------------------------------------------------------------------- */
-const builtin builtins[] = {
-    {"print", 0, -1, f_print, r_void, "print(a, b, ...): prints values separated by spaces"},
-    {"len", 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
-    {"zeros", 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},
-    {"ones", 1, 1, f_ones, r_zeros, "ones([d0, d1, ...]): a float tensor of ones"},
-    {"full", 2, 2, f_full, r_full, "full(shape, value): a tensor filled with value"},
-    {"arange", 1, 3, f_arange, r_arange, "arange([start,] stop [, step]): an int tensor"},
-    {"eye", 1, 1, f_eye, r_eye, "eye(n): the n x n identity (float)"},
-    {"rng", 1, 1, f_rng, r_rng, "rng(seed): a reproducible random generator"},
-    {"uniform", 2, 4, f_uniform, r_random, "uniform(g, shape [, lo, hi]): uniform floats in [lo, hi)"},
-    {"normal", 2, 4, f_normal, r_random, "normal(g, shape [, mean, std]): normal floats"},
-    {"transpose", 1, 1, f_transpose, r_transpose, "transpose(t): reversed axes (also t.T)"},
-    {"reshape", 2, 2, f_reshape, r_reshape, "reshape(t, shape): same data, new shape (one -1 allowed)"},
-    {"sum", 1, 2, f_sum, r_sum, "sum(t [, axis])"},
-    {"mean", 1, 2, f_mean, r_mean, "mean(t [, axis]): float"},
-    {"max", 1, 2, f_max, r_maxmin, "max(t [, axis]) or max(a, b)"},
-    {"min", 1, 2, f_min, r_maxmin, "min(t [, axis]) or min(a, b)"},
-    {"argmax", 1, 2, f_argmax, r_argmax, "argmax(t [, axis]): index of the first maximum"},
-    {"exp", 1, 1, f_exp, r_math, "exp(x): element-wise on tensors"},
-    {"log", 1, 1, f_log, r_math, "log(x): natural logarithm"},
-    {"tanh", 1, 1, f_tanh, r_math, "tanh(x)"},
-    {"sigmoid", 1, 1, f_sigmoid, r_math, "sigmoid(x) = 1 / (1 + exp(-x))"},
-    {"sqrt", 1, 1, f_sqrt, r_math, "sqrt(x)"},
-    {"relu", 1, 1, f_relu, r_math, "relu(x) = max(x, 0)"},
-    {"abs", 1, 1, f_abs, r_abs, "abs(x)"},
-    {"floor", 1, 1, f_floor, r_math, "floor(x): float"},
-    {"round", 1, 1, f_round, r_math, "round(x): float, halves away from zero"},
-    {"concat", 2, 3, f_concat, r_concat, "concat(a, b [, axis])"},
-    {"outer", 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (float)"},
-    {"one_hot", 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i"},
-    {"load_npy", 1, 1, f_load_npy, r_load_npy, "load_npy(path): a tensor from a NumPy .npy file"},
-    {"save_npy", 2, 2, f_save_npy, r_save_npy, "save_npy(path, t): writes a NumPy .npy file"},
-    {"assert", 1, 2, f_assert, r_assert, "assert(cond [, message]): a runtime error when cond is false"},
-    {"error", 1, 1, f_error, r_error, "error(message): stops with a runtime error"},
-    {"clock", 0, 0, f_clock, r_float, "clock(): seconds from a monotonic clock"},
-    {"argc", 0, 0, f_argc, r_int, "argc(): number of script arguments"},
-    {"argv", 1, 1, f_argv, r_argv, "argv(i): script argument i (a str)"},
-    {"typeof", 1, 1, f_typeof, r_str, "typeof(x): the run-time type name"},
+static const builtin core_builtins[] = {
+    {"print", NULL, 0, -1, f_print, r_void, "print(a, b, ...): prints values separated by spaces"},
+    {"len", NULL, 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
+    {"zeros", NULL, 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},
+    {"ones", NULL, 1, 1, f_ones, r_zeros, "ones([d0, d1, ...]): a float tensor of ones"},
+    {"full", NULL, 2, 2, f_full, r_full, "full(shape, value): a tensor filled with value"},
+    {"arange", NULL, 1, 3, f_arange, r_arange, "arange([start,] stop [, step]): an int tensor"},
+    {"eye", NULL, 1, 1, f_eye, r_eye, "eye(n): the n x n identity (float)"},
+    {"rng", NULL, 1, 1, f_rng, r_rng, "rng(seed): a reproducible random generator"},
+    {"uniform", NULL, 2, 4, f_uniform, r_random, "uniform(g, shape [, lo, hi]): uniform floats in [lo, hi)"},
+    {"normal", NULL, 2, 4, f_normal, r_random, "normal(g, shape [, mean, std]): normal floats"},
+    {"transpose", NULL, 1, 1, f_transpose, r_transpose, "transpose(t): reversed axes (also t.T)"},
+    {"reshape", NULL, 2, 2, f_reshape, r_reshape, "reshape(t, shape): same data, new shape (one -1 allowed)"},
+    {"sum", NULL, 1, 2, f_sum, r_sum, "sum(t [, axis])"},
+    {"mean", NULL, 1, 2, f_mean, r_mean, "mean(t [, axis]): float"},
+    {"max", NULL, 1, 2, f_max, r_maxmin, "max(t [, axis]) or max(a, b)"},
+    {"min", NULL, 1, 2, f_min, r_maxmin, "min(t [, axis]) or min(a, b)"},
+    {"argmax", NULL, 1, 2, f_argmax, r_argmax, "argmax(t [, axis]): index of the first maximum"},
+    {"exp", NULL, 1, 1, f_exp, r_math, "exp(x): element-wise on tensors"},
+    {"log", NULL, 1, 1, f_log, r_math, "log(x): natural logarithm"},
+    {"tanh", NULL, 1, 1, f_tanh, r_math, "tanh(x)"},
+    {"sigmoid", NULL, 1, 1, f_sigmoid, r_math, "sigmoid(x) = 1 / (1 + exp(-x))"},
+    {"sqrt", NULL, 1, 1, f_sqrt, r_math, "sqrt(x)"},
+    {"relu", NULL, 1, 1, f_relu, r_math, "relu(x) = max(x, 0)"},
+    {"abs", NULL, 1, 1, f_abs, r_abs, "abs(x)"},
+    {"floor", NULL, 1, 1, f_floor, r_math, "floor(x): float"},
+    {"round", NULL, 1, 1, f_round, r_math, "round(x): float, halves away from zero"},
+    {"concat", NULL, 2, 3, f_concat, r_concat, "concat(a, b [, axis])"},
+    {"outer", NULL, 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (float)"},
+    {"one_hot", NULL, 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i"},
+    {"load_npy", NULL, 1, 1, f_load_npy, r_load_npy, "load_npy(path): a tensor from a NumPy .npy file"},
+    {"save_npy", NULL, 2, 2, f_save_npy, r_save_npy, "save_npy(path, t): writes a NumPy .npy file"},
+    {"assert", NULL, 1, 2, f_assert, r_assert, "assert(cond [, message]): a runtime error when cond is false"},
+    {"error", NULL, 1, 1, f_error, r_error, "error(message): stops with a runtime error"},
+    {"clock", NULL, 0, 0, f_clock, r_float, "clock(): seconds from a monotonic clock"},
+    {"argc", NULL, 0, 0, f_argc, r_int, "argc(): number of script arguments"},
+    {"argv", NULL, 1, 1, f_argv, r_argv, "argv(i): script argument i (a str)"},
+    {"typeof", NULL, 1, 1, f_typeof, r_str, "typeof(x): the run-time type name"},
     /* conversions: reached through int(x), float(x), ... (keywords) */
-    {"int", 1, 1, f_int, r_conv, NULL},
-    {"float", 1, 1, f_float, r_conv, NULL},
-    {"bool", 1, 1, f_bool, r_conv, NULL},
-    {"str", 1, 1, f_str, r_conv, NULL},
-    {"fixed", 1, 2, f_fixed, r_conv, NULL},
+    {"int", NULL, 1, 1, f_int, r_conv, NULL},
+    {"float", NULL, 1, 1, f_float, r_conv, NULL},
+    {"bool", NULL, 1, 1, f_bool, r_conv, NULL},
+    {"str", NULL, 1, 1, f_str, r_conv, NULL},
+    {"fixed", NULL, 1, 2, f_fixed, r_conv, NULL},
 };
-const int nbuiltins = (int)(sizeof builtins / sizeof builtins[0]);
+static builtin *all_builtins;
+const builtin *builtins;
+int nbuiltins;
+
+void builtins_init(void)
+{
+    if (all_builtins) return;
+    int n = (int)(sizeof core_builtins / sizeof core_builtins[0]);
+    for (int m = 0; native_modules[m]; m++) n += native_modules[m]->nfns;
+    all_builtins = malloc(sizeof(builtin) * (size_t)n);
+    if (!all_builtins) he_misuse("out of memory");
+    int k = 0;
+    for (size_t i = 0; i < sizeof core_builtins / sizeof core_builtins[0]; i++) all_builtins[k++] = core_builtins[i];
+    for (int m = 0; native_modules[m]; m++)
+        for (int i = 0; i < native_modules[m]->nfns; i++) {
+            all_builtins[k] = native_modules[m]->fns[i];
+            all_builtins[k].module = native_modules[m]->name;
+            k++;
+        }
+    builtins = all_builtins;
+    nbuiltins = k;
+}
+
+void builtins_free(void)
+{
+    free(all_builtins);
+    all_builtins = NULL;
+    builtins = NULL;
+    nbuiltins = 0;
+}
 
 int builtin_find(const char *name)
 {
     for (int i = 0; i < nbuiltins; i++)
-        if (strcmp(builtins[i].name, name) == 0) return i;
+        if (!builtins[i].module && strcmp(builtins[i].name, name) == 0) return i;
     he_misuse("unknown builtin");
+}
+
+const native_module *native_module_find(const char *name)
+{
+    for (int m = 0; native_modules[m]; m++)
+        if (strcmp(native_modules[m]->name, name) == 0) return native_modules[m];
+    return NULL;
 }
 

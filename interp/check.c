@@ -284,6 +284,13 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
         ck_error(c, n, "a call that returns nothing has no value to use with '%s'", opname(op));
         return ty_any;
     }
+    if (a->kind == T_OBJ || b->kind == T_OBJ) {
+        for (int m = 0; native_modules[m]; m++)
+            if (native_modules[m]->binop_rule) {
+                type *r = native_modules[m]->binop_rule(c, n, op, a, b);
+                if (r) return r;
+            }
+    }
     if (a->kind == T_ANY || b->kind == T_ANY || a->kind == T_OBJ || b->kind == T_OBJ) {
         if (op >= HE_OP_LT && op <= HE_OP_NE && a->kind != T_TENSOR && b->kind != T_TENSOR &&
             a->kind != T_OBJ && b->kind != T_OBJ && a->kind != T_ANY && b->kind != T_ANY)
@@ -410,6 +417,11 @@ static type *call(checker *c, node *n)
     /* a.f(x) where a is not a module: f(a, x) */
     if (fnode->kind == N_MEMBER) {
         type *bt = expr(c, fnode->a);
+        if (fnode->a->kind == N_NAME && fnode->a->sym && fnode->a->sym->kind == SYM_MODULE && !fnode->a->sym->mod) {
+            /* a module that failed to import: already reported */
+            for (int i = 0; i < n->list.n; i++) expr(c, n->list.v[i]);
+            return ty_any;
+        }
         if (bt->kind != T_MODULE) {
             sym *s = resolve_in(c, c->fs, fnode->name);
             if (!s) {
@@ -465,8 +477,18 @@ static type *call(checker *c, node *n)
             return ty_any;
         }
     }
-    if (fnode->kind == N_NAME) {
-        sym *s = resolve_in(c, c->fs, fnode->name);
+    if (fnode->kind == N_NAME || fnode->kind == N_MEMBER) {
+        sym *s = NULL;
+        if (fnode->kind == N_NAME) s = resolve_in(c, c->fs, fnode->name);
+        else {
+            type *mt = expr(c, fnode->a);
+            if (mt->kind == T_MODULE)
+                for (int i = mt->module->ngsyms - 1; i >= 0; i--)
+                    if (strcmp(mt->module->gsyms[i]->name, fnode->name) == 0) {
+                        s = mt->module->gsyms[i];
+                        break;
+                    }
+        }
         if (s && s->kind == SYM_BUILTIN) {
             type *at[64];
             if (n->list.n > 64) {
@@ -478,6 +500,7 @@ static type *call(checker *c, node *n)
             fnode->ty = s->ty;
             const builtin *b = &builtins[s->slot];
             n->bi = s->slot;
+            fnode->sym = s;
             if (n->list.n < b->minargs || (b->maxargs >= 0 && n->list.n > b->maxargs)) {
                 if (b->minargs == b->maxargs)
                     ck_error(c, n, "%s takes %d argument%s, got %d", b->name, b->minargs, b->minargs == 1 ? "" : "s",
@@ -697,9 +720,7 @@ static type *expr_(checker *c, node *n)
             return ty_any;
         }
         n->sym = s;
-        if (s->kind == SYM_MODULE) {
-            return ty_module(s->mod);
-        }
+        if (s->kind == SYM_MODULE) return s->mod ? ty_module(s->mod) : ty_any; /* NULL: a failed import */
         return s->ty ? s->ty : ty_any;
     }
     case N_BINOP: {
@@ -708,6 +729,12 @@ static type *expr_(checker *c, node *n)
     }
     case N_UNOP: {
         type *a = expr(c, n->a);
+        if (a->kind == T_OBJ)
+            for (int m = 0; native_modules[m]; m++)
+                if (native_modules[m]->unop_rule) {
+                    type *r = native_modules[m]->unop_rule(c, n, (he_op)n->op, a);
+                    if (r) return r;
+                }
         if (a->kind == T_ANY || a->kind == T_OBJ) return ty_any;
         if (n->op == HE_OP_NOT) {
             if (a->kind == T_BOOL || (a->kind == T_TENSOR && a->elem == T_BOOL)) return a;
@@ -1010,6 +1037,11 @@ static void stmt(checker *c, node *n)
         module *m = he_vm_import(c->vm, n->name, c->vm->script_dir);
         if (!m) {
             ck_error(c, n, "cannot import '%s': %s", n->name, c->vm->errmsg);
+            /* bind the name anyway, so its uses do not cascade into more errors */
+            sym *s = new_sym(c, n->name2, SYM_MODULE, ty_any, n);
+            keep_tmp(s);
+            s->next = c->fs->sc->syms;
+            c->fs->sc->syms = s;
             break;
         }
         int idx = -1;
@@ -1069,6 +1101,7 @@ int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
 void check_add_builtins(module *m)
 {
     for (int i = 0; i < nbuiltins; i++) {
+        if (builtins[i].module) continue;
         sym *s = calloc(1, sizeof *s);
         if (!s) he_misuse("out of memory");
         s->name = strdup(builtins[i].name);

@@ -357,7 +357,8 @@ static void call_to(fstate *fs, node *n, int dst)
             note(fs, r, n->list.v[i]->ty);
         }
         if (n->list.n == 0) alloc_reg(fs);
-        emitABC(fs, OP_CALLB, base, n->list.n, n->bi);
+        emitABC(fs, OP_CALLB, base, n->list.n, 0);
+        emit(fs, (instr)n->bi);
     } else {
         base = alloc_reg(fs);
         type *ft = n->a->ty;
@@ -518,7 +519,8 @@ static void expr_to(fstate *fs, node *n, int dst)
             nargs = 2;
         }
         }
-        emitABC(fs, OP_CALLB, base, nargs, builtin_find(name));
+        emitABC(fs, OP_CALLB, base, nargs, 0);
+        emit(fs, (instr)builtin_find(name));
         if (dst != base) emitABC(fs, OP_MOVE, dst, base, 0);
         free_to(fs, mark);
         break;

@@ -23,7 +23,7 @@ const char *const op_synopsis[OP__COUNT] = {
 };
 
 /* Ops followed by one raw operand word. */
-static bool has_extra_word(opcode o) { return o == OP_GETEXT || o == OP_SLICE || o == OP_GETF2 || o == OP_SETF2 || o == OP_CALLG; }
+static bool has_extra_word(opcode o) { return o == OP_GETEXT || o == OP_SLICE || o == OP_GETF2 || o == OP_SETF2 || o == OP_CALLG || o == OP_CALLB; }
 
 void proto_dump(FILE *out, proto *p, const char *src, size_t srclen)
 {
@@ -58,7 +58,10 @@ void proto_dump(FILE *out, proto *p, const char *src, size_t srclen)
             he_buf_free(&b);
         } else if (o == OP_JMP) fprintf(out, "    ; to %d", pc + 1 + GET_sJ(i));
         else if (o == OP_FORPREP || o == OP_FORLOOP || o == OP_ITERNEXT) fprintf(out, "    ; to %d", pc + 1 + GET_sBx(i));
-        else if (o == OP_CALLB) fprintf(out, "    ; %s", builtins[GET_C(i)].name);
+        else if (o == OP_CALLB) {
+            const builtin *b = &builtins[p->code[pc + 1]];
+            fprintf(out, "    ; %s%s%s", b->module ? b->module : "", b->module ? "." : "", b->name);
+        }
         else if (o == OP_GETGLOBAL || o == OP_SETGLOBAL) {
             for (int g = 0; p->mod && g < p->mod->ngsyms; g++) {
                 sym *s = p->mod->gsyms[g];

@@ -182,6 +182,7 @@ type *elem_type(const type *t);
 /* --- builtins ---------------------------------------------------------------------- */
 typedef struct builtin {
     const char *name;
+    const char *module; /* NULL: a global name; else the native module it belongs to */
     int minargs, maxargs; /* maxargs -1: any */
     native_fn fn;
     /* static rule: the result type from the arguments' types, or NULL with an
@@ -189,9 +190,27 @@ typedef struct builtin {
     type *(*check)(checker *c, node *call, node **args, type **at, int n);
     const char *help;
 } builtin;
-extern const builtin builtins[];
-extern const int nbuiltins;
-int builtin_find(const char *name);
+/* Every builtin: the global ones, then each native module's functions. */
+extern const builtin *builtins;
+extern int nbuiltins;
+void builtins_init(void);
+int builtin_find(const char *name); /* a global builtin */
+
+/* A native module: `import NAME` gives its functions as members. Each
+** runtime scheme contributes one (interp/mod_*.c) and lists it in
+** interp/natives.c. Its static rules type the operators on its objects
+** (e.g. cipher<paillier> * cipher<paillier> is a compile-time error). */
+typedef struct native_module {
+    const char *name;
+    const builtin *fns;
+    int nfns;
+    /* result type of a op b where a or b is one of this module's object
+    ** types, or NULL when the rule does not apply to these types */
+    type *(*binop_rule)(checker *c, node *n, he_op op, type *a, type *b);
+    type *(*unop_rule)(checker *c, node *n, he_op op, type *a);
+} native_module;
+extern const native_module *const native_modules[];
+const native_module *native_module_find(const char *name);
 void ck_error(checker *c, node *at, const char *fmt, ...) HE_PRINTF(3, 4);
 /* The constant int tensor literal of a node (e.g. a shape [2, 3]); false if not one. */
 bool ck_const_shape(node *n, int64_t *dims, int *rank);

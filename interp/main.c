@@ -21,6 +21,7 @@ extern const char *he_stdlib_dir;
 /* interp/luarun.c: runs a Lua script with the he module preloaded. */
 extern int he_lua_run(const char *script, int argc, char **argv) __attribute__((weak));
 void types_free_all(void);
+void builtins_free(void);
 
 static he_vm *the_vm;
 
@@ -327,11 +328,13 @@ int main(int argc, char **argv)
             usage(stdout);
             he_vm_free(the_vm);
             types_free_all();
+    builtins_free();
             return 0;
         } else if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
             printf("he %s\n", HE_VERSION);
             he_vm_free(the_vm);
             types_free_all();
+    builtins_free();
             return 0;
         } else if (strcmp(a, "--lua") == 0 && i + 1 < argc) {
             int lrc;
@@ -341,6 +344,7 @@ int main(int argc, char **argv)
             } else lrc = he_lua_run(argv[i + 1], argc - i - 2, argv + i + 2);
             he_vm_free(the_vm);
             types_free_all();
+    builtins_free();
             return lrc;
         } else if (strcmp(a, "-e") == 0 && i + 1 < argc) code = argv[++i];
         else if (strcmp(a, "-i") == 0) then_repl = true;
@@ -351,6 +355,7 @@ int main(int argc, char **argv)
             usage(stderr);
             he_vm_free(the_vm);
             types_free_all();
+    builtins_free();
             return 64;
         } else break;
     }
@@ -396,5 +401,6 @@ int main(int argc, char **argv)
     fflush(stdout);
     he_vm_free(the_vm);
     types_free_all();
+    builtins_free();
     return exit_code(rc);
 }

@@ -121,6 +121,7 @@ he_vm *he_vm_new(void)
 {
     if (he_init() < 0) return NULL;
     types_init();
+    builtins_init();
     he_vm *vm = calloc(1, sizeof *vm);
     if (!vm) return NULL;
     vm->stack = calloc(STACK_SIZE, sizeof(he_value));
@@ -872,7 +873,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 vmbreak;
             }
             vmcase(CALLB) {
-                const builtin *b = &builtins[GET_C(i)];
+                const builtin *b = &builtins[*pc++];
                 SAVE_PC();
                 tmp = he_nil();
                 if (b->fn(vm, &RA, GET_B(i), &tmp) < 0) THROW();
@@ -1301,8 +1302,46 @@ static char *find_module(he_vm *vm, const char *name, const char *from_dir)
 
 const char *he_stdlib_dir;
 
+static module *native_import(he_vm *vm, const native_module *nm)
+{
+    char path[128];
+    snprintf(path, sizeof path, "<native %s>", nm->name);
+    for (int i = 0; i < vm->nmodules; i++)
+        if (strcmp(vm->modules[i]->path, path) == 0) return vm->modules[i];
+    module *m = calloc(1, sizeof *m);
+    if (!m) he_misuse("out of memory");
+    he_obj_init(&m->obj, &module_type);
+    m->name = strdup(nm->name);
+    m->path = strdup(path);
+    for (int i = 0; i < nbuiltins; i++) {
+        if (!builtins[i].module || strcmp(builtins[i].module, nm->name) != 0) continue;
+        sym *s = calloc(1, sizeof *s);
+        if (!s) he_misuse("out of memory");
+        s->name = strdup(builtins[i].name);
+        s->kind = SYM_BUILTIN;
+        s->slot = i;
+        s->ty = ty_fn(-1, NULL, ty_any);
+        if (m->ngsyms == m->capgsyms) {
+            m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
+            m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
+            if (!m->gsyms) he_misuse("out of memory");
+        }
+        m->gsyms[m->ngsyms++] = s;
+    }
+    m->ran = true;
+    if (vm->nmodules == vm->capmodules) {
+        vm->capmodules = vm->capmodules ? vm->capmodules * 2 : 8;
+        vm->modules = realloc(vm->modules, sizeof(module *) * (size_t)vm->capmodules);
+        if (!vm->modules) he_misuse("out of memory");
+    }
+    vm->modules[vm->nmodules++] = m;
+    return m;
+}
+
 module *he_vm_import(he_vm *vm, const char *name, const char *from_dir)
 {
+    const native_module *nm = native_module_find(name);
+    if (nm) return native_import(vm, nm);
     char *path = find_module(vm, name, from_dir);
     if (!path) return NULL;
     for (int i = 0; i < vm->nmodules; i++)

@@ -1,0 +1,117 @@
+/*
+** lua_api.c: VM helpers for the Lua module (see lua_api.h).
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_api.h"
+
+void check_free_tmp(void);
+
+int he_capture_begin(he_vm *vm, he_capture *c)
+{
+    c->buf = NULL;
+    c->len = 0;
+    c->saved = vm->err;
+    c->fp = open_memstream(&c->buf, &c->len);
+    if (!c->fp) return he_error("cannot open a memory stream");
+    vm->err = c->fp;
+    return 0;
+}
+
+char *he_capture_end(he_vm *vm, he_capture *c)
+{
+    vm->err = c->saved;
+    fclose(c->fp);
+    c->fp = NULL;
+    char *s = c->buf;
+    if (!s) s = strdup("");
+    if (!s) he_misuse("out of memory");
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '\n') s[--n] = '\0';
+    c->buf = NULL;
+    return s;
+}
+
+int he_api_global(he_vm *vm, const char *name, he_value *out)
+{
+    module *m = vm->main;
+    *out = he_nil();
+    for (int i = m->ngsyms - 1; i >= 0; i--) {
+        sym *s = m->gsyms[i];
+        if (strcmp(s->name, name) != 0) continue;
+        if (s->kind == SYM_GLOBAL) {
+            *out = m->globals[s->slot];
+            he_retain(*out);
+            return 0;
+        }
+        if (s->kind == SYM_BUILTIN) {
+            native *f = malloc(sizeof *f);
+            if (!f) return he_error("out of memory");
+            he_obj_init(&f->obj, &native_type);
+            f->bi = s->slot;
+            *out = he_objv(&f->obj);
+            return 0;
+        }
+        return he_error("'%s' is a module, not a value", name);
+    }
+    return he_error("no top-level name '%s' in the he VM", name);
+}
+
+/* Forgets the names and globals added since a failed input (as the REPL). */
+static void truncate_main(module *m, int ngsyms, int nglobals)
+{
+    for (int i = ngsyms; i < m->ngsyms; i++) {
+        free((char *)m->gsyms[i]->name);
+        free(m->gsyms[i]);
+    }
+    m->ngsyms = ngsyms;
+    for (int i = nglobals; i < m->nglobals; i++) he_release(m->globals[i]);
+    m->nglobals = nglobals;
+}
+
+int he_api_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
+{
+    /* the traceback is rebuilt only when the error happens inside .he code */
+    vm->trace.len = 0;
+    if (vm->trace.data) vm->trace.data[0] = '\0';
+    if (he_vm_call(vm, fn, args, nargs, out) == 0) return 0;
+    if (vm->trace.len > 0) fputs(vm->trace.data, vm->err);
+    else fprintf(vm->err, "%s\n", he_errmsg());
+    return -1;
+}
+
+int he_api_eval(he_vm *vm, const char *file, const char *src, size_t len, he_value *out)
+{
+    module *m = vm->main;
+    int ng = m->ngsyms, nglob = m->nglobals;
+    *out = he_nil();
+    char *path = strdup(file);
+    if (!path) he_misuse("out of memory");
+    free(m->path);
+    m->path = path;
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    proto *p = NULL;
+    if (he_parse(ps, file, src, len, vm->err) == 0 && he_check(vm, m, ps, true) == 0) p = he_compile(vm, m, ps, true);
+    he_parser_free(ps);
+    free(ps);
+    check_free_tmp();
+    if (!p) {
+        truncate_main(m, ng, nglob);
+        return HE_COMPILE_ERROR;
+    }
+    closure *cl = malloc(sizeof *cl);
+    if (!cl) he_misuse("out of memory");
+    he_obj_init(&cl->obj, &closure_type);
+    cl->p = p; /* takes the reference */
+    cl->ncaps = 0;
+    he_value fn = he_objv(&cl->obj);
+    int rc = he_api_call(vm, fn, NULL, 0, out);
+    he_release(fn);
+    if (rc < 0) {
+        truncate_main(m, ng, nglob);
+        return HE_RUNTIME_ERROR;
+    }
+    return HE_OK;
+}

@@ -1,0 +1,12 @@
+/*
+** natives.c: the native modules, one per runtime scheme (interp/mod_*.c).
+** `import NAME` finds them before any .he file of that name.
+*/
+#include "interp.h"
+
+extern const native_module he_mod_paillier;
+
+const native_module *const native_modules[] = {
+    &he_mod_paillier,
+    NULL,
+};
