@@ -76,6 +76,13 @@ for f in tests/repl/*.in; do
     fi
 done
 
+echo "== command-line tests"
+for f in tests/cli/*.sh; do
+    [ -f "$f" ] || continue
+    HE="$HE" timeout "$TMO" sh "$f" >"$tmp/out" 2>&1
+    count_cases "$f" "$tmp/out" $?
+done
+
 echo "== lua tests"
 if [ -f "$BUILD/he.so" ] && command -v "$LUA" >/dev/null 2>&1; then
     for f in tests/lua/*.lua; do

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The command line: options, exit statuses, stdin, arguments, --dump.
+# Prints ok / not ok lines like the unit tests.
+HE=${HE:-build/he}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+t() { # name, expected status, command...
+    name=$1 want=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" = "$want" ]; then echo "ok $name"; else echo "not ok $name: exit $rc, want $want ($(head -c 200 "$tmp/err"))"; fi
+}
+has() { # name, file, text
+    if grep -qF -- "$3" "$2"; then echo "ok $1"; else echo "not ok $1: '$3' not in output"; fi
+}
+t help 0 "$HE" --help
+has help_text "$tmp/out" "usage: he"
+t version 0 "$HE" --version
+has version_text "$tmp/out" "he 0."
+t snippet 0 "$HE" -e 'print(6 * 7)'
+has snippet_out "$tmp/out" "42"
+printf 'print("from stdin", 1 + 1)\n' >"$tmp/s.he"
+t stdin 0 sh -c "\"$HE\" - <\"$tmp/s.he\""
+has stdin_out "$tmp/out" "from stdin 2"
+printf 'print(argc(), argv(0), argv(1))\n' >"$tmp/a.he"
+t args 0 "$HE" "$tmp/a.he" first second
+has args_out "$tmp/out" "2 first second"
+t dump 0 "$HE" --dump bench/vm/fib.he
+has dump_fn "$tmp/out" "function fib"
+has dump_lines "$tmp/out" "[2]"
+has dump_ops "$tmp/out" "JLTIK"
+printf 'let x: int = "no"\n' >"$tmp/bad.he"
+t check_bad 65 "$HE" --check "$tmp/bad.he"
+has check_msg "$tmp/err" "bad.he:1:14: error:"
+t check_good 0 "$HE" --check bench/vm/fib.he
+t missing_file 74 "$HE" "$tmp/nonexistent.he"
+has missing_msg "$tmp/err" "cannot open"
+t bad_option 64 "$HE" --frobnicate
+t runtime_error 1 "$HE" -e 'print(1 / 0)'
+has runtime_msg "$tmp/err" "runtime error: division by zero"
+t compile_error 65 "$HE" -e 'print(undefined)'
