@@ -141,8 +141,16 @@ struct he_vm {
     he_prng rng;         /* default generator for random tensors */
     he_buf trace;        /* traceback of the last runtime error */
     bool warned_ivhe;
+    /* SMPC: --party I (0..n-1), or HE_PARTY_DEALER; HE_PARTY_SIM when
+    ** the parties are simulated in this process (the default) */
+    int party;
+    const char *party_file; /* --parties FILE */
+    const char *party_key;  /* --key FILE: this party's CURVE secret key */
     char errmsg[1024];
 };
+
+#define HE_PARTY_SIM (-1)
+#define HE_PARTY_DEALER (-2)
 
 he_vm *he_vm_new(void);
 void he_vm_free(he_vm *vm);

@@ -46,6 +46,9 @@ static void usage(FILE *to)
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
           "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
+          "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
+          "  --parties FILE     the party file (host:port and public key of each party)\n"
+          "  --key FILE         this party's secret key (default: beside the party file)\n"
           "  --seed N           (reserved) default random seed\n"
           "  --help, --version\n"
           "environment: HE_PATH (module search path), HE_DATA (datasets), HE_HISTFILE (REPL history)\n",
@@ -348,6 +351,21 @@ int main(int argc, char **argv)
             return lrc;
         } else if (strcmp(a, "-e") == 0 && i + 1 < argc) code = argv[++i];
         else if (strcmp(a, "-i") == 0) then_repl = true;
+        else if (strcmp(a, "--party") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            char *end;
+            long p = strtol(v, &end, 10);
+            if (strcmp(v, "dealer") == 0) the_vm->party = HE_PARTY_DEALER;
+            else if (*v && !*end && p >= 0 && p < 64) the_vm->party = (int)p;
+            else {
+                fprintf(stderr, "he: --party takes a party number 0..63 or 'dealer', not '%s'\n", v);
+                he_vm_free(the_vm);
+                types_free_all();
+                builtins_free();
+                return 64;
+            }
+        } else if (strcmp(a, "--parties") == 0 && i + 1 < argc) the_vm->party_file = argv[++i];
+        else if (strcmp(a, "--key") == 0 && i + 1 < argc) the_vm->party_key = argv[++i];
         else if (strcmp(a, "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else if (strcmp(a, "--check") == 0 && i + 1 < argc) check = argv[++i];
         else if (a[0] == '-' && a[1] != '\0') {

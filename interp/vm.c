@@ -133,6 +133,7 @@ he_vm *he_vm_new(void)
     vm->err = stderr;
     vm->script_dir = NULL;
     vm->main = module_new("main", "main");
+    vm->party = HE_PARTY_SIM;
     he_prng_seed(&vm->rng, 0);
     he_buf_init(&vm->trace);
     return vm;
