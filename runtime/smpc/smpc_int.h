@@ -1,0 +1,207 @@
+/*
+** smpc_int.h: internals shared by the files of runtime/smpc (not installed).
+**
+**   ring.c    Z_2^64 kernels: products, im2col, fixed point
+**   zp.c      Z_p through GMP
+**   dealer.c  the correlated randomness: requests, generation, seeds, files
+**   proto.c   sharing, opening, linear algebra, products, truncation
+**   cmp.c     comparison, ReLU, max, pooling, argmax
+**   net.c     transport: ZeroMQ + CURVE, party files, keys
+**   ctx.c     contexts, share tensors, statistics
+*/
+#ifndef HE_SMPC_INT_H
+#define HE_SMPC_INT_H
+
+#include "smpc/smpc.h"
+
+#include <stdio.h>
+
+/* --- a seeded stream (ChaCha20, libsodium): the dealer and each party draw
+** the same shares from a seed they share ------------------------------------ */
+typedef struct smpc_prg {
+    uint8_t key[32];
+    uint64_t nonce; /* one fresh nonce per draw */
+} smpc_prg;
+void prg_seed(smpc_prg *g, const uint8_t seed[32]);
+void prg_u64(smpc_prg *g, uint64_t *out, size_t n);
+/* n elements uniform mod p (statistical distance < 2^-64 each). */
+void prg_zp(smpc_prg *g, mpz_t *out, size_t n, const mpz_t p, size_t pbytes);
+
+/* --- material (dealer) requests ---------------------------------------------- */
+enum {
+    MAT_TRIPLE = 1,  /* p0 = n: a, b random; c = a*b */
+    MAT_MATTRIPLE,   /* p0..2 = m, k, n: X (m,k), Y (k,n) random; Z = X Y */
+    MAT_CONVTRIPLE,  /* p0..8 = N C H W OC KH KW stride pad: X, Wm random; Z = conv */
+    MAT_TRUNC,       /* p0 = n, p1 = f: r random; r >> f, msb(r) */
+    MAT_CMP,         /* p0 = n: r random (arith); bits of r (xor); AND triples; bit s both ways */
+    MAT_KINDS
+};
+#define MAT_NPARAM 10
+typedef struct mat_req {
+    uint32_t kind, ring; /* ring: he_smpc_ring */
+    int64_t p[MAT_NPARAM];
+} mat_req;
+
+/* A field of a piece of material: a slice of the party's buffer. `dep`
+** fields depend on the others: every party but the last draws them from its
+** seed, the last gets them from the dealer. */
+typedef struct mat_field {
+    size_t off, len;
+    bool xor_, dep;
+} mat_field;
+#define MAT_MAXFIELDS 8
+typedef struct mat_layout {
+    int nf;
+    mat_field f[MAT_MAXFIELDS];
+    size_t total, dep_total;
+} mat_layout;
+int mat_layout_of(const mat_req *r, mat_layout *L);
+
+/* Comparison tree: number of AND gates (bit-sliced words) per level. */
+#define CMP_LEVELS 6
+#define CMP_ANDS 120 /* sum over levels l=1..6 of 2*(64>>l) - 1 */
+
+/* The dealer's state: one stream per party (shared with it), and its own. */
+typedef struct smpc_dealer {
+    int n;
+    he_smpc_ring ring;
+    mpz_t p;
+    size_t pbytes;
+    smpc_prg party[HE_SMPC_MAXPARTIES];
+    smpc_prg own;
+} smpc_dealer;
+/* Generates one piece: every party's buffer when all != NULL (SIM, files of
+** every party), and always the last party's dependent fields into `last_dep`
+** (dep_total words; Z_p: mpz) when not NULL. Ring64 buffers are uint64_t,
+** Z_p buffers mpz_t. */
+int dealer_make(smpc_dealer *d, const mat_req *r, void **all, void *last_dep);
+/* A party's own draws (every field but, for the last party, the dep ones). */
+void party_draw(smpc_prg *g, const mat_req *r, bool last, void *buf, he_smpc_ring ring,
+                const mpz_t p, size_t pbytes);
+
+/* Material for the parties held by this process. */
+typedef struct smpc_mat {
+    mat_req req;
+    mat_layout L;
+    int nloc;
+    void *buf[HE_SMPC_MAXPARTIES]; /* uint64_t* or mpz_t* of L.total */
+    bool pending;                  /* NET, last party: dep fields still to receive */
+} smpc_mat;
+/* Asks for material (the last party sends the request to the dealer); the
+** dependent fields of the last party arrive with mat_wait. */
+int mat_get(he_smpc_ctx *ctx, const mat_req *r, smpc_mat *m);
+int mat_wait(he_smpc_ctx *ctx, smpc_mat *m);
+void mat_free(he_smpc_ctx *ctx, smpc_mat *m);
+static inline uint64_t *mat_u64(const smpc_mat *m, int lp, int field)
+{
+    return (uint64_t *)m->buf[lp] + m->L.f[field].off;
+}
+static inline mpz_t *mat_z(const smpc_mat *m, int lp, int field)
+{
+    return (mpz_t *)m->buf[lp] + m->L.f[field].off;
+}
+
+/* --- transport ---------------------------------------------------------------- */
+enum { MSG_HELLO = 1, MSG_DATA, MSG_SEED, MSG_REQ, MSG_MAT, MSG_BYE, MSG_ABORT };
+typedef struct smpc_net smpc_net;
+/* Node ids: parties 0..n-1, the dealer n. */
+int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer);
+void net_close(smpc_net *net);
+int net_send(he_smpc_ctx *ctx, int node, uint8_t type, const void *buf, size_t len);
+/* Receives exactly len bytes of a message of `type` from node. */
+int net_recv(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len);
+/* Tells every peer this process is failing (best effort). */
+void net_abort_all(he_smpc_ctx *ctx, const char *why);
+unsigned net_refused(const smpc_net *net);
+
+/* --- the context ----------------------------------------------------------- */
+struct he_smpc_ctx {
+    int n;
+    he_smpc_ring ring;
+    mpz_t p;
+    size_t pbytes; /* bytes of one Z_p element on the wire */
+    int frac;
+    he_smpc_mode mode;
+    he_smpc_trunc trunc;
+    int me;   /* NET: party index (n: the dealer process) */
+    int nloc; /* parties held here: n (SIM) or 1 */
+    int timeout_ms;
+    he_smpc_stats stats;
+    smpc_dealer *dealer;          /* SIM: the dealer function's state */
+    smpc_prg seedprg;             /* NET: this party's stream shared with the dealer */
+    smpc_net *net;
+    FILE *matfile;                /* offline material of this party (NET) */
+    FILE *matfiles[HE_SMPC_MAXPARTIES]; /* SIM with material files */
+    smpc_prg fileprg[HE_SMPC_MAXPARTIES];
+    mat_req *plan;                /* SIM with record_plan */
+    size_t plan_len, plan_cap;
+    uint64_t msgseq;
+};
+
+/* Hash of what all parties must agree on (n, ring, modulus, frac, truncation). */
+void ctx_digest(const he_smpc_ctx *ctx, uint8_t out[32]);
+
+/* --- share tensors --------------------------------------------------------------- */
+struct he_share {
+    he_smpc_ctx *ctx;
+    int ndim;
+    int64_t shape[HE_SMPC_MAXDIM];
+    size_t size;
+    int frac;
+    int nloc;
+    uint64_t *u[HE_SMPC_MAXPARTIES]; /* ring64 */
+    mpz_t *z[HE_SMPC_MAXPARTIES];    /* Z_p */
+};
+/* Global party index of local slot lp. */
+static inline int party_of(const he_smpc_ctx *ctx, int lp) { return ctx->mode == HE_SMPC_SIM ? lp : ctx->me; }
+/* A fresh share tensor (uninitialised values in ring64). */
+he_share *share_alloc(he_smpc_ctx *ctx, int ndim, const int64_t *shape, int frac);
+/* Moves the contents of src into dst (src freed). */
+void share_move(he_share *dst, he_share *src);
+int share_same_ctx(const he_smpc_ctx *ctx, const he_share *a);
+/* NumPy broadcasting: *pa, *pb are a, b or copies expanded to the common
+** shape; release_pair frees the copies. */
+int share_broadcast(he_smpc_ctx *ctx, const he_share *a, const he_share *b, const he_share **pa, const he_share **pb);
+void release_pair(const he_share *a, const he_share *b, const he_share *pa, const he_share *pb);
+
+/* --- openings (1 round each) -------------------------------------------------------- */
+/* x[lp] for each local party, N words; out = sum (or xor) to every party. */
+int open_u64(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t *out, bool xor_);
+/* One round opening the first nxor words by xor and the rest by sum. */
+int open_u64_mix(he_smpc_ctx *ctx, uint64_t *const *x, size_t nxor, size_t N, uint64_t *out);
+int open_zp(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, mpz_t *out);
+/* Only to the parties in mask; out written where received. */
+int open_u64_to(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t mask, uint64_t *out);
+int open_zp_to(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out);
+void stats_round(he_smpc_ctx *ctx);
+
+/* --- ring kernels (ring.c) --------------------------------------------------------- */
+/* C (m,n) += A (m,k) B (k,n) over Z_2^64. */
+void ring_matmul_acc(uint64_t *C, const uint64_t *A, const uint64_t *B, size_t m, size_t k, size_t n);
+typedef struct conv_geom {
+    int64_t N, C, H, W, OC, KH, KW, stride, pad, OH, OW;
+} conv_geom;
+int conv_geom_of(conv_geom *g, const mat_req *r);
+/* out (N, OC, OH, OW) += conv(x (N,C,H,W), w (OC,C,KH,KW)); `cols` scratch of
+** C*KH*KW * OH*OW words (NULL: allocated here). */
+int ring_conv_acc(uint64_t *out, const uint64_t *x, const uint64_t *w, const conv_geom *g);
+/* Truncation of the shares of z by f bits with the dealer pair in m
+** (after opening c); see proto.c. */
+int trunc_shares(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
+/* The same with the dealer's pair asked for ahead (trunc_prefetch, when
+** trunc_needs_dealer): the dealer makes it while the parties compute. */
+bool trunc_needs_dealer(const he_smpc_ctx *ctx, size_t N, int f);
+int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m);
+int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *pre);
+
+/* --- Z_p (zp.c) ---------------------------------------------------------------- */
+mpz_t *zp_alloc(size_t n);
+void zp_free(mpz_t *v, size_t n);
+void zp_matmul_acc(mpz_t *C, mpz_t *const A, mpz_t *const B, size_t m, size_t k, size_t n, const mpz_t p);
+void zp_to_bytes(const mpz_t v, uint8_t *out, size_t pbytes);
+void zp_from_bytes(mpz_t v, const uint8_t *in, size_t pbytes);
+/* int64 -> Z_p (negative to p - |v|) and the centred representative back. */
+void zp_set_i64(mpz_t v, int64_t x, const mpz_t p);
+int zp_get_i64(const mpz_t v, const mpz_t p, int64_t *out);
+
+#endif
