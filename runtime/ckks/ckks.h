@@ -1,0 +1,282 @@
+/*
+** ckks.h: RNS-CKKS (Cheon-Kim-Kim-Song) approximate homomorphic encryption.
+**
+** Objects (all opaque, heap-allocated, owned by the caller):
+**   he_ckks_ctx   parameters and precomputed tables (primes, NTT tables);
+**   he_ckks_keys  secret key (optional), public key, relinearization key,
+**                 Galois keys for the rotation steps asked for;
+**   he_ckks_pt    an encoded plaintext (NTT form, a level and a scale);
+**   he_ckks_ct    a ciphertext (2 or 3 polynomials, NTT form, level, scale).
+** Keys, plaintexts and ciphertexts remember the context they were made for
+** and every operation checks it; the context must outlive them (a VM holds
+** a reference to the context in each wrapped object).
+**
+** Conventions: functions return 0 or -1 (he_errmsg() says why); outputs are
+** caller-provided objects made by *_new and may alias inputs; a failed
+** operation leaves its output unspecified but valid to free or reuse.
+**
+** Levels: a context with primes q_0..q_{L-1} (data) and P (special, last in
+** the list) makes fresh ciphertexts at level L-1 (L primes). Rescale divides
+** by the last prime of the ciphertext and drops it: level - 1, scale / q.
+** mod_down drops primes without changing the message (level alignment).
+**
+** Slots: N/2 complex numbers. Rotation by k moves slot i+k to slot i
+** (a left rotation, as SEAL's rotate_vector with positive steps).
+**
+** Scales: add/sub need equal levels and scales equal to a relative 1e-9.
+**
+** Key switching (relinearization, rotations) is SEAL's hybrid method with
+** the one special prime P and one digit per RNS prime; P should be at least
+** as large as the largest data prime (the defaults are).
+**
+** Speed: the NTT and the element-wise kernels use AVX-512 IFMA where the
+** CPU has it (chosen at run time, for primes below 2^50); the portable C
+** code is used otherwise, or everywhere when HE_CKKS_NO_AVX512=1 is set in
+** the environment. Both give bit-identical results.
+**
+** Threads: the functions keep no global state; several threads may use one
+** context and one key set at the same time (on distinct output objects).
+**
+** Security: the context accepts N in {4096, 8192, 16384, 32768} with a total
+** modulus (special prime included) within the HomomorphicEncryption.org
+** 128-bit bound (ternary secret): 109, 218, 438, 881 bits. Anything else
+** (smaller N for tests, a larger modulus) needs params.insecure = true, and
+** then every context creation prints one warning line to stderr.
+**
+** Binary format (little-endian), version 1, for keys and ciphertexts:
+**   offset size
+**   0      8    magic "HECKKS\r\n"
+**   8      2    format version (1)
+**   10     2    kind: 1 = key set, 2 = ciphertext
+**   12     4    reserved, zero
+**   16     32   parameter fingerprint: BLAKE2b-256 of N and every prime
+**   48     8    body length B
+**   56     B    body
+**   56+B   32   BLAKE2b-256 checksum of bytes [0, 56+B)
+** Ciphertext body: u32 size (2 or 3), u32 nq (primes in use), f64 scale,
+**   u32 form, u32 zero; form 0: size*nq*N u64 coefficients (NTT form, each
+**   < its prime); form 1 (seed-compressed fresh secret-key encryption,
+**   size 2): nq*N u64 of polynomial 0, then the 32-byte seed from which
+**   polynomial 1 is expanded (at prime i: expand(seed, i, i), see below).
+** Key-set body: u32 parts (bit set of HE_CKKS_PART_*), then in this order
+**   when present: secret key: (L+1)*N u64 (NTT form, all primes);
+**   public key: L*N u64 (b), 32-byte seed (a at prime t = expand(seed,
+**   t, t)); relinearization key: for each digit j < L the (L+1)*N u64 of
+**   b_j, then a 32-byte seed (a_j at prime t = expand(seed, j*(L+1) + t,
+**   t)); Galois keys: u32 count, then per key: u32 Galois element, then
+**   like the relinearization key. expand(seed, index, t): he_prng (ChaCha20)
+**   keyed with BLAKE2b-256(seed || u32 index); its 64-bit words masked to
+**   the bit length of q_t, kept when < q_t (the uniform parts are stored as seeds,
+**   which halves the files). Every coefficient is checked to be below its
+**   prime, and every length against the context.
+** A file holding a secret key is created with mode 0600.
+*/
+#ifndef HE_CKKS_H
+#define HE_CKKS_H
+
+#include <complex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "he.h"
+
+#define HE_CKKS_MAX_PRIMES 40
+#define HE_CKKS_FORMAT_VERSION 1
+
+typedef struct he_ckks_params {
+    unsigned n;         /* ring dimension N (power of two) */
+    unsigned nprimes;   /* number of primes, the special prime included */
+    int bits[HE_CKKS_MAX_PRIMES]; /* bit size of each prime (<= 60); the
+                                  ** last one is the special prime P */
+    double scale;       /* default encoding scale (e.g. 2^40) */
+    bool insecure;      /* accept parameters outside the 128-bit bound */
+} he_ckks_params;
+
+typedef struct he_ckks_ctx he_ckks_ctx;
+typedef struct he_ckks_keys he_ckks_keys;
+typedef struct he_ckks_pt he_ckks_pt;
+typedef struct he_ckks_ct he_ckks_ct;
+
+/* 128-bit HomomorphicEncryption.org bound on log2(q*P) for N; 0 if N is
+** not one of the standard sizes. */
+int he_ckks_max_bits(unsigned n);
+
+/* Fills p with a default CKKS parameter set for N in {4096, ..., 32768}:
+** 4096: {38,33,38} scale 2^33; 8192: {49,40,40,40,49} scale 2^40;
+** 16384: {60,45 x7,60} scale 2^45; 32768: {60,50 x15,60} scale 2^50. */
+int he_ckks_params_default(he_ckks_params *p, unsigned n);
+
+/* Prime search is deterministic: for each bit size b (in list order) the
+** largest primes q < 2^b with q = 1 mod 2N not already taken. */
+he_ckks_ctx *he_ckks_ctx_new(const he_ckks_params *p);
+void he_ckks_ctx_free(he_ckks_ctx *ctx);
+unsigned he_ckks_ctx_n(const he_ckks_ctx *ctx);
+unsigned he_ckks_ctx_slots(const he_ckks_ctx *ctx);
+/* Highest level (number of data primes - 1). */
+int he_ckks_ctx_max_level(const he_ckks_ctx *ctx);
+double he_ckks_ctx_scale(const he_ckks_ctx *ctx);
+/* Prime i (0..nprimes-1; the last is the special prime). */
+uint64_t he_ckks_ctx_prime(const he_ckks_ctx *ctx, unsigned i);
+unsigned he_ckks_ctx_nprimes(const he_ckks_ctx *ctx);
+/* Total bits of q*P (sum of the primes' bit lengths). */
+int he_ckks_ctx_total_bits(const he_ckks_ctx *ctx);
+/* 32-byte parameter fingerprint (as written into files). */
+void he_ckks_ctx_fingerprint(const he_ckks_ctx *ctx, uint8_t out[32]);
+
+/* --- keys ------------------------------------------------------------- */
+enum {
+    HE_CKKS_PART_SECRET = 1,
+    HE_CKKS_PART_PUBLIC = 2,
+    HE_CKKS_PART_RELIN = 4,
+    HE_CKKS_PART_GALOIS = 8,
+};
+he_ckks_keys *he_ckks_keys_new(const he_ckks_ctx *ctx);
+/* Wipes the secret key, then frees. */
+void he_ckks_keys_free(he_ckks_keys *k);
+/* Bit set of HE_CKKS_PART_* present. */
+unsigned he_ckks_keys_parts(const he_ckks_keys *k);
+/* New secret and public key (replacing any previous keys). */
+int he_ckks_keygen(he_ckks_keys *k) HE_WARN_UNUSED;
+/* Relinearization key (needs the secret key). */
+int he_ckks_keygen_relin(he_ckks_keys *k) HE_WARN_UNUSED;
+/* Galois keys for the given rotation steps (any integer; reduced mod
+** slots; 0 ignored), plus conjugation when conj. Adds to existing keys. */
+int he_ckks_keygen_galois(he_ckks_keys *k, const int *steps, size_t nsteps,
+                          bool conj) HE_WARN_UNUSED;
+/* Galois keys for steps 1, 2, 4, ..., slots/2: enough for sum_slots and
+** for any rotation (composed from powers of two). */
+int he_ckks_keygen_galois_pow2(he_ckks_keys *k) HE_WARN_UNUSED;
+/* Drops the secret key (wiped), keeping the public parts. */
+void he_ckks_keys_drop_secret(he_ckks_keys *k);
+bool he_ckks_keys_has_rotation(const he_ckks_keys *k, int step);
+
+/* --- plaintexts and ciphertexts ------------------------------------------ */
+he_ckks_pt *he_ckks_pt_new(const he_ckks_ctx *ctx);
+void he_ckks_pt_free(he_ckks_pt *pt); /* wipes: plaintexts may be secret */
+int he_ckks_pt_level(const he_ckks_pt *pt);
+double he_ckks_pt_scale(const he_ckks_pt *pt);
+
+he_ckks_ct *he_ckks_ct_new(const he_ckks_ctx *ctx);
+void he_ckks_ct_free(he_ckks_ct *ct);
+int he_ckks_ct_copy(he_ckks_ct *dst, const he_ckks_ct *src) HE_WARN_UNUSED;
+int he_ckks_ct_level(const he_ckks_ct *ct);  /* -1 when empty */
+double he_ckks_ct_scale(const he_ckks_ct *ct);
+int he_ckks_ct_size(const he_ckks_ct *ct);   /* 2, 3 (after mul), 0 empty */
+/* Overrides the recorded scale (for callers that track scales themselves). */
+void he_ckks_ct_set_scale(he_ckks_ct *ct, double scale);
+/* The context an object was made for. */
+const he_ckks_ctx *he_ckks_ct_ctx(const he_ckks_ct *ct);
+const he_ckks_ctx *he_ckks_pt_ctx(const he_ckks_pt *pt);
+const he_ckks_ctx *he_ckks_keys_ctx(const he_ckks_keys *k);
+
+/* --- encoding ----------------------------------------------------------- */
+/* Encodes n <= slots values (the rest are zero) at the given level
+** (-1: top) and scale (0: the context's scale). Fails when a scaled value
+** does not fit the modulus. */
+int he_ckks_encode(const he_ckks_ctx *ctx, he_ckks_pt *pt, const double *v,
+                   size_t n, int level, double scale) HE_WARN_UNUSED;
+int he_ckks_encode_complex(const he_ckks_ctx *ctx, he_ckks_pt *pt,
+                           const double complex *v, size_t n, int level,
+                           double scale) HE_WARN_UNUSED;
+/* Decodes the first n <= slots slots (real parts / complex values). */
+int he_ckks_decode(const he_ckks_ctx *ctx, const he_ckks_pt *pt, double *v,
+                   size_t n) HE_WARN_UNUSED;
+int he_ckks_decode_complex(const he_ckks_ctx *ctx, const he_ckks_pt *pt,
+                           double complex *v, size_t n) HE_WARN_UNUSED;
+
+/* --- encryption ----------------------------------------------------------- */
+int he_ckks_encrypt(const he_ckks_keys *k, he_ckks_ct *ct,
+                    const he_ckks_pt *pt) HE_WARN_UNUSED;  /* public key */
+/* Secret-key encryption; until the ciphertext is next written, it saves in
+** the seed-compressed form (about half the size). */
+int he_ckks_encrypt_sk(const he_ckks_keys *k, he_ckks_ct *ct,
+                       const he_ckks_pt *pt) HE_WARN_UNUSED;
+int he_ckks_decrypt(const he_ckks_keys *k, he_ckks_pt *pt,
+                    const he_ckks_ct *ct) HE_WARN_UNUSED;
+
+/* --- arithmetic (out may alias any input) ---------------------------------- */
+int he_ckks_add(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                const he_ckks_ct *b) HE_WARN_UNUSED;
+int he_ckks_sub(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                const he_ckks_ct *b) HE_WARN_UNUSED;
+int he_ckks_neg(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                const he_ckks_ct *a) HE_WARN_UNUSED;
+int he_ckks_add_pt(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                   const he_ckks_pt *b) HE_WARN_UNUSED;
+int he_ckks_sub_pt(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                   const he_ckks_pt *b) HE_WARN_UNUSED;
+/* Adds the constant v (in every slot), at the ciphertext's scale. */
+int he_ckks_add_scalar(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                       const he_ckks_ct *a, double v) HE_WARN_UNUSED;
+/* out = a * b; scale(out) = scale(a) * scale(b). */
+int he_ckks_mul_pt(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                   const he_ckks_pt *b) HE_WARN_UNUSED;
+/* out = a * round(v * scale) (every slot times v); scale(out) =
+** scale(a) * scale. scale 0 means: the ciphertext's last prime, so that a
+** rescale afterwards brings the scale back. */
+int he_ckks_mul_scalar(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                       const he_ckks_ct *a, double v, double scale) HE_WARN_UNUSED;
+/* out = a * k exactly (scale unchanged). */
+int he_ckks_mul_int(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                    int64_t k) HE_WARN_UNUSED;
+/* out = a * b (size-2 inputs) as a size-3 ciphertext, not relinearized. */
+int he_ckks_mul(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                const he_ckks_ct *b) HE_WARN_UNUSED;
+int he_ckks_square(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                   const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Size 3 -> 2 with the relinearization key (size 2 is copied). */
+int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out,
+                  const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Divides by the last prime with rounding, dropping it. */
+int he_ckks_rescale(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                    const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Drops primes down to the given level (same message, same scale). */
+int he_ckks_mod_down(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                     const he_ckks_ct *a, int level) HE_WARN_UNUSED;
+int he_ckks_pt_mod_down(const he_ckks_ctx *ctx, he_ckks_pt *pt,
+                        int level) HE_WARN_UNUSED;
+/* Rotation by step (mod slots): uses the key for the step when present,
+** otherwise composes keys of powers of two; fails if neither is there. */
+int he_ckks_rotate(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a,
+                   int step) HE_WARN_UNUSED;
+int he_ckks_conjugate(const he_ckks_keys *k, he_ckks_ct *out,
+                      const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Every slot of out = sum of all slots of a (log2(slots) rotations). */
+int he_ckks_sum_slots(const he_ckks_keys *k, he_ckks_ct *out,
+                      const he_ckks_ct *a) HE_WARN_UNUSED;
+
+/* Fused dot products, one reduction per output coefficient:
+**   out = sum_i cts[i] * round(w[i] * wscale)
+** All cts at one level and scale, size 2; scale(out) = scale * wscale
+** (wscale 0: the last prime of the level, as in he_ckks_mul_scalar). */
+int he_ckks_dot_scalar(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                       const he_ckks_ct *const *cts, const double *w, size_t n,
+                       double wscale) HE_WARN_UNUSED;
+/*   out = sum_i cts[i] * pts[i] (all pts at the cts' level, one scale). */
+int he_ckks_dot_pt(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                   const he_ckks_ct *const *cts, const he_ckks_pt *const *pts,
+                   size_t n) HE_WARN_UNUSED;
+
+/* --- serialization (format above) ------------------------------------------ */
+/* Serializes the given parts (HE_CKKS_PART_* bits, all present in k) into
+** a he_malloc'd buffer. */
+int he_ckks_keys_serialize(const he_ckks_keys *k, unsigned parts,
+                           uint8_t **out, size_t *len) HE_WARN_UNUSED;
+/* Adds the parts found in the buffer to k (replacing those present). */
+int he_ckks_keys_deserialize(he_ckks_keys *k, const uint8_t *buf,
+                             size_t len) HE_WARN_UNUSED;
+int he_ckks_ct_serialize(const he_ckks_ctx *ctx, const he_ckks_ct *ct,
+                         uint8_t **out, size_t *len) HE_WARN_UNUSED;
+int he_ckks_ct_deserialize(const he_ckks_ctx *ctx, he_ckks_ct *ct,
+                           const uint8_t *buf, size_t len) HE_WARN_UNUSED;
+/* Files: a file with a secret key is written with mode 0600. */
+int he_ckks_keys_save(const he_ckks_keys *k, unsigned parts,
+                      const char *path) HE_WARN_UNUSED;
+int he_ckks_keys_load(he_ckks_keys *k, const char *path) HE_WARN_UNUSED;
+int he_ckks_ct_save(const he_ckks_ctx *ctx, const he_ckks_ct *ct,
+                    const char *path) HE_WARN_UNUSED;
+int he_ckks_ct_load(const he_ckks_ctx *ctx, he_ckks_ct *ct,
+                    const char *path) HE_WARN_UNUSED;
+
+#endif
