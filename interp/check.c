@@ -447,8 +447,6 @@ static type *call(checker *c, node *n)
             }
             at[0] = bt;
             for (int i = 1; i < n->list.n; i++) at[i] = expr(c, n->list.v[i]);
-            goto have_args;
-        have_args:;
             nm->sym = s;
             nm->ty = s->ty;
             if (s->kind == SYM_BUILTIN) {
@@ -1060,12 +1058,7 @@ static void stmt(checker *c, node *n)
         s->mod = m;
         s->slot = idx;
         /* module names live with the module's globals, without a slot */
-        if (c->mod->ngsyms == c->mod->capgsyms) {
-            c->mod->capgsyms = c->mod->capgsyms ? c->mod->capgsyms * 2 : 16;
-            c->mod->gsyms = realloc(c->mod->gsyms, sizeof(sym *) * (size_t)c->mod->capgsyms);
-            if (!c->mod->gsyms) he_misuse("out of memory");
-        }
-        c->mod->gsyms[c->mod->ngsyms++] = s;
+        module_push_sym(c->mod, s);
         n->sym = s;
         break;
     }
@@ -1097,22 +1090,30 @@ int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
     return c.errors;
 }
 
-/* Declares the builtins as the outermost names of a module. */
-void check_add_builtins(module *m)
+/* Appends a name to a module's top-level names. */
+void module_push_sym(module *m, sym *s)
+{
+    if (m->ngsyms == m->capgsyms) {
+        m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
+        m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
+        if (!m->gsyms) he_misuse("out of memory");
+    }
+    m->gsyms[m->ngsyms++] = s;
+}
+
+/* Declares the builtins of native module `modname` (NULL: the global
+** builtins) as names of m. */
+void module_add_builtins(module *m, const char *modname)
 {
     for (int i = 0; i < nbuiltins; i++) {
-        if (builtins[i].module) continue;
+        const char *bm = builtins[i].module;
+        if (modname ? !bm || strcmp(bm, modname) != 0 : bm != NULL) continue;
         sym *s = calloc(1, sizeof *s);
         if (!s) he_misuse("out of memory");
         s->name = strdup(builtins[i].name);
         s->kind = SYM_BUILTIN;
         s->slot = i;
         s->ty = ty_fn(-1, NULL, ty_any);
-        if (m->ngsyms == m->capgsyms) {
-            m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
-            m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
-            if (!m->gsyms) he_misuse("out of memory");
-        }
-        m->gsyms[m->ngsyms++] = s;
+        module_push_sym(m, s);
     }
 }

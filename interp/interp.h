@@ -181,6 +181,8 @@ proto *he_compile(he_vm *vm, module *m, he_parser *ps, bool repl_print);
 void proto_dump(FILE *out, proto *p, const char *src, size_t srclen);
 
 module *module_new(const char *name, const char *path);
+void module_push_sym(module *m, sym *s);
+void module_add_builtins(module *m, const char *modname); /* NULL: the global builtins */
 int module_add_global(module *m, sym *s); /* assigns s->slot */
 
 /* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
@@ -223,7 +225,5 @@ void ck_error(checker *c, node *at, const char *fmt, ...) HE_PRINTF(3, 4);
 /* The constant int tensor literal of a node (e.g. a shape [2, 3]); false if not one. */
 bool ck_const_shape(node *n, int64_t *dims, int *rank);
 
-/* Reports a runtime error (message + traceback) and returns HE_RUNTIME_ERROR. */
-int vm_runtime_error(he_vm *vm, const char *msg);
 
 #endif

@@ -58,7 +58,7 @@ const he_type native_type = {.name = "fn", .free = native_free, .repr = native_r
 static void module_free_obj(he_obj *o) { (void)o; }
 const he_type module_type = {.name = "module", .free = module_free_obj};
 
-void check_add_builtins(module *m);
+
 void check_free_tmp(void);
 
 module *module_new(const char *name, const char *path)
@@ -68,7 +68,7 @@ module *module_new(const char *name, const char *path)
     he_obj_init(&m->obj, &module_type);
     m->name = strdup(name);
     m->path = strdup(path);
-    check_add_builtins(m);
+    module_add_builtins(m, NULL);
     return m;
 }
 
@@ -82,12 +82,7 @@ int module_add_global(module *m, sym *s)
     if (m->nglobals >= MAXARG_Bx) he_misuse("too many globals in one module");
     m->globals[m->nglobals] = he_nil();
     s->slot = m->nglobals++;
-    if (m->ngsyms == m->capgsyms) {
-        m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
-        m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
-        if (!m->gsyms) he_misuse("out of memory");
-    }
-    m->gsyms[m->ngsyms++] = s;
+    module_push_sym(m, s);
     return s->slot;
 }
 
@@ -1014,13 +1009,6 @@ error:
 #undef RC
 }
 
-int vm_runtime_error(he_vm *vm, const char *msg)
-{
-    he_error("%s", msg);
-    (void)vm;
-    return -1;
-}
-
 /* Calls fn with args; the result in *out. Safe from inside a builtin. */
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
 {
@@ -1314,21 +1302,7 @@ static module *native_import(he_vm *vm, const native_module *nm)
     he_obj_init(&m->obj, &module_type);
     m->name = strdup(nm->name);
     m->path = strdup(path);
-    for (int i = 0; i < nbuiltins; i++) {
-        if (!builtins[i].module || strcmp(builtins[i].module, nm->name) != 0) continue;
-        sym *s = calloc(1, sizeof *s);
-        if (!s) he_misuse("out of memory");
-        s->name = strdup(builtins[i].name);
-        s->kind = SYM_BUILTIN;
-        s->slot = i;
-        s->ty = ty_fn(-1, NULL, ty_any);
-        if (m->ngsyms == m->capgsyms) {
-            m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
-            m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
-            if (!m->gsyms) he_misuse("out of memory");
-        }
-        m->gsyms[m->ngsyms++] = s;
-    }
+    module_add_builtins(m, nm->name);
     m->ran = true;
     if (vm->nmodules == vm->capmodules) {
         vm->capmodules = vm->capmodules ? vm->capmodules * 2 : 8;
