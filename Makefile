@@ -48,6 +48,8 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq 2>/dev/null || echo -lgmp -lsodium -lz -lzmq)
 READLINE_LIBS := $(shell $(PKG_CONFIG) --libs readline 2>/dev/null || echo -lreadline)
 LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
+# Where lua5.4 finds C modules: Debian's path for prefix=/usr, else $(libdir)/lua/5.4
+LUA_CMOD := $(shell $(PKG_CONFIG) --variable=INSTALL_CMOD $(LUA_PC) 2>/dev/null)
 
 # -fPIC: the same objects go into build/he.so (the Lua module).
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -MMD -MP -Iruntime -Iinterp -I$(BUILD)/gen \
@@ -93,9 +95,11 @@ $(LIBHEI): $(INTERP_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(HE): $(BUILD)/obj/interp/main.o $(LIBHEI) $(LIBHE)
+# he --lua: the module's objects are linked in (-u pulls luarun.o out of the archive).
+HE_LUA_OBJ := $(if $(LUAMOD_SRC),$(BUILD)/obj/interp/luamod.o)
+$(HE): $(BUILD)/obj/interp/main.o $(HE_LUA_OBJ) $(LIBHEI) $(LIBHE)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(READLINE_LIBS) $(LUA_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(if $(HE_LUA_OBJ),-u he_lua_run) -o $@ $^ $(READLINE_LIBS) $(LUA_LIBS) $(LIBS)
 
 # The Lua module: liblua is not linked in (the host interpreter provides it).
 $(BUILD)/he.so: $(BUILD)/obj/interp/luamod.o $(LIBHEI) $(LIBHE)
@@ -168,17 +172,23 @@ data:
 
 # --- installation ----------------------------------------------------------
 
+luacdir ?= $(if $(and $(LUA_CMOD),$(filter /usr,$(prefix))),$(LUA_CMOD),$(libdir)/lua/5.4)
+
 install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(stdlibdir)
 	$(INSTALL_PROGRAM) $(HE) $(DESTDIR)$(bindir)/he
 	$(INSTALL_DATA) doc/he.1 $(DESTDIR)$(man1dir)/he.1
 	for f in stdlib/*.he; do $(INSTALL_DATA) $$f $(DESTDIR)$(stdlibdir)/; done
+ifneq ($(HESO),)
+	$(INSTALL) -d $(DESTDIR)$(luacdir)
+	$(INSTALL_PROGRAM) $(HESO) $(DESTDIR)$(luacdir)/he.so
+endif
 
 install-strip:
 	$(MAKE) INSTALL_PROGRAM='$(INSTALL_PROGRAM) -s' install
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/he $(DESTDIR)$(man1dir)/he.1
+	rm -f $(DESTDIR)$(bindir)/he $(DESTDIR)$(man1dir)/he.1 $(DESTDIR)$(luacdir)/he.so
 	rm -rf $(DESTDIR)$(stdlibdir)
 
 clean:

@@ -85,9 +85,14 @@ done
 
 echo "== lua tests"
 if [ -f "$BUILD/he.so" ] && command -v "$LUA" >/dev/null 2>&1; then
+    # an ASan-instrumented module needs the ASan runtime loaded first into lua5.4
+    lua_pre=
+    if nm -D "$BUILD/he.so" 2>/dev/null | grep -q ' __asan_init'; then
+        lua_pre=$(${CC:-cc} -print-file-name=libasan.so)
+    fi
     for f in tests/lua/*.lua; do
         [ -f "$f" ] || continue
-        LUA_CPATH="$BUILD/?.so;;" timeout "$TMO" "$LUA" "$f" >"$tmp/out" 2>&1
+        timeout "$TMO" env ${lua_pre:+LD_PRELOAD=$lua_pre} LUA_CPATH="$BUILD/?.so;;" "$LUA" "$f" >"$tmp/out" 2>&1
         count_cases "$f" "$tmp/out" $?
     done
 else
