@@ -62,10 +62,24 @@ static int want_shape(he_value v, const char *fn, int *ndim, int64_t *shape)
 static he_value tv(he_tensor *t) { return he_objv(&t->obj); }
 
 /* --- static rules -------------------------------------------------------------------------- */
-static type *r_void(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_void; }
 static type *r_int(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_int; }
 static type *r_float(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_float; }
 static type *r_str(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_str; }
+
+/* A secret (an SMPC share, interp/mod_smpc.c) must not reach the clear by accident. */
+static bool refuse_secret(checker *c, node *at, type *t, const char *what)
+{
+    if (t->kind != T_OBJ || !t->name || strcmp(t->name, "share") != 0) return false;
+    ck_error(c, at, "a share cannot be %s: reveal it first (smpc.reveal)", what);
+    return true;
+}
+
+static type *r_print(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    for (int i = 0; i < n; i++) refuse_secret(c, a[i], t[i], "printed");
+    return ty_void;
+}
 
 static bool is_tensorish(const type *t) { return t->kind == T_TENSOR || t->kind == T_ANY; }
 
@@ -347,7 +361,7 @@ static type *r_save_npy(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
     if (t[0]->kind != T_STR && t[0]->kind != T_ANY) ck_error(c, a[0], "save_npy: the path must be a str");
-    need_tensor(c, a[1], t[1], "save_npy", 2);
+    if (!refuse_secret(c, a[1], t[1], "saved in the clear")) need_tensor(c, a[1], t[1], "save_npy", 2);
     return ty_void;
 }
 
@@ -903,7 +917,7 @@ static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
 
 /* --- the table --------------------------------------------------------------------------------- */
 static const builtin core_builtins[] = {
-    {"print", NULL, 0, -1, f_print, r_void, "print(a, b, ...): prints values separated by spaces"},
+    {"print", NULL, 0, -1, f_print, r_print, "print(a, b, ...): prints values separated by spaces"},
     {"len", NULL, 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
     {"zeros", NULL, 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},
     {"ones", NULL, 1, 1, f_ones, r_zeros, "ones([d0, d1, ...]): a float tensor of ones"},

@@ -146,6 +146,10 @@ struct he_vm {
     int party;
     const char *party_file; /* --parties FILE */
     const char *party_key;  /* --key FILE: this party's CURVE secret key */
+    /* a builtin asked to end the script cleanly (exit status 0): it sets
+    ** this and returns -1; the run unwinds without printing a traceback
+    ** (SMPC: the dealer process after serving) */
+    bool halted;
     char errmsg[1024];
 };
 

@@ -33,29 +33,62 @@ char *he_capture_end(he_vm *vm, he_capture *c)
     return s;
 }
 
+static int native_value(int bi, he_value *out)
+{
+    native *f = malloc(sizeof *f);
+    if (!f) return he_error("out of memory");
+    he_obj_init(&f->obj, &native_type);
+    f->bi = bi;
+    *out = he_objv(&f->obj);
+    return 0;
+}
+
+/* name in module m's top-level names (newest first); 1 when absent. */
+static int lookup(module *m, const char *name, size_t len, sym **found)
+{
+    for (int i = m->ngsyms - 1; i >= 0; i--)
+        if (strncmp(m->gsyms[i]->name, name, len) == 0 && m->gsyms[i]->name[len] == '\0') {
+            *found = m->gsyms[i];
+            return 0;
+        }
+    return 1;
+}
+
+static int sym_value(module *m, sym *s, const char *name, he_value *out)
+{
+    if (s->kind == SYM_GLOBAL) {
+        *out = m->globals[s->slot];
+        he_retain(*out);
+        return 0;
+    }
+    if (s->kind == SYM_BUILTIN) return native_value(s->slot, out);
+    return he_error("'%s' is a module, not a value", name);
+}
+
 int he_api_global(he_vm *vm, const char *name, he_value *out)
 {
     module *m = vm->main;
+    sym *s;
     *out = he_nil();
-    for (int i = m->ngsyms - 1; i >= 0; i--) {
-        sym *s = m->gsyms[i];
-        if (strcmp(s->name, name) != 0) continue;
-        if (s->kind == SYM_GLOBAL) {
-            *out = m->globals[s->slot];
-            he_retain(*out);
-            return 0;
-        }
-        if (s->kind == SYM_BUILTIN) {
-            native *f = malloc(sizeof *f);
-            if (!f) return he_error("out of memory");
-            he_obj_init(&f->obj, &native_type);
-            f->bi = s->slot;
-            *out = he_objv(&f->obj);
-            return 0;
-        }
-        return he_error("'%s' is a module, not a value", name);
+    const char *dot = strchr(name, '.');
+    if (!dot) {
+        if (lookup(m, name, strlen(name), &s) == 0) return sym_value(m, s, name, out);
+        return he_error("no top-level name '%s' in the he VM", name);
     }
-    return he_error("no top-level name '%s' in the he VM", name);
+    /* MODULE.NAME: an imported .he module's global, or a native module's function */
+    size_t ml = (size_t)(dot - name);
+    const char *member = dot + 1;
+    if (lookup(m, name, ml, &s) == 0 && s->kind == SYM_MODULE && s->mod) {
+        sym *t;
+        if (lookup(s->mod, member, strlen(member), &t) == 0 && (t->kind == SYM_GLOBAL || t->kind == SYM_BUILTIN))
+            return sym_value(s->mod, t, name, out);
+        return he_error("module %.*s has no '%s'", (int)ml, name, member);
+    }
+    for (int i = 0; i < nbuiltins; i++)
+        if (builtins[i].module && strncmp(builtins[i].module, name, ml) == 0 && builtins[i].module[ml] == '\0' &&
+            strcmp(builtins[i].name, member) == 0)
+            return native_value(i, out);
+    return he_error("no name '%s' in the he VM (import the module first)", name);
 }
 
 /* Forgets the names and globals added since a failed input (as the REPL). */

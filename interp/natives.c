@@ -5,8 +5,12 @@
 #include "interp.h"
 
 extern const native_module he_mod_paillier;
+extern const native_module he_mod_ivhe;
+extern const native_module he_mod_data;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
+    &he_mod_ivhe,
+    &he_mod_data,
     NULL,
 };

@@ -1174,6 +1174,11 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
     }
     he_value result;
     int rc = run_proto(vm, p, &result);
+    if (rc != HE_OK && vm->halted) {
+        vm->halted = false;
+        fflush(vm->out);
+        return HE_OK;
+    }
     if (rc != HE_OK) {
         fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
         fflush(vm->out);
@@ -1233,6 +1238,15 @@ int he_type_of(he_vm *vm, const char *src, he_buf *out)
         if (s && s->kind == N_EXPR) {
             ty_format(s->a->ty, out);
             rc = 0;
+            /* an object's static type (cipher<ckks>) says little: add the value's repr
+            ** (scheme, N, level, scale...), which by contract never shows a plaintext */
+            proto *p = s->a->ty->kind == T_OBJ ? he_compile(vm, m, ps, true) : NULL;
+            he_value v = he_nil();
+            if (p && run_proto(vm, p, &v) == HE_OK) {
+                he_buf_puts(out, " ");
+                he_repr(v, out, true);
+            } else if (p) fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
+            he_release(v);
         } else fprintf(vm->err, ":type needs one expression\n");
     }
     parser_done(ps);
