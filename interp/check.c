@@ -99,8 +99,21 @@ int ty_assignable(const type *src, const type *dst)
         return r;
     }
     if (src->kind == T_FN && dst->kind == T_FN) {
+        /* a builtin's type says nothing: checked when called */
+        if (src->nparams < 0 || dst->nparams < 0) return 2;
         if (src->nparams != dst->nparams) return -1;
-        return 0; /* parameter types are checked by the callee at run time */
+        int r = 0;
+        for (int i = 0; i < src->nparams; i++) {
+            /* what callers pass (dst's parameter) must be accepted by the function */
+            int a = ty_assignable(dst->params[i], src->params[i]);
+            if (a < 0) return -1;
+            if (a == 2) r = 2;
+        }
+        type *sr = src->ret ? src->ret : ty_any, *dr = dst->ret ? dst->ret : ty_any;
+        if (dr->kind == T_VOID) return sr->kind == T_VOID || sr->kind == T_ANY ? r : -1;
+        int b = ty_assignable(sr, dr);
+        if (b < 0 || (b == 1)) return -1; /* int -> float results would need a conversion */
+        return b == 2 ? 2 : r;             /* calls through values check arguments and results anyway */
     }
     return -1;
 }

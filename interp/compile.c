@@ -371,13 +371,20 @@ static void call_to(fstate *fs, node *n, int dst)
             note(fs, r, n->list.v[i]->ty);
             if (ft && ft->kind == T_FN && i < ft->nparams) coerce(fs, r, n->list.v[i]->ty, ft->params[i]);
         }
-        /* C: bit 0 keep the result; bit 1 check argument types in the callee */
-        int c = 1 | ((ft && ft->kind == T_FN) ? 0 : 2);
+        /* C: bit 0 keep the result; bit 1 check argument types in the
+        ** callee. A direct call (CALLG) is typed exactly; a call through a
+        ** value checks its arguments against the callee's own parameter
+        ** types, and its result against the static type (below). */
+        int c = 1 | (direct ? 0 : 2);
         if (n->list.n > 255) compile_error(fs, "too many arguments");
         if (direct) {
             emitABC(fs, OP_CALLG, base, n->list.n, c);
             emit(fs, (instr)fsym->slot);
-        } else emitABC(fs, OP_CALL, base, n->list.n, c);
+        } else {
+            emitABC(fs, OP_CALL, base, n->list.n, c);
+            if (ft && ft->kind == T_FN && ft->ret && ft->ret->kind != T_ANY && ft->ret->kind != T_VOID)
+                emitABx(fs, OP_CHECK, base, add_type(fs, ft->ret));
+        }
     }
     fs->objreg[base] = false; /* holds the result now */
     free_to(fs, base + 1);

@@ -498,6 +498,9 @@ static int execute(he_vm *vm, int stop, he_value *ret)
         d_->as.b = (v);                                     \
     } while (0)
 #define THROW() goto error
+#define IS_FLOAT_TENSOR(v, rank)                                                        \
+    ((v).tag == HE_OBJ && (v).as.o->type == &he_tensor_type &&                          \
+     ((he_tensor *)(v).as.o)->dtype == HE_DT_FLOAT && ((he_tensor *)(v).as.o)->ndim == (rank))
 #define DO_JUMP() (pc += GET_sJ(*pc) + 1)
 #define INTERRUPT_CHECK() \
     if (HE_UNLIKELY(vm->interrupted)) { SAVE_PC(); vm->interrupted = 0; he_error("interrupted"); THROW(); }
@@ -921,11 +924,15 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(GETF2) {
                 he_tensor *t = (he_tensor *)RB.as.o;
-                int64_t a = base[GET_C(i)].as.i, b = base[*pc++].as.i;
-                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0] || (uint64_t)b >= (uint64_t)t->shape[1])) {
-                    int64_t ix[2] = {a, b};
+                he_value *ia = &base[GET_C(i)], *ib = &base[*pc++];
+                int64_t a = ia->as.i, b = ib->as.i;
+                /* the fast path only for what the checker promised; anything
+                ** else (and every out-of-range index) takes the general path */
+                if (HE_UNLIKELY(!IS_FLOAT_TENSOR(RB, 2) || ia->tag != HE_INT || ib->tag != HE_INT ||
+                                (uint64_t)a >= (uint64_t)t->shape[0] || (uint64_t)b >= (uint64_t)t->shape[1])) {
+                    he_value ix[2] = {*ia, *ib};
                     SAVE_PC();
-                    if (he_tensor_get(t, 2, ix, &tmp) < 0) THROW();
+                    if (do_index(RB, ix, 2, &tmp) < 0) THROW();
                     setv(&RA, tmp);
                     vmbreak;
                 }
@@ -934,10 +941,11 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(GETF1) {
                 he_tensor *t = (he_tensor *)RB.as.o;
-                int64_t a = base[GET_C(i)].as.i;
-                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0])) {
+                he_value *ia = &base[GET_C(i)];
+                int64_t a = ia->as.i;
+                if (HE_UNLIKELY(!IS_FLOAT_TENSOR(RB, 1) || ia->tag != HE_INT || (uint64_t)a >= (uint64_t)t->shape[0])) {
                     SAVE_PC();
-                    if (he_tensor_get(t, 1, &a, &tmp) < 0) THROW();
+                    if (do_index(RB, ia, 1, &tmp) < 0) THROW();
                     setv(&RA, tmp);
                     vmbreak;
                 }
@@ -951,11 +959,14 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(SETF2) {
                 he_tensor *t = (he_tensor *)RA.as.o;
-                int64_t a = base[GET_B(i)].as.i, b = base[*pc++].as.i;
-                if (HE_UNLIKELY((uint64_t)a >= (uint64_t)t->shape[0] || (uint64_t)b >= (uint64_t)t->shape[1])) {
-                    int64_t ix[2] = {a, b};
+                he_value *ia = &base[GET_B(i)], *ib = &base[*pc++];
+                int64_t a = ia->as.i, b = ib->as.i;
+                if (HE_UNLIKELY(!IS_FLOAT_TENSOR(RA, 2) || ia->tag != HE_INT || ib->tag != HE_INT ||
+                                RC.tag != HE_FLOAT || (uint64_t)a >= (uint64_t)t->shape[0] ||
+                                (uint64_t)b >= (uint64_t)t->shape[1])) {
+                    he_value ix[2] = {*ia, *ib};
                     SAVE_PC();
-                    if (he_tensor_set(t, 2, ix, RC) < 0) THROW();
+                    if (do_setindex(RA, ix, 2, RC) < 0) THROW();
                     vmbreak;
                 }
                 t->data.f[a * t->shape[1] + b] = RC.as.f;
