@@ -7,10 +7,12 @@
 extern const native_module he_mod_paillier;
 extern const native_module he_mod_ivhe;
 extern const native_module he_mod_data;
+extern const native_module he_mod_smpc;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
     &he_mod_ivhe,
     &he_mod_data,
+    &he_mod_smpc,
     NULL,
 };

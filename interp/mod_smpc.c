@@ -1,0 +1,1293 @@
+/*
+** mod_smpc.c: `import smpc`: secure multi-party computation by additive
+** secret sharing (runtime/smpc) as values of the language.
+**
+**   let ctx = smpc.context(3)                  # 3 parties, Z_2^64, 16 fractional bits
+**   let ctx = smpc.context(3, 501337)          # the same over Z_p
+**   let x = smpc.share(ctx, [1.5, -2.0], 0)    # party 0's input, secret-shared
+**   let w = smpc.share(ctx, [[0.5], [0.25]], 1)
+**   let y = smpc.relu(x * 2.0 - 1.0)           # ordinary operators on shares
+**   print(smpc.reveal(y))                      # to every party
+**   smpc.reveal_to(y, [0])                     # only party 0 gets the values (nil elsewhere)
+**   print(smpc.stats(ctx))                     # rounds and bytes sent per party
+**
+** The same script runs with every party simulated in this process (the
+** default) or as one process per party: `he --party I --parties FILE
+** script.he` (party I of the party file's n), and `he --party dealer
+** --parties FILE script.he` for the dealer (the crypto provider). In dealer
+** mode smpc.context serves the parties' material requests until they are
+** done and then ends the script cleanly (exit status 0, through
+** vm->halted): the statements after it run only in the computing parties.
+**
+** A `share` value is a tensor (or a scalar) of secret shares: integer
+** shares (from int or bool inputs: exact, frac 0) or fixed-point shares
+** (from float or fixed inputs: the context's fractional bits). Operators:
+**   share + - * share or public value       (* of two shares: Beaver triple)
+**   share / public number                   (times the reciprocal)
+**   share @ share or public matrix          (matrix triple)
+**   share < <= > >= share or public value   -> shares of bits (0/1 integers)
+** What the protocols cannot do (== and !=, division by a share, %, **,
+** printing a share, converting it to str, saving it with save_npy) is a
+** compile-time error when the types are known, a run-time error otherwise.
+**
+** Key files: --key FILE, by default party-I.key (dealer.key) in the party
+** file's folder; smpc.local_parties(dir, n) writes such a folder for a run
+** on 127.0.0.1 (keys, free ports, the party file).
+*/
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "interp.h"
+#include "smpc/smpc.h"
+
+/* --- the context object ---------------------------------------------------------- */
+typedef struct sctx {
+    he_obj obj;
+    he_smpc_ctx *ctx;
+    int n, me;   /* me: -1 simulated */
+    bool zp;
+    char modulus[64];
+    bool aborted;
+} sctx;
+
+static void sctx_free(he_obj *o)
+{
+    sctx *c = (sctx *)o;
+    he_smpc_free(c->ctx);
+    free(c);
+}
+
+static int sctx_repr(const he_obj *o, he_buf *b)
+{
+    const sctx *c = (const sctx *)o;
+    char who[32];
+    if (c->me < 0) snprintf(who, sizeof who, "simulated");
+    else snprintf(who, sizeof who, "networked, party %d", c->me);
+    return he_buf_printf(b, "<smpc context: %d parties, %s%s, %d fractional bits, %s>", c->n, c->zp ? "Z_" : "Z_2^64",
+                         c->zp ? c->modulus : "", he_smpc_frac(c->ctx), who);
+}
+
+static const he_type sctx_type = {.name = "smpc_context", .free = sctx_free, .repr = sctx_repr};
+
+/* A collective operation failed: in NET mode the peers are told at once
+** (the protocol state is lost anyway), so they stop with this message
+** instead of at their timeout. Returns -1. */
+static int fail(sctx *c)
+{
+    if (c->me >= 0 && !c->aborted) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", he_errmsg());
+        c->aborted = true;
+        he_smpc_abort(c->ctx, why);
+        he_error("%s", why);
+    }
+    return -1;
+}
+
+/* --- the share object -------------------------------------------------------------- */
+typedef struct shr {
+    he_obj obj;
+    sctx *c; /* retained */
+    he_share *s;
+} shr;
+
+static const he_type shr_type;
+
+static void shr_free(he_obj *o)
+{
+    shr *x = (shr *)o;
+    he_share_free(x->s); /* wipes */
+    he_release(he_objv(&x->c->obj));
+    free(x);
+}
+
+static void shape_str(he_buf *b, int nd, const int64_t *sh)
+{
+    he_buf_puts(b, "[");
+    for (int i = 0; i < nd; i++) he_buf_printf(b, "%s%lld", i ? ", " : "", (long long)sh[i]);
+    he_buf_puts(b, "]");
+}
+
+/* Writes a description without values (the REPL shows it) but fails, so
+** that print(x) and str(x) of a share reaching them untyped stop there. */
+static int shr_repr(const he_obj *o, he_buf *b)
+{
+    const shr *x = (const shr *)o;
+    he_buf_puts(b, "<share ");
+    if (he_share_ndim(x->s)) shape_str(b, he_share_ndim(x->s), he_share_shape(x->s));
+    he_buf_printf(b, "%s%s, %d parties>", he_share_ndim(x->s) ? " " : "",
+                  he_share_frac(x->s) ? "fixed" : "int", x->c->n);
+    return he_error("a share cannot be printed: reveal it first (smpc.reveal)");
+}
+
+static int shr_len(const he_obj *o, int64_t *n)
+{
+    const shr *x = (const shr *)o;
+    if (he_share_ndim(x->s) == 0) return he_error("len: a scalar share has no length");
+    *n = he_share_shape(x->s)[0];
+    return 0;
+}
+
+static shr *shr_wrap(sctx *c, he_share *s)
+{
+    if (!s) return NULL;
+    shr *x = he_malloc(sizeof *x);
+    if (!x) {
+        he_share_free(s);
+        return NULL;
+    }
+    he_obj_init(&x->obj, &shr_type);
+    x->c = c;
+    c->obj.rc++;
+    x->s = s;
+    return x;
+}
+
+/* A new empty share of the context (an output for the runtime). */
+static shr *shr_new(sctx *c) { return shr_wrap(c, he_share_new(c->ctx, 0, NULL, 0)); }
+
+static int done(sctx *c, shr *r, int rc, he_value *out)
+{
+    if (rc < 0) {
+        if (r) he_release(he_objv(&r->obj));
+        return fail(c);
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+/* --- public operands ----------------------------------------------------------------- */
+typedef struct pub {
+    int ndim;
+    int64_t shape[HE_SMPC_MAXDIM];
+    size_t n;
+    bool isint;  /* int or bool: exact integers in i[] (and f[]) */
+    double *f;   /* owned */
+    int64_t *i;  /* owned, when isint */
+} pub;
+
+static void pub_done(pub *p)
+{
+    free(p->f);
+    free(p->i);
+    p->f = NULL;
+    p->i = NULL;
+}
+
+static int pub_of(he_value v, pub *p, const char *what)
+{
+    memset(p, 0, sizeof *p);
+    if (v.tag == HE_INT || v.tag == HE_BOOL || v.tag == HE_FLOAT || v.tag == HE_FIXED) {
+        p->n = 1;
+        p->f = malloc(sizeof(double));
+        p->i = malloc(sizeof(int64_t));
+        if (!p->f || !p->i) {
+            pub_done(p);
+            return he_error("out of memory");
+        }
+        p->isint = v.tag == HE_INT || v.tag == HE_BOOL;
+        p->i[0] = v.tag == HE_INT ? v.as.i : v.tag == HE_BOOL ? v.as.b : 0;
+        p->f[0] = v.tag == HE_FLOAT ? v.as.f : v.tag == HE_FIXED ? he_fixed_to_double(v.as.i, v.frac) : (double)p->i[0];
+        return 0;
+    }
+    if (!he_is_tensor(v)) return he_error("%s: cannot use %s with a share", what, he_typename(v));
+    he_tensor *t = he_as_tensor(v);
+    if (t->ndim > HE_SMPC_MAXDIM) return he_error("%s: at most %d dimensions", what, HE_SMPC_MAXDIM);
+    p->ndim = t->ndim;
+    memcpy(p->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    p->n = (size_t)t->size;
+    size_t cnt = p->n ? p->n : 1;
+    p->f = malloc(sizeof(double) * cnt);
+    p->i = malloc(sizeof(int64_t) * cnt);
+    if (!p->f || !p->i) {
+        pub_done(p);
+        return he_error("out of memory");
+    }
+    p->isint = t->dtype == HE_DT_INT || t->dtype == HE_DT_BOOL;
+    for (size_t k = 0; k < p->n; k++) {
+        switch (t->dtype) {
+        case HE_DT_FLOAT: p->f[k] = t->data.f[k]; p->i[k] = 0; break;
+        case HE_DT_FIXED: p->f[k] = he_fixed_to_double(t->data.i[k], t->frac); p->i[k] = 0; break;
+        default: p->i[k] = t->data.i[k]; p->f[k] = (double)t->data.i[k]; break;
+        }
+    }
+    return 0;
+}
+
+/* NumPy broadcasting of two shapes. */
+static int bshape(int na, const int64_t *a, int nb, const int64_t *b, int *nr, int64_t *r)
+{
+    int n = na > nb ? na : nb;
+    for (int k = 0; k < n; k++) {
+        int64_t x = k < n - na ? 1 : a[k - (n - na)], y = k < n - nb ? 1 : b[k - (n - nb)];
+        if (x != y && x != 1 && y != 1) {
+            he_buf m;
+            he_buf_init(&m);
+            shape_str(&m, na, a);
+            he_buf_puts(&m, " and ");
+            shape_str(&m, nb, b);
+            he_error("shape mismatch: cannot broadcast %s", m.data ? m.data : "");
+            he_buf_free(&m);
+            return -1;
+        }
+        r[k] = x == 1 ? y : x;
+    }
+    *nr = n;
+    return 0;
+}
+
+/* Expands p's values to shape (nr, r) (which p broadcasts to). */
+static int pub_expand(pub *p, int nr, const int64_t *r)
+{
+    size_t total = 1;
+    for (int k = 0; k < nr; k++) total *= (size_t)r[k];
+    if (p->ndim == nr && memcmp(p->shape, r, sizeof(int64_t) * (size_t)nr) == 0) return 0;
+    double *f = malloc(sizeof(double) * (total ? total : 1));
+    int64_t *iv = malloc(sizeof(int64_t) * (total ? total : 1));
+    if (!f || !iv) {
+        free(f);
+        free(iv);
+        return he_error("out of memory");
+    }
+    for (size_t e = 0; e < total; e++) {
+        /* index of e in p: trailing axes aligned, size-1 axes stretched */
+        size_t rem = e, src = 0, stride = 1;
+        for (int k = nr - 1; k >= 0; k--) {
+            size_t idx = rem % (size_t)r[k];
+            rem /= (size_t)r[k];
+            int pk = k - (nr - p->ndim);
+            if (pk >= 0) {
+                if (p->shape[pk] != 1) src += idx * stride;
+                stride *= (size_t)p->shape[pk];
+            }
+        }
+        f[e] = p->f[src];
+        iv[e] = p->i[src];
+    }
+    free(p->f);
+    free(p->i);
+    p->f = f;
+    p->i = iv;
+    p->n = total;
+    p->ndim = nr;
+    memcpy(p->shape, r, sizeof(int64_t) * (size_t)nr);
+    return 0;
+}
+
+/* A sharing of public values known to every party (no communication):
+** zeros plus the public values, at scale frac. */
+static he_share *public_share(sctx *c, const pub *p, int frac)
+{
+    he_share *s = he_share_new(c->ctx, p->ndim, p->shape, frac);
+    if (!s) return NULL;
+    if (p->n && he_smpc_add_public(c->ctx, s, s, p->f, p->n) < 0) {
+        he_share_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* a broadcast to shape (nr, r): a + zeros of that shape (local). */
+static he_share *share_expanded(sctx *c, const he_share *a, int nr, const int64_t *r)
+{
+    he_share *z = he_share_new(c->ctx, nr, r, he_share_frac(a));
+    if (!z) return NULL;
+    if (he_smpc_add(c->ctx, z, z, a) < 0) {
+        he_share_free(z);
+        return NULL;
+    }
+    return z;
+}
+
+/* --- operators ------------------------------------------------------------------------ */
+static int need_real_share(const he_share *s, const char *what)
+{
+    if (he_share_frac(s) > 0) return 0;
+    return he_error("%s an integer share: share the value as a float (e.g. 2.0, not 2) to work with reals", what);
+}
+
+/* 1-D operands of @ as matrices: [k] @ (k, n) is (1, k) @ (k, n) -> [n]. */
+static int matmul_shares(sctx *c, shr *r, const he_share *a, const he_share *b)
+{
+    int na = he_share_ndim(a), nb = he_share_ndim(b);
+    if (na < 1 || na > 2 || nb < 1 || nb > 2)
+        return he_error("'@' needs 1-D or 2-D shares, not %d-D and %d-D", na, nb);
+    he_share *x = NULL, *y = NULL;
+    int rc = -1;
+    int64_t out[2];
+    int nout = 0;
+    if (na == 1) {
+        x = he_share_new(c->ctx, 0, NULL, 0);
+        if (!x || he_share_copy(x, a) < 0 || he_share_reshape(x, 2, (int64_t[]){1, he_share_shape(a)[0]}) < 0) goto end;
+    } else out[nout++] = he_share_shape(a)[0];
+    if (nb == 1) {
+        y = he_share_new(c->ctx, 0, NULL, 0);
+        if (!y || he_share_copy(y, b) < 0 || he_share_reshape(y, 2, (int64_t[]){he_share_shape(b)[0], 1}) < 0) goto end;
+    } else out[nout++] = he_share_shape(b)[1];
+    const he_share *xa = x ? x : a, *yb = y ? y : b;
+    if (he_share_shape(xa)[1] != he_share_shape(yb)[0]) {
+        he_error("matrix product: inner dimensions differ (%lld and %lld)", (long long)he_share_shape(xa)[1],
+                 (long long)he_share_shape(yb)[0]);
+        goto end;
+    }
+    if (he_smpc_matmul(c->ctx, r->s, xa, yb) < 0) goto end;
+    if ((na == 1 || nb == 1) && he_share_reshape(r->s, nout, out) < 0) goto end;
+    rc = 0;
+end:
+    he_share_free(x);
+    he_share_free(y);
+    return rc;
+}
+
+static int compare(sctx *c, he_op op, shr *r, const he_share *a, const he_share *b)
+{
+    switch (op) {
+    case HE_OP_LT: return he_smpc_lt(c->ctx, r->s, a, b);
+    case HE_OP_GT: return he_smpc_gt(c->ctx, r->s, a, b);
+    case HE_OP_LE: /* 1 - [a > b] */
+    case HE_OP_GE: {
+        if ((op == HE_OP_LE ? he_smpc_gt(c->ctx, r->s, a, b) : he_smpc_lt(c->ctx, r->s, a, b)) < 0) return -1;
+        double one = 1;
+        if (he_smpc_neg(c->ctx, r->s, r->s) < 0) return -1;
+        return he_smpc_add_public(c->ctx, r->s, r->s, &one, 1);
+    }
+    default: return he_error("'%s' is not supported on shares", he_op_symbol[op]);
+    }
+}
+
+static int share_share(he_op op, shr *a, shr *b, he_value *out)
+{
+    sctx *c = a->c;
+    if (a->c != b->c) return he_error("smpc: the shares belong to different contexts");
+    switch (op) {
+    case HE_OP_ADD: case HE_OP_SUB: case HE_OP_MUL: case HE_OP_MATMUL:
+    case HE_OP_LT: case HE_OP_LE: case HE_OP_GT: case HE_OP_GE: break;
+    case HE_OP_DIV: return he_error("a share cannot be divided by a share (no division protocol): multiply by a public reciprocal");
+    case HE_OP_EQ: case HE_OP_NE: return he_error("shares cannot be tested for equality (%s): compare with < and >", he_op_symbol[op]);
+    default: return he_error("'%s' is not supported on shares", he_op_symbol[op]);
+    }
+    if (op != HE_OP_MUL && op != HE_OP_MATMUL && he_share_frac(a->s) != he_share_frac(b->s))
+        return he_error("cannot combine an integer share with a fixed-point share by '%s': share both as floats "
+                        "(or both as ints)", he_op_symbol[op]);
+    shr *r = shr_new(c);
+    if (!r) return -1;
+    int rc;
+    switch (op) {
+    case HE_OP_ADD: rc = he_smpc_add(c->ctx, r->s, a->s, b->s); break;
+    case HE_OP_SUB: rc = he_smpc_sub(c->ctx, r->s, a->s, b->s); break;
+    case HE_OP_MUL: rc = he_smpc_mul(c->ctx, r->s, a->s, b->s); break;
+    case HE_OP_MATMUL: rc = matmul_shares(c, r, a->s, b->s); break;
+    default: rc = compare(c, op, r, a->s, b->s); break;
+    }
+    return done(c, r, rc, out);
+}
+
+/* x op p (or p op x when swapped) with p public. */
+static int share_public(he_op op, shr *x, he_value pv, bool swapped, he_value *out)
+{
+    sctx *c = x->c;
+    switch (op) {
+    case HE_OP_ADD: case HE_OP_SUB: case HE_OP_MUL: case HE_OP_MATMUL:
+    case HE_OP_LT: case HE_OP_LE: case HE_OP_GT: case HE_OP_GE: break;
+    case HE_OP_DIV:
+        if (swapped) return he_error("a public value cannot be divided by a share (no division protocol)");
+        break;
+    case HE_OP_EQ: case HE_OP_NE: return he_error("shares cannot be tested for equality (%s): compare with < and >", he_op_symbol[op]);
+    default: return he_error("'%s' is not supported on shares", he_op_symbol[op]);
+    }
+    pub p;
+    if (pub_of(pv, &p, he_op_symbol[op]) < 0) return -1;
+    const he_share *s = x->s;
+    int frac = he_share_frac(s);
+    he_share *tmp = NULL, *ps = NULL;
+    shr *r = shr_new(c);
+    int rc = r ? 0 : -1;
+    if (rc == 0 && op == HE_OP_MATMUL) {
+        if (p.ndim < 1) rc = he_error("'@' needs a matrix or a vector, not a number");
+        else {
+            ps = public_share(c, &p, p.isint ? 0 : he_smpc_frac(c->ctx));
+            rc = ps ? (swapped ? matmul_shares(c, r, ps, s) : matmul_shares(c, r, s, ps)) : -1;
+        }
+        goto end;
+    }
+    if (rc == 0 && op == HE_OP_DIV) {
+        if (need_real_share(s, "cannot divide") < 0) {
+            rc = -1;
+            goto end;
+        }
+        for (size_t k = 0; k < p.n; k++) {
+            if (p.f[k] == 0) {
+                rc = he_error("division by zero");
+                goto end;
+            }
+            p.f[k] = 1.0 / p.f[k];
+        }
+        p.isint = false;
+        op = HE_OP_MUL;
+    }
+    int nr = 0;
+    int64_t rs[HE_SMPC_MAXDIM];
+    if (rc == 0 && (rc = bshape(he_share_ndim(s), he_share_shape(s), p.ndim, p.shape, &nr, rs)) == 0) {
+        if (nr > HE_SMPC_MAXDIM) rc = he_error("too many dimensions");
+        else rc = pub_expand(&p, nr, rs);
+    }
+    if (rc == 0 && (he_share_ndim(s) != nr || memcmp(he_share_shape(s), rs, sizeof(int64_t) * (size_t)nr) != 0)) {
+        tmp = share_expanded(c, s, nr, rs);
+        if (!tmp) rc = -1;
+        else s = tmp;
+    }
+    if (rc < 0) goto end;
+    if (!p.isint && frac == 0 && op != HE_OP_MUL) {
+        /* a real next to an integer share: only exact when it is an integer */
+        for (size_t k = 0; k < p.n; k++)
+            if (p.f[k] != floor(p.f[k])) {
+                rc = he_error("cannot combine an integer share with the real %g: share the value as a float", p.f[k]);
+                goto end;
+            }
+    }
+    switch (op) {
+    case HE_OP_ADD:
+        rc = he_smpc_add_public(c->ctx, r->s, s, p.f, p.n);
+        break;
+    case HE_OP_SUB:
+        if (swapped) {
+            rc = he_smpc_neg(c->ctx, r->s, s);
+            if (rc == 0) rc = he_smpc_add_public(c->ctx, r->s, r->s, p.f, p.n);
+        } else {
+            for (size_t k = 0; k < p.n; k++) p.f[k] = -p.f[k];
+            rc = he_smpc_add_public(c->ctx, r->s, s, p.f, p.n);
+        }
+        break;
+    case HE_OP_MUL:
+        if (p.isint) rc = he_smpc_mul_public_int(c->ctx, r->s, s, p.i, p.n);
+        else if ((rc = need_real_share(s, "cannot multiply")) == 0) rc = he_smpc_mul_public(c->ctx, r->s, s, p.f, p.n);
+        break;
+    default:
+        ps = public_share(c, &p, frac);
+        rc = ps ? (swapped ? compare(c, op, r, ps, s) : compare(c, op, r, s, ps)) : -1;
+        break;
+    }
+end:
+    he_share_free(tmp);
+    he_share_free(ps);
+    pub_done(&p);
+    return done(c, r, rc, out);
+}
+
+static int shr_binop(he_op op, he_value a, he_value b, he_value *out)
+{
+    bool sa = he_is(a, &shr_type), sb = he_is(b, &shr_type);
+    if (sa && sb) return share_share(op, (shr *)a.as.o, (shr *)b.as.o, out);
+    he_value other = sa ? b : a;
+    if (other.tag == HE_OBJ && !he_is_tensor(other))
+        return he_error("cannot apply '%s' to %s and %s", he_op_symbol[op], he_typename(a), he_typename(b));
+    return sa ? share_public(op, (shr *)a.as.o, b, false, out) : share_public(op, (shr *)b.as.o, a, true, out);
+}
+
+static int shr_unop(he_op op, he_value a, he_value *out)
+{
+    shr *x = (shr *)a.as.o;
+    if (op != HE_OP_NEG) return he_error("cannot apply '%s' to a share", he_op_symbol[op]);
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    return done(x->c, r, he_smpc_neg(x->c->ctx, r->s, x->s), out);
+}
+
+static const he_type shr_type = {
+    .name = "share", .free = shr_free, .repr = shr_repr, .binop = shr_binop, .unop = shr_unop, .len = shr_len,
+};
+
+/* --- argument helpers ------------------------------------------------------------------------ */
+static int want_ctx(he_value v, const char *fn, sctx **c)
+{
+    *c = NULL;
+    if (!he_is(v, &sctx_type)) return he_error("smpc.%s: expected an smpc context, got %s", fn, he_typename(v));
+    *c = (sctx *)v.as.o;
+    return 0;
+}
+
+static int want_share(he_value v, const char *fn, shr **x)
+{
+    *x = NULL;
+    if (!he_is(v, &shr_type)) return he_error("smpc.%s: expected a share, got %s", fn, he_typename(v));
+    *x = (shr *)v.as.o;
+    return 0;
+}
+
+static int want_int(he_value v, const char *fn, const char *what, int64_t *i)
+{
+    *i = 0;
+    if (v.tag != HE_INT) return he_error("smpc.%s: %s must be an int, not %s", fn, what, he_typename(v));
+    *i = v.as.i;
+    return 0;
+}
+
+static int want_str(he_value v, const char *fn, const char *what, const char **s)
+{
+    *s = NULL;
+    if (!he_is(v, &he_str_type)) return he_error("smpc.%s: %s must be a str, not %s", fn, what, he_typename(v));
+    *s = he_as_str(v)->data;
+    return 0;
+}
+
+/* --- context ------------------------------------------------------------------------------------ */
+static void key_beside(char *out, size_t cap, const char *party_file, int party)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", party_file);
+    const char *dir = dirname(tmp);
+    if (party < 0) snprintf(out, cap, "%s/dealer.key", dir);
+    else snprintf(out, cap, "%s/party-%d.key", dir, party);
+}
+
+static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    int64_t np, frac = HE_SMPC_FRAC_DEFAULT;
+    double timeout = HE_SMPC_TIMEOUT_DEFAULT / 1000.0;
+    if (want_int(a[0], "context", "the number of parties", &np) < 0) return -1;
+    if (np < 2 || np > HE_SMPC_MAXPARTIES) return he_error("smpc.context: 2 to %d parties, not %lld", HE_SMPC_MAXPARTIES, (long long)np);
+    he_smpc_config cfg;
+    he_smpc_config_init(&cfg);
+    cfg.nparties = (int)np;
+    char modulus[64] = "";
+    if (n > 1) {
+        if (a[1].tag == HE_INT) {
+            if (a[1].as.i == 0) cfg.ring = HE_SMPC_RING64;
+            else if (a[1].as.i < 2) return he_error("smpc.context: the modulus must be at least 2 (0 for Z_2^64)");
+            else snprintf(modulus, sizeof modulus, "%lld", (long long)a[1].as.i);
+        } else if (he_is(a[1], &he_str_type)) {
+            const char *m = he_as_str(a[1])->data;
+            size_t len = strlen(m);
+            if (len == 0 || len >= sizeof modulus || strspn(m, "0123456789") != len)
+                return he_error("smpc.context: the modulus must be a decimal number (at most %zu digits)", sizeof modulus - 1);
+            snprintf(modulus, sizeof modulus, "%s", m);
+        } else return he_error("smpc.context: the modulus must be an int or a str of digits (0 for Z_2^64), not %s", he_typename(a[1]));
+        if (modulus[0]) {
+            cfg.ring = HE_SMPC_ZP;
+            cfg.prime = modulus;
+        }
+    }
+    if (n > 2 && want_int(a[2], "context", "the fractional bits", &frac) < 0) return -1;
+    if (frac < 0 || frac > 30) return he_error("smpc.context: 0 to 30 fractional bits, not %lld", (long long)frac);
+    cfg.frac = (int)frac;
+    if (n > 3) {
+        if (a[3].tag == HE_INT) timeout = (double)a[3].as.i;
+        else if (a[3].tag == HE_FLOAT) timeout = a[3].as.f;
+        else return he_error("smpc.context: the timeout must be a number of seconds, not %s", he_typename(a[3]));
+        if (!(timeout > 0 && timeout <= 86400)) return he_error("smpc.context: the timeout must be in (0, 86400] seconds");
+    }
+    cfg.timeout_ms = (int)(timeout * 1000 + 0.5);
+    if (cfg.timeout_ms < 1) cfg.timeout_ms = 1;
+    char key[PATH_MAX];
+    if (vm->party != HE_PARTY_SIM) {
+        if (!vm->party_file) return he_error("smpc.context: --party needs --parties FILE (the party file)");
+        int filen = he_smpc_party_file_check(vm->party_file);
+        if (filen < 0) return -1;
+        if (filen != np)
+            return he_error("smpc.context: the party file %s lists %d parties, the script asks for %lld", vm->party_file,
+                            filen, (long long)np);
+        if (vm->party_key) snprintf(key, sizeof key, "%s", vm->party_key);
+        else key_beside(key, sizeof key, vm->party_file, vm->party);
+        cfg.mode = HE_SMPC_NET;
+        cfg.party_file = vm->party_file;
+        cfg.secret_key_file = key;
+        if (vm->party == HE_PARTY_DEALER) {
+            /* the dealer: serve, then end the script cleanly */
+            if (he_smpc_dealer_serve(&cfg) < 0) return -1;
+            fflush(vm->out);
+            vm->halted = true;
+            return he_error("the dealer has finished");
+        }
+        if (vm->party >= np)
+            return he_error("smpc.context: --party %d, but the party file has parties 0..%lld", vm->party, (long long)np - 1);
+        cfg.me = vm->party;
+    } else if (vm->party_file) {
+        return he_error("smpc.context: --parties needs --party I|dealer");
+    }
+    sctx *c = he_malloc(sizeof *c);
+    if (!c) return -1;
+    c->ctx = he_smpc_new(&cfg);
+    if (!c->ctx) {
+        free(c);
+        return -1;
+    }
+    he_obj_init(&c->obj, &sctx_type);
+    c->n = (int)np;
+    c->me = he_smpc_me(c->ctx);
+    c->zp = cfg.ring == HE_SMPC_ZP;
+    snprintf(c->modulus, sizeof c->modulus, "%s", modulus);
+    c->aborted = false;
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+static int f_me(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    if (want_ctx(a[0], "me", &c) < 0) return -1;
+    *out = he_int(c->me);
+    return 0;
+}
+
+static int f_parties(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    if (want_ctx(a[0], "parties", &c) < 0) return -1;
+    *out = he_int(c->n);
+    return 0;
+}
+
+static int f_holds(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    int64_t i;
+    if (want_ctx(a[0], "holds", &c) < 0 || want_int(a[1], "holds", "the party", &i) < 0) return -1;
+    *out = he_bool(i >= 0 && i < c->n && (c->me < 0 || c->me == i));
+    return 0;
+}
+
+static void bytes_str(he_buf *b, uint64_t v)
+{
+    if (v < 10000) he_buf_printf(b, "%llu B", (unsigned long long)v);
+    else if (v < 1000000) he_buf_printf(b, "%.1f kB", (double)v / 1e3);
+    else he_buf_printf(b, "%.2f MB", (double)v / 1e6);
+}
+
+static int f_stats(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    if (want_ctx(a[0], "stats", &c) < 0) return -1;
+    he_smpc_stats st;
+    he_smpc_stats_get(c->ctx, &st);
+    he_buf b;
+    he_buf_init(&b);
+    he_buf_printf(&b, "rounds %llu, bytes sent:", (unsigned long long)st.rounds);
+    for (int i = 0; i < c->n; i++) {
+        if (c->me >= 0 && i != c->me) continue;
+        he_buf_printf(&b, "%s party %d ", i && c->me < 0 ? "," : "", i);
+        bytes_str(&b, st.bytes_sent[i]);
+    }
+    if (c->me < 0) {
+        he_buf_puts(&b, ", dealer ");
+        bytes_str(&b, st.bytes_sent[c->n]);
+    }
+    if (!b.data) {
+        he_buf_free(&b);
+        return he_error("out of memory");
+    }
+    he_str *s = he_str_new(b.data, b.len);
+    he_buf_free(&b);
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+static int f_reset_stats(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    *out = he_nil();
+    if (want_ctx(a[0], "reset_stats", &c) < 0) return -1;
+    he_smpc_stats_reset(c->ctx);
+    return 0;
+}
+
+/* --- input and output ------------------------------------------------------------------------------ */
+static int f_share(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    sctx *c;
+    int64_t owner;
+    if (want_ctx(a[0], "share", &c) < 0 || want_int(a[2], "share", "the owner", &owner) < 0) return -1;
+    if (owner < 0 || owner >= c->n)
+        return he_error("smpc.share: party %lld is not in this context (parties 0..%d)", (long long)owner, c->n - 1);
+    if (he_is(a[1], &shr_type)) return he_error("smpc.share: the value is already a share");
+    pub p;
+    if (a[1].tag == HE_OBJ && !he_is_tensor(a[1]))
+        return he_error("smpc.share: can share an int, float, fixed, bool or a tensor of them, not %s", he_typename(a[1]));
+    if (pub_of(a[1], &p, "smpc.share") < 0) return -1;
+    shr *r = shr_new(c);
+    int rc = r ? 0 : -1;
+    if (rc == 0) {
+        if (p.isint) rc = he_smpc_share_int(c->ctx, r->s, (int)owner, p.i, p.ndim, p.shape, 0);
+        else rc = he_smpc_share_double(c->ctx, r->s, (int)owner, p.f, p.ndim, p.shape);
+    }
+    he_memzero(p.f, sizeof(double) * (p.n ? p.n : 1));
+    he_memzero(p.i, sizeof(int64_t) * (p.n ? p.n : 1));
+    pub_done(&p);
+    return done(c, r, rc, out);
+}
+
+/* The party mask of an int or a list of ints. */
+static int mask_of(sctx *c, he_value v, uint64_t *mask)
+{
+    *mask = 0;
+    pub p;
+    if (v.tag != HE_INT && !(he_is_tensor(v) && he_as_tensor(v)->dtype == HE_DT_INT && he_as_tensor(v)->ndim == 1))
+        return he_error("smpc.reveal_to: the parties must be an int or a list of ints, not %s", he_typename(v));
+    if (pub_of(v, &p, "smpc.reveal_to") < 0) return -1;
+    int rc = 0;
+    if (p.n == 0) rc = he_error("smpc.reveal_to: no party named");
+    for (size_t k = 0; rc == 0 && k < p.n; k++) {
+        if (p.i[k] < 0 || p.i[k] >= c->n)
+            rc = he_error("smpc.reveal_to: party %lld is not in this context (parties 0..%d)", (long long)p.i[k], c->n - 1);
+        else *mask |= (uint64_t)1 << p.i[k];
+    }
+    pub_done(&p);
+    return rc;
+}
+
+static int reveal(shr *x, uint64_t mask, he_value *out)
+{
+    sctx *c = x->c;
+    size_t N = he_share_size(x->s);
+    int nd = he_share_ndim(x->s);
+    bool real = he_share_frac(x->s) > 0;
+    he_tensor *t = he_tensor_new(real ? HE_DT_FLOAT : HE_DT_INT, 0, nd, he_share_shape(x->s));
+    if (!t) return -1;
+    int rc = real ? he_smpc_reveal_double(c->ctx, x->s, mask, t->data.f) : he_smpc_reveal_int(c->ctx, x->s, mask, t->data.i);
+    if (rc < 0) {
+        he_release(he_objv(&t->obj));
+        return fail(c);
+    }
+    if (!he_smpc_receives(c->ctx, mask)) {
+        he_release(he_objv(&t->obj));
+        *out = he_nil();
+        return 0;
+    }
+    if (nd == 0 && N == 1) {
+        *out = real ? he_float(t->data.f[0]) : he_int(t->data.i[0]);
+        he_release(he_objv(&t->obj));
+        return 0;
+    }
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+static int f_reveal(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    if (want_share(a[0], "reveal", &x) < 0) return -1;
+    return reveal(x, HE_SMPC_ALL, out);
+}
+
+static int f_reveal_to(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    uint64_t mask;
+    if (want_share(a[0], "reveal_to", &x) < 0 || mask_of(x->c, a[1], &mask) < 0) return -1;
+    return reveal(x, mask, out);
+}
+
+/* One party's own shares: Z_p in [0, p), Z_2^64 as int64 (two's complement). */
+static int f_party_share(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    int64_t party;
+    if (want_share(a[0], "party_share", &x) < 0 || want_int(a[1], "party_share", "the party", &party) < 0) return -1;
+    sctx *c = x->c;
+    if (party < 0 || party >= c->n)
+        return he_error("smpc.party_share: party %lld is not in this context (parties 0..%d)", (long long)party, c->n - 1);
+    if (c->me >= 0 && party != c->me)
+        return he_error("smpc.party_share: this process is party %d and holds only its own shares, not party %lld's",
+                        c->me, (long long)party);
+    size_t N = he_share_size(x->s);
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, he_share_ndim(x->s), he_share_shape(x->s));
+    if (!t) return -1;
+    int rc = 0;
+    if (c->zp) {
+        mpz_t *m = malloc(sizeof(mpz_t) * (N ? N : 1));
+        if (!m) rc = he_error("out of memory");
+        for (size_t k = 0; m && k < N; k++) mpz_init(m[k]);
+        if (m && he_share_raw_mpz(x->s, (int)party, m) < 0) rc = -1;
+        for (size_t k = 0; rc == 0 && k < N; k++) {
+            if (!mpz_fits_slong_p(m[k])) rc = he_error("smpc.party_share: the modulus is too large for an int");
+            else t->data.i[k] = mpz_get_si(m[k]);
+        }
+        for (size_t k = 0; m && k < N; k++) mpz_clear(m[k]);
+        free(m);
+    } else if (he_share_raw_u64(x->s, (int)party, (uint64_t *)t->data.i) < 0) rc = -1;
+    if (rc < 0) {
+        he_release(he_objv(&t->obj));
+        return -1;
+    }
+    if (he_share_ndim(x->s) == 0) {
+        *out = he_int(t->data.i[0]);
+        he_release(he_objv(&t->obj));
+    } else *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* --- functions on shares ------------------------------------------------------------------------ */
+/* A share operand, or a public value made into a public sharing at `frac`
+** (-1: the context's for reals, 0 for integers). *tmp owns what was made. */
+static int share_or_public(sctx *c, he_value v, const char *fn, int frac, const he_share **s, he_share **tmp)
+{
+    *tmp = NULL;
+    if (he_is(v, &shr_type)) {
+        if (((shr *)v.as.o)->c != c) return he_error("smpc.%s: the shares belong to different contexts", fn);
+        *s = ((shr *)v.as.o)->s;
+        return 0;
+    }
+    pub p;
+    if (v.tag == HE_OBJ && !he_is_tensor(v)) return he_error("smpc.%s: expected a share or a public tensor, got %s", fn, he_typename(v));
+    if (pub_of(v, &p, fn) < 0) return -1;
+    *tmp = public_share(c, &p, frac >= 0 ? frac : p.isint ? 0 : he_smpc_frac(c->ctx));
+    pub_done(&p);
+    if (!*tmp) return -1;
+    *s = *tmp;
+    return 0;
+}
+
+static int f_relu(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    if (want_share(a[0], "relu", &x) < 0) return -1;
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    return done(x->c, r, he_smpc_relu(x->c->ctx, r->s, x->s), out);
+}
+
+/* Drops a leading axis of size 1 left by a reduction of a vector. */
+static int scalar_if_vector(he_share *s, int in_ndim)
+{
+    if (in_ndim == 1 && he_share_ndim(s) == 1 && he_share_shape(s)[0] == 1) return he_share_reshape(s, 0, NULL);
+    return 0;
+}
+
+static int f_max(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    shr *x;
+    if (want_share(a[0], "max", &x) < 0) return -1;
+    sctx *c = x->c;
+    shr *r = shr_new(c);
+    if (!r) return -1;
+    int rc;
+    if (n == 1) {
+        if (he_share_ndim(x->s) == 0) rc = he_share_copy(r->s, x->s);
+        else {
+            rc = he_smpc_max_reduce(c->ctx, r->s, x->s);
+            if (rc == 0) rc = scalar_if_vector(r->s, he_share_ndim(x->s));
+        }
+    } else {
+        const he_share *b;
+        he_share *tmp;
+        rc = share_or_public(c, a[1], "max", he_share_frac(x->s), &b, &tmp);
+        if (rc == 0) rc = he_smpc_max(c->ctx, r->s, x->s, b);
+        he_share_free(tmp);
+    }
+    return done(c, r, rc, out);
+}
+
+static int want_k(he_value *a, int n, int at, const char *fn, const char *what, int64_t dflt, int64_t lo, int64_t *v)
+{
+    *v = dflt;
+    if (n <= at) return 0;
+    if (want_int(a[at], fn, what, v) < 0) return -1;
+    if (*v < lo || *v > 1 << 16) return he_error("smpc.%s: %s %lld out of range", fn, what, (long long)*v);
+    return 0;
+}
+
+static int pool(he_value *a, int n, he_value *out, bool avg)
+{
+    const char *fn = avg ? "avgpool" : "maxpool";
+    shr *x;
+    int64_t k, s;
+    if (want_share(a[0], fn, &x) < 0 || want_k(a, n, 1, fn, "the window", 2, 1, &k) < 0 ||
+        want_k(a, n, 2, fn, "the stride", k, 1, &s) < 0)
+        return -1;
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    int rc = avg ? he_smpc_avgpool2d(x->c->ctx, r->s, x->s, (int)k, (int)s) : he_smpc_maxpool2d(x->c->ctx, r->s, x->s, (int)k, (int)s);
+    return done(x->c, r, rc, out);
+}
+
+static int f_maxpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, false); }
+static int f_avgpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, true); }
+
+static int f_conv2d(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    shr *x;
+    int64_t stride, pad;
+    if (want_share(a[0], "conv2d", &x) < 0 || want_k(a, n, 2, "conv2d", "the stride", 1, 1, &stride) < 0 ||
+        want_k(a, n, 3, "conv2d", "the padding", 0, 0, &pad) < 0)
+        return -1;
+    sctx *c = x->c;
+    const he_share *w;
+    he_share *tmp;
+    if (share_or_public(c, a[1], "conv2d", -1, &w, &tmp) < 0) return -1;
+    shr *r = shr_new(c);
+    int rc = r ? he_smpc_conv2d(c->ctx, r->s, x->s, w, (int)stride, (int)pad) : -1;
+    he_share_free(tmp);
+    return done(c, r, rc, out);
+}
+
+static int f_argmax(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    if (want_share(a[0], "argmax", &x) < 0) return -1;
+    if (he_share_ndim(x->s) == 0) return he_error("smpc.argmax: needs a vector or a tensor, not a scalar share");
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    int rc = he_smpc_argmax(x->c->ctx, r->s, x->s);
+    if (rc == 0) rc = scalar_if_vector(r->s, he_share_ndim(x->s));
+    return done(x->c, r, rc, out);
+}
+
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    shr *x;
+    int64_t axis = -1;
+    if (want_share(a[0], "sum", &x) < 0) return -1;
+    int nd = he_share_ndim(x->s);
+    if (n > 1) {
+        if (want_int(a[1], "sum", "the axis", &axis) < 0) return -1;
+        if (axis < 0) axis += nd;
+        if (axis < 0 || axis >= nd) return he_error("smpc.sum: axis %lld out of range for %d dimensions", (long long)a[1].as.i, nd);
+    }
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    int rc;
+    if (nd == 0) rc = he_share_copy(r->s, x->s);
+    else {
+        rc = he_smpc_sum(x->c->ctx, r->s, x->s, n > 1 ? (int)axis : -1);
+        if (rc == 0 && n == 1) rc = he_share_reshape(r->s, 0, NULL); /* the total: a scalar */
+    }
+    return done(x->c, r, rc, out);
+}
+
+static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    if (want_share(a[0], "transpose", &x) < 0) return -1;
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    return done(x->c, r, he_smpc_transpose(x->c->ctx, r->s, x->s), out);
+}
+
+static int f_reshape(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    shr *x;
+    if (want_share(a[0], "reshape", &x) < 0) return -1;
+    int64_t sh[HE_SMPC_MAXDIM];
+    int nd = 0;
+    if (a[1].tag == HE_INT) {
+        nd = 1;
+        sh[0] = a[1].as.i;
+    } else if (he_is_tensor(a[1]) && he_as_tensor(a[1])->dtype == HE_DT_INT && he_as_tensor(a[1])->ndim == 1 &&
+               he_as_tensor(a[1])->size <= HE_SMPC_MAXDIM) {
+        he_tensor *t = he_as_tensor(a[1]);
+        nd = (int)t->size;
+        memcpy(sh, t->data.i, sizeof(int64_t) * (size_t)nd);
+    } else return he_error("smpc.reshape: the shape must be an int or a list of ints like [2, 3]");
+    /* one -1 takes what is left */
+    int64_t known = 1, total = (int64_t)he_share_size(x->s);
+    int free_at = -1;
+    for (int i = 0; i < nd; i++) {
+        if (sh[i] == -1 && free_at < 0) free_at = i;
+        else if (sh[i] < 0) return he_error("smpc.reshape: bad dimension %lld", (long long)sh[i]);
+        else known *= sh[i];
+    }
+    if (free_at >= 0) {
+        if (known == 0 || total % known) return he_error("smpc.reshape: cannot infer the -1 dimension");
+        sh[free_at] = total / known;
+        known = total;
+    }
+    if (known != total) return he_error("smpc.reshape: %lld elements cannot take this shape", (long long)total);
+    shr *r = shr_new(x->c);
+    if (!r) return -1;
+    int rc = he_share_copy(r->s, x->s);
+    if (rc == 0) rc = he_share_reshape(r->s, nd, sh);
+    return done(x->c, r, rc, out);
+}
+
+/* --- keys and a local party file ---------------------------------------------------------------- */
+static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const char *path;
+    if (want_str(a[0], "keygen", "the key file", &path) < 0) return -1;
+    char pubk[HE_SMPC_KEY_Z85 + 1];
+    if (he_smpc_keygen(path, pubk) < 0) return -1;
+    he_str *s = he_str_new(pubk, strlen(pubk));
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+/* A TCP port free on 127.0.0.1 now (the kernel's choice). */
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return he_error("smpc.local_parties: socket failed");
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof sa;
+    int port = -1;
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(s, (struct sockaddr *)&sa, &l) == 0)
+        port = ntohs(sa.sin_port);
+    close(s);
+    if (port < 0) return he_error("smpc.local_parties: no free port on 127.0.0.1");
+    return port;
+}
+
+static int f_local_parties(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const char *dir;
+    int64_t np;
+    if (want_str(a[0], "local_parties", "the folder", &dir) < 0 ||
+        want_int(a[1], "local_parties", "the number of parties", &np) < 0)
+        return -1;
+    if (np < 2 || np > HE_SMPC_MAXPARTIES) return he_error("smpc.local_parties: 2 to %d parties", HE_SMPC_MAXPARTIES);
+    he_buf b;
+    he_buf_init(&b);
+    he_buf_puts(&b, "# parties on 127.0.0.1: index or dealer, host:port, CURVE public key (Z85)\n");
+    int rc = 0;
+    for (int i = 0; rc == 0 && i <= np; i++) {
+        char key[PATH_MAX], pubk[HE_SMPC_KEY_Z85 + 1];
+        char tmp[PATH_MAX + 16];
+        snprintf(tmp, sizeof tmp, "%s/x", dir);
+        key_beside(key, sizeof key, tmp, i == np ? -1 : i);
+        int port = free_port();
+        if (port < 0 || he_smpc_keygen(key, pubk) < 0) rc = -1;
+        else if (i == np) he_buf_printf(&b, "dealer 127.0.0.1:%d %s\n", port, pubk);
+        else he_buf_printf(&b, "%d 127.0.0.1:%d %s\n", i, port, pubk);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/parties", dir);
+    if (rc == 0) {
+        FILE *f = fopen(path, "w");
+        if (!f) rc = he_error("smpc.local_parties: cannot write %s", path);
+        else {
+            if (fwrite(b.data, 1, b.len, f) != b.len) rc = he_error("smpc.local_parties: cannot write %s", path);
+            if (fclose(f) != 0 && rc == 0) rc = he_error("smpc.local_parties: cannot write %s", path);
+        }
+    }
+    he_buf_free(&b);
+    if (rc < 0) return -1;
+    he_str *s = he_str_new(path, strlen(path));
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+/* --- static rules ----------------------------------------------------------------------------------- */
+static bool is_share(const type *t) { return t->kind == T_OBJ && t->name && strcmp(t->name, "share") == 0; }
+static bool is_ctx(const type *t) { return t->kind == T_OBJ && t->name && strcmp(t->name, "smpc_context") == 0; }
+/* A public operand: a number, a bool, a tensor, or not known statically. */
+static bool is_public(const type *t)
+{
+    return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED || t->kind == T_BOOL || t->kind == T_TENSOR ||
+           t->kind == T_ANY;
+}
+static bool is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
+
+static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
+{
+    if (!is_share(a) && !is_share(b)) return NULL;
+    type *sh = ty_obj("share");
+    bool both = is_share(a) && is_share(b);
+    type *other = is_share(a) ? b : a;
+    if (!both && !is_public(other)) {
+        ck_error(c, n, "cannot apply '%s' to %s and %s", he_op_symbol[op], ty_str_of(a), ty_str_of(b));
+        return ty_any;
+    }
+    switch (op) {
+    case HE_OP_ADD: case HE_OP_SUB: case HE_OP_MUL: return sh;
+    case HE_OP_LT: case HE_OP_LE: case HE_OP_GT: case HE_OP_GE: return sh; /* shares of bits */
+    case HE_OP_MATMUL:
+        if (!both && (is_num(other) || other->kind == T_BOOL || (other->kind == T_TENSOR && other->rank == 0))) {
+            ck_error(c, n, "'@' needs a matrix or a vector, not %s", ty_str_of(other));
+            return ty_any;
+        }
+        return sh;
+    case HE_OP_DIV:
+        if (!both && is_share(a)) return sh;
+        ck_error(c, n, "a share cannot be a divisor (no division protocol): multiply by a public reciprocal");
+        return ty_any;
+    case HE_OP_EQ: case HE_OP_NE:
+        ck_error(c, n, "shares cannot be tested for equality (%s): compare with < and >", he_op_symbol[op]);
+        return ty_any;
+    default:
+        ck_error(c, n, "'%s' is not supported on shares (+ - * / @ < <= > >= are)", he_op_symbol[op]);
+        return ty_any;
+    }
+}
+
+static type *unop_rule(checker *c, node *n, he_op op, type *a)
+{
+    if (!is_share(a)) return NULL;
+    if (op == HE_OP_NEG) return a;
+    ck_error(c, n, "cannot apply '%s' to a share", he_op_symbol[op]);
+    return ty_any;
+}
+
+static bool need(checker *c, node *at, type *t, bool ok, const char *fn, const char *what)
+{
+    if (ok || t->kind == T_ANY) return true;
+    ck_error(c, at, "smpc.%s: expected %s, got %s", fn, what, ty_str_of(t));
+    return false;
+}
+
+static const char *fname(node *call) { return call->a && call->a->kind == N_MEMBER ? call->a->name : "?"; }
+
+static type *r_context(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    need(c, a[0], t[0], t[0]->kind == T_INT, "context", "the number of parties (int)");
+    if (n > 1) need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_STR, "context", "the modulus (int or str; 0 for Z_2^64)");
+    if (n > 2) need(c, a[2], t[2], t[2]->kind == T_INT, "context", "the fractional bits (int)");
+    if (n > 3) need(c, a[3], t[3], t[3]->kind == T_INT || t[3]->kind == T_FLOAT, "context", "the timeout in seconds");
+    return ty_obj("smpc_context");
+}
+
+static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    return ty_int;
+}
+
+static type *r_ctx_str(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    return ty_str;
+}
+
+static type *r_ctx_void(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    return ty_void;
+}
+
+static type *r_holds(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    need(c, a[1], t[1], t[1]->kind == T_INT, fname(call), "a party (int)");
+    return ty_bool;
+}
+
+static type *r_share(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_ctx(t[0]), "share", "an smpc context");
+    if (is_share(t[1])) ck_error(c, a[1], "smpc.share: the value is already a share");
+    else need(c, a[1], t[1], is_public(t[1]), "share",
+              "an int, float, fixed, bool or a tensor of them");
+    need(c, a[2], t[2], t[2]->kind == T_INT, "share", "the owner (a party number, int)");
+    return ty_obj("share");
+}
+
+/* First argument a share, the others ints; result a share. */
+static type *r_share_ints(checker *c, node *call, node **a, type **t, int n)
+{
+    const char *fn = fname(call);
+    need(c, a[0], t[0], is_share(t[0]), fn, "a share");
+    for (int i = 1; i < n; i++) need(c, a[i], t[i], t[i]->kind == T_INT, fn, "an int");
+    return ty_obj("share");
+}
+
+static type *r_reveal(checker *c, node *call, node **a, type **t, int n)
+{
+    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share (only shares are revealed)");
+    if (n > 1)
+        need(c, a[1], t[1], t[1]->kind == T_INT || (t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY)),
+             fname(call), "the parties to reveal to (an int or a list of ints)");
+    return ty_any; /* float or int, scalar or tensor: known when revealed */
+}
+
+static type *r_party_share(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share");
+    need(c, a[1], t[1], t[1]->kind == T_INT, fname(call), "a party (int)");
+    return ty_any;
+}
+
+static type *r_share_other(checker *c, node *call, node **a, type **t, int n)
+{
+    const char *fn = fname(call);
+    need(c, a[0], t[0], is_share(t[0]), fn, "a share");
+    if (n > 1) need(c, a[1], t[1], is_share(t[1]) || is_public(t[1]), fn,
+                    "a share or a public value");
+    for (int i = 2; i < n; i++) need(c, a[i], t[i], t[i]->kind == T_INT, fn, "an int");
+    return ty_obj("share");
+}
+
+static type *r_reshape(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share");
+    need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_TENSOR, fname(call), "a shape like [2, 3]");
+    return ty_obj("share");
+}
+
+static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
+{
+    for (int i = 0; i < n; i++)
+        need(c, a[i], t[i], t[i]->kind == (i == 0 ? T_STR : T_INT), fname(call), i == 0 ? "a path (str)" : "an int");
+    return ty_str;
+}
+
+static const builtin fns[] = {
+    {"context", NULL, 1, 4, f_context, r_context,
+     "context(parties [, modulus [, frac [, timeout]]]): parties simulated here, or this process's party with --party "
+     "(modulus 0: Z_2^64; frac: fractional bits, 16; timeout in seconds, 10)"},
+    {"me", NULL, 1, 1, f_me, r_ctx_int, "me(ctx): this process's party number, -1 when simulated"},
+    {"parties", NULL, 1, 1, f_parties, r_ctx_int, "parties(ctx): the number of computing parties"},
+    {"holds", NULL, 2, 2, f_holds, r_holds, "holds(ctx, i): whether this process holds party i's shares"},
+    {"share", NULL, 3, 3, f_share, r_share, "share(ctx, value, owner): secret-shares party owner's value"},
+    {"reveal", NULL, 1, 1, f_reveal, r_reveal, "reveal(x): the values of a share, to every party"},
+    {"reveal_to", NULL, 2, 2, f_reveal_to, r_reveal, "reveal_to(x, parties): the values to the named parties only (nil elsewhere)"},
+    {"party_share", NULL, 2, 2, f_party_share, r_party_share, "party_share(x, i): party i's own shares (random-looking ints)"},
+    {"relu", NULL, 1, 1, f_relu, r_share_ints, "relu(x): max(x, 0) on shares"},
+    {"max", NULL, 1, 2, f_max, r_share_other, "max(x): over the last axis; max(a, b): element-wise"},
+    {"maxpool", NULL, 1, 3, f_maxpool, r_share_ints, "maxpool(x [, k [, stride]]): k x k max pooling of (C, H, W) or (N, C, H, W)"},
+    {"avgpool", NULL, 1, 3, f_avgpool, r_share_ints, "avgpool(x [, k [, stride]]): k x k average pooling"},
+    {"conv2d", NULL, 2, 4, f_conv2d, r_share_other, "conv2d(x, w [, stride [, pad]]): x (C, H, W) or (N, C, H, W), w (OC, C, KH, KW)"},
+    {"argmax", NULL, 1, 1, f_argmax, r_share_ints, "argmax(x): index of the first maximum over the last axis (an int share)"},
+    {"sum", NULL, 1, 2, f_sum, r_share_ints, "sum(x [, axis]): the total (a scalar share) or sums along an axis"},
+    {"transpose", NULL, 1, 1, f_transpose, r_share_ints, "transpose(x): a 2-D share transposed"},
+    {"reshape", NULL, 2, 2, f_reshape, r_reshape, "reshape(x, shape): same shares, new shape (one -1 allowed)"},
+    {"stats", NULL, 1, 1, f_stats, r_ctx_str, "stats(ctx): rounds and bytes sent per party, as a str"},
+    {"reset_stats", NULL, 1, 1, f_reset_stats, r_ctx_void, "reset_stats(ctx): counts from zero again"},
+    {"keygen", NULL, 1, 1, f_keygen, r_str_fn, "keygen(path): a CURVE key pair; writes the secret key (0600), gives the public key"},
+    {"local_parties", NULL, 2, 2, f_local_parties, r_str_fn,
+     "local_parties(dir, n): keys and a party file for n parties and a dealer on 127.0.0.1 (free ports); gives its path"},
+};
+
+const native_module he_mod_smpc = {
+    .name = "smpc",
+    .fns = fns,
+    .nfns = (int)(sizeof fns / sizeof fns[0]),
+    .binop_rule = binop_rule,
+    .unop_rule = unop_rule,
+};
