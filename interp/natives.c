@@ -8,11 +8,13 @@ extern const native_module he_mod_paillier;
 extern const native_module he_mod_ivhe;
 extern const native_module he_mod_data;
 extern const native_module he_mod_smpc;
+extern const native_module he_mod_ckks;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
     &he_mod_ivhe,
     &he_mod_data,
     &he_mod_smpc,
+    &he_mod_ckks,
     NULL,
 };

@@ -1,0 +1,1509 @@
+/*
+** mod_ckks.c: `import ckks`: CKKS contexts, keys and ciphertexts as values.
+**
+**   let ctx = ckks.context(8192, 40, 3)       # N, scale 2^40, multiplicative depth 3
+**   let k = ckks.keygen(ctx, [1, 2])           # secret, public, relinearization keys,
+**                                              # Galois keys for rotations by 1 and 2
+**   let c = ckks.encrypt(k, [0.5, -1.0, 2.0])  # a vector of up to N/2 real slots
+**   let d = c * c * 0.25 - c + 1.0             # relinearize and rescale are automatic
+**   ckks.decrypt(k, ckks.sum(d))               # float (sum across slots)
+**
+** The context picks its modulus chain from the depth: the first prime has
+** the scale's bits plus up to 20 bits of headroom for the integer part,
+** then one prime of the scale's size per level, and a special prime (for
+** key switching) as large as the first one; the total must stay within the
+** HomomorphicEncryption.org 128-bit bound for N (109, 218, 438, 881 bits at
+** N = 4096 ... 32768), or the context is refused, at compile time when the
+** arguments are literals. ckks.context_insecure opts out (any power-of-two
+** N from 16, for tests) and every run then warns.
+**
+** A value of type cipher<ckks> is one CKKS ciphertext holding a vector of n
+** <= N/2 reals in its first n slots (an encrypted scalar is its value in
+** every slot, so it broadcasts). Operators:
+**   + -     cipher and cipher (same length, or a scalar with a vector),
+**           cipher and plaintext (number or 1-D tensor), unary -
+**   *       cipher by cipher (multiply, relinearize, rescale: one level),
+**           by a float or a tensor (encoded, multiplied, rescaled: one
+**           level),
+**           by an int (exact, no level)
+**   /       by a plaintext number or tensor only (a product by 1/x)
+**   others  refused at compile time (no encrypted comparison, division by
+**           a ciphertext, '@', '%', '**')
+** Scales: each level l has one scale, lscale[l] (the top level the
+** context's 2^bits; below, lscale[l-1] = lscale[l]^2 / q_l, where a product
+** of two ciphertexts of level l lands after its rescale); a product by a
+** plaintext encodes the plaintext at lscale[l-1] * q_l / scale so that it
+** lands there too. Before + and - (and *) the operand at the higher level
+** is brought down by a mod-switch, and when the scales differ the last
+** level it drops is a product by 1 at the scale that makes the rescale land
+** exactly on the other operand's scale. So terms of one level always add
+** without spending a level (x*x + x*0.5). Where small primes with a deep
+** chain would pull lscale more than a bit away from 2^bits, every level
+** keeps 2^bits instead, and a sum of two terms of one level with different
+** scales then spends one level to align them.
+** Running out of levels is a run-time error naming the depth to ask for.
+**
+** Slots beyond n are kept at zero where the operations allow it (the
+** ciphertext is "clean"); a rotation or adding an encrypted scalar to a
+** vector fills them, and ckks.sum then masks them first (one level).
+** Printing a ciphertext shows its parameters, never a plaintext.
+*/
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks/ckks.h"
+#include "interp.h"
+
+#define CT_NAME "cipher<ckks>"
+#define CTX_NAME "ckks_context"
+#define KEYS_NAME "ckks_keys"
+#define BATCH_NAME "ckks_batch"
+
+#define MIN_SCALE_BITS 20
+#define MAX_SCALE_BITS 50
+#define HEADROOM_BITS 20     /* preferred bits of the first prime above the scale */
+#define MIN_HEADROOM_BITS 5  /* fewest accepted: values below 2^4 at level 0 */
+#define MAX_DEPTH (HE_CKKS_MAX_PRIMES - 2)
+#define SAME_SCALE 1e-10     /* relative difference treated as equal scales */
+
+/* --- parameters ------------------------------------------------------------------------ */
+enum { BAD_NONE, BAD_N, BAD_SCALE, BAD_DEPTH };
+
+/* Fills p with the chain for N, scale 2^sbits and the depth; returns BAD_NONE
+** or which argument is wrong (he_error set). */
+static int chain_params(int64_t n, int64_t sbits, int64_t depth, bool insecure, he_ckks_params *p)
+{
+    int bound = (n > 0 && n <= 32768) ? he_ckks_max_bits((unsigned)n) : 0;
+    if (!insecure && !bound)
+        return he_error("ckks: N=%lld is not a 128-bit secure ring dimension: use 4096, 8192, 16384 or 32768 "
+                        "(ckks.context_insecure opts out, for tests only)", (long long)n),
+               BAD_N;
+    if (insecure && (n < 16 || n > 32768 || (n & (n - 1))))
+        return he_error("ckks: N must be a power of two in [16, 32768], not %lld", (long long)n), BAD_N;
+    if (sbits < MIN_SCALE_BITS || sbits > MAX_SCALE_BITS)
+        return he_error("ckks: the scale is 2^bits with bits in [%d, %d], not %lld", MIN_SCALE_BITS, MAX_SCALE_BITS,
+                        (long long)sbits),
+               BAD_SCALE;
+    if (depth < 0 || depth > MAX_DEPTH)
+        return he_error("ckks: the depth must be in [0, %d], not %lld", MAX_DEPTH, (long long)depth), BAD_DEPTH;
+    int s = (int)sbits, d = (int)depth;
+    int first = s + HEADROOM_BITS > 60 ? 60 : s + HEADROOM_BITS;
+    if (!insecure) {
+        int room = (bound - d * s) / 2; /* the first and the special prime share what is left */
+        if (room < first) first = room;
+        if (first < s + MIN_HEADROOM_BITS) {
+            int most = (bound - 2 * (s + MIN_HEADROOM_BITS)) / s;
+            if (most < 0)
+                return he_error("ckks: a scale of 2^%d does not fit at N=%lld within the 128-bit bound of %d bits; "
+                                "use a smaller scale or a larger N", s, (long long)n, bound),
+                       BAD_SCALE;
+            return he_error("ckks: depth %d does not fit at N=%lld with scale 2^%d: log2(qP) would be %d bits, "
+                            "over the 128-bit bound of %d; the most is depth %d (or use a smaller scale or a "
+                            "larger N)", d, (long long)n, s, 2 * (s + MIN_HEADROOM_BITS) + d * s, bound, most),
+                   BAD_DEPTH;
+        }
+    }
+    memset(p, 0, sizeof *p);
+    p->n = (unsigned)n;
+    p->nprimes = (unsigned)d + 2;
+    p->bits[0] = first;
+    for (int i = 1; i <= d; i++) p->bits[i] = s;
+    p->bits[d + 1] = first; /* the special prime: at least as large as any data prime */
+    p->scale = ldexp(1.0, s);
+    p->insecure = insecure;
+    return BAD_NONE;
+}
+
+/* --- the context object ------------------------------------------------------------------- */
+typedef struct cctx {
+    he_obj obj;
+    he_ckks_ctx *ctx;
+    int depth, sbits;
+    bool insecure;
+    /* the scale of every ciphertext at level l: lscale[depth] = 2^sbits, then
+    ** lscale[l-1] = lscale[l]^2 / q_l, what a product of two ciphertexts at
+    ** level l gives after its rescale; products by plaintexts are encoded
+    ** so that they land on it too, so operands at one level always share
+    ** a scale and + and - never spend a level on scales */
+    double lscale[HE_CKKS_MAX_PRIMES];
+} cctx;
+
+static void cctx_free(he_obj *o)
+{
+    cctx *c = (cctx *)o;
+    he_ckks_ctx_free(c->ctx);
+    free(c);
+}
+
+static int cctx_repr(const he_obj *o, he_buf *b)
+{
+    const cctx *c = (const cctx *)o;
+    return he_buf_printf(b, "<ckks context N=%u depth %d scale 2^%d log2(qP)=%d%s>", he_ckks_ctx_n(c->ctx), c->depth,
+                         c->sbits, he_ckks_ctx_total_bits(c->ctx), c->insecure ? " INSECURE" : "");
+}
+
+static const he_type cctx_type = {.name = CTX_NAME, .free = cctx_free, .repr = cctx_repr};
+
+/* --- the key object ------------------------------------------------------------------------ */
+typedef struct ckeys {
+    he_obj obj;
+    cctx *c;        /* retained */
+    he_ckks_keys *k;
+    uint8_t id[32]; /* BLAKE2b of the public key: ciphertexts under one key set match */
+} ckeys;
+
+static void ckeys_free(he_obj *o)
+{
+    ckeys *k = (ckeys *)o;
+    he_ckks_keys_free(k->k); /* wipes the secret key */
+    he_release(he_objv(&k->c->obj));
+    free(k);
+}
+
+static int ckeys_repr(const he_obj *o, he_buf *b)
+{
+    const ckeys *k = (const ckeys *)o;
+    unsigned parts = he_ckks_keys_parts(k->k);
+    return he_buf_printf(b, "<ckks keys N=%u:%s%s%s%s>", he_ckks_ctx_n(k->c->ctx),
+                         parts & HE_CKKS_PART_SECRET ? " secret" : "", parts & HE_CKKS_PART_PUBLIC ? " public" : "",
+                         parts & HE_CKKS_PART_RELIN ? " relin" : "", parts & HE_CKKS_PART_GALOIS ? " galois" : "");
+}
+
+static const he_type ckeys_type = {.name = KEYS_NAME, .free = ckeys_free, .repr = ckeys_repr};
+
+static ckeys *ckeys_new(cctx *c)
+{
+    ckeys *k = he_malloc(sizeof *k);
+    if (!k) return NULL;
+    he_obj_init(&k->obj, &ckeys_type);
+    k->k = he_ckks_keys_new(c->ctx);
+    k->c = c;
+    c->obj.rc++;
+    memset(k->id, 0, sizeof k->id);
+    if (!k->k) {
+        ckeys_free(&k->obj);
+        return NULL;
+    }
+    return k;
+}
+
+/* The key set's identity: a hash of its public key. */
+static int ckeys_set_id(ckeys *k)
+{
+    if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_PUBLIC)) return he_error("ckks: the key set has no public key");
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (he_ckks_keys_serialize(k->k, HE_CKKS_PART_PUBLIC, &buf, &len) < 0) return -1;
+    crypto_generichash(k->id, sizeof k->id, buf, len, NULL, 0);
+    he_free(buf);
+    return 0;
+}
+
+/* --- the ciphertext object ------------------------------------------------------------------ */
+typedef struct cct {
+    he_obj obj;
+    ckeys *keys;    /* retained: the evaluation keys (and the context) */
+    he_ckks_ct *ct;
+    int64_t n;      /* length of the vector (1 for a scalar) */
+    bool scalar;    /* the value is in every slot */
+    bool clean;     /* a vector whose slots from n on are zero */
+} cct;
+
+static const he_type cct_type;
+
+static void cct_free(he_obj *o)
+{
+    cct *c = (cct *)o;
+    he_ckks_ct_free(c->ct);
+    he_release(he_objv(&c->keys->obj));
+    free(c);
+}
+
+static double log2_scale(double s) { return log2(s); }
+
+static int cct_repr(const he_obj *o, he_buf *b)
+{
+    const cct *c = (const cct *)o;
+    const he_ckks_ctx *ctx = c->keys->c->ctx;
+    char len[32] = "";
+    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    return he_buf_printf(b, "<cipher ckks%s N=%u level %d/%d scale 2^%.4g slots %u>", len, he_ckks_ctx_n(ctx),
+                         he_ckks_ct_level(c->ct), he_ckks_ctx_max_level(ctx), log2_scale(he_ckks_ct_scale(c->ct)),
+                         he_ckks_ctx_slots(ctx));
+}
+
+static int cct_len(const he_obj *o, int64_t *n)
+{
+    const cct *c = (const cct *)o;
+    if (c->scalar) return he_error("len: an encrypted scalar has no length");
+    *n = c->n;
+    return 0;
+}
+
+static cct *cct_new(ckeys *k, int64_t n, bool scalar, bool clean)
+{
+    cct *c = he_malloc(sizeof *c);
+    if (!c) return NULL;
+    he_obj_init(&c->obj, &cct_type);
+    c->keys = k;
+    k->obj.rc++;
+    c->n = n;
+    c->scalar = scalar;
+    c->clean = clean && !scalar;
+    c->ct = he_ckks_ct_new(k->c->ctx);
+    if (!c->ct) {
+        cct_free(&c->obj);
+        return NULL;
+    }
+    return c;
+}
+
+static void drop(cct *c)
+{
+    if (c) he_release(he_objv(&c->obj));
+}
+
+static int put(cct *r, int rc, he_value *out)
+{
+    if (rc < 0 || !r) {
+        drop(r);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static const he_ckks_ctx *ctx_of(const cct *c) { return c->keys->c->ctx; }
+
+/* --- levels and scales ------------------------------------------------------------------------ */
+static int exhausted(const cctx *c, const char *what)
+{
+    return he_error("CKKS modulus chain exhausted: depth %d used, %d available; build the context with depth >= %d "
+                    "(%s)", c->depth + 1, c->depth, c->depth + 1, what);
+}
+
+static bool same_scale(double a, double b) { return fabs(a - b) <= SAME_SCALE * fmax(fabs(a), fabs(b)); }
+
+/* out := a at level l and scale s (level(a) >= l). A change of scale is a
+** product by 1 at a chosen scale, then the rescale of level l + 1, so it
+** needs level(a) > l. */
+static int to_level_scale(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a, int l, double s)
+{
+    double sa = he_ckks_ct_scale(a);
+    if (same_scale(sa, s)) return he_ckks_mod_down(ctx, out, a, l);
+    if (he_ckks_ct_level(a) <= l) return he_error("ckks: internal: scale alignment without a level to spend");
+    if (he_ckks_mod_down(ctx, out, a, l + 1) < 0) return -1;
+    double r = s * (double)he_ckks_ctx_prime(ctx, (unsigned)l + 1) / sa;
+    if (!(r >= 0x1p20 && r < 0x1p61))
+        return he_error("ckks: cannot align the scales 2^%.4g and 2^%.4g", log2(sa), log2(s));
+    if (he_ckks_mul_scalar(ctx, out, out, 1.0, r) < 0 || he_ckks_rescale(ctx, out, out) < 0) return -1;
+    he_ckks_ct_set_scale(out, s);
+    return 0;
+}
+
+/* Brings a and b to one level and scale: *x and *y are a and b, or tx and
+** ty holding the moved copies. */
+static int align(const cct *ca, const he_ckks_ct *a, const he_ckks_ct *b, he_ckks_ct *tx, he_ckks_ct *ty,
+                 const he_ckks_ct **x, const he_ckks_ct **y)
+{
+    const he_ckks_ctx *ctx = ctx_of(ca);
+    int la = he_ckks_ct_level(a), lb = he_ckks_ct_level(b);
+    double sa = he_ckks_ct_scale(a), sb = he_ckks_ct_scale(b);
+    *x = a;
+    *y = b;
+    if (la == lb) {
+        if (same_scale(sa, sb)) return 0;
+        if (la == 0) return exhausted(ca->keys->c, "aligning two scales at level 0");
+        if (he_ckks_mod_down(ctx, tx, a, la - 1) < 0 || to_level_scale(ctx, ty, b, la - 1, sa) < 0) return -1;
+        *x = tx;
+        *y = ty;
+        return 0;
+    }
+    if (la > lb) {
+        if (to_level_scale(ctx, tx, a, lb, sb) < 0) return -1;
+        *x = tx;
+    } else {
+        if (to_level_scale(ctx, ty, b, la, sa) < 0) return -1;
+        *y = ty;
+    }
+    return 0;
+}
+
+/* --- plaintext operands ---------------------------------------------------------------------- */
+typedef struct plain {
+    bool tensor;
+    bool is_int; /* an int scalar: products are exact */
+    int64_t i;
+    double x;    /* a scalar */
+    int64_t n;   /* a tensor's length */
+    double *v;   /* owned copy of a tensor's elements */
+} plain;
+
+static int plain_of(he_value v, plain *p, const char *what)
+{
+    memset(p, 0, sizeof *p);
+    switch (v.tag) {
+    case HE_INT: p->is_int = true; p->i = v.as.i; p->x = (double)v.as.i; return 0;
+    case HE_FLOAT: p->x = v.as.f; return 0;
+    case HE_FIXED: p->x = he_fixed_to_double(v.as.i, v.frac); return 0;
+    default: break;
+    }
+    if (!he_is_tensor(v)) return he_error("ckks: cannot %s a ciphertext and %s", what, he_typename(v));
+    he_tensor *t = he_as_tensor(v);
+    if (t->ndim != 1) return he_error("ckks: plaintext tensors must be 1-D, not %d-D", t->ndim);
+    if (t->dtype == HE_DT_BOOL) return he_error("ckks: cannot use a bool tensor");
+    p->tensor = true;
+    p->n = t->size;
+    p->v = malloc(sizeof(double) * (size_t)(t->size ? t->size : 1));
+    if (!p->v) return he_error("out of memory");
+    for (int64_t k = 0; k < t->size; k++)
+        p->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
+                  : t->dtype == HE_DT_INT ? (double)t->data.i[k]
+                                          : he_fixed_to_double(t->data.i[k], t->frac);
+    return 0;
+}
+
+static void plain_done(plain *p)
+{
+    if (p->v) he_memzero(p->v, sizeof(double) * (size_t)p->n);
+    free(p->v);
+    p->v = NULL;
+}
+
+static int check_len(const cct *c, int64_t m)
+{
+    if (m < 1) return he_error("ckks: an empty plaintext tensor");
+    if (m > (int64_t)he_ckks_ctx_slots(ctx_of(c)))
+        return he_error("ckks: %lld values exceed the %u slots", (long long)m, he_ckks_ctx_slots(ctx_of(c)));
+    if (!c->scalar && m != c->n)
+        return he_error("ckks: length mismatch (a ciphertext of %lld and a plaintext of %lld)", (long long)c->n,
+                        (long long)m);
+    return 0;
+}
+
+/* --- arithmetic ------------------------------------------------------------------------------ */
+static int add_sub(he_op op, cct *a, cct *b, he_value *out)
+{
+    if (a->keys->c != b->keys->c || memcmp(a->keys->id, b->keys->id, sizeof a->keys->id) != 0)
+        return he_error("ckks: ciphertexts under different keys");
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
+    const he_ckks_ctx *ctx = ctx_of(a);
+    bool scalar = a->scalar && b->scalar;
+    cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, scalar, a->clean && b->clean);
+    he_ckks_ct *tx = he_ckks_ct_new(ctx), *ty = he_ckks_ct_new(ctx);
+    const he_ckks_ct *x, *y;
+    int rc = r && tx && ty ? align(a, a->ct, b->ct, tx, ty, &x, &y) : -1;
+    if (rc == 0)
+        rc = op == HE_OP_ADD ? he_ckks_add(ctx, r->ct, x, y) : he_ckks_sub(ctx, r->ct, x, y);
+    he_ckks_ct_free(tx);
+    he_ckks_ct_free(ty);
+    return put(r, rc, out);
+}
+
+/* out := a * b, relinearized and rescaled. */
+static int mul_ct_raw(const cct *ca, he_ckks_ct *out, const he_ckks_ct *a, const he_ckks_ct *b)
+{
+    const he_ckks_ctx *ctx = ctx_of(ca);
+    int la = he_ckks_ct_level(a), lb = he_ckks_ct_level(b), l = la < lb ? la : lb;
+    if (l == 0) return exhausted(ca->keys->c, "a product at level 0");
+    he_ckks_ct *t = he_ckks_ct_new(ctx);
+    if (!t) return -1;
+    int rc = 0;
+    /* the operand above brought down to the other's level and scale */
+    if (la > l) rc = to_level_scale(ctx, t, a, l, he_ckks_ct_scale(b)), a = t;
+    else if (lb > l) rc = to_level_scale(ctx, t, b, l, he_ckks_ct_scale(a)), b = t;
+    if (rc == 0) rc = he_ckks_mul(ctx, out, a, b);
+    if (rc == 0) rc = he_ckks_relin(ca->keys->k, out, out);
+    if (rc == 0) rc = he_ckks_rescale(ctx, out, out); /* scale: lscale[l]^2 / q_l = lscale[l - 1] */
+    he_ckks_ct_free(t);
+    return rc;
+}
+
+static int mul_ct(cct *a, cct *b, he_value *out)
+{
+    if (a->keys->c != b->keys->c || memcmp(a->keys->id, b->keys->id, sizeof a->keys->id) != 0)
+        return he_error("ckks: ciphertexts under different keys");
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
+    cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, a->scalar && b->scalar, a->clean || b->clean);
+    return put(r, r ? mul_ct_raw(a, r->ct, a->ct, b->ct) : -1, out);
+}
+
+/* The scale to encode a plaintext factor at, for a ciphertext at level l
+** >= 1 and scale sa, so that the product, rescaled, lands on the scale of
+** level l - 1 (*res: the scale it lands on). */
+static double factor_scale(const cctx *c, int l, double sa, double *res)
+{
+    double q = (double)he_ckks_ctx_prime(c->ctx, (unsigned)l), r = c->lscale[l - 1] * q / sa;
+    if (!(r >= 0x1p20 && r <= 0x1p60)) r = q; /* far from the table: keep the scale */
+    *res = sa * r / q;
+    if (r == q) *res = sa;
+    return r;
+}
+
+/* out := a * x for a plaintext number: an int exactly (no level), a real
+** encoded at factor_scale (one level). */
+static int mul_num_raw(const cct *c, he_ckks_ct *out, const he_ckks_ct *a, const plain *p)
+{
+    const he_ckks_ctx *ctx = ctx_of(c);
+    if (p->is_int) return he_ckks_mul_int(ctx, out, a, p->i);
+    int l = he_ckks_ct_level(a);
+    if (l == 0) return exhausted(c->keys->c, "a product by a real at level 0");
+    double res, r = factor_scale(c->keys->c, l, he_ckks_ct_scale(a), &res);
+    if (he_ckks_mul_scalar(ctx, out, a, p->x, r) < 0 || he_ckks_rescale(ctx, out, out) < 0) return -1;
+    he_ckks_ct_set_scale(out, res);
+    return 0;
+}
+
+static int mul_tensor_raw(const cct *c, he_ckks_ct *out, const he_ckks_ct *a, const double *v, int64_t m)
+{
+    const he_ckks_ctx *ctx = ctx_of(c);
+    int l = he_ckks_ct_level(a);
+    if (l == 0) return exhausted(c->keys->c, "a product by a plaintext vector at level 0");
+    double res, r = factor_scale(c->keys->c, l, he_ckks_ct_scale(a), &res);
+    he_ckks_pt *pt = he_ckks_pt_new(ctx);
+    int rc = pt ? 0 : -1;
+    if (rc == 0) rc = he_ckks_encode(ctx, pt, v, (size_t)m, l, r);
+    if (rc == 0) rc = he_ckks_mul_pt(ctx, out, a, pt);
+    if (rc == 0) rc = he_ckks_rescale(ctx, out, out);
+    if (rc == 0) he_ckks_ct_set_scale(out, res);
+    he_ckks_pt_free(pt);
+    return rc;
+}
+
+/* c + p (sign +1), c - p (-1), or p - c (sign -1 with negate_ct). */
+static int add_plain(cct *c, plain *p, bool negate_plain, bool negate_ct, he_value *out)
+{
+    const he_ckks_ctx *ctx = ctx_of(c);
+    if (p->tensor && check_len(c, p->n) < 0) return -1;
+    int64_t n = p->tensor ? p->n : c->n;
+    bool scalar = c->scalar && !p->tensor;
+    cct *r = cct_new(c->keys, n, scalar, p->tensor ? !c->scalar && c->clean : c->clean);
+    if (!r) return -1;
+    int rc = negate_ct ? he_ckks_neg(ctx, r->ct, c->ct) : he_ckks_ct_copy(r->ct, c->ct);
+    double sgn = negate_plain ? -1.0 : 1.0;
+    if (rc < 0) return put(r, rc, out);
+    if (scalar) return put(r, he_ckks_add_scalar(ctx, r->ct, r->ct, sgn * p->x), out);
+    /* a vector: the plaintext in the first n slots, zeros after (keeps a clean tail) */
+    double *v = malloc(sizeof(double) * (size_t)n);
+    he_ckks_pt *pt = he_ckks_pt_new(ctx);
+    if (!v || !pt) rc = he_error("out of memory");
+    for (int64_t k = 0; rc == 0 && k < n; k++) v[k] = sgn * (p->tensor ? p->v[k] : p->x);
+    if (rc == 0) rc = he_ckks_encode(ctx, pt, v, (size_t)n, he_ckks_ct_level(r->ct), he_ckks_ct_scale(r->ct));
+    if (rc == 0) rc = he_ckks_add_pt(ctx, r->ct, r->ct, pt);
+    if (v) he_memzero(v, sizeof(double) * (size_t)n);
+    free(v);
+    he_ckks_pt_free(pt);
+    return put(r, rc, out);
+}
+
+static int cipher_plain(he_op op, cct *c, he_value pv, bool swapped, he_value *out)
+{
+    if (op >= HE_OP_LT && op <= HE_OP_NE)
+        return he_error("CKKS ciphertexts cannot be compared (%s): decrypt first", he_op_symbol[op]);
+    if (op == HE_OP_DIV && swapped) return he_error("ckks: cannot divide by a ciphertext");
+    if (op != HE_OP_ADD && op != HE_OP_SUB && op != HE_OP_MUL && op != HE_OP_DIV)
+        return he_error("CKKS ciphertexts support + - * and division by a plaintext, not '%s'", he_op_symbol[op]);
+    plain p;
+    if (plain_of(pv, &p, op == HE_OP_MUL || op == HE_OP_DIV ? "multiply" : "add") < 0) return -1;
+    int rc = -1;
+    if (op == HE_OP_DIV) { /* c / x = c * (1/x) */
+        if (!p.tensor && p.x == 0) {
+            he_error("division by zero");
+            goto done;
+        }
+        for (int64_t k = 0; k < p.n; k++) {
+            if (p.v[k] == 0) {
+                he_error("division by zero (element %lld)", (long long)k);
+                goto done;
+            }
+            p.v[k] = 1.0 / p.v[k];
+        }
+        p.x = 1.0 / p.x;
+        p.is_int = false;
+        op = HE_OP_MUL;
+    }
+    if (op == HE_OP_MUL) {
+        if (p.tensor && check_len(c, p.n) < 0) goto done;
+        cct *r = cct_new(c->keys, p.tensor ? p.n : c->n, c->scalar && !p.tensor, p.tensor || c->clean);
+        rc = put(r, !r ? -1 : p.tensor ? mul_tensor_raw(c, r->ct, c->ct, p.v, p.n) : mul_num_raw(c, r->ct, c->ct, &p),
+                 out);
+        goto done;
+    }
+    /* + and - */
+    rc = add_plain(c, &p, op == HE_OP_SUB && !swapped, op == HE_OP_SUB && swapped, out);
+done:
+    plain_done(&p);
+    return rc;
+}
+
+static int cct_binop(he_op op, he_value a, he_value b, he_value *out)
+{
+    bool ca = he_is(a, &cct_type), cb = he_is(b, &cct_type);
+    if (ca && cb) {
+        cct *x = (cct *)a.as.o, *y = (cct *)b.as.o;
+        switch (op) {
+        case HE_OP_ADD:
+        case HE_OP_SUB: return add_sub(op, x, y, out);
+        case HE_OP_MUL: return mul_ct(x, y, out);
+        case HE_OP_DIV: return he_error("ckks: cannot divide by a ciphertext");
+        default:
+            if (op >= HE_OP_LT && op <= HE_OP_NE)
+                return he_error("CKKS ciphertexts cannot be compared (%s): decrypt first", he_op_symbol[op]);
+            return he_error("CKKS ciphertexts support + - * and division by a plaintext, not '%s'", he_op_symbol[op]);
+        }
+    }
+    if (ca) return cipher_plain(op, (cct *)a.as.o, b, false, out);
+    return cipher_plain(op, (cct *)b.as.o, a, true, out);
+}
+
+static int cct_unop(he_op op, he_value a, he_value *out)
+{
+    cct *c = (cct *)a.as.o;
+    if (op != HE_OP_NEG) return he_error("ckks: cannot apply '%s' to a ciphertext", he_op_symbol[op]);
+    cct *r = cct_new(c->keys, c->n, c->scalar, c->clean);
+    return put(r, r ? he_ckks_neg(ctx_of(c), r->ct, c->ct) : -1, out);
+}
+
+static const he_type cct_type = {
+    .name = CT_NAME, .free = cct_free, .repr = cct_repr, .binop = cct_binop, .unop = cct_unop, .len = cct_len,
+};
+
+/* --- batches: many ciphertexts, for the fused dot product ------------------------------------- */
+typedef struct cbatch {
+    he_obj obj;
+    cct **v;
+    int64_t n, cap;
+} cbatch;
+
+static void cbatch_free(he_obj *o)
+{
+    cbatch *b = (cbatch *)o;
+    for (int64_t i = 0; i < b->n; i++) drop(b->v[i]);
+    free(b->v);
+    free(b);
+}
+
+static int cbatch_repr(const he_obj *o, he_buf *b)
+{
+    return he_buf_printf(b, "<ckks batch of %lld ciphertexts>", (long long)((const cbatch *)o)->n);
+}
+
+static int cbatch_len(const he_obj *o, int64_t *n)
+{
+    *n = ((const cbatch *)o)->n;
+    return 0;
+}
+
+static const he_type cbatch_type = {.name = BATCH_NAME, .free = cbatch_free, .repr = cbatch_repr, .len = cbatch_len};
+
+static cbatch *cbatch_new(void)
+{
+    cbatch *b = he_calloc(1, sizeof *b);
+    if (b) he_obj_init(&b->obj, &cbatch_type);
+    return b;
+}
+
+static int cbatch_push(cbatch *b, cct *c)
+{
+    if (b->n == b->cap) {
+        int64_t cap = b->cap ? 2 * b->cap : 16;
+        cct **v = realloc(b->v, sizeof *v * (size_t)cap);
+        if (!v) return he_error("out of memory");
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = c;
+    c->obj.rc++;
+    return 0;
+}
+
+/* --- functions --------------------------------------------------------------------------------- */
+static int want(he_value v, const he_type *t, const char *fn, const char *what, void **o)
+{
+    if (!he_is(v, t)) return he_error("ckks.%s: expected %s, got %s", fn, what, he_typename(v));
+    *o = v.as.o;
+    return 0;
+}
+#define WANT_CTX(v, fn, p) want(v, &cctx_type, fn, "a ckks context", (void **)(p))
+#define WANT_KEYS(v, fn, p) want(v, &ckeys_type, fn, "ckks keys", (void **)(p))
+#define WANT_CT(v, fn, p) want(v, &cct_type, fn, "a ckks ciphertext", (void **)(p))
+#define WANT_BATCH(v, fn, p) want(v, &cbatch_type, fn, "a ckks batch", (void **)(p))
+
+static int want_str(he_value v, const char *fn, const char **s)
+{
+    if (!he_is(v, &he_str_type)) return he_error("ckks.%s: the path must be a str, got %s", fn, he_typename(v));
+    *s = he_as_str(v)->data;
+    return 0;
+}
+
+static int context(he_value *a, he_value *out, bool insecure)
+{
+    for (int i = 0; i < 3; i++)
+        if (a[i].tag != HE_INT)
+            return he_error("ckks.context: N, the scale's bits and the depth are ints, got %s", he_typename(a[i]));
+    he_ckks_params p;
+    if (chain_params(a[0].as.i, a[1].as.i, a[2].as.i, insecure, &p) != BAD_NONE) return -1;
+    cctx *c = he_malloc(sizeof *c);
+    if (!c) return -1;
+    he_obj_init(&c->obj, &cctx_type);
+    c->ctx = he_ckks_ctx_new(&p); /* prints the warning line when insecure */
+    c->depth = (int)a[2].as.i;
+    c->sbits = (int)a[1].as.i;
+    c->insecure = insecure;
+    if (!c->ctx) {
+        free(c);
+        return -1;
+    }
+    double worst = 0;
+    c->lscale[c->depth] = p.scale;
+    for (int l = c->depth; l > 0; l--) {
+        c->lscale[l - 1] = c->lscale[l] * (c->lscale[l] / (double)he_ckks_ctx_prime(c->ctx, (unsigned)l));
+        double d = fabs(log2(c->lscale[l - 1] / p.scale));
+        if (d > worst) worst = d;
+    }
+    /* where the chain's primes pull the products' scales more than one bit
+    ** away (small scales with deep chains), every level keeps the nominal
+    ** scale instead: products by plaintexts land on it, and a sum of terms
+    ** of one level with different scales spends a level on aligning them */
+    if (worst > 1.0)
+        for (int l = 0; l <= c->depth; l++) c->lscale[l] = p.scale;
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    return context(a, out, false);
+}
+
+static int f_context_insecure(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    return context(a, out, true);
+}
+
+/* keygen(ctx [, steps]): secret, public, relinearization keys; Galois keys for the steps. */
+static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "keygen", &c) < 0) return -1;
+    int *steps = NULL;
+    size_t nsteps = 0;
+    if (n > 1) {
+        if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype != HE_DT_INT || he_as_tensor(a[1])->ndim != 1)
+            return he_error("ckks.keygen: the rotation steps must be a 1-D int tensor, got %s", he_typename(a[1]));
+        he_tensor *t = he_as_tensor(a[1]);
+        steps = malloc(sizeof(int) * (size_t)(t->size ? t->size : 1));
+        if (!steps) return he_error("out of memory");
+        int64_t slots = he_ckks_ctx_slots(c->ctx);
+        for (int64_t i = 0; i < t->size; i++) {
+            if (t->data.i[i] <= -slots || t->data.i[i] >= slots) {
+                free(steps);
+                return he_error("ckks.keygen: rotation step %lld is outside (-%lld, %lld)", (long long)t->data.i[i],
+                                (long long)slots, (long long)slots);
+            }
+            steps[nsteps++] = (int)t->data.i[i];
+        }
+    }
+    ckeys *k = ckeys_new(c);
+    int rc = k ? 0 : -1;
+    if (rc == 0) rc = he_ckks_keygen(k->k);
+    if (rc == 0) rc = he_ckks_keygen_relin(k->k);
+    if (rc == 0 && nsteps) rc = he_ckks_keygen_galois(k->k, steps, nsteps, false);
+    if (rc == 0) rc = ckeys_set_id(k);
+    free(steps);
+    if (rc < 0) {
+        if (k) he_release(he_objv(&k->obj));
+        return -1;
+    }
+    *out = he_objv(&k->obj);
+    return 0;
+}
+
+static int f_pow2_steps(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "pow2_steps", &c) < 0) return -1;
+    int64_t m = 0;
+    for (unsigned s = 1; s < he_ckks_ctx_slots(c->ctx); s <<= 1) m++;
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &m);
+    if (!t) return -1;
+    for (int64_t i = 0; i < m; i++) t->data.i[i] = (int64_t)1 << i;
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* The public parts of a key set (a copy without the secret key). */
+static int f_public_keys(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    if (WANT_KEYS(a[0], "public_keys", &k) < 0) return -1;
+    unsigned parts = he_ckks_keys_parts(k->k) & ~(unsigned)HE_CKKS_PART_SECRET;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (he_ckks_keys_serialize(k->k, parts, &buf, &len) < 0) return -1;
+    ckeys *p = ckeys_new(k->c);
+    int rc = p ? he_ckks_keys_deserialize(p->k, buf, len) : -1;
+    he_free(buf);
+    if (rc < 0) {
+        if (p) he_release(he_objv(&p->obj));
+        return -1;
+    }
+    memcpy(p->id, k->id, sizeof p->id);
+    *out = he_objv(&p->obj);
+    return 0;
+}
+
+static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    if (WANT_KEYS(a[0], "encrypt", &k) < 0) return -1;
+    plain p;
+    if (plain_of(a[1], &p, "encrypt") < 0) return -1;
+    const he_ckks_ctx *ctx = k->c->ctx;
+    unsigned slots = he_ckks_ctx_slots(ctx);
+    int rc = 0;
+    if (p.tensor && (p.n < 1 || p.n > (int64_t)slots))
+        rc = p.n < 1 ? he_error("ckks.encrypt: nothing to encrypt (an empty tensor)")
+                     : he_error("ckks.encrypt: %lld values exceed the %u slots of N=%u", (long long)p.n, slots,
+                                he_ckks_ctx_n(ctx));
+    double *fill = NULL;
+    if (rc == 0 && !p.tensor) { /* a scalar fills every slot, so it broadcasts */
+        fill = malloc(sizeof(double) * slots);
+        if (!fill) rc = he_error("out of memory");
+        for (unsigned i = 0; rc == 0 && i < slots; i++) fill[i] = p.x;
+    }
+    cct *c = rc == 0 ? cct_new(k, p.tensor ? p.n : 1, !p.tensor, true) : NULL;
+    he_ckks_pt *pt = c ? he_ckks_pt_new(ctx) : NULL;
+    rc = pt ? 0 : -1;
+    if (rc == 0) rc = he_ckks_encode(ctx, pt, p.tensor ? p.v : fill, p.tensor ? (size_t)p.n : slots, -1, 0);
+    if (rc == 0) rc = he_ckks_encrypt(k->k, c->ct, pt);
+    he_ckks_pt_free(pt);
+    if (fill) {
+        he_memzero(fill, sizeof(double) * slots);
+        free(fill);
+    }
+    plain_done(&p);
+    return put(c, rc, out);
+}
+
+static int same_keys(const ckeys *k, const cct *c, const char *fn)
+{
+    if (k->c != c->keys->c) return he_error("ckks.%s: the ciphertext belongs to another context", fn);
+    if (memcmp(k->id, c->keys->id, sizeof k->id) != 0)
+        return he_error("ckks.%s: the ciphertext is under other keys", fn);
+    return 0;
+}
+
+static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    cct *c = NULL;
+    if (WANT_KEYS(a[0], "decrypt", &k) < 0 || WANT_CT(a[1], "decrypt", &c) < 0) return -1;
+    if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_SECRET))
+        return he_error("ckks.decrypt: needs the secret key, not public keys");
+    if (same_keys(k, c, "decrypt") < 0) return -1;
+    const he_ckks_ctx *ctx = ctx_of(c);
+    he_ckks_pt *pt = he_ckks_pt_new(ctx);
+    he_tensor *t = c->scalar ? NULL : he_tensor_new(HE_DT_FLOAT, 0, 1, &c->n);
+    double x = 0;
+    int rc = pt && (c->scalar || t) ? he_ckks_decrypt(k->k, pt, c->ct) : -1;
+    if (rc == 0) rc = he_ckks_decode(ctx, pt, t ? t->data.f : &x, t ? (size_t)c->n : 1);
+    he_ckks_pt_free(pt);
+    if (rc < 0) {
+        if (t) he_release(he_objv(&t->obj));
+        return -1;
+    }
+    *out = t ? he_objv(&t->obj) : he_float(x);
+    return 0;
+}
+
+static int f_rotate(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    if (WANT_CT(a[0], "rotate", &c) < 0) return -1;
+    if (a[1].tag != HE_INT) return he_error("ckks.rotate: the step must be an int, got %s", he_typename(a[1]));
+    int64_t slots = he_ckks_ctx_slots(ctx_of(c)), s = a[1].as.i % slots;
+    cct *r = cct_new(c->keys, c->n, c->scalar, s == 0 && c->clean);
+    if (!r) return -1;
+    if (c->scalar || s == 0) return put(r, he_ckks_ct_copy(r->ct, c->ct), out); /* the same in every slot */
+    if (he_ckks_rotate(c->keys->k, r->ct, c->ct, (int)s) < 0) {
+        drop(r);
+        if (strstr(he_errmsg(), "Galois"))
+            return he_error("ckks.rotate: no rotation key for step %lld: make the keys with ckks.keygen(ctx, [%lld]) "
+                            "or ckks.keygen(ctx, ckks.pow2_steps(ctx))", (long long)a[1].as.i, (long long)a[1].as.i);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+/* Zeroes the slots from n on (one level). */
+static int mask_tail(const cct *c, he_ckks_ct *out)
+{
+    double *ones = malloc(sizeof(double) * (size_t)c->n);
+    if (!ones) return he_error("out of memory");
+    for (int64_t i = 0; i < c->n; i++) ones[i] = 1.0;
+    int rc = mul_tensor_raw(c, out, c->ct, ones, c->n);
+    free(ones);
+    return rc;
+}
+
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    if (WANT_CT(a[0], "sum", &c) < 0) return -1;
+    cct *r = cct_new(c->keys, 1, true, false);
+    if (!r) return -1;
+    if (c->scalar) return put(r, he_ckks_ct_copy(r->ct, c->ct), out);
+    const he_ckks_ct *src = c->ct;
+    he_ckks_ct *t = NULL;
+    if (!c->clean) {
+        if (he_ckks_ct_level(c->ct) == 0) {
+            drop(r);
+            return exhausted(c->keys->c, "sum masks the slots past the vector, and this ciphertext is at level 0");
+        }
+        t = he_ckks_ct_new(ctx_of(c));
+        if (!t || mask_tail(c, t) < 0) {
+            he_ckks_ct_free(t);
+            drop(r);
+            return -1;
+        }
+        src = t;
+    }
+    int rc = he_ckks_sum_slots(c->keys->k, r->ct, src);
+    he_ckks_ct_free(t);
+    if (rc < 0 && strstr(he_errmsg(), "Galois"))
+        he_error("ckks.sum: needs the rotation keys for the powers of two: make the keys with "
+                 "ckks.keygen(ctx, ckks.pow2_steps(ctx))");
+    return put(r, rc, out);
+}
+
+static int f_level(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    if (WANT_CT(a[0], "level", &c) < 0) return -1;
+    *out = he_int(he_ckks_ct_level(c->ct));
+    return 0;
+}
+
+static int f_scale(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    if (WANT_CT(a[0], "scale", &c) < 0) return -1;
+    *out = he_float(he_ckks_ct_scale(c->ct));
+    return 0;
+}
+
+static int f_depth(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "depth", &c) < 0) return -1;
+    *out = he_int(c->depth);
+    return 0;
+}
+
+static int f_slots(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "slots", &c) < 0) return -1;
+    *out = he_int(he_ckks_ctx_slots(c->ctx));
+    return 0;
+}
+
+/* --- batches and the fused dot product --------------------------------------------------------- */
+static int f_batch(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    cbatch *b = cbatch_new();
+    if (!b) return -1;
+    *out = he_objv(&b->obj);
+    return 0;
+}
+
+static int f_push(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cbatch *b = NULL;
+    cct *c = NULL;
+    *out = he_nil();
+    if (WANT_BATCH(a[0], "push", &b) < 0 || WANT_CT(a[1], "push", &c) < 0) return -1;
+    return cbatch_push(b, c);
+}
+
+static int f_get(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cbatch *b = NULL;
+    if (WANT_BATCH(a[0], "get", &b) < 0) return -1;
+    if (a[1].tag != HE_INT) return he_error("ckks.get: the index must be an int, got %s", he_typename(a[1]));
+    int64_t i = a[1].as.i < 0 ? a[1].as.i + b->n : a[1].as.i;
+    if (i < 0 || i >= b->n)
+        return he_error("ckks.get: index %lld out of range for a batch of %lld", (long long)a[1].as.i, (long long)b->n);
+    b->v[i]->obj.rc++;
+    *out = he_objv(&b->v[i]->obj);
+    return 0;
+}
+
+/* encrypt_rows(keys, X): one ciphertext per row of a 2-D tensor. */
+static int f_encrypt_rows(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    ckeys *k = NULL;
+    if (WANT_KEYS(a[0], "encrypt_rows", &k) < 0) return -1;
+    if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->ndim != 2)
+        return he_error("ckks.encrypt_rows: expected a 2-D tensor, got %s", he_typename(a[1]));
+    he_tensor *t = he_as_tensor(a[1]);
+    cbatch *b = cbatch_new();
+    if (!b) return -1;
+    for (int64_t i = 0; i < t->shape[0]; i++) {
+        he_tensor *row = he_tensor_sub(t, 1, &i);
+        he_value args[2] = {a[0], row ? he_objv(&row->obj) : he_nil()}, c;
+        int rc = row ? f_encrypt(vm, args, n, &c) : -1;
+        if (row) he_release(he_objv(&row->obj));
+        if (rc == 0) {
+            rc = cbatch_push(b, (cct *)c.as.o);
+            he_release(c);
+        }
+        if (rc < 0) {
+            cbatch_free(&b->obj);
+            return -1;
+        }
+    }
+    *out = he_objv(&b->obj);
+    return 0;
+}
+
+/* dot(batch, w): sum_i w[i] * batch[i], with w a float[m] (scalar weights)
+** or a float[m, n] (a plaintext vector per ciphertext); one fused kernel,
+** one rescale. */
+static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cbatch *b = NULL;
+    if (WANT_BATCH(a[0], "dot", &b) < 0) return -1;
+    if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype == HE_DT_BOOL ||
+        (he_as_tensor(a[1])->ndim != 1 && he_as_tensor(a[1])->ndim != 2))
+        return he_error("ckks.dot: the weights must be a 1-D or 2-D number tensor, got %s", he_typename(a[1]));
+    he_tensor *w = he_as_tensor(a[1]);
+    int64_t m = b->n;
+    if (m == 0) return he_error("ckks.dot: the batch is empty");
+    if (w->shape[0] != m)
+        return he_error("ckks.dot: %lld weights for %lld ciphertexts", (long long)w->shape[0], (long long)m);
+    cct *c0 = b->v[0];
+    const he_ckks_ctx *ctx = ctx_of(c0);
+    int64_t len = 0;
+    bool scalar = true, clean = true;
+    int lmin = INT32_MAX;
+    for (int64_t i = 0; i < m; i++) {
+        cct *c = b->v[i];
+        if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
+            return he_error("ckks.dot: ciphertexts under different keys");
+        if (!c->scalar) {
+            if (len && c->n != len)
+                return he_error("ckks.dot: length mismatch (%lld and %lld)", (long long)len, (long long)c->n);
+            len = c->n;
+            scalar = false;
+            clean &= c->clean;
+        } else clean = false;
+        int l = he_ckks_ct_level(c->ct);
+        if (l < lmin) lmin = l;
+    }
+    if (w->ndim == 2) {
+        if (w->shape[1] < 1 || w->shape[1] > (int64_t)he_ckks_ctx_slots(ctx) || (len && w->shape[1] != len))
+            return he_error("ckks.dot: weight rows of %lld for ciphertexts of %lld", (long long)w->shape[1],
+                            (long long)(len ? len : 1));
+        if (!len) len = w->shape[1];
+        scalar = false;
+        clean = true;
+    }
+    /* one level and one scale for all: the scale of the first at the lowest level */
+    double s = 0;
+    bool mixed = false;
+    for (int64_t i = 0; i < m; i++)
+        if (he_ckks_ct_level(b->v[i]->ct) == lmin) {
+            double si = he_ckks_ct_scale(b->v[i]->ct);
+            if (s == 0) s = si;
+            else if (!same_scale(s, si)) mixed = true;
+        }
+    int l = mixed ? lmin - 1 : lmin;
+    if (l < 1) return exhausted(c0->keys->c, "a dot product at level 0");
+    cct *r = cct_new(c0->keys, scalar ? 1 : len, scalar, clean);
+    he_ckks_ct **tmp = he_calloc((size_t)m, sizeof *tmp);   /* moved copies, where needed */
+    const he_ckks_ct **in = he_calloc((size_t)m, sizeof *in);
+    he_ckks_pt **pts = w->ndim == 2 ? he_calloc((size_t)m, sizeof *pts) : NULL;
+    double *wv = malloc(sizeof(double) * (size_t)(w->ndim == 2 ? w->shape[1] : m));
+    int rc = r && tmp && in && wv && (w->ndim == 1 || pts) ? 0 : he_error("out of memory");
+    for (int64_t i = 0; rc == 0 && i < m; i++) {
+        const he_ckks_ct *ci = b->v[i]->ct;
+        in[i] = ci;
+        if (he_ckks_ct_level(ci) == l && same_scale(he_ckks_ct_scale(ci), s)) continue;
+        tmp[i] = he_ckks_ct_new(ctx);
+        rc = tmp[i] ? to_level_scale(ctx, tmp[i], ci, l, s) : -1;
+        in[i] = tmp[i];
+    }
+    double res, q = factor_scale(c0->keys->c, l, s, &res);
+    if (rc == 0 && w->ndim == 1) {
+        for (int64_t i = 0; i < m; i++)
+            wv[i] = w->dtype == HE_DT_FLOAT ? w->data.f[i]
+                    : w->dtype == HE_DT_INT ? (double)w->data.i[i]
+                                            : he_fixed_to_double(w->data.i[i], w->frac);
+        rc = he_ckks_dot_scalar(ctx, r->ct, (const he_ckks_ct *const *)in, wv, (size_t)m, q);
+    } else if (rc == 0) {
+        int64_t cols = w->shape[1];
+        for (int64_t i = 0; rc == 0 && i < m; i++) {
+            for (int64_t j = 0; j < cols; j++) {
+                int64_t e = i * cols + j;
+                wv[j] = w->dtype == HE_DT_FLOAT ? w->data.f[e]
+                        : w->dtype == HE_DT_INT ? (double)w->data.i[e]
+                                                : he_fixed_to_double(w->data.i[e], w->frac);
+            }
+            pts[i] = he_ckks_pt_new(ctx);
+            rc = pts[i] ? he_ckks_encode(ctx, pts[i], wv, (size_t)cols, l, q) : -1;
+        }
+        if (rc == 0)
+            rc = he_ckks_dot_pt(ctx, r->ct, (const he_ckks_ct *const *)in, (const he_ckks_pt *const *)pts, (size_t)m);
+    }
+    if (rc == 0) rc = he_ckks_rescale(ctx, r->ct, r->ct);
+    if (rc == 0) he_ckks_ct_set_scale(r->ct, res);
+    for (int64_t i = 0; tmp && i < m; i++) he_ckks_ct_free(tmp[i]);
+    for (int64_t i = 0; pts && i < m; i++) he_ckks_pt_free(pts[i]);
+    he_free(tmp);
+    he_free(in);
+    he_free(pts);
+    free(wv);
+    return put(r, rc, out);
+}
+
+/* --- files ------------------------------------------------------------------------------------- */
+static int f_save_keys(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (WANT_KEYS(a[0], "save_keys", &k) < 0 || want_str(a[1], "save_keys", &path) < 0) return -1;
+    return he_ckks_keys_save(k->k, he_ckks_keys_parts(k->k), path); /* mode 0600 with a secret key */
+}
+
+static int f_load_keys(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    const char *path = NULL;
+    if (WANT_CTX(a[0], "load_keys", &c) < 0 || want_str(a[1], "load_keys", &path) < 0) return -1;
+    ckeys *k = ckeys_new(c);
+    int rc = k ? he_ckks_keys_load(k->k, path) : -1;
+    if (rc == 0 && ckeys_set_id(k) < 0) rc = he_error("ckks.load_keys: %s has no public key", path);
+    if (rc < 0) {
+        if (k) he_release(he_objv(&k->obj));
+        return -1;
+    }
+    *out = he_objv(&k->obj);
+    return 0;
+}
+
+/*
+** Ciphertext file (the language's wrapper around the runtime format):
+**   0   8   magic "HEckksV\n"
+**   8   4   version (1)
+**   12  4   flags: 1 scalar, 2 clean tail
+**   16  8   n (the vector's length)
+**   24  32  key-set identity (BLAKE2b-256 of the public key)
+**   56  8   length B of the runtime ciphertext
+**   64  B   the runtime ciphertext (runtime/ckks/ckks.h, version 1)
+**   64+B 32 BLAKE2b-256 of bytes [0, 64+B)
+** All integers little-endian.
+*/
+#define CT_MAGIC "HEckksV\n"
+#define CT_HEADER 64
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (WANT_CT(a[0], "save", &c) < 0 || want_str(a[1], "save", &path) < 0) return -1;
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    if (he_ckks_ct_serialize(ctx_of(c), c->ct, &body, &blen) < 0) return -1;
+    size_t total = CT_HEADER + blen + 32;
+    uint8_t *buf = he_malloc(total);
+    if (!buf) {
+        he_free(body);
+        return -1;
+    }
+    memcpy(buf, CT_MAGIC, 8);
+    put_le(buf + 8, 1, 4);
+    put_le(buf + 12, (c->scalar ? 1u : 0u) | (c->clean ? 2u : 0u), 4);
+    put_le(buf + 16, (uint64_t)c->n, 8);
+    memcpy(buf + 24, c->keys->id, 32);
+    put_le(buf + 56, blen, 8);
+    memcpy(buf + CT_HEADER, body, blen);
+    he_free(body);
+    crypto_generichash(buf + CT_HEADER + blen, 32, buf, CT_HEADER + blen, NULL, 0);
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f) rc = he_error("ckks.save: cannot write %s", path);
+    else {
+        if (fwrite(buf, 1, total, f) != total) rc = he_error("ckks.save: cannot write %s", path);
+        if (fclose(f) != 0 && rc == 0) rc = he_error("ckks.save: cannot write %s", path);
+    }
+    he_free(buf);
+    return rc;
+}
+
+static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    const char *path = NULL;
+    if (WANT_KEYS(a[0], "load", &k) < 0 || want_str(a[1], "load", &path) < 0) return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return he_error("ckks.load: cannot open %s", path);
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 1 << 16;
+            if (cap > ((size_t)1 << 32)) {
+                rc = he_error("ckks.load: %s is too large for a ciphertext", path);
+                break;
+            }
+            uint8_t *nb = he_realloc(buf, cap);
+            if (!nb) {
+                rc = -1;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) rc = he_error("ckks.load: cannot read %s", path);
+            break;
+        }
+    }
+    fclose(f);
+    uint8_t sum[32];
+    cct *c = NULL;
+    if (rc == 0 && (len < CT_HEADER + 32 || memcmp(buf, CT_MAGIC, 8) != 0))
+        rc = he_error("ckks.load: %s is not a ckks ciphertext file", path);
+    if (rc == 0 && get_le(buf + 8, 4) != 1)
+        rc = he_error("ckks.load: %s has format version %llu (this build reads 1)", path,
+                      (unsigned long long)get_le(buf + 8, 4));
+    if (rc == 0) {
+        crypto_generichash(sum, 32, buf, len - 32, NULL, 0);
+        if (sodium_memcmp(sum, buf + len - 32, 32) != 0 || get_le(buf + 56, 8) != len - CT_HEADER - 32)
+            rc = he_error("ckks.load: %s is damaged (checksum mismatch)", path);
+    }
+    uint64_t flags = rc == 0 ? get_le(buf + 12, 4) : 0, nv = rc == 0 ? get_le(buf + 16, 8) : 0;
+    if (rc == 0 && (flags > 3 || nv < 1 || nv > he_ckks_ctx_slots(k->c->ctx) || ((flags & 1) && nv != 1)))
+        rc = he_error("ckks.load: %s has a bad header", path);
+    if (rc == 0 && memcmp(buf + 24, k->id, 32) != 0)
+        rc = he_error("ckks.load: %s was encrypted under other keys", path);
+    if (rc == 0) {
+        c = cct_new(k, (int64_t)nv, flags & 1, (flags & 2) != 0);
+        rc = c ? he_ckks_ct_deserialize(k->c->ctx, c->ct, buf + CT_HEADER, len - CT_HEADER - 32) : -1;
+    }
+    he_free(buf);
+    return put(c, rc, out);
+}
+
+/* --- static rules ---------------------------------------------------------------------------------- */
+static bool is_obj(const type *t, const char *name) { return t->kind == T_OBJ && strcmp(t->name, name) == 0; }
+static bool is_ct(const type *t) { return is_obj(t, CT_NAME); }
+static bool is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
+static bool is_plain(const type *t)
+{
+    return is_num(t) || (t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank == 1 || t->rank < 0));
+}
+
+static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
+{
+    if (!is_ct(a) && !is_ct(b)) return NULL;
+    type *other = is_ct(a) ? b : a;
+    bool both = is_ct(a) && is_ct(b);
+    if (op >= HE_OP_LT && op <= HE_OP_NE) {
+        ck_error(c, n, "CKKS ciphertexts cannot be compared (%s): a comparison has no encrypted result; decrypt first",
+                 he_op_symbol[op]);
+        return ty_any;
+    }
+    if (!both && other->kind != T_ANY && !is_plain(other)) {
+        ck_error(c, n, "cannot apply '%s' to %s and %s", he_op_symbol[op], ty_str_of(a), ty_str_of(b));
+        return ty_any;
+    }
+    switch (op) {
+    case HE_OP_ADD:
+    case HE_OP_SUB:
+    case HE_OP_MUL: return ty_obj(CT_NAME);
+    case HE_OP_DIV:
+        if (!is_ct(b)) return ty_obj(CT_NAME);
+        ck_error(c, n, "CKKS cannot divide by a ciphertext (there is no encrypted inverse); divide by a plaintext");
+        return ty_any;
+    case HE_OP_MATMUL:
+        ck_error(c, n, "'@' is not defined on CKKS ciphertexts: use * with ckks.sum, or ckks.dot");
+        return ty_any;
+    default:
+        ck_error(c, n, "CKKS ciphertexts support + - * and division by a plaintext, not '%s'", he_op_symbol[op]);
+        return ty_any;
+    }
+}
+
+static type *unop_rule(checker *c, node *n, he_op op, type *a)
+{
+    if (!is_ct(a)) return NULL;
+    if (op == HE_OP_NEG) return a;
+    ck_error(c, n, "cannot apply '%s' to a CKKS ciphertext", he_op_symbol[op]);
+    return ty_any;
+}
+
+static bool need(checker *c, node *at, type *t, bool ok, const char *what)
+{
+    if (ok || t->kind == T_ANY) return true;
+    ck_error(c, at, "expected %s, got %s", what, ty_str_of(t));
+    return false;
+}
+
+
+static type *context_rule(checker *c, node **a, type **t, bool insecure)
+{
+    bool ok = true;
+    for (int i = 0; i < 3; i++)
+        ok &= need(c, a[i], t[i], t[i]->kind == T_INT, i == 0 ? "N (int)" : i == 1 ? "the scale's bits (int)" : "the depth (int)");
+    if (ok && a[0]->kind == N_INT && a[1]->kind == N_INT && a[2]->kind == N_INT) {
+        he_ckks_params p;
+        int bad = chain_params(a[0]->ival, a[1]->ival, a[2]->ival, insecure, &p);
+        if (bad != BAD_NONE) ck_error(c, a[bad == BAD_N ? 0 : bad == BAD_SCALE ? 1 : 2], "%s", he_errmsg());
+    }
+    return ty_obj(CTX_NAME);
+}
+
+static type *r_context(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    return context_rule(c, a, t, false);
+}
+
+static type *r_context_insecure(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    return context_rule(c, a, t, true);
+}
+
+static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    if (n > 1)
+        need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+             "the rotation steps (an int tensor)");
+    return ty_obj(KEYS_NAME);
+}
+
+static type *r_ctx_steps(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    int64_t d = DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
+static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    return ty_int;
+}
+
+static type *r_keys(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
+    return ty_obj(KEYS_NAME);
+}
+
+static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
+    need(c, a[1], t[1], is_plain(t[1]), "a number or a 1-D tensor");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_decrypt(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
+    need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
+    return ty_any; /* a float, or a float tensor, known when decrypted */
+}
+
+static type *r_rotate(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    need(c, a[1], t[1], t[1]->kind == T_INT, "the step (int)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_ct(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_level(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    return ty_int;
+}
+
+static type *r_scale(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    return ty_float;
+}
+
+static type *r_batch(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)c; (void)call; (void)a; (void)t; (void)n;
+    return ty_obj(BATCH_NAME);
+}
+
+static type *r_push(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
+    need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
+    return ty_void;
+}
+
+static type *r_get(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
+    need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_encrypt_rows(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
+    need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
+         "a 2-D tensor");
+    return ty_obj(BATCH_NAME);
+}
+
+static type *r_dot(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
+    need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && t[1]->rank != 0 && t[1]->rank <= 2,
+         "weights (a 1-D or 2-D tensor)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_save_or_load(checker *c, node **a, type **t, const char *obj, const char *what)
+{
+    need(c, a[0], t[0], is_obj(t[0], obj), what);
+    need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_save_keys(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    return r_save_or_load(c, a, t, KEYS_NAME, "ckks keys");
+}
+
+static type *r_save(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    return r_save_or_load(c, a, t, CT_NAME, "a ckks ciphertext");
+}
+
+static type *r_load_keys(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    r_save_or_load(c, a, t, CTX_NAME, "a ckks context");
+    return ty_obj(KEYS_NAME);
+}
+
+static type *r_load(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    r_save_or_load(c, a, t, KEYS_NAME, "ckks keys");
+    return ty_obj(CT_NAME);
+}
+
+static const builtin fns[] = {
+    {"context", NULL, 3, 3, f_context, r_context,
+     "context(N, scale_bits, depth): N in 4096..32768, scale 2^scale_bits, the multiplicative depth"},
+    {"context_insecure", NULL, 3, 3, f_context_insecure, r_context_insecure,
+     "context_insecure(N, scale_bits, depth): any power-of-two N, no security bound, for tests only (warns)"},
+    {"keygen", NULL, 1, 2, f_keygen, r_keygen,
+     "keygen(ctx [, steps]): secret, public and relinearization keys, Galois keys for the rotation steps"},
+    {"pow2_steps", NULL, 1, 1, f_pow2_steps, r_ctx_steps, "pow2_steps(ctx): [1, 2, 4, ..., slots/2], for keygen"},
+    {"public_keys", NULL, 1, 1, f_public_keys, r_keys, "public_keys(keys): the keys without the secret key"},
+    {"encrypt", NULL, 2, 2, f_encrypt, r_encrypt, "encrypt(keys, x): x a number (in every slot) or a 1-D tensor"},
+    {"decrypt", NULL, 2, 2, f_decrypt, r_decrypt, "decrypt(keys, c): a float or a float tensor of c's length"},
+    {"rotate", NULL, 2, 2, f_rotate, r_rotate, "rotate(c, k): slot i of the result is slot i+k of c (left rotation)"},
+    {"sum", NULL, 1, 1, f_sum, r_ct, "sum(c): the sum across c's slots (an encrypted scalar)"},
+    {"level", NULL, 1, 1, f_level, r_level, "level(c): levels left (0: no more products)"},
+    {"scale", NULL, 1, 1, f_scale, r_scale, "scale(c): c's scale"},
+    {"depth", NULL, 1, 1, f_depth, r_ctx_int, "depth(ctx): the context's multiplicative depth"},
+    {"slots", NULL, 1, 1, f_slots, r_ctx_int, "slots(ctx): N/2"},
+    {"batch", NULL, 0, 0, f_batch, r_batch, "batch(): an empty batch of ciphertexts (for dot)"},
+    {"push", NULL, 2, 2, f_push, r_push, "push(b, c): appends a ciphertext to a batch"},
+    {"get", NULL, 2, 2, f_get, r_get, "get(b, i): ciphertext i of a batch"},
+    {"encrypt_rows", NULL, 2, 2, f_encrypt_rows, r_encrypt_rows, "encrypt_rows(keys, X): a batch, one ciphertext per row"},
+    {"dot", NULL, 2, 2, f_dot, r_dot,
+     "dot(b, w): sum_i w[i] * b[i], w a float[m] or a float[m, n] (fused, one rescale)"},
+    {"save_keys", NULL, 2, 2, f_save_keys, r_save_keys, "save_keys(keys, path): with mode 0600 when secret"},
+    {"load_keys", NULL, 2, 2, f_load_keys, r_load_keys, "load_keys(ctx, path): keys saved by save_keys"},
+    {"save", NULL, 2, 2, f_save, r_save, "save(c, path): a ciphertext"},
+    {"load", NULL, 2, 2, f_load, r_load, "load(keys, path): a ciphertext saved by save, under these keys"},
+};
+
+const native_module he_mod_ckks = {
+    .name = "ckks",
+    .fns = fns,
+    .nfns = (int)(sizeof fns / sizeof fns[0]),
+    .binop_rule = binop_rule,
+    .unop_rule = unop_rule,
+};

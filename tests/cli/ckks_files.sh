@@ -1,0 +1,48 @@
+#!/bin/sh
+# CKKS files from the language: a key file with a secret key has mode 0600;
+# a ciphertext file with a flipped byte, a truncated one and one of another
+# kind are refused with a clear message. Prints ok / not ok lines.
+HE=${HE:-build/he}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/save.he" <<HE
+import ckks
+let ctx = ckks.context(4096, 30, 1)
+let k = ckks.keygen(ctx)
+ckks.save_keys(k, "$tmp/k.keys")
+ckks.save_keys(ckks.public_keys(k), "$tmp/k.pub")
+ckks.save(ckks.encrypt(k, [1.0, 2.0]), "$tmp/c.ct")
+HE
+cat >"$tmp/load.he" <<HE
+import ckks
+let ctx = ckks.context(4096, 30, 1)
+let k = ckks.load_keys(ctx, argv(0))
+print(max(abs(ckks.decrypt(k, ckks.load(k, argv(1))) - [1.0, 2.0])) < 1e-3)
+HE
+if "$HE" "$tmp/save.he" >"$tmp/out" 2>&1; then echo "ok ckks_save"; else echo "not ok ckks_save: $(head -c 300 "$tmp/out")"; fi
+mode() { stat -c %a "$1" 2>/dev/null; }
+[ "$(mode "$tmp/k.keys")" = 600 ] && echo "ok ckks_secret_key_mode_0600" || echo "not ok ckks_secret_key_mode_0600: $(mode "$tmp/k.keys")"
+out=$("$HE" "$tmp/load.he" "$tmp/k.keys" "$tmp/c.ct" 2>&1)
+[ "$out" = true ] && echo "ok ckks_load" || echo "not ok ckks_load: $out"
+# refused: (file to corrupt, how, expected message)
+refuse() {
+    name=$1 keys=$2 ct=$3 want=$4
+    "$HE" "$tmp/load.he" "$keys" "$ct" >"$tmp/out" 2>&1
+    rc=$?
+    if [ "$rc" = 1 ] && grep -qF -- "$want" "$tmp/out"; then echo "ok $name"
+    else echo "not ok $name: exit $rc: $(head -c 300 "$tmp/out")"; fi
+}
+size=$(wc -c <"$tmp/c.ct")
+cp "$tmp/c.ct" "$tmp/flip.ct"
+printf '\377' | dd of="$tmp/flip.ct" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+refuse ckks_ct_flipped_byte "$tmp/k.keys" "$tmp/flip.ct" "is damaged"
+cp "$tmp/c.ct" "$tmp/hdr.ct"
+printf '\007' | dd of="$tmp/hdr.ct" bs=1 seek=16 conv=notrunc 2>/dev/null
+refuse ckks_ct_flipped_header "$tmp/k.keys" "$tmp/hdr.ct" "is damaged"
+head -c $((size - 100)) "$tmp/c.ct" >"$tmp/short.ct"
+refuse ckks_ct_truncated "$tmp/k.keys" "$tmp/short.ct" "is damaged"
+refuse ckks_ct_wrong_kind "$tmp/k.keys" "$tmp/k.pub" "not a ckks ciphertext file"
+cp "$tmp/k.keys" "$tmp/flip.keys"
+printf '\377' | dd of="$tmp/flip.keys" bs=1 seek=1000 conv=notrunc 2>/dev/null
+refuse ckks_keys_flipped_byte "$tmp/flip.keys" "$tmp/c.ct" "file damaged"
+refuse ckks_keys_wrong_kind "$tmp/c.ct" "$tmp/c.ct" "not a he CKKS file"
