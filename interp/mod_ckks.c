@@ -1171,13 +1171,8 @@ static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
     memcpy(buf + CT_HEADER, body, blen);
     he_free(body);
     crypto_generichash(buf + CT_HEADER + blen, 32, buf, CT_HEADER + blen, NULL, 0);
-    FILE *f = fopen(path, "wb");
-    int rc = 0;
-    if (!f) rc = he_error("ckks.save: cannot write %s", path);
-    else {
-        if (fwrite(buf, 1, total, f) != total) rc = he_error("ckks.save: cannot write %s", path);
-        if (fclose(f) != 0 && rc == 0) rc = he_error("ckks.save: cannot write %s", path);
-    }
+    /* atomic: a failed save leaves an existing file as it was */
+    int rc = he_file_write(path, buf, total, false, "ckks.save");
     he_free(buf);
     return rc;
 }

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static _Thread_local char errbuf[1024];
 
@@ -216,19 +218,24 @@ void he_buf_init(he_buf *b)
     b->len = b->cap = 0;
 }
 
+/* Buffers carry the text of printed values, decrypted results included:
+** they are wiped when freed or outgrown. */
 void he_buf_free(he_buf *b)
 {
-    free(b->data);
+    he_free_secret(b->data, b->cap);
     he_buf_init(b);
 }
 
 int he_buf_add(he_buf *b, const char *s, size_t n)
 {
+    if (n > SIZE_MAX / 2 - b->len) return he_error("string too long");
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1) cap *= 2;
-        char *d = he_realloc(b->data, cap);
+        char *d = he_malloc(cap);
         if (!d) return -1;
+        if (b->len) memcpy(d, b->data, b->len);
+        he_free_secret(b->data, b->cap);
         b->data = d;
         b->cap = cap;
     }
@@ -255,7 +262,7 @@ int he_buf_printf(he_buf *b, const char *fmt, ...)
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
     int r = he_buf_add(b, big, (size_t)n);
-    free(big);
+    he_free_secret(big, (size_t)n + 1);
     return r;
 }
 
@@ -285,6 +292,140 @@ int he_buf_double(he_buf *b, double d)
         snprintf(s, sizeof s, "%se%c%02d", mant, x < 0 ? '-' : '+', x < 0 ? -x : x);
     }
     return he_buf_puts(b, s);
+}
+
+/* --- files ------------------------------------------------------------------ */
+
+int he_file_write(const char *path, const void *buf, size_t len, bool secret, const char *what)
+{
+    if (!path || (!buf && len) || !what) he_misuse("he_file_write: NULL");
+    /* only regular files are replaced (renaming over /dev/null, a FIFO or a
+    ** directory would destroy it); a symbolic link is written through */
+    struct stat st;
+    char *resolved = NULL;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            resolved = realpath(path, NULL);
+            if (!resolved || stat(resolved, &st) < 0) {
+                free(resolved);
+                return he_error("%s: cannot write %s: a link to nowhere", what, path);
+            }
+            path = resolved;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            free(resolved);
+            return he_error("%s: cannot write %s: not a regular file", what, path);
+        }
+    }
+    size_t pl = strlen(path);
+    char *tmp = he_malloc(pl + 32);
+    if (!tmp) {
+        free(resolved);
+        return -1;
+    }
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        snprintf(tmp, pl + 32, "%s.%016llx.tmp", path, (unsigned long long)he_random_u64());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, secret ? 0600 : 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        int e = errno;
+        he_free(tmp);
+        he_error("%s: cannot create %s: %s", what, path, strerror(e));
+        free(resolved);
+        return -1;
+    }
+    int rc = 0;
+    /* O_EXCL made the file with our mode; fchmod guards against odd umasks */
+    if (secret && fchmod(fd, 0600) < 0)
+        rc = he_error("%s: cannot restrict %s to mode 0600: %s", what, path, strerror(errno));
+    const uint8_t *p = buf;
+    size_t off = 0;
+    while (rc == 0 && off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) rc = he_error("%s: cannot write %s: %s", what, path, w < 0 ? strerror(errno) : "no space");
+        else off += (size_t)w;
+    }
+    if (rc == 0 && fsync(fd) < 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
+    if (close(fd) < 0 && rc == 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
+    if (rc < 0) unlink(tmp);
+    he_free(tmp);
+    free(resolved);
+    return rc;
+}
+
+int he_file_read(const char *path, size_t max, const char *what, uint8_t **out, size_t *len)
+{
+    if (!path || !what || !out || !len) he_misuse("he_file_read: NULL");
+    *out = NULL;
+    *len = 0;
+    if (max > SIZE_MAX / 2) max = SIZE_MAX / 2;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return he_error("%s: cannot open %s: %s", what, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return he_error("%s: cannot read %s: %s", what, path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return he_error("%s: cannot read %s: a directory", what, path);
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)max) {
+        close(fd);
+        return he_error("%s: %s is too large (%lld bytes, at most %zu)", what, path, (long long)st.st_size, max);
+    }
+    /* a regular file's size is known: one allocation (plus one byte to see growth) */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    uint8_t *b = he_malloc(cap);
+    int rc = b ? 0 : -1;
+    while (rc == 0) {
+        if (n == cap) {
+            if (n > max) break;
+            size_t ncap = cap * 2 < max + 1 ? cap * 2 : max + 1;
+            uint8_t *nb = he_malloc(ncap);
+            if (!nb) {
+                rc = -1;
+                break;
+            }
+            memcpy(nb, b, n);
+            he_free_secret(b, cap);
+            b = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = he_error("%s: cannot read %s: %s", what, path, strerror(errno));
+        else if (r == 0) break;
+        else n += (size_t)r;
+    }
+    close(fd);
+    if (rc == 0 && n > max) rc = he_error("%s: %s is too large (more than %zu bytes)", what, path, max);
+    if (rc == 0 && n == cap) {
+        /* room for the terminating zero */
+        uint8_t *nb = he_malloc(n + 1);
+        if (!nb) rc = -1;
+        else {
+            memcpy(nb, b, n);
+            he_free_secret(b, cap);
+            b = nb;
+            cap = n + 1;
+        }
+    }
+    if (rc < 0) {
+        if (b) he_free_secret(b, cap);
+        return -1;
+    }
+    /* callers free n + 1 bytes: wipe the slack now */
+    if (cap > n + 1) he_memzero(b + n + 1, cap - n - 1);
+    b[n] = 0;
+    *out = b;
+    *len = n;
+    return 0;
 }
 
 /* --- data files ----------------------------------------------------------- */

@@ -102,6 +102,22 @@ int he_buf_printf(he_buf *b, const char *fmt, ...) HE_PRINTF(2, 3);
 ** '.', 'e', "inf" or "nan" so a float never looks like an int. */
 int he_buf_double(he_buf *b, double d);
 
+/* --- files ------------------------------------------------------------------ */
+/* Writes len bytes to path atomically: into a new temporary file beside it
+** (created with O_EXCL, mode 0600 when secret, else 0644 less the umask),
+** synced, then renamed over path. On failure path is left as it was and the
+** temporary is removed. A secret file never exists with a wider mode, even
+** when path existed before with 0644. `what` prefixes error messages. */
+int he_file_write(const char *path, const void *buf, size_t len, bool secret,
+                  const char *what) HE_WARN_UNUSED;
+/* Reads a whole file (at most max bytes, else an error) into a he_malloc'd
+** buffer of *len bytes (plus a zero byte after them). Buffers outgrown
+** while reading are wiped, and no stdio buffer holds the bytes, so secret
+** files can be read with it: free the result with he_free_secret(*out,
+** *len + 1). `what` prefixes error messages. */
+int he_file_read(const char *path, size_t max, const char *what, uint8_t **out,
+                 size_t *len) HE_WARN_UNUSED;
+
 /* --- data files ----------------------------------------------------------- */
 /* Finds a dataset file: $HE_DATA/rel, else ../shared/data/rel, else
 ** data/rel (each also tried with ".gz" appended). Returns a malloc'd path or

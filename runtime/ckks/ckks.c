@@ -268,7 +268,11 @@ static void sample_cbd(he_prng *g, int8_t *e, unsigned n)
 /* Small signed coefficients into residues mod q, then NTT. */
 static void small_to_ntt(uint64_t *out, const int8_t *s, const ckks_mod *m, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) out[i] = s[i] < 0 ? m->q - (uint64_t)(-s[i]) : (uint64_t)s[i];
+    /* without a branch on the secret's signs: s + (q if s < 0) */
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t v = (uint64_t)(int64_t)s[i];
+        out[i] = v + (m->q & (0 - (v >> 63)));
+    }
     ckks_ntt(out, m, n);
 }
 
@@ -708,6 +712,8 @@ static double crt_one(const he_ckks_ctx *c, const crt_tab *t, const uint64_t *x,
     }
     double r = 0;
     for (unsigned i = nl; i-- > 0;) r = r * 18446744073709551616.0 + (double)acc[i];
+    he_memzero(acc, nl * sizeof *acc); /* a decrypted coefficient */
+    he_memzero(tmp, nl * sizeof *tmp);
     return neg ? -r : r;
 }
 

@@ -69,7 +69,10 @@
 **   the bit length of q_t, kept when < q_t (the uniform parts are stored as seeds,
 **   which halves the files). Every coefficient is checked to be below its
 **   prime, and every length against the context.
-** A file holding a secret key is created with mode 0600.
+** A file holding a secret key is created with mode 0600 (files are written
+** to a new file renamed over the old one, so a failed save leaves an
+** existing file intact). A key set whose secret key does not belong to its
+** public key (b + a s not small) is refused on load.
 */
 #ifndef HE_CKKS_H
 #define HE_CKKS_H

@@ -3,14 +3,10 @@
 ** Every field is checked on load; the whole file is covered by a BLAKE2b
 ** checksum, so a damaged file is refused before anything is read from it.
 */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ckks/ckks_internal.h"
 
@@ -257,6 +253,30 @@ int he_ckks_keys_serialize(const he_ckks_keys *k, unsigned parts, uint8_t **out,
     return 0;
 }
 
+/* A secret key and a public key belong together when b + a s (= e, the
+** key's noise, at most 21 from the binomial sampler) is small at prime 0.
+** Keys of two different key sets give residues spread over the whole prime,
+** so a file that pairs a secret key with another set's public key (whose
+** ciphertexts it would decrypt to garbage) is refused. */
+#define KEY_NOISE_BOUND 1024
+static int keys_match(const he_ckks_ctx *c, const uint64_t *sk, const uint64_t *pk)
+{
+    unsigned n = c->n;
+    const ckks_mod *m = &c->mod[0];
+    uint64_t *e = he_malloc((size_t)n * sizeof *e);
+    if (!e) return -1;
+    const uint64_t *b = pk, *a = pk + (size_t)c->L * n;
+    for (unsigned i = 0; i < n; i++) e[i] = ckks_addmod(b[i], ckks_mulmod(a[i], sk[i], m), m->q);
+    ckks_intt(e, m, n);
+    uint64_t bad = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t x = e[i], mag = x > m->q / 2 ? m->q - x : x;
+        bad |= (uint64_t)(mag > KEY_NOISE_BOUND);
+    }
+    he_free_secret(e, (size_t)n * sizeof *e);
+    return bad ? he_error("ckks: the secret key does not belong to the public key (keys of two key sets)") : 0;
+}
+
 int he_ckks_keys_deserialize(he_ckks_keys *k, const uint8_t *buf, size_t len)
 {
     if (!k || !buf) he_misuse("he_ckks_keys_deserialize: NULL argument");
@@ -320,6 +340,8 @@ int he_ckks_keys_deserialize(he_ckks_keys *k, const uint8_t *buf, size_t len)
             if (!(gal[i].ksk = he_malloc(kl * 8)) || r_ksk(&p, c, gal[i].ksk, gal[i].seed) < 0) goto fail;
         }
     }
+    if ((sk || pk) && (sk || k->sk) && (pk || k->pk) && keys_match(c, sk ? sk : k->sk, pk ? pk : k->pk) < 0)
+        goto fail;
     if (sk) {
         he_ckks_keys_drop_secret(k);
         k->sk = sk;
@@ -360,64 +382,21 @@ fail:
 
 /* --- files ------------------------------------------------------------------ */
 
+/* Key files can be large (Galois keys at N = 32768: about 70 MB each). */
+#define MAX_FILE ((size_t)1 << 36)
+
+/* Atomic (a failed save leaves an existing file intact); a file holding a
+** secret key never exists with a mode wider than 0600. */
 static int write_file(const char *path, const uint8_t *buf, size_t len, bool secret)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
-    if (fd < 0) return he_error("ckks: cannot create %s: %s", path, strerror(errno));
-    if (secret && fchmod(fd, 0600) < 0) {
-        int e = errno;
-        close(fd);
-        return he_error("ckks: cannot restrict %s to mode 0600: %s", path, strerror(e));
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t r = write(fd, buf + off, len - off);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            return he_error("ckks: cannot write %s: %s", path, strerror(e));
-        }
-        off += (size_t)r;
-    }
-    if (close(fd) < 0) return he_error("ckks: cannot write %s: %s", path, strerror(errno));
-    return 0;
+    return he_file_write(path, buf, len, secret, "ckks");
 }
 
+/* Without stdio buffers or reallocations that would leave copies of a
+** secret key in freed memory. Free with he_free_secret(*out, *len + 1). */
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return he_error("ckks: cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = he_malloc(cap);
-    if (!b) {
-        fclose(f);
-        return -1;
-    }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = he_realloc(b, cap * 2);
-            if (!nb) {
-                he_free(b);
-                fclose(f);
-                return -1;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        he_free(b);
-        return he_error("ckks: cannot read %s", path);
-    }
-    *out = b;
-    *len = n;
-    return 0;
+    return he_file_read(path, MAX_FILE, "ckks", out, len);
 }
 
 int he_ckks_keys_save(const he_ckks_keys *k, unsigned parts, const char *path)
@@ -445,7 +424,7 @@ int he_ckks_keys_load(he_ckks_keys *k, const char *path)
         snprintf(msg, sizeof msg, "%s", he_errmsg());
         he_error("%s: %s", path, msg);
     }
-    he_free_secret(buf, len);
+    he_free_secret(buf, len + 1);
     return r;
 }
 
@@ -470,6 +449,6 @@ int he_ckks_ct_load(const he_ckks_ctx *c, he_ckks_ct *ct, const char *path)
         snprintf(msg, sizeof msg, "%s", he_errmsg());
         he_error("%s: %s", path, msg);
     }
-    he_free(buf);
+    he_free_secret(buf, len + 1);
     return r;
 }

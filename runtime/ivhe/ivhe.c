@@ -643,7 +643,14 @@ int he_ivhe_encrypt(he_ivhe_key *k, he_ivhe_ct *out, const mpz_t *x, unsigned di
     he_memzero(buf, nb);
     mpz_fdiv_r_2exp(k->z[dim], k->z[dim], k->p.l - 1);
     int rc = ksk_ws(k, M, out);
-    for (unsigned i = 0; i <= dim; i++) mpz_set_ui(k->z[i], 0);
+    /* the workspace held w x: wipe its limbs (setting 0 would keep them) */
+    for (unsigned i = 0; i <= dim; i++) {
+        size_t nl = mpz_size(k->z[i]);
+        if (nl) {
+            he_memzero(mpz_limbs_modify(k->z[i], (mp_size_t)nl), nl * sizeof(mp_limb_t));
+            mpz_limbs_finish(k->z[i], 0);
+        }
+    }
     return rc;
 }
 

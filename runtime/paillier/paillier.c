@@ -413,8 +413,10 @@ int he_paillier_decrypt(const he_paillier_sk *sk, const he_paillier_ct *c, mpz_t
     Lfun(u, u, sk->q);
     mpz_mul(mq, u, sk->hq);
     mpz_mod(mq, mq, sk->q);
-    /* m = m_q + q ((m_p - m_q) q^-1 mod p) */
-    mpz_sub(u, mp, mq);
+    /* m = m_q + q ((m_p - m_q) q^-1 mod p); n is added first so that the
+    ** difference is never negative (no branch on the sign of secret values) */
+    mpz_add(u, mp, sk->pk.n);
+    mpz_sub(u, u, mq);
     mpz_mul(u, u, sk->qinv);
     mpz_mod(u, u, sk->p);
     mpz_mul(u, u, sk->q);
@@ -511,8 +513,13 @@ int he_paillier_mul_plain(const he_paillier_pk *pk, he_paillier_ct *out, const h
     if (!pk || !out || !a || !k) he_misuse("he_paillier_mul_plain: NULL");
     if (check_ct(pk, a) < 0 || check_plain(pk, k) < 0) return -1;
     if (mpz_sgn(k) == 0) {
-        mpz_set_ui(out->c, 1); /* the trivial encryption of 0; rerandomize to hide it */
-        return 0;
+        /* a fresh encryption of 0, not the trivial ciphertext 1 that anyone
+        ** could recognise as 0 */
+        mpz_t z;
+        mpz_init(z);
+        int rc = he_paillier_encrypt(pk, out, z);
+        mpz_clear(z);
+        return rc;
     }
     mpz_t e, b;
     mpz_init(e);
@@ -735,40 +742,26 @@ static int write_file(const char *path, uint32_t kind, const field *f, unsigned 
     if (rc == 0) {
         crypto_generichash(buf + pos, 32, buf, pos, NULL, 0);
         pos += 32;
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
-        if (fd < 0) rc = he_error("paillier: cannot write %s: %s", path, strerror(errno));
-        else {
-            if (secret && fchmod(fd, 0600) < 0) rc = he_error("paillier: cannot chmod %s: %s", path, strerror(errno));
-            size_t off = 0;
-            while (rc == 0 && off < pos) {
-                ssize_t w = write(fd, buf + off, pos - off);
-                if (w < 0 && errno == EINTR) continue;
-                if (w <= 0) rc = he_error("paillier: cannot write %s: %s", path, strerror(errno));
-                else off += (size_t)w;
-            }
-            if (close(fd) < 0 && rc == 0) rc = he_error("paillier: cannot write %s: %s", path, strerror(errno));
-        }
+        /* atomic (a failure leaves an existing key intact), 0600 for secrets */
+        rc = he_file_write(path, buf, pos, secret, "paillier");
     }
     he_free_secret(buf, MAX_FILE);
     return rc;
 }
 
 /* Reads and checks a file of `kind`; fields as (pointer, length) into buf. */
-static int read_file(const char *path, uint32_t kind, uint8_t **bufp, const uint8_t **fp, size_t *fl, unsigned nf)
+static int read_file(const char *path, uint32_t kind, uint8_t **bufp, size_t *blen, const uint8_t **fp, size_t *fl,
+                     unsigned nf)
 {
     *bufp = NULL;
-    FILE *fh = fopen(path, "rb");
-    if (!fh) return he_error("paillier: cannot open %s: %s", path, strerror(errno));
-    uint8_t *buf = he_malloc(MAX_FILE + 1);
-    if (!buf) {
-        fclose(fh);
-        return -1;
-    }
-    size_t n = fread(buf, 1, MAX_FILE + 1, fh);
-    fclose(fh);
+    *blen = 0;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    /* no stdio buffer: secret keys are read straight into a wiped buffer */
+    if (he_file_read(path, MAX_FILE, "paillier", &buf, &n) < 0) return -1;
     *bufp = buf;
+    *blen = n + 1;
     if (n < 8 || memcmp(buf, MAGIC, 8) != 0) return he_error("paillier: %s is not a he Paillier file", path);
-    if (n > MAX_FILE) return he_error("paillier: %s is too large for a Paillier file", path);
     if (n < 20 + 32) return he_error("paillier: %s is damaged (truncated)", path);
     uint32_t ver = get32(buf + 8);
     if (ver != HE_PAILLIER_FORMAT_VERSION)
@@ -822,10 +815,11 @@ he_paillier_pk *he_paillier_pk_load(const char *path)
 {
     if (!path) he_misuse("he_paillier_pk_load: NULL");
     uint8_t *buf;
+    size_t blen;
     const uint8_t *fp[1];
     size_t fl[1];
     he_paillier_pk *pk = NULL;
-    if (read_file(path, KIND_PK, &buf, fp, fl, 1) == 0 && (pk = he_calloc(1, sizeof *pk))) {
+    if (read_file(path, KIND_PK, &buf, &blen, fp, fl, 1) == 0 && (pk = he_calloc(1, sizeof *pk))) {
         pk_init(pk);
         mpz_import(pk->n, fl[0], 1, 1, 0, 0, fp[0]);
         pk_derive(pk);
@@ -834,7 +828,7 @@ he_paillier_pk *he_paillier_pk_load(const char *path)
             pk = NULL;
         }
     }
-    he_free(buf);
+    if (buf) he_free_secret(buf, blen);
     return pk;
 }
 
@@ -849,10 +843,11 @@ he_paillier_sk *he_paillier_sk_load(const char *path)
 {
     if (!path) he_misuse("he_paillier_sk_load: NULL");
     uint8_t *buf;
+    size_t blen;
     const uint8_t *fp[2];
     size_t fl[2];
     he_paillier_sk *sk = NULL;
-    if (read_file(path, KIND_SK, &buf, fp, fl, 2) == 0 && (sk = sk_alloc())) {
+    if (read_file(path, KIND_SK, &buf, &blen, fp, fl, 2) == 0 && (sk = sk_alloc())) {
         mpz_import(sk->p, fl[0], 1, 1, 0, 0, fp[0]);
         mpz_import(sk->q, fl[1], 1, 1, 0, 0, fp[1]);
         int rc = 0;
@@ -866,7 +861,7 @@ he_paillier_sk *he_paillier_sk_load(const char *path)
             sk = NULL;
         }
     }
-    if (buf) he_free_secret(buf, MAX_FILE + 1);
+    if (buf) he_free_secret(buf, blen);
     return sk;
 }
 
@@ -884,9 +879,10 @@ int he_paillier_ct_load(const he_paillier_pk *pk, he_paillier_ct *c, const char 
 {
     if (!pk || !c || !path) he_misuse("he_paillier_ct_load: NULL");
     uint8_t *buf;
+    size_t blen;
     const uint8_t *fp[2];
     size_t fl[2];
-    int rc = read_file(path, KIND_CT, &buf, fp, fl, 2);
+    int rc = read_file(path, KIND_CT, &buf, &blen, fp, fl, 2);
     if (rc == 0) {
         uint8_t want[32];
         fingerprint(pk, want);
@@ -902,6 +898,6 @@ int he_paillier_ct_load(const he_paillier_pk *pk, he_paillier_ct *c, const char 
         else mpz_swap(c->c, t);
         mpz_clear(t);
     }
-    he_free(buf);
+    if (buf) he_free_secret(buf, blen);
     return rc;
 }

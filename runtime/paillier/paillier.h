@@ -27,10 +27,19 @@
 ** K V < 2^(B-1)), and k B <= bits(n) - 2 so the packed integer stays in
 ** (-n/2, n/2). One ciphertext addition then adds k values at once.
 **
+** The 2048-bit size is accepted as the default because the project asks
+** for it; it gives about 112-bit security (fine through 2030 by NIST SP
+** 800-57), 3072 bits gives 128. The loaders accept any key of 256 bits or
+** more; callers enforce their own minimum with he_paillier_bits() (the
+** language's load_key refuses keys below 2048 bits unless the script uses
+** load_key_insecure, which warns).
+**
 ** Files: keys and ciphertexts save and load in a versioned binary format
 ** ("HEPAILR\0" magic, version, kind, fields, BLAKE2b-256 checksum); secret
-** keys are written with mode 0600; a ciphertext records the fingerprint of
-** its key. Damaged, foreign, or mismatched files are refused with an error.
+** keys are written with mode 0600, atomically (a new file renamed over the
+** old one: a failed save leaves an existing key intact); a ciphertext
+** records the fingerprint of its key. Damaged, foreign, or mismatched files
+** are refused with an error.
 */
 #ifndef HE_PAILLIER_H
 #define HE_PAILLIER_H
@@ -91,7 +100,7 @@ int he_paillier_neg(const he_paillier_pk *pk, he_paillier_ct *out, const he_pail
 /* out = a + m (m plain, signed). */
 int he_paillier_add_plain(const he_paillier_pk *pk, he_paillier_ct *out, const he_paillier_ct *a,
                           const mpz_t m);
-/* out = a * k (k plain, signed). */
+/* out = a * k (k plain, signed); k = 0 gives a fresh encryption of 0. */
 int he_paillier_mul_plain(const he_paillier_pk *pk, he_paillier_ct *out, const he_paillier_ct *a,
                           const mpz_t k);
 int he_paillier_mul_si(const he_paillier_pk *pk, he_paillier_ct *out, const he_paillier_ct *a, int64_t k);

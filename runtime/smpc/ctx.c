@@ -345,8 +345,12 @@ int he_share_raw_mpz(const he_share *s, int party, mpz_t *out)
 /* --- saving shares ----------------------------------------------------------------- */
 /* File: header (magic, the context's digest, parties held, shape, frac),
 ** then each held party's shares (Z_2^64: 8 bytes little-endian; Z_p: the
-** modulus' byte length, big-endian). Written 0600. */
-#define SHARE_MAGIC "HESMPCS1"
+** modulus' byte length, big-endian), then a BLAKE2b-256 checksum of all the
+** bytes before it. Written atomically with mode 0600 (in a simulation the
+** file holds every party's shares: the secret itself). */
+#define SHARE_MAGIC "HESMPCS2"
+#define SHARE_MAGIC_V1 "HESMPCS1" /* before the checksum: refused */
+#define SHARE_MAX_FILE ((size_t)1 << 36)
 typedef struct share_header {
     char magic[8];
     uint8_t digest[32];
@@ -367,54 +371,62 @@ int he_share_save(const he_share *s, const char *path)
     h.ndim = s->ndim;
     h.frac = s->frac;
     for (int i = 0; i < s->ndim; i++) h.shape[i] = s->shape[i];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return he_error("smpc: cannot write %s: %s", path, strerror(errno));
-    FILE *f = fchmod(fd, 0600) == 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        close(fd);
-        return he_error("smpc: cannot write %s", path);
-    }
-    bool ok = fwrite(&h, sizeof h, 1, f) == 1;
-    uint8_t b[8];
-    uint8_t *zb = ctx->ring == HE_SMPC_ZP ? he_malloc(ctx->pbytes) : NULL;
-    if (ctx->ring == HE_SMPC_ZP && !zb) ok = false;
-    for (int lp = 0; ok && lp < s->nloc; lp++)
-        for (size_t i = 0; ok && i < s->size; i++) {
-            if (ctx->ring == HE_SMPC_RING64) {
-                for (int k = 0; k < 8; k++) b[k] = (uint8_t)(s->u[lp][i] >> (8 * k));
-                ok = fwrite(b, 8, 1, f) == 1;
-            } else {
-                zp_to_bytes(s->z[lp][i], zb, ctx->pbytes);
-                ok = fwrite(zb, ctx->pbytes, 1, f) == 1;
-            }
+    size_t eb = ctx->ring == HE_SMPC_ZP ? ctx->pbytes : 8, body, total;
+    if (he_mul_size(s->size, eb, &body) < 0 || he_mul_size(body, (size_t)s->nloc, &body) < 0) return -1;
+    if (body > SHARE_MAX_FILE) return he_error("smpc: share tensor too large to save");
+    total = sizeof h + body + 32;
+    uint8_t *buf = he_malloc(total);
+    if (!buf) return -1;
+    memcpy(buf, &h, sizeof h);
+    uint8_t *p = buf + sizeof h;
+    for (int lp = 0; lp < s->nloc; lp++)
+        for (size_t i = 0; i < s->size; i++, p += eb) {
+            if (ctx->ring == HE_SMPC_RING64)
+                for (int k = 0; k < 8; k++) p[k] = (uint8_t)(s->u[lp][i] >> (8 * k));
+            else
+                zp_to_bytes(s->z[lp][i], p, ctx->pbytes);
         }
-    he_memzero(b, sizeof b);
-    if (zb) he_free_secret(zb, ctx->pbytes);
-    if (fclose(f) != 0) ok = false;
-    return ok ? 0 : he_error("smpc: cannot write %s", path);
+    crypto_generichash(p, 32, buf, total - 32, NULL, 0);
+    int rc = he_file_write(path, buf, total, true, "smpc");
+    he_free_secret(buf, total);
+    return rc;
 }
 
 he_share *he_share_load(he_smpc_ctx *ctx, const char *path)
 {
     if (!ctx || !path) he_misuse("he_share_load: NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        he_error("smpc: cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (he_file_read(path, SHARE_MAX_FILE, "smpc", &buf, &len) < 0) return NULL;
     share_header h;
-    uint8_t dg[32];
+    memset(&h, 0, sizeof h);
+    uint8_t dg[32], sum[32];
     ctx_digest(ctx, dg);
     he_share *s = NULL;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, SHARE_MAGIC, 8) != 0) {
+    size_t eb = ctx->ring == HE_SMPC_ZP ? ctx->pbytes : 8, size = 0, want_len = 0;
+    int want = ctx->mode == HE_SMPC_SIM ? -1 : ctx->me;
+    if (len >= 8 && memcmp(buf, SHARE_MAGIC_V1, 8) == 0) {
+        he_error("smpc: %s was saved by an older version without a checksum; save it again", path);
+        goto out;
+    }
+    if (len < 8 || memcmp(buf, SHARE_MAGIC, 8) != 0) {
         he_error("smpc: %s is not an he share file", path);
         goto out;
     }
+    if (len < sizeof h + 32) {
+        he_error("smpc: %s is damaged (truncated)", path);
+        goto out;
+    }
+    crypto_generichash(sum, 32, buf, len - 32, NULL, 0);
+    if (he_memcmp_ct(sum, buf + len - 32, 32) != 0) {
+        he_error("smpc: %s is damaged (checksum mismatch)", path);
+        goto out;
+    }
+    memcpy(&h, buf, sizeof h);
     if (memcmp(h.digest, dg, 32) != 0) {
         he_error("smpc: %s was saved under another configuration (parties, ring, modulus, frac)", path);
         goto out;
     }
-    int want = ctx->mode == HE_SMPC_SIM ? -1 : ctx->me;
     if (h.first_party != want || h.nloc != ctx->nloc) {
         if (h.first_party < 0)
             he_error("smpc: %s holds every party's shares (simulated); this process is party %d", path, want);
@@ -425,36 +437,34 @@ he_share *he_share_load(he_smpc_ctx *ctx, const char *path)
             he_error("smpc: %s holds party %d's shares; this is party %d", path, h.first_party, want);
         goto out;
     }
-    if (h.ndim < 0 || h.ndim > HE_SMPC_MAXDIM || h.frac < 0 || h.frac > 62) {
-        he_error("smpc: %s is damaged", path);
+    /* the sizes are checked against the file before anything is allocated */
+    if (h.ndim < 0 || h.ndim > HE_SMPC_MAXDIM || h.frac < 0 || h.frac > 62 || shape_size(h.ndim, h.shape, &size) < 0 ||
+        he_mul_size(size, eb, &want_len) < 0 || he_mul_size(want_len, (size_t)h.nloc, &want_len) < 0 ||
+        want_len != len - sizeof h - 32) {
+        he_error("smpc: %s is damaged (its shape does not match its length)", path);
         goto out;
     }
     if (!(s = share_alloc(ctx, h.ndim, h.shape, h.frac))) goto out;
-    uint8_t b[8];
-    uint8_t *zb = ctx->ring == HE_SMPC_ZP ? he_malloc(ctx->pbytes) : NULL;
-    bool ok = ctx->ring == HE_SMPC_RING64 || zb;
+    const uint8_t *p = buf + sizeof h;
+    bool ok = true;
     for (int lp = 0; ok && lp < s->nloc; lp++)
-        for (size_t i = 0; ok && i < s->size; i++) {
+        for (size_t i = 0; ok && i < s->size; i++, p += eb) {
             if (ctx->ring == HE_SMPC_RING64) {
-                ok = fread(b, 8, 1, f) == 1;
                 uint64_t v = 0;
-                for (int k = 0; k < 8; k++) v |= (uint64_t)b[k] << (8 * k);
+                for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
                 s->u[lp][i] = v;
             } else {
-                ok = fread(zb, ctx->pbytes, 1, f) == 1;
-                if (ok) zp_from_bytes(s->z[lp][i], zb, ctx->pbytes);
-                ok = ok && mpz_cmp(s->z[lp][i], ctx->p) < 0;
+                zp_from_bytes(s->z[lp][i], p, ctx->pbytes);
+                ok = mpz_cmp(s->z[lp][i], ctx->p) < 0;
             }
         }
-    he_memzero(b, sizeof b);
-    if (zb) he_free_secret(zb, ctx->pbytes);
-    if (!ok || fgetc(f) != EOF) {
-        he_error("smpc: %s is truncated or damaged", path);
+    if (!ok) {
+        he_error("smpc: %s is damaged (a share is not below the modulus)", path);
         he_share_free(s);
         s = NULL;
     }
 out:
     he_memzero(&h, sizeof h);
-    fclose(f);
+    he_free_secret(buf, len + 1);
     return s;
 }

@@ -419,6 +419,9 @@ int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, FILE **fp, smpc_
     snprintf(path, sizeof path, "%s/party-%d.mat", dir, party);
     FILE *f = fopen(path, "rb");
     if (!f) return he_error("smpc: cannot open material file %s: %s", path, strerror(errno));
+    /* unbuffered: no stdio buffer keeps copies of the seed and the material
+    ** (they are read in whole records, straight into wiped buffers) */
+    setvbuf(f, NULL, _IONBF, 0);
     mat_header h;
     uint8_t dg[32];
     ctx_digest(ctx, dg);
@@ -443,6 +446,9 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
     if (ctx->mode != HE_SMPC_SIM || ctx->plan_cap == 0)
         return he_error("smpc: offline_write needs a simulated run with record_plan");
     FILE *fs[HE_SMPC_MAXPARTIES] = {0};
+    /* our own stdio buffers, so that they can be wiped after fclose */
+    enum { IOB = 1 << 16 };
+    char *iob[HE_SMPC_MAXPARTIES] = {0};
     smpc_dealer *d = he_calloc(1, sizeof *d);
     int rc = -1;
     void *dep = NULL;
@@ -468,6 +474,8 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
             he_error("smpc: cannot write %s: %s", path, strerror(errno));
             goto out;
         }
+        if (!(iob[i] = he_malloc(IOB))) goto out;
+        setvbuf(fs[i], iob[i], _IOFBF, IOB);
         h.party = (uint32_t)i;
         he_randombytes(h.seed, 32);
         prg_seed(&d->party[i], h.seed);
@@ -490,7 +498,7 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
             zp_free(dep, depn);
             dep = zp_alloc(L.dep_total);
         } else {
-            he_free(dep);
+            if (dep) he_free_secret(dep, (depn ? depn : 1) * 8); /* the last request's material */
             dep = he_malloc((L.dep_total ? L.dep_total : 1) * 8);
         }
         depn = L.dep_total;
@@ -520,8 +528,10 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
     }
     rc = 0;
 out:
-    for (int i = 0; i < ctx->n; i++)
+    for (int i = 0; i < ctx->n; i++) {
         if (fs[i] && fclose(fs[i]) != 0 && rc == 0) rc = he_error("smpc: cannot finish writing the material files");
+        he_free_secret(iob[i], IOB);
+    }
     if (ctx->ring == HE_SMPC_ZP)
         zp_free(dep, depn);
     else if (dep)

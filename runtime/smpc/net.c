@@ -448,14 +448,22 @@ out:
 }
 
 /* --- messages ---------------------------------------------------------------------------- */
+/* Outgoing messages carry shares and seeds: their buffers are ours, wiped
+** when ZeroMQ is done with them (it calls this from its I/O thread). */
+static void msg_wipe_free(void *data, void *hint) { he_free_secret(data, (size_t)(uintptr_t)hint); }
+
 static int send_raw(he_smpc_ctx *ctx, int node, uint8_t type, const void *buf, size_t len)
 {
     smpc_net *net = ctx->net;
     char nm[32];
     if (node < 0 || node >= NODES || !net->out[node]) return he_error("smpc: no connection to node %d", node);
     zmq_msg_t m;
-    if (zmq_msg_init_size(&m, len + 8) != 0) return he_error("smpc: out of memory for a message");
-    uint8_t *d = zmq_msg_data(&m);
+    uint8_t *d = he_malloc(len + 8);
+    if (!d) return he_error("smpc: out of memory for a message");
+    if (zmq_msg_init_data(&m, d, len + 8, msg_wipe_free, (void *)(uintptr_t)(len + 8)) != 0) {
+        he_free(d);
+        return he_error("smpc: out of memory for a message");
+    }
     memset(d, 0, 8);
     d[0] = type;
     uint32_t l32 = (uint32_t)len;

@@ -32,9 +32,14 @@ refuse() {
     if [ "$rc" = 1 ] && grep -qF -- "$want" "$tmp/out"; then echo "ok $name"
     else echo "not ok $name: exit $rc: $(head -c 300 "$tmp/out")"; fi
 }
+# flip: inverts every bit of the byte at an offset (so it always changes)
+flip() {
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 size=$(wc -c <"$tmp/c.ct")
 cp "$tmp/c.ct" "$tmp/flip.ct"
-printf '\377' | dd of="$tmp/flip.ct" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip "$tmp/flip.ct" $((size / 2))
 refuse ckks_ct_flipped_byte "$tmp/k.keys" "$tmp/flip.ct" "is damaged"
 cp "$tmp/c.ct" "$tmp/hdr.ct"
 printf '\007' | dd of="$tmp/hdr.ct" bs=1 seek=16 conv=notrunc 2>/dev/null
@@ -43,6 +48,6 @@ head -c $((size - 100)) "$tmp/c.ct" >"$tmp/short.ct"
 refuse ckks_ct_truncated "$tmp/k.keys" "$tmp/short.ct" "is damaged"
 refuse ckks_ct_wrong_kind "$tmp/k.keys" "$tmp/k.pub" "not a ckks ciphertext file"
 cp "$tmp/k.keys" "$tmp/flip.keys"
-printf '\377' | dd of="$tmp/flip.keys" bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip "$tmp/flip.keys" 1000
 refuse ckks_keys_flipped_byte "$tmp/flip.keys" "$tmp/c.ct" "file damaged"
 refuse ckks_keys_wrong_kind "$tmp/c.ct" "$tmp/c.ct" "not a he CKKS file"
