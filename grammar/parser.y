@@ -349,6 +349,7 @@ oexpr
 
 static void yyerror(YYLTYPE *loc, he_parser *ps, const char *msg)
 {
+    if (strcmp(msg, "memory exhausted") == 0) msg = "nested too deeply (the parser's stack is full): split the code";
     he_syntax_error(ps, loc->first_line, loc->first_column, "%s", msg);
 }
 

@@ -123,6 +123,10 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
     }
     if (t->kind == T_INT) return ty_tensor(elem, 0, 1, NULL);
     if (t->kind == T_TENSOR && t->elem == T_INT && t->rank == 1) {
+        if (t->dims[0] != DIM_ANY && t->dims[0] > MAXRANK) {
+            ck_error(c, arg, "%s: a shape has at most %d dimensions, not %lld", fn, MAXRANK, (long long)t->dims[0]);
+            return ty_any;
+        }
         int rank = t->dims[0] == DIM_ANY ? -1 : (int)t->dims[0];
         return ty_tensor(elem, 0, rank, NULL);
     }
@@ -140,7 +144,7 @@ static type *r_zeros(checker *c, node *call, node **a, type **t, int n)
 static type *r_full(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    if (!need_num(c, a[1], t[1], "full", 2) && t[1]->kind != T_BOOL) return ty_any;
+    if (t[1]->kind != T_BOOL && !need_num(c, a[1], t[1], "full", 2)) return ty_any;
     tkind e = t[1]->kind == T_ANY ? T_ANY : t[1]->kind;
     type *r = shaped(c, a[0], t[0], e, "full");
     if (r->kind == T_TENSOR && e == T_FIXED) r = ty_tensor(T_FIXED, t[1]->frac, r->rank, r->dims);
@@ -149,13 +153,13 @@ static type *r_full(checker *c, node *call, node **a, type **t, int n)
 
 static type *r_random(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call;
     if (t[0]->kind != T_OBJ && t[0]->kind != T_ANY) {
         ck_error(c, a[0], "argument 1 must be a generator made by rng(seed), not %s", ty_str_of(t[0]));
         return ty_any;
     }
-    for (int i = 2; i < n; i++) need_num(c, a[i], t[i], "random", i + 1);
-    return shaped(c, a[1], t[1], T_FLOAT, "random");
+    const char *fn = builtins[call->bi].name;
+    for (int i = 2; i < n; i++) need_num(c, a[i], t[i], fn, i + 1);
+    return shaped(c, a[1], t[1], T_FLOAT, fn);
 }
 
 static type *r_rng(checker *c, node *call, node **a, type **t, int n)
@@ -246,7 +250,8 @@ static type *reduce_rule(checker *c, node **a, type **t, int n, const char *fn, 
     if (t[0]->kind == T_ANY) return ty_any;
     tkind e = force != T_VOID ? force : t[0]->elem;
     int frac = force != T_VOID ? 0 : t[0]->frac;
-    if (t[0]->elem == T_BOOL && force == T_VOID) e = T_INT;
+    /* sum counts a bool tensor's trues; max and min of bools are bools */
+    if (t[0]->elem == T_BOOL && force == T_VOID && strcmp(fn, "sum") == 0) e = T_INT;
     if (n == 1) {
         type tmp = {.kind = T_TENSOR, .elem = e, .frac = frac};
         return elem_type(&tmp);
@@ -255,7 +260,10 @@ static type *reduce_rule(checker *c, node **a, type **t, int n, const char *fn, 
     int64_t ax;
     if (a[1]->kind == N_INT) ax = a[1]->ival;
     else if (a[1]->kind == N_UNOP && a[1]->op == HE_OP_NEG && a[1]->a->kind == N_INT) ax = -a[1]->a->ival;
-    else return ty_tensor(e, frac, t[0]->rank - 1, NULL);
+    else if (t[0]->rank == 1) { /* whatever the axis, a 1-D tensor reduces to a scalar */
+        type tmp = {.kind = T_TENSOR, .elem = e, .frac = frac};
+        return elem_type(&tmp);
+    } else return ty_tensor(e, frac, t[0]->rank - 1, NULL);
     if (ax < 0) ax += t[0]->rank;
     if (ax < 0 || ax >= t[0]->rank) {
         ck_error(c, a[1], "%s: axis out of range for %s", fn, ty_str_of(t[0]));
@@ -294,9 +302,16 @@ static type *r_maxmin(checker *c, node *call, node **a, type **t, int n)
 static type *r_math(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
+    const char *fn = builtins[call->bi].name;
     if (t[0]->kind == T_ANY) return ty_any;
-    if (t[0]->kind == T_TENSOR) return ty_tensor(T_FLOAT, 0, t[0]->rank, t[0]->dims);
-    need_num(c, a[0], t[0], "this function", 1);
+    if (t[0]->kind == T_TENSOR) {
+        if (t[0]->elem == T_BOOL) {
+            ck_error(c, a[0], "%s: needs numbers, not %s", fn, ty_str_of(t[0]));
+            return ty_any;
+        }
+        return ty_tensor(T_FLOAT, 0, t[0]->rank, t[0]->dims);
+    }
+    need_num(c, a[0], t[0], fn, 1);
     return ty_float;
 }
 
@@ -587,7 +602,11 @@ static int maxmin(he_value *a, int n, he_value *out, bool mx)
         if (he_binop(HE_OP_LT, a[0], a[1], &lt) < 0) return -1;
         bool pick_b = mx ? lt.as.b : !lt.as.b;
         he_value r = pick_b ? a[1] : a[0];
-        if (a[0].tag != a[1].tag && (a[0].tag == HE_FLOAT || a[1].tag == HE_FLOAT)) {
+        /* the static rule (r_maxmin): int with int is int, fixed<N> with
+        ** fixed<N> is fixed<N>, any other mix of numbers is float */
+        bool num = (a[0].tag == HE_INT || a[0].tag == HE_FLOAT || a[0].tag == HE_FIXED) &&
+                   (a[1].tag == HE_INT || a[1].tag == HE_FLOAT || a[1].tag == HE_FIXED);
+        if (num && (a[0].tag != a[1].tag || (a[0].tag == HE_FIXED && a[0].frac != a[1].frac))) {
             double d;
             if (want_num(r, mx ? "max" : "min", 1, &d) < 0) return -1;
             r = he_float(d);
@@ -644,22 +663,34 @@ static int f_abs(he_vm *vm, he_value *a, int n, he_value *out)
     return math1(a, out, HE_MATH_ABS, fabs, "abs");
 }
 
+/* floor and round: float results, element-wise on tensors (as r_math says) */
+static int float_map(he_value *a, he_value *out, double (*fn)(double), const char *name)
+{
+    if (he_is_tensor(a[0])) {
+        he_tensor *t = he_as_tensor(a[0]);
+        if (t->dtype == HE_DT_BOOL) return he_error("%s: needs numbers, not a bool tensor", name);
+        he_tensor *r = he_tensor_astype(t, HE_DT_FLOAT, 0);
+        if (!r) return -1;
+        for (int64_t k = 0; k < r->size; k++) r->data.f[k] = fn(r->data.f[k]);
+        *out = tv(r);
+        return 0;
+    }
+    double x;
+    if (want_num(a[0], name, 1, &x) < 0) return -1;
+    *out = he_float(fn(x));
+    return 0;
+}
+
 static int f_floor(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
-    double x;
-    if (want_num(a[0], "floor", 1, &x) < 0) return -1;
-    *out = he_float(floor(x));
-    return 0;
+    return float_map(a, out, floor, "floor");
 }
 
 static int f_round(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
-    double x;
-    if (want_num(a[0], "round", 1, &x) < 0) return -1;
-    *out = he_float(round(x));
-    return 0;
+    return float_map(a, out, round, "round");
 }
 
 static int f_concat(he_vm *vm, he_value *a, int n, he_value *out)
@@ -811,7 +842,10 @@ static int f_int(he_vm *vm, he_value *a, int n, he_value *out)
             return he_error("int: %g does not fit in an int", v.as.f);
         *out = he_int((int64_t)v.as.f);
         return 0;
-    case HE_FIXED: *out = he_int(v.as.i >= 0 ? v.as.i >> v.frac : -((-v.as.i) >> v.frac)); return 0;
+    case HE_FIXED: /* toward zero, like float -> int */
+        *out = he_int(v.as.i >= 0 || v.frac == 0 ? v.as.i >> v.frac
+                                                 : -(int64_t)((0 - (uint64_t)v.as.i) >> v.frac));
+        return 0;
     default: break;
     }
     if (he_is(v, &he_str_type)) return parse_number(he_as_str(v)->data, true, out);
@@ -888,7 +922,12 @@ static int f_str(he_vm *vm, he_value *a, int n, he_value *out)
 static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
-    int frac = n > 1 ? (int)a[1].as.i : HE_FIXED_DEFAULT_FRAC;
+    int frac = HE_FIXED_DEFAULT_FRAC;
+    if (n > 1) {
+        if (a[1].tag != HE_INT || a[1].as.i < 0 || a[1].as.i > HE_FIXED_MAXFRAC)
+            return he_error("fixed: the fractional bits must be an int in 0..%d", HE_FIXED_MAXFRAC);
+        frac = (int)a[1].as.i;
+    }
     he_value v = a[0];
     int64_t raw;
     switch (v.tag) {

@@ -35,7 +35,13 @@ struct checker {
     funcstate *fs;
     bool repl;
     int errors;
+    int depth;       /* nesting of expressions being checked */
+    bool too_deep;   /* reported once */
 };
+
+/* Deeper expressions are refused: checking and compiling recurse on the
+** tree, and a long chain a + b + c + ... is as deep as it is long. */
+#define MAX_NEST 1000
 
 void ck_error(checker *c, node *at, const char *fmt, ...)
 {
@@ -45,6 +51,7 @@ void ck_error(checker *c, node *at, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     c->errors++;
+    if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
     if (c->errors > 20) return;
     he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, at ? at->line : 0, at ? at->col : 0, "error", msg);
 }
@@ -58,6 +65,7 @@ static void ck_error_at(checker *c, int line, int col, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     c->errors++;
+    if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
     if (c->errors > 20) return;
     he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
 }
@@ -217,7 +225,8 @@ static sym *declare(checker *c, const char *name, type *t, node *at)
     if (at_module_level(c)) {
         s = new_sym(c, name, SYM_GLOBAL, t, at);
         s->mod = c->mod;
-        module_add_global(c->mod, s);
+        if (module_add_global(c->mod, s) < 0)
+            ck_error(c, at, "too many top-level names in one module (at most %d): put code in functions", MAXARG_Bx);
     } else {
         s = new_sym(c, name, SYM_LOCAL, t, at);
         s->fs = c->fs;
@@ -391,7 +400,10 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
     int frac;
     tkind e = arith_kind(a->kind, b->kind, a->frac, b->frac, &frac, op);
     if (e == T_VOID) {
-        if (a->kind == T_FIXED && b->kind == T_FIXED)
+        if ((op == HE_OP_MOD || op == HE_OP_POW) && (a->kind == T_FIXED || b->kind == T_FIXED))
+            ck_error(c, n, "'%s' is not defined on fixed point (%s %s %s): convert with float(x)", opname(op),
+                     ty_str_of(a), opname(op), ty_str_of(b));
+        else if (a->kind == T_FIXED && b->kind == T_FIXED)
             ck_error(c, n, "fixed-point operands have different precision: %s %s %s", ty_str_of(a), opname(op),
                      ty_str_of(b));
         else if ((a->kind == T_FIXED) != (b->kind == T_FIXED) && (a->kind == T_FLOAT || b->kind == T_FLOAT))
@@ -475,6 +487,7 @@ static type *call(checker *c, node *n)
                 return r ? r : ty_any;
             }
             type *ft = s->ty;
+            if (ft->kind == T_FN && ft->nparams < 0) return ft->ret ? ft->ret : ty_any; /* a builtin as a value */
             if (ft->kind == T_FN) {
                 if (ft->nparams != n->list.n) {
                     ck_error(c, n, "%s takes %d argument%s, got %d", s->name, ft->nparams, ft->nparams == 1 ? "" : "s",
@@ -535,6 +548,8 @@ static type *call(checker *c, node *n)
     }
     for (int i = 0; i < n->list.n; i++) at[i] = expr(c, n->list.v[i]);
     const char *fname = fnode->kind == N_NAME || fnode->kind == N_MEMBER ? fnode->name : "the function";
+    /* a builtin held in a variable: its arguments are checked when it runs */
+    if (ft->kind == T_FN && ft->nparams < 0) return ft->ret ? ft->ret : ty_any;
     if (ft->kind == T_FN) {
         if (ft->nparams != n->list.n) {
             ck_error(c, n, "%s takes %d argument%s, got %d", fname, ft->nparams, ft->nparams == 1 ? "" : "s",
@@ -569,6 +584,10 @@ static type *index_expr(checker *c, node *n)
             if (t->kind != T_INT && t->kind != T_ANY) ck_error(c, it, "index must be int, not %s", ty_str_of(t));
             nidx++;
         }
+    }
+    if (n->list.n > MAXRANK) {
+        ck_error(c, n, "too many indices (%d): tensors have at most %d dimensions", n->list.n, MAXRANK);
+        return ty_any;
     }
     if (bt->kind == T_ANY) return ty_any;
     if (bt->kind == T_STR && n->list.n == 1 && !slices) return ty_str;
@@ -774,6 +793,8 @@ static type *expr_(checker *c, node *n)
     case N_SLICE: ck_error(c, n, "a slice is only allowed inside [ ]"); return ty_any;
     case N_MEMBER: {
         type *bt = expr(c, n->a);
+        if (n->a->kind == N_NAME && (!n->a->sym || (n->a->sym->kind == SYM_MODULE && !n->a->sym->mod)))
+            return ty_any; /* an unknown name, or a module that failed to import: already reported */
         if (bt->kind == T_MODULE) {
             module *m = bt->module;
             for (int i = m->ngsyms - 1; i >= 0; i--)
@@ -807,7 +828,16 @@ static type *expr_(checker *c, node *n)
 
 static type *expr(checker *c, node *n)
 {
+    if (c->depth >= MAX_NEST) {
+        if (!c->too_deep) /* once: the checker's error count keeps the compiler away */
+            ck_error(c, n, "expression nested too deeply or too long (more than %d levels): split it", MAX_NEST);
+        c->too_deep = true;
+        n->ty = ty_any;
+        return n->ty;
+    }
+    c->depth++;
     n->ty = expr_(c, n);
+    c->depth--;
     return n->ty;
 }
 
@@ -901,6 +931,7 @@ static void assign(checker *c, node *n)
             return;
         }
         if (n->op >= 0) vt = binop_type(c, n, (he_op)n->op, tt, vt);
+        n->ty = vt; /* the value stored: compile.c converts or checks it */
         if (ty_assignable(vt, tt) < 0)
             ck_error(c, n, "cannot assign %s to '%s' of type %s", ty_str_of(vt), s->name, ty_str_of(tt));
         return;
@@ -917,6 +948,7 @@ static void assign(checker *c, node *n)
             /* a row: any tensor of the row's shape */
         }
         if (n->op >= 0) vt = binop_type(c, n, (he_op)n->op, tt, vt);
+        n->ty = vt;
         if (ty_assignable(vt, tt) < 0) ck_error(c, n, "cannot store %s into an element of type %s", ty_str_of(vt), ty_str_of(tt));
         return;
     }

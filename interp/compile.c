@@ -20,7 +20,8 @@ typedef struct patchlist {
 typedef struct loopinfo {
     patchlist breaks, continues;
     int cont_target; /* -1: patched later */
-    int base_reg;
+    int base_reg;    /* registers from here on die at a break */
+    int body_reg;    /* and from here on at a continue (above a for loop's own) */
     struct loopinfo *outer;
 } loopinfo;
 
@@ -33,7 +34,7 @@ typedef struct fstate {
     int nactive;   /* registers held by locals */
     bool objreg[256];
     loopinfo *loop;
-    int line;
+    int line, col;     /* of the node being compiled, for errors */
     he_parser *ps;
     he_vm *vm;
     bool failed;
@@ -62,7 +63,9 @@ static int here(fstate *fs) { return fs->p->ncode; }
 
 static void compile_error(fstate *fs, const char *msg)
 {
-    if (!fs->failed) he_report(fs->vm->err, fs->ps->file, fs->ps->src, fs->ps->srclen, fs->line, 1, "error", msg);
+    if (!fs->failed)
+        he_report(fs->vm->err, fs->ps->file, fs->ps->src, fs->ps->srclen, fs->line, fs->col > 0 ? fs->col : 1, "error",
+                  msg);
     fs->failed = true;
 }
 
@@ -112,17 +115,24 @@ static int add_k(fstate *fs, he_value v)
     return p->nk++;
 }
 
-static int add_type(fstate *fs, type *t)
+/* A CHECK's operand: the type, and what is checked ("value for 'x'"), for
+** the run-time message. */
+static int add_type(fstate *fs, type *t, const char *what)
 {
     proto *p = fs->p;
+    if (!what) what = "type mismatch";
     for (int i = 0; i < p->ntypes; i++)
-        if (p->types[i] == t) return i;
+        if (p->types[i] == t && strcmp(p->checkwhat[i], what) == 0) return i;
     if (p->ntypes == p->captypes) {
         p->captypes = p->captypes ? p->captypes * 2 : 8;
         p->types = realloc(p->types, sizeof(type *) * (size_t)p->captypes);
-        if (!p->types) he_misuse("out of memory");
+        p->checkwhat = realloc(p->checkwhat, sizeof(char *) * (size_t)p->captypes);
+        if (!p->types || !p->checkwhat) he_misuse("out of memory");
     }
+    if (p->ntypes >= MAXARG_Bx) compile_error(fs, "too many type checks in one function");
     p->types[p->ntypes] = t;
+    p->checkwhat[p->ntypes] = strdup(what);
+    if (!p->checkwhat[p->ntypes]) he_misuse("out of memory");
     return p->ntypes++;
 }
 
@@ -179,24 +189,48 @@ static bool small_int(node *n, int lo, int hi, int *v)
     return true;
 }
 
-/* A float operand in register: converts ints. */
-static int float_operand(fstate *fs, node *n)
+/* The register holding the first operand of an instruction whose result
+** goes to dst: a local's own register; dst itself when dst is a temporary
+** (its old value is dead, and later operands are evaluated above it), so
+** that a + b + c + ... needs no more registers than a + b; else a new
+** temporary. */
+static int operand(fstate *fs, node *n, int dst)
 {
-    int r = expr_any(fs, n);
+    if (n->kind == N_NAME && n->sym && n->sym->kind == SYM_LOCAL) return n->sym->slot;
+    if (dst >= fs->nactive && dst < fs->freereg) {
+        expr_to(fs, n, dst);
+        return dst;
+    }
+    return expr_any(fs, n);
+}
+
+/* A float operand in register (dst: as for operand(), or -1): converts ints. */
+static int float_operand(fstate *fs, node *n, int dst)
+{
+    int r = dst >= 0 ? operand(fs, n, dst) : expr_any(fs, n);
     if (is_int(n->ty)) {
-        int t = alloc_reg(fs);
+        int t = r == dst ? dst : alloc_reg(fs);
         emitABC(fs, OP_ITOF, t, r, 0);
         return t;
     }
     return r;
 }
 
-/* Converts (or checks) the value in register r from type src to dst. */
-static void coerce(fstate *fs, int r, type *src, type *dst)
+/* Converts (or checks) the value in register r from type src to dst; what
+** names it in the message of a failed check (printf-style). */
+static void coerce(fstate *fs, int r, type *src, type *dst, const char *what, ...) HE_PRINTF(5, 6);
+static void coerce(fstate *fs, int r, type *src, type *dst, const char *what, ...)
 {
     int how = ty_assignable(src, dst);
     if (how == 1) emitABC(fs, OP_ITOF, r, r, 0);
-    else if (how == 2) emitABx(fs, OP_CHECK, r, add_type(fs, dst));
+    else if (how == 2) {
+        char msg[160];
+        va_list ap;
+        va_start(ap, what);
+        vsnprintf(msg, sizeof msg, what, ap);
+        va_end(ap);
+        emitABx(fs, OP_CHECK, r, add_type(fs, dst, msg));
+    }
 }
 
 static void load_sym(fstate *fs, sym *s, int dst)
@@ -206,7 +240,14 @@ static void load_sym(fstate *fs, sym *s, int dst)
         if (s->slot != dst) emitABC(fs, OP_MOVE, dst, s->slot, 0);
         break;
     case SYM_GLOBAL:
-        if (s->mod == fs->mod) emitABx(fs, OP_GETGLOBAL, dst, s->slot);
+        if (s->mod == fs->mod) {
+            /* top-level code reads only globals defined above it, but a
+            ** function may run before a definition below it (or after a
+            ** failed REPL input emptied it): nil there would break the
+            ** static type */
+            bool typed = s->ty && s->ty->kind != T_ANY && s->ty->kind != T_NIL && !s->is_fn;
+            emitABx(fs, fs->fn && typed ? OP_GETGLOBALT : OP_GETGLOBAL, dst, s->slot);
+        }
         else {
             int idx = -1;
             for (int i = 0; i < fs->mod->nimports; i++)
@@ -299,20 +340,20 @@ static void binop_to(fstate *fs, node *n, he_op op, node *a, node *b, int dst)
     if (is_int(a->ty) && is_int(b->ty) && int_op(op) != OP__COUNT) {
         int k;
         if ((op == HE_OP_ADD || op == HE_OP_SUB) && small_int(b, -127, 127, &k)) {
-            int ra = expr_any(fs, a);
+            int ra = operand(fs, a, dst);
             emitABC(fs, OP_ADDIK, dst, ra, op == HE_OP_ADD ? k : -k);
         } else if (op == HE_OP_MUL && small_int(b, -127, 127, &k)) {
-            int ra = expr_any(fs, a);
+            int ra = operand(fs, a, dst);
             emitABC(fs, OP_MULIK, dst, ra, k);
         } else if (op == HE_OP_MOD && small_int(b, 1, 127, &k)) {
-            int ra = expr_any(fs, a);
+            int ra = operand(fs, a, dst);
             emitABC(fs, OP_MODIK, dst, ra, k);
         } else {
-            int ra = expr_any(fs, a), rb = expr_any(fs, b);
+            int ra = operand(fs, a, dst), rb = expr_any(fs, b);
             emitABC(fs, int_op(op), dst, ra, rb);
         }
     } else if (is_num_if(a->ty) && is_num_if(b->ty) && float_op(op) != OP__COUNT) {
-        int ra = float_operand(fs, a);
+        int ra = float_operand(fs, a, dst);
         if (b->kind == N_FLOAT && (op == HE_OP_ADD || op == HE_OP_SUB || op == HE_OP_MUL) && fs->p->nk < 255) {
             int k = add_k(fs, he_float(b->fval));
             if (k <= 255) {
@@ -321,10 +362,10 @@ static void binop_to(fstate *fs, node *n, he_op op, node *a, node *b, int dst)
                 return;
             }
         }
-        int rb = float_operand(fs, b);
+        int rb = float_operand(fs, b, -1);
         emitABC(fs, float_op(op), dst, ra, rb);
     } else {
-        int ra = expr_any(fs, a), rb = expr_any(fs, b);
+        int ra = operand(fs, a, dst), rb = expr_any(fs, b);
         emitABC(fs, generic_op(op), dst, ra, rb);
     }
     (void)n;
@@ -338,6 +379,13 @@ static int push_expr(fstate *fs, node *n)
     int r = alloc_reg(fs);
     expr_to(fs, n, r);
     return r;
+}
+
+/* The callee's name in messages. */
+static const char *call_name(node *call)
+{
+    node *f = call->a;
+    return (f->kind == N_NAME || f->kind == N_MEMBER) && f->name ? f->name : "the function";
 }
 
 static void call_to(fstate *fs, node *n, int dst)
@@ -369,7 +417,8 @@ static void call_to(fstate *fs, node *n, int dst)
         for (int i = 0; i < n->list.n; i++) {
             int r = push_expr(fs, n->list.v[i]);
             note(fs, r, n->list.v[i]->ty);
-            if (ft && ft->kind == T_FN && i < ft->nparams) coerce(fs, r, n->list.v[i]->ty, ft->params[i]);
+            if (ft && ft->kind == T_FN && i < ft->nparams)
+                coerce(fs, r, n->list.v[i]->ty, ft->params[i], "argument %d of %s", i + 1, call_name(n));
         }
         /* C: bit 0 keep the result; bit 1 check argument types in the
         ** callee. A direct call (CALLG) is typed exactly; a call through a
@@ -383,7 +432,11 @@ static void call_to(fstate *fs, node *n, int dst)
         } else {
             emitABC(fs, OP_CALL, base, n->list.n, c);
             if (ft && ft->kind == T_FN && ft->ret && ft->ret->kind != T_ANY && ft->ret->kind != T_VOID)
-                emitABx(fs, OP_CHECK, base, add_type(fs, ft->ret));
+            {
+                char what[160];
+                snprintf(what, sizeof what, "result of %s", call_name(n));
+                emitABx(fs, OP_CHECK, base, add_type(fs, ft->ret, what));
+            }
         }
     }
     fs->objreg[base] = false; /* holds the result now */
@@ -443,15 +496,17 @@ static void index_to(fstate *fs, node *n, int dst)
 
 static void expr_to(fstate *fs, node *n, int dst)
 {
-    int line = fs->line;
+    int line = fs->line, col = fs->col;
     fs->line = n->line;
+    fs->col = n->col;
     switch (n->kind) {
     case N_INT:
         if (n->ival >= -32767 && n->ival <= 32768) emitAsBx(fs, OP_LOADI, dst, (int)n->ival);
         else emitABx(fs, OP_LOADK, dst, add_k(fs, he_int(n->ival)));
         break;
     case N_FLOAT:
-        if (n->fval == (double)(int)n->fval && n->fval >= -32767 && n->fval <= 32768 && !(n->fval == 0 && signbit(n->fval)))
+        /* the range test first: casting a float out of int's range is undefined */
+        if (n->fval >= -32767 && n->fval <= 32768 && n->fval == (double)(int)n->fval && !(n->fval == 0 && signbit(n->fval)))
             emitAsBx(fs, OP_LOADF, dst, (int)n->fval);
         else emitABx(fs, OP_LOADK, dst, add_k(fs, he_float(n->fval)));
         break;
@@ -475,7 +530,7 @@ static void expr_to(fstate *fs, node *n, int dst)
     case N_BINOP: binop_to(fs, n, (he_op)n->op, n->a, n->b, dst); break;
     case N_UNOP: {
         int mark = fs->freereg;
-        int r = expr_any(fs, n->a);
+        int r = operand(fs, n->a, dst);
         if (n->op == HE_OP_NOT) emitABC(fs, n->a->ty->kind == T_BOOL ? OP_NOT : OP_GNOT, dst, r, 0);
         else emitABC(fs, is_int(n->a->ty) ? OP_NEGI : is_float(n->a->ty) ? OP_NEGF : OP_NEG, dst, r, 0);
         free_to(fs, mark);
@@ -497,8 +552,12 @@ static void expr_to(fstate *fs, node *n, int dst)
     case N_TENSOR: {
         int mark = fs->freereg;
         int base = fs->freereg;
+        if (n->list.n > 255 || fs->freereg + n->list.n > MAXREGS) {
+            compile_error(fs, "tensor literal too long for one expression (its items take a register each): "
+                              "build it with zeros and assignment, or concat");
+            break;
+        }
         for (int i = 0; i < n->list.n; i++) note(fs, push_expr(fs, n->list.v[i]), n->list.v[i]->ty);
-        if (n->list.n > 255) compile_error(fs, "tensor literal too long (255 items at most; build it with zeros and assignment)");
         emitABC(fs, OP_TENSOR, dst, base, n->list.n);
         free_to(fs, mark);
         break;
@@ -535,6 +594,7 @@ static void expr_to(fstate *fs, node *n, int dst)
     default: compile_error(fs, "internal: cannot compile expression"); break;
     }
     fs->line = line;
+    fs->col = col;
 }
 
 /* Returns a register holding n's value: a local's own register, or a new
@@ -592,8 +652,8 @@ static void cond_jump(fstate *fs, node *n, bool when, patchlist *out)
                 b = t;
                 op = op == HE_OP_GT ? HE_OP_LT : HE_OP_LE;
             }
-            int ra = ints ? expr_any(fs, a) : float_operand(fs, a);
-            int rb = ints ? expr_any(fs, b) : float_operand(fs, b);
+            int ra = ints ? expr_any(fs, a) : float_operand(fs, a, -1);
+            int rb = ints ? expr_any(fs, b) : float_operand(fs, b, -1);
             opcode o = ints ? (op == HE_OP_LT ? OP_JLTI : op == HE_OP_LE ? OP_JLEI : OP_JEQI)
                             : (op == HE_OP_LT ? OP_JLTF : OP_JLEF);
             emitABC(fs, o, ra, rb, k);
@@ -640,12 +700,20 @@ static void declare_local(fstate *fs, sym *s)
     note(fs, s->slot, s->ty);
 }
 
+/* Before a break or continue jumps out of blocks: releases what their
+** registers hold now (a big tensor, a key), as leaving them normally would. */
+static void clear_from(fstate *fs, int from)
+{
+    for (int r = from; r < fs->freereg && r < 256; r++)
+        if (fs->objreg[r]) emitABC(fs, OP_CLEAR, r, 0, 0);
+}
+
 static loopinfo *begin_loop(fstate *fs, loopinfo *l)
 {
     memset(l, 0, sizeof *l);
     l->cont_target = -1;
     l->outer = fs->loop;
-    l->base_reg = fs->freereg;
+    l->base_reg = l->body_reg = fs->freereg;
     fs->loop = l;
     return l;
 }
@@ -653,6 +721,7 @@ static loopinfo *begin_loop(fstate *fs, loopinfo *l)
 static void stmt(fstate *fs, node *n)
 {
     fs->line = n->line;
+    fs->col = n->col;
     int mark = fs->freereg;
     switch (n->kind) {
     case N_LET: {
@@ -660,7 +729,7 @@ static void stmt(fstate *fs, node *n)
         if (s->kind == SYM_LOCAL) {
             int r = alloc_reg(fs);
             expr_to(fs, n->a, r);
-            coerce(fs, r, n->a->ty, s->ty);
+            coerce(fs, r, n->a->ty, s->ty, "value for '%s'", s->name);
             s->slot = r;
             fs->nactive = fs->freereg;
             note(fs, r, s->ty);
@@ -672,7 +741,7 @@ static void stmt(fstate *fs, node *n)
             emitABC(fs, OP_MOVE, t, r, 0);
             r = t;
         }
-        coerce(fs, r, n->a->ty, s->ty);
+        coerce(fs, r, n->a->ty, s->ty, "value for '%s'", s->name);
         store_sym(fs, s, r);
         break;
     }
@@ -683,23 +752,22 @@ static void stmt(fstate *fs, node *n)
             if (s->kind == SYM_LOCAL) {
                 if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, s->slot);
                 else expr_to(fs, n->b, s->slot);
-                coerce(fs, s->slot, n->op >= 0 ? s->ty : n->b->ty, s->ty);
+                coerce(fs, s->slot, n->ty, s->ty, "value for '%s'", s->name);
             } else {
                 int r = alloc_reg(fs);
                 if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, r);
                 else expr_to(fs, n->b, r);
                 note(fs, r, s->ty);
-                coerce(fs, r, n->b->ty, s->ty);
+                coerce(fs, r, n->ty, s->ty, "value for '%s'", s->name);
                 store_sym(fs, s, r);
             }
-        } else { /* t[i, j] = v */
+        } else if (n->op < 0) { /* t[i, j] = v: the value first, then the target */
             type *bt = t->a->ty;
             int rv = alloc_reg(fs);
-            if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, rv);
-            else expr_to(fs, n->b, rv);
+            expr_to(fs, n->b, rv);
             note(fs, rv, n->b->ty);
             if (bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2) {
-                if (is_int(n->b->ty) && n->op < 0) emitABC(fs, OP_ITOF, rv, rv, 0);
+                if (is_int(n->b->ty)) emitABC(fs, OP_ITOF, rv, rv, 0);
                 int rb = expr_any(fs, t->a);
                 int ri = expr_any(fs, t->list.v[0]);
                 int rj = expr_any(fs, t->list.v[1]);
@@ -712,6 +780,27 @@ static void stmt(fstate *fs, node *n)
                 for (int i = 0; i < t->list.n; i++) push_expr(fs, t->list.v[i]);
                 emitABC(fs, OP_SETINDEX, base, t->list.n, rv);
             }
+        } else { /* t[i, j] += v: the tensor and the indices are evaluated once */
+            type *bt = t->a->ty;
+            int base = alloc_reg(fs);
+            expr_to(fs, t->a, base);
+            note(fs, base, bt);
+            for (int i = 0; i < t->list.n; i++) push_expr(fs, t->list.v[i]);
+            bool f2 = bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2;
+            int rv = alloc_reg(fs);
+            if (f2) {
+                emitABC(fs, OP_GETF2, rv, base, base + 1);
+                emit(fs, (instr)(base + 2));
+            } else emitABC(fs, OP_INDEX, rv, base, t->list.n);
+            /* the element just read stands for t[i, j] in the operation */
+            sym cur_sym = {.name = "", .kind = SYM_LOCAL, .ty = t->ty, .slot = rv};
+            node cur = {.kind = N_NAME, .line = t->line, .col = t->col, .ty = t->ty, .sym = &cur_sym, .bi = -1};
+            binop_to(fs, n, (he_op)n->op, &cur, n->b, rv);
+            note(fs, rv, n->ty);
+            if (f2) {
+                emitABC(fs, OP_SETF2, base, base + 1, rv);
+                emit(fs, (instr)(base + 2));
+            } else emitABC(fs, OP_SETINDEX, base, t->list.n, rv);
         }
         break;
     }
@@ -758,11 +847,12 @@ static void stmt(fstate *fs, node *n)
         alloc_reg(fs);
         if (n->b) {
             expr_to(fs, n->a, base);
-            coerce(fs, base, n->a->ty, ty_int);
+            coerce(fs, base, n->a->ty, ty_int, "range start");
             expr_to(fs, n->b, base + 1);
-            coerce(fs, base + 1, n->b->ty, ty_int);
+            coerce(fs, base + 1, n->b->ty, ty_int, "range end");
             fs->nactive = fs->freereg;
             declare_local(fs, n->sym);
+            l.body_reg = fs->freereg;
             int prep = emitAsBx(fs, OP_FORPREP, base, 0);
             int body = here(fs);
             block(fs, n->c);
@@ -776,6 +866,7 @@ static void stmt(fstate *fs, node *n)
             emitAsBx(fs, OP_ITERPREP, base, 0);
             fs->nactive = fs->freereg;
             declare_local(fs, n->sym);
+            l.body_reg = fs->freereg;
             int top = emitAsBx(fs, OP_ITERNEXT, base, 0);
             block(fs, n->c);
             int j = emitJ(fs);
@@ -787,8 +878,14 @@ static void stmt(fstate *fs, node *n)
         fs->loop = l.outer;
         break;
     }
-    case N_BREAK: pl_add(&fs->loop->breaks, emitJ(fs)); break;
-    case N_CONTINUE: pl_add(&fs->loop->continues, emitJ(fs)); break;
+    case N_BREAK:
+        clear_from(fs, fs->loop->base_reg);
+        pl_add(&fs->loop->breaks, emitJ(fs));
+        break;
+    case N_CONTINUE:
+        clear_from(fs, fs->loop->body_reg);
+        pl_add(&fs->loop->continues, emitJ(fs));
+        break;
     case N_RETURN: {
         if (!n->a) {
             emitABC(fs, OP_RETURN, 0, 0, 0);
@@ -802,7 +899,7 @@ static void stmt(fstate *fs, node *n)
                 emitABC(fs, OP_MOVE, t, r, 0);
                 r = t;
             }
-            coerce(fs, r, n->a->ty, want);
+            coerce(fs, r, n->a->ty, want, "return value of %s", fs->fn && fs->fn->name ? fs->fn->name : "(lambda)");
         }
         emitABC(fs, OP_RETURN, r, 1, 0);
         break;
@@ -830,12 +927,14 @@ static void stmt(fstate *fs, node *n)
     free_to(fs, mark);
 }
 
-static proto *proto_new(module *m, const char *name, int line)
+static proto *proto_new(module *m, const char *file, const char *name, int line)
 {
     proto *p = calloc(1, sizeof *p);
     if (!p) he_misuse("out of memory");
     he_obj_init(&p->obj, &proto_type);
     p->name = strdup(name ? name : "(lambda)");
+    p->file = strdup(file ? file : "?");
+    if (!p->name || !p->file) he_misuse("out of memory");
     p->mod = m;
     p->line = line;
     return p;
@@ -850,7 +949,7 @@ static proto *compile_function(fstate *parent, fndecl *f)
     fs.ps = parent->ps;
     fs.vm = parent->vm;
     fs.line = f->line;
-    proto *p = fs.p = proto_new(parent->mod, f->name, f->line);
+    proto *p = fs.p = proto_new(parent->mod, parent->ps->file, f->name, f->line);
     p->nparams = f->nparams;
     p->fty = f->ty;
     fs.freereg = f->nparams;
@@ -863,9 +962,17 @@ static proto *compile_function(fstate *parent, fndecl *f)
         p->capfrom = malloc((size_t)p->ncaps);
         p->capidx = malloc((size_t)p->ncaps);
         if (!p->capfrom || !p->capidx) he_misuse("out of memory");
+        /* GETCAP's operand is 8 bits and 255 means the closure itself */
+        if (p->ncaps > 254) compile_error(&fs, "a function captures too many variables (at most 254)");
         for (int i = 0; i < p->ncaps; i++) {
             sym *o = f->captures[i]->outer;
-            p->capfrom[i] = o->kind == SYM_LOCAL;
+            /* 1: the enclosing frame's register; 0: the enclosing closure's
+            ** capture; 2: the enclosing closure itself (a nested fn that
+            ** names the function it sits in: its own capture slot for
+            ** itself was filled before the closure existed) */
+            p->capfrom[i] = o->kind == SYM_LOCAL ? 1
+                            : parent->fn && parent->fn->sym && o->outer == parent->fn->sym ? 2
+                                                                                          : 0;
             p->capidx[i] = (uint8_t)(o->slot < 0 ? 0 : o->slot);
         }
     }
@@ -882,7 +989,7 @@ proto *he_compile(he_vm *vm, module *m, he_parser *ps, bool repl_print)
     fs.mod = m;
     fs.ps = ps;
     fs.vm = vm;
-    fs.p = proto_new(m, "main", 1);
+    fs.p = proto_new(m, ps->file, "main", 1);
     fs.line = 1;
     int n = ps->stmts.n;
     /* top-level functions first: they may be called before their text */

@@ -30,7 +30,7 @@ void proto_dump(FILE *out, proto *p, const char *src, size_t srclen)
     (void)src;
     (void)srclen;
     fprintf(out, "function %s (%s:%d): %d params, %d registers, %d constants, %d captures\n", p->name,
-            p->mod ? p->mod->path : "?", p->line, p->nparams, p->nregs, p->nk, p->ncaps);
+            p->file ? p->file : p->mod ? p->mod->path : "?", p->line, p->nparams, p->nregs, p->nk, p->ncaps);
     int last_line = -1;
     for (int pc = 0; pc < p->ncode; pc++) {
         instr i = p->code[pc];
@@ -62,7 +62,7 @@ void proto_dump(FILE *out, proto *p, const char *src, size_t srclen)
             const builtin *b = &builtins[p->code[pc + 1]];
             fprintf(out, "    ; %s%s%s", b->module ? b->module : "", b->module ? "." : "", b->name);
         }
-        else if (o == OP_GETGLOBAL || o == OP_SETGLOBAL) {
+        else if (o == OP_GETGLOBAL || o == OP_GETGLOBALT || o == OP_SETGLOBAL) {
             for (int g = 0; p->mod && g < p->mod->ngsyms; g++) {
                 sym *s = p->mod->gsyms[g];
                 if (s->kind == SYM_GLOBAL && s->slot == GET_Bx(i)) fprintf(out, "    ; %s", s->name);

@@ -46,6 +46,8 @@ typedef struct module module;
 typedef struct proto {
     he_obj obj;
     const char *name;  /* owned */
+    char *file;        /* owned: the file it came from, for tracebacks (the
+                          REPL's module holds code from <repl> and :load) */
     module *mod;       /* not owned */
     instr *code;
     int *lines;
@@ -53,6 +55,7 @@ typedef struct proto {
     he_value *k;
     int nk, capk;
     type **types;      /* for CHECK */
+    char **checkwhat;  /* beside types: what a CHECK checks, for its message (owned) */
     int ntypes, captypes;
     int nparams, nregs;
     type *fty;         /* the function's static type */

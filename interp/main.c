@@ -154,7 +154,8 @@ static char *read_line(const char *prompt)
         fputs("\n", stdout);
         return NULL;
     }
-    if (n > 0 && buf[n - 1] == '\n') buf[n - 1] = '\0';
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0'; /* CRLF input */
     /* echo, so a transcript shows what was typed */
     fputs(buf, stdout);
     fputs("\n", stdout);
@@ -184,13 +185,19 @@ static bool meta(const char *line)
 {
     char cmd[32];
     int i = 0;
-    while (line[i] && line[i] != ' ' && i < 31) {
+    while (line[i] && line[i] != ' ' && line[i] != '\t' && i < 31) {
         cmd[i] = line[i];
         i++;
     }
     cmd[i] = '\0';
-    const char *arg = line + i;
-    while (*arg == ' ') arg++;
+    const char *start = line + i;
+    while (*start == ' ' || *start == '\t') start++;
+    /* without trailing blanks (a file name for :load) */
+    char argbuf[4096];
+    snprintf(argbuf, sizeof argbuf, "%s", start);
+    size_t al = strlen(argbuf);
+    while (al > 0 && (argbuf[al - 1] == ' ' || argbuf[al - 1] == '\t' || argbuf[al - 1] == '\r')) argbuf[--al] = '\0';
+    const char *arg = argbuf;
     if (strcmp(cmd, ":?") == 0 || prefix_of(cmd, ":help")) {
         fputs(help_text, stdout);
     } else if (prefix_of(cmd, ":quit")) {
@@ -206,8 +213,14 @@ static bool meta(const char *line)
     } else if (prefix_of(cmd, ":load")) {
         if (!*arg) fputs(":load needs a file name\n", stdout);
         else {
+            /* its imports are found beside it, as when it runs as a script */
+            char dirbuf[PATH_MAX];
+            snprintf(dirbuf, sizeof dirbuf, "%s", arg);
+            const char *saved = the_vm->script_dir;
+            the_vm->script_dir = dirname(dirbuf);
             struct src_arg a = {arg, NULL, 0, 0};
             run_guarded(run_file_cb, &a);
+            the_vm->script_dir = saved;
         }
     } else if (prefix_of(cmd, ":time")) {
         struct timespec t0, t1;
@@ -284,6 +297,12 @@ static int repl(void)
         fflush(stdout);
         input.len = 0;
         input.data[0] = '\0';
+    }
+    if (input.len > 0) {
+        /* end of input inside an open block or bracket: say so */
+        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
+        run_guarded(run_src_cb, &a);
+        fflush(stdout);
     }
     he_buf_free(&input);
     if (interactive && hist) {
@@ -369,7 +388,12 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else if (strcmp(a, "--check") == 0 && i + 1 < argc) check = argv[++i];
         else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "he: unknown option %s\n", a);
+            static const char *const with_arg[] = {"-e", "--lua", "--party", "--parties", "--key", "--dump", "--check",
+                                                   NULL};
+            bool needs = false;
+            for (int k = 0; with_arg[k]; k++) needs |= strcmp(a, with_arg[k]) == 0;
+            if (needs) fprintf(stderr, "he: %s needs an argument\n", a);
+            else fprintf(stderr, "he: unknown option %s\n", a);
             usage(stderr);
             he_vm_free(the_vm);
             types_free_all();

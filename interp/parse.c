@@ -114,11 +114,15 @@ char *he_unescape(he_parser *ps, const char *s, size_t n, void *vloc)
         case 'n': *o++ = '\n'; break;
         case 't': *o++ = '\t'; break;
         case 'r': *o++ = '\r'; break;
-        case '0': *o++ = '\0'; break;
         case '\\': *o++ = '\\'; break;
         case '"': *o++ = '"'; break;
         default:
-            he_syntax_error(ps, loc->first_line, loc->first_column + (int)i + 1, "unknown escape '\\%c' in string", c);
+            if (c > 32 && c < 127)
+                he_syntax_error(ps, loc->first_line, loc->first_column + (int)i + 1,
+                                "unknown escape '\\%c' in string (the escapes are \\n \\t \\r \\\\ \\\")", c);
+            else
+                he_syntax_error(ps, loc->first_line, loc->first_column + (int)i + 1,
+                                "unknown escape in string (the escapes are \\n \\t \\r \\\\ \\\")");
             return NULL;
         }
     }
@@ -135,11 +139,24 @@ void he_report(FILE *err, const char *file, const char *src, size_t srclen, int 
     const char *p = src, *end = src + srclen;
     for (int l = 1; l < line && p < end; p++)
         if (*p == '\n') l++;
-    if (p >= end && line > 1) return;
+    if (p >= end && line > 1) {
+        /* past the last line (an unexpected end of input): quote the last
+        ** line that has text, the caret just after it */
+        const char *e = end;
+        while (e > src && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (e == src) return;
+        p = e;
+        while (p > src && p[-1] != '\n') p--;
+        col = (int)(e - p) + 1;
+    }
     const char *e = p;
     while (e < end && *e != '\n') e++;
     fprintf(err, "  %.*s\n  ", (int)(e - p), p);
-    for (int i = 1; i < col && p + i - 1 < e; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', err);
+    for (int i = 1; i < col && p + i - 1 < e; i++) {
+        unsigned char ch = (unsigned char)p[i - 1];
+        if ((ch & 0xc0) == 0x80) continue; /* a UTF-8 continuation byte: same column on screen */
+        fputc(ch == '\t' ? '\t' : ' ', err);
+    }
     fputs("^\n", err);
 }
 
@@ -168,6 +185,7 @@ static bool ends_statement(int tok)
     case TOK_RPAREN: case TOK_RBRACKET: case TOK_RBRACE:
     case TOK_TINT: case TOK_TFLOAT: case TOK_TFIXED: case TOK_TBOOL: case TOK_TSTR:
     case TOK_GT: /* fixed<8> at the end of an annotation */
+    case TOK_YYerror: /* a bad token (reported): end the statement at the line's end, to resume there */
         return true;
     default: return false;
     }

@@ -100,7 +100,7 @@ type *ty_tensor(tkind elem, int frac, int rank, const int64_t *dims)
     type *t = new_type(T_TENSOR);
     t->elem = elem;
     t->frac = elem == T_FIXED ? frac : 0;
-    t->rank = rank;
+    t->rank = rank > MAXRANK ? -1 : rank; /* never more dims than the type can hold (callers report the error) */
     for (int i = 0; i < rank && i < MAXRANK; i++) t->dims[i] = dims ? dims[i] : DIM_ANY;
     return intern(t);
 }

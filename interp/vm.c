@@ -23,10 +23,13 @@ static void proto_free(he_obj *o)
     free(p->k);
     free(p->code);
     free(p->lines);
+    for (int i = 0; i < p->ntypes; i++) free(p->checkwhat[i]);
+    free(p->checkwhat);
     free(p->types);
     free(p->capfrom);
     free(p->capidx);
     free((char *)p->name);
+    free(p->file);
     free(p);
 }
 
@@ -79,7 +82,11 @@ int module_add_global(module *m, sym *s)
         m->globals = realloc(m->globals, sizeof(he_value) * (size_t)m->capglobals);
         if (!m->globals) he_misuse("out of memory");
     }
-    if (m->nglobals >= MAXARG_Bx) he_misuse("too many globals in one module");
+    if (m->nglobals >= MAXARG_Bx) { /* the checker reports it; the module owns s all the same */
+        s->slot = -1;
+        module_push_sym(m, s);
+        return -1;
+    }
     m->globals[m->nglobals] = he_nil();
     s->slot = m->nglobals++;
     module_push_sym(m, s);
@@ -94,13 +101,25 @@ static void module_truncate(module *m, int ngsyms, int nglobals)
         free(m->gsyms[i]);
     }
     m->ngsyms = ngsyms;
-    for (int i = nglobals; i < m->nglobals; i++) he_release(m->globals[i]);
-    m->nglobals = nglobals;
+    /* the slots are emptied but not reused: a closure made by the failed
+    ** input may live on in an older global and still name them, and a
+    ** reused slot could hold a value of another type */
+    for (int i = nglobals; i < m->nglobals; i++) {
+        he_release(m->globals[i]);
+        m->globals[i] = he_nil();
+    }
+}
+
+static void module_free_globals(module *m)
+{
+    for (int i = 0; i < m->nglobals; i++) he_release(m->globals[i]);
+    m->nglobals = 0;
 }
 
 static void module_free(module *m)
 {
     module_truncate(m, 0, 0);
+    module_free_globals(m);
     free(m->gsyms);
     free(m->globals);
     free(m->imports);
@@ -147,7 +166,7 @@ void he_vm_free(he_vm *vm)
     free(vm);
 }
 
-static const char *frame_file(frame *f) { return f->p->mod->path; }
+static const char *frame_file(frame *f) { return f->p->file ? f->p->file : f->p->mod->path; }
 static int frame_line(frame *f)
 {
     ptrdiff_t at = f->pc - f->p->code - 1;
@@ -181,52 +200,52 @@ static void build_trace(he_vm *vm, const char *msg, int stop)
     snprintf(vm->errmsg, sizeof vm->errmsg, "%s", msg);
 }
 
-/* Checks a value against a static type (CHECK, dynamic calls). */
-static int check_type(he_value v, const type *t, const char *what)
+/* Whether a value has a static type (CHECK, dynamic calls). */
+static bool type_ok(he_value v, const type *t)
 {
-    bool ok;
     switch (t->kind) {
-    case T_ANY: ok = true; break;
-    case T_INT: ok = v.tag == HE_INT; break;
-    case T_FLOAT: ok = v.tag == HE_FLOAT; break;
-    case T_BOOL: ok = v.tag == HE_BOOL; break;
-    case T_FIXED: ok = v.tag == HE_FIXED && v.frac == t->frac; break;
-    case T_STR: ok = he_is(v, &he_str_type); break;
-    case T_FN: ok = he_is(v, &closure_type) || he_is(v, &native_type); break;
+    case T_ANY: return true;
+    case T_INT: return v.tag == HE_INT;
+    case T_FLOAT: return v.tag == HE_FLOAT;
+    case T_BOOL: return v.tag == HE_BOOL;
+    case T_FIXED: return v.tag == HE_FIXED && v.frac == t->frac;
+    case T_STR: return he_is(v, &he_str_type);
+    case T_FN: return he_is(v, &closure_type) || he_is(v, &native_type);
     case T_TENSOR: {
-        ok = he_is_tensor(v);
-        if (!ok) break;
+        if (!he_is_tensor(v)) return false;
         he_tensor *x = he_as_tensor(v);
         static const tkind dk[] = {T_INT, T_FLOAT, T_FIXED, T_BOOL};
-        if (t->elem != T_ANY && (dk[x->dtype] != t->elem || (t->elem == T_FIXED && x->frac != t->frac))) {
-            ok = false;
-            break;
-        }
+        if (t->elem != T_ANY && (dk[x->dtype] != t->elem || (t->elem == T_FIXED && x->frac != t->frac))) return false;
         if (t->rank >= 0) {
-            if (x->ndim != t->rank) {
-                ok = false;
-                break;
-            }
+            if (x->ndim != t->rank) return false;
             for (int i = 0; i < t->rank; i++)
-                if (t->dims[i] != DIM_ANY && t->dims[i] != x->shape[i]) ok = false;
+                if (t->dims[i] != DIM_ANY && t->dims[i] != x->shape[i]) return false;
         }
-        if (!ok) {
-            he_buf b;
-            he_buf_init(&b);
-            he_buf_printf(&b, "%s[", he_dtype_name((he_dtype)x->dtype));
-            for (int i = 0; i < x->ndim; i++) he_buf_printf(&b, "%s%lld", i ? ", " : "", (long long)x->shape[i]);
-            he_buf_puts(&b, "]");
-            he_error("%s: expected %s, got %s", what, ty_str_of(t), b.data);
-            he_buf_free(&b);
-            return -1;
-        }
-        break;
+        return true;
     }
-    case T_OBJ: ok = v.tag == HE_OBJ && strcmp(v.as.o->type->name, t->name) == 0; break;
-    default: ok = true; break;
+    case T_OBJ: return v.tag == HE_OBJ && strcmp(v.as.o->type->name, t->name) == 0;
+    default: return true;
     }
-    if (!ok) return he_error("%s: expected %s, got %s", what, ty_str_of(t), he_typename(v));
-    return 0;
+}
+
+/* Checks a value against a static type; the error names what was checked. */
+static int check_type(he_value v, const type *t, const char *what)
+{
+    if (type_ok(v, t)) return 0;
+    if (t->kind == T_TENSOR && he_is_tensor(v)) {
+        he_tensor *x = he_as_tensor(v);
+        he_buf b;
+        he_buf_init(&b);
+        he_buf_puts(&b, he_dtype_name((he_dtype)x->dtype));
+        if (x->dtype == HE_DT_FIXED) he_buf_printf(&b, "<%d>", x->frac);
+        he_buf_puts(&b, "[");
+        for (int i = 0; i < x->ndim; i++) he_buf_printf(&b, "%s%lld", i ? ", " : "", (long long)x->shape[i]);
+        he_buf_puts(&b, "]");
+        he_error("%s: expected %s, got %s", what, ty_str_of(t), b.data);
+        he_buf_free(&b);
+        return -1;
+    }
+    return he_error("%s: expected %s, got %s", what, ty_str_of(t), he_typename(v));
 }
 
 static inline void setv(he_value *dst, he_value v)
@@ -351,6 +370,11 @@ static int do_setindex(he_value base, he_value *idx, int n, he_value v)
                             (long long)t->shape[i]);
         stride *= t->shape[i];
     }
+    /* the element rules (tensor.c's value_to_slot): int and bool rows take
+    ** their own kind only; float and fixed rows take any number */
+    if (src->dtype != t->dtype && (t->dtype == HE_DT_INT || t->dtype == HE_DT_BOOL || src->dtype == HE_DT_BOOL))
+        return he_error("assignment: cannot store a %s tensor in a %s tensor", he_dtype_name((he_dtype)src->dtype),
+                        he_dtype_name((he_dtype)t->dtype));
     he_tensor *conv = src;
     if (src->dtype != t->dtype || src->frac != t->frac) {
         conv = he_tensor_astype(src, (he_dtype)t->dtype, t->frac);
@@ -370,6 +394,7 @@ static he_tensor *tensor_from_values(he_value *v, int n)
     bool has_float = false, has_fixed = false, has_bool = false, has_int = false;
     for (int i = 0; i < n; i++) {
         uint8_t tag = v[i].tag;
+        int f = 0;
         if (nested) {
             if (!he_is_tensor(v[i])) {
                 he_error("tensor literal mixes scalars and tensors");
@@ -377,8 +402,16 @@ static he_tensor *tensor_from_values(he_value *v, int n)
             }
             he_tensor *t = he_as_tensor(v[i]);
             tag = t->dtype == HE_DT_FLOAT ? HE_FLOAT : t->dtype == HE_DT_FIXED ? HE_FIXED : t->dtype == HE_DT_BOOL ? HE_BOOL : HE_INT;
-            if (tag == HE_FIXED) frac = t->frac;
-        } else if (tag == HE_FIXED) frac = v[i].frac;
+            f = t->frac;
+        } else f = v[i].frac;
+        if (tag == HE_FIXED) {
+            /* as the checker says: one precision per tensor */
+            if (has_fixed && f != frac) {
+                he_error("tensor literal mixes fixed precisions (fixed<%d> and fixed<%d>)", frac, f);
+                return NULL;
+            }
+            frac = f;
+        }
         if (tag == HE_FLOAT) has_float = true;
         else if (tag == HE_FIXED) has_fixed = true;
         else if (tag == HE_BOOL) has_bool = true;
@@ -550,6 +583,22 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 setv(&RA, v);
                 vmbreak;
             }
+            vmcase(GETGLOBALT) {
+                he_value v = p->mod->globals[GET_Bx(i)];
+                if (HE_UNLIKELY(v.tag == HE_NIL)) {
+                    const char *name = NULL;
+                    for (int g = 0; g < p->mod->ngsyms; g++)
+                        if (p->mod->gsyms[g]->kind == SYM_GLOBAL && p->mod->gsyms[g]->slot == GET_Bx(i))
+                            name = p->mod->gsyms[g]->name;
+                    SAVE_PC();
+                    if (name) he_error("'%s' is used before its definition ran", name);
+                    else he_error("a global is used whose definition never ran (it was in a failed input)");
+                    THROW();
+                }
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
             vmcase(SETGLOBAL) {
                 he_value v = RA;
                 he_retain(v);
@@ -582,7 +631,9 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 np->obj.rc++;
                 c->ncaps = np->ncaps;
                 for (int j = 0; j < np->ncaps; j++) {
-                    he_value v = np->capfrom[j] ? base[np->capidx[j]] : f->cl->caps[np->capidx[j]];
+                    he_value v = np->capfrom[j] == 1   ? base[np->capidx[j]]
+                                 : np->capfrom[j] == 2 ? he_objv(&f->cl->obj)
+                                                       : f->cl->caps[np->capidx[j]];
                     he_retain(v);
                     c->caps[j] = v;
                 }
@@ -590,8 +641,15 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 vmbreak;
             }
             vmcase(CHECK) {
+                const type *t = p->types[GET_Bx(i)];
+                /* int widens to float, as it does where types are known
+                ** (compile.c only CHECKs registers it may overwrite) */
+                if (t->kind == T_FLOAT && RA.tag == HE_INT) {
+                    RA = he_float((double)RA.as.i);
+                    vmbreak;
+                }
                 SAVE_PC();
-                if (check_type(RA, p->types[GET_Bx(i)], "type mismatch") < 0) THROW();
+                if (check_type(RA, t, p->checkwhat[GET_Bx(i)]) < 0) THROW();
                 vmbreak;
             }
             vmcase(ITOF) { SETF(RA, (double)RB.as.i); vmbreak; }
@@ -806,11 +864,13 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                     }
                     if (HE_UNLIKELY(GET_C(i) & 2) && np->fty) {
                         for (int j = 0; j < nargs; j++) {
+                            const type *pt = np->fty->params[j];
+                            if (pt->kind == T_FLOAT && fn[1 + j].tag == HE_INT)
+                                fn[1 + j] = he_float((double)fn[1 + j].as.i);
+                            if (HE_LIKELY(type_ok(fn[1 + j], pt))) continue;
                             char what[96];
                             snprintf(what, sizeof what, "argument %d of %s", j + 1, np->name);
-                            if (np->fty->params[j]->kind == T_FLOAT && fn[1 + j].tag == HE_INT)
-                                fn[1 + j] = he_float((double)fn[1 + j].as.i);
-                            if (check_type(fn[1 + j], np->fty->params[j], what) < 0) THROW();
+                            if (check_type(fn[1 + j], pt, what) < 0) THROW();
                         }
                     }
                     he_value *nb = fn + 1;
@@ -1047,11 +1107,12 @@ int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
     setv(top, fn);
     for (int j = 0; j < nargs; j++) {
         if (np->fty && j < np->fty->nparams) {
-            char what[96];
-            snprintf(what, sizeof what, "argument %d of %s", j + 1, np->name);
             he_value a = args[j];
             if (np->fty->params[j]->kind == T_FLOAT && a.tag == HE_INT) a = he_float((double)a.as.i);
-            if (check_type(a, np->fty->params[j], what) < 0) {
+            if (!type_ok(a, np->fty->params[j])) {
+                char what[96];
+                snprintf(what, sizeof what, "argument %d of %s", j + 1, np->name);
+                (void)check_type(a, np->fty->params[j], what);
                 for (int m = 0; m < j; m++) setv(&nb[m], he_nil());
                 setv(top, he_nil());
                 return -1;
@@ -1174,13 +1235,17 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
         return HE_COMPILE_ERROR;
     }
     parser_done(ps);
+    /* code that is only checked or shown never ran: its names, declared
+    ** but never assigned, must not stay (the REPL's :dis) */
     if (flags & HE_RUN_CHECK) {
         he_release(he_objv(&p->obj));
+        module_truncate(m, ng, nglob);
         return HE_OK;
     }
     if (flags & HE_RUN_DUMP) {
         dump_all(vm, p, src, len);
         he_release(he_objv(&p->obj));
+        module_truncate(m, ng, nglob);
         return HE_OK;
     }
     he_value result;
@@ -1193,7 +1258,9 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
     if (rc != HE_OK) {
         fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
         fflush(vm->out);
-        if (flags & HE_RUN_REPL) module_truncate(m, ng, nglob);
+        /* names whose definitions may not have run must not stay with
+        ** their static types (the REPL, its :load, the Lua module) */
+        module_truncate(m, ng, nglob);
         return rc;
     }
     if ((flags & HE_RUN_REPL) && last && last->kind != T_VOID) {
@@ -1351,6 +1418,10 @@ module *he_vm_import(he_vm *vm, const char *name, const char *from_dir)
                 snprintf(vm->errmsg, sizeof vm->errmsg, "import cycle through module '%s'", name);
                 return NULL;
             }
+            if (!vm->modules[i]->ran) {
+                snprintf(vm->errmsg, sizeof vm->errmsg, "%s failed to load earlier", vm->modules[i]->path);
+                return NULL;
+            }
             return vm->modules[i];
         }
     size_t len;
@@ -1380,8 +1451,16 @@ module *he_vm_import(he_vm *vm, const char *name, const char *from_dir)
     he_parser_free(ps);
     free(ps);
     if (!p) {
-        m->running = false;
+        /* none of its code ran: forget it, so that a later import (the
+        ** REPL, after the file is fixed) reads it again */
         snprintf(vm->errmsg, sizeof vm->errmsg, "errors in %s", m->path);
+        for (int i = 0; i < vm->nmodules; i++)
+            if (vm->modules[i] == m) {
+                memmove(vm->modules + i, vm->modules + i + 1, sizeof(module *) * (size_t)(vm->nmodules - i - 1));
+                vm->nmodules--;
+                break;
+            }
+        module_free(m);
         return NULL;
     }
     he_value r;

@@ -37,6 +37,12 @@ t check_good 0 "$HE" --check bench/vm/fib.he
 t missing_file 74 "$HE" "$tmp/nonexistent.he"
 has missing_msg "$tmp/err" "cannot open"
 t bad_option 64 "$HE" --frobnicate
+printf 'fn f() {\n  while true {\n    let w = zeros([3])\n    break\n  }\n}\n' >"$tmp/brk.he"
+t dump_break 0 "$HE" --dump "$tmp/brk.he"
+grep -B1 -E 'JMP +[0-9]+ ' "$tmp/out" >"$tmp/brk"
+has break_releases "$tmp/brk" "CLEAR"
+t missing_arg 64 "$HE" -e
+has missing_arg_msg "$tmp/err" "he: -e needs an argument"
 t runtime_error 1 "$HE" -e 'print(1 / 0)'
 has runtime_msg "$tmp/err" "runtime error: division by zero"
 t compile_error 65 "$HE" -e 'print(undefined)'
