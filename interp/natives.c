@@ -9,6 +9,7 @@ extern const native_module he_mod_ivhe;
 extern const native_module he_mod_data;
 extern const native_module he_mod_smpc;
 extern const native_module he_mod_ckks;
+extern const native_module he_mod_nnops;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
@@ -16,5 +17,6 @@ const native_module *const native_modules[] = {
     &he_mod_data,
     &he_mod_smpc,
     &he_mod_ckks,
+    &he_mod_nnops,
     NULL,
 };

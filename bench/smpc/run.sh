@@ -1,0 +1,6 @@
+#!/bin/bash
+# The .he side of the smpc group, after the C programs of this folder:
+# private MNIST inference on secret shares (bench/smpc/mnist.sh).
+HE=${HE:-build/he}
+export HE
+bash "$(dirname "$0")/mnist.sh" || exit 1
