@@ -43,31 +43,32 @@ struct checker {
 ** tree, and a long chain a + b + c + ... is as deep as it is long. */
 #define MAX_NEST 1000
 
-void ck_error(checker *c, node *at, const char *fmt, ...)
+static void ck_verror_at(checker *c, int line, int col, const char *fmt, va_list ap) HE_PRINTF(4, 0);
+static void ck_verror_at(checker *c, int line, int col, const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     c->errors++;
     if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
     if (c->errors > 20) return;
-    he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, at ? at->line : 0, at ? at->col : 0, "error", msg);
+    he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
+}
+
+void ck_error(checker *c, node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ck_verror_at(c, at ? at->line : 0, at ? at->col : 0, fmt, ap);
+    va_end(ap);
 }
 
 static void ck_error_at(checker *c, int line, int col, const char *fmt, ...) HE_PRINTF(4, 5);
 static void ck_error_at(checker *c, int line, int col, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ck_verror_at(c, line, col, fmt, ap);
     va_end(ap);
-    c->errors++;
-    if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
-    if (c->errors > 20) return;
-    he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
 }
 
 /* --- types ----------------------------------------------------------------------- */

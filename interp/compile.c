@@ -662,9 +662,6 @@ static void cond_jump(fstate *fs, node *n, bool when, patchlist *out)
             emitABC(fs, OP_JTEST, r, 0, when);
         }
         pl_add(out, emitJ(fs));
-        free_to(fs, mark);
-        fs->line = line;
-        return;
     } else if (n->kind == N_BOOL) {
         if ((n->ival != 0) == when) pl_add(out, emitJ(fs));
     } else {

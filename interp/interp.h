@@ -191,6 +191,10 @@ module *module_new(const char *name, const char *path);
 void module_push_sym(module *m, sym *s);
 void module_add_builtins(module *m, const char *modname); /* NULL: the global builtins */
 int module_add_global(module *m, sym *s); /* assigns s->slot */
+/* Forgets the names and globals added since a failed input (REPL, eval). */
+void module_truncate(module *m, int ngsyms, int nglobals);
+/* A closure without captures over p; takes the reference to p. */
+he_value he_closure_of(proto *p);
 
 /* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
 int ty_assignable(const type *src, const type *dst);

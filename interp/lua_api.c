@@ -91,18 +91,6 @@ int he_api_global(he_vm *vm, const char *name, he_value *out)
     return he_error("no name '%s' in the he VM (import the module first)", name);
 }
 
-/* Forgets the names and globals added since a failed input (as the REPL). */
-static void truncate_main(module *m, int ngsyms, int nglobals)
-{
-    for (int i = ngsyms; i < m->ngsyms; i++) {
-        free((char *)m->gsyms[i]->name);
-        free(m->gsyms[i]);
-    }
-    m->ngsyms = ngsyms;
-    for (int i = nglobals; i < m->nglobals; i++) he_release(m->globals[i]);
-    m->nglobals = nglobals;
-}
-
 int he_api_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
 {
     /* the traceback is rebuilt only when the error happens inside .he code */
@@ -131,19 +119,14 @@ int he_api_eval(he_vm *vm, const char *file, const char *src, size_t len, he_val
     free(ps);
     check_free_tmp();
     if (!p) {
-        truncate_main(m, ng, nglob);
+        module_truncate(m, ng, nglob);
         return HE_COMPILE_ERROR;
     }
-    closure *cl = malloc(sizeof *cl);
-    if (!cl) he_misuse("out of memory");
-    he_obj_init(&cl->obj, &closure_type);
-    cl->p = p; /* takes the reference */
-    cl->ncaps = 0;
-    he_value fn = he_objv(&cl->obj);
+    he_value fn = he_closure_of(p);
     int rc = he_api_call(vm, fn, NULL, 0, out);
     he_release(fn);
     if (rc < 0) {
-        truncate_main(m, ng, nglob);
+        module_truncate(m, ng, nglob);
         return HE_RUNTIME_ERROR;
     }
     return HE_OK;

@@ -56,6 +56,7 @@
 
 #include "ckks/ckks.h"
 #include "interp.h"
+#include "modutil.h"
 
 #define CT_NAME "cipher<ckks>"
 #define CTX_NAME "ckks_context"
@@ -625,9 +626,8 @@ static int cbatch_push(cbatch *b, cct *c)
 /* --- functions --------------------------------------------------------------------------------- */
 static int want(he_value v, const he_type *t, const char *fn, const char *what, void **o)
 {
-    if (!he_is(v, t)) return he_error("ckks.%s: expected %s, got %s", fn, what, he_typename(v));
-    *o = v.as.o;
-    return 0;
+    *o = mod_want(v, t, "ckks", fn, what);
+    return *o ? 0 : -1;
 }
 #define WANT_CTX(v, fn, p) want(v, &cctx_type, fn, "a ckks context", (void **)(p))
 #define WANT_KEYS(v, fn, p) want(v, &ckeys_type, fn, "ckks keys", (void **)(p))
@@ -1236,12 +1236,10 @@ static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- static rules ---------------------------------------------------------------------------------- */
-static bool is_obj(const type *t, const char *name) { return t->kind == T_OBJ && strcmp(t->name, name) == 0; }
-static bool is_ct(const type *t) { return is_obj(t, CT_NAME); }
-static bool is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
+static bool is_ct(const type *t) { return ty_is_obj(t, CT_NAME); }
 static bool is_plain(const type *t)
 {
-    return is_num(t) || (t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank == 1 || t->rank < 0));
+    return ty_is_num(t) || (t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank == 1 || t->rank < 0));
 }
 
 static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
@@ -1283,19 +1281,12 @@ static type *unop_rule(checker *c, node *n, he_op op, type *a)
     return ty_any;
 }
 
-static bool need(checker *c, node *at, type *t, bool ok, const char *what)
-{
-    if (ok || t->kind == T_ANY) return true;
-    ck_error(c, at, "expected %s, got %s", what, ty_str_of(t));
-    return false;
-}
-
 
 static type *context_rule(checker *c, node **a, type **t, bool insecure)
 {
     bool ok = true;
     for (int i = 0; i < 3; i++)
-        ok &= need(c, a[i], t[i], t[i]->kind == T_INT, i == 0 ? "N (int)" : i == 1 ? "the scale's bits (int)" : "the depth (int)");
+        ok &= mod_need(c, a[i], t[i], t[i]->kind == T_INT, i == 0 ? "N (int)" : i == 1 ? "the scale's bits (int)" : "the depth (int)");
     if (ok && a[0]->kind == N_INT && a[1]->kind == N_INT && a[2]->kind == N_INT) {
         he_ckks_params p;
         int bad = chain_params(a[0]->ival, a[1]->ival, a[2]->ival, insecure, &p);
@@ -1319,9 +1310,9 @@ static type *r_context_insecure(checker *c, node *call, node **a, type **t, int 
 static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
     if (n > 1)
-        need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+        mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
              "the rotation steps (an int tensor)");
     return ty_obj(KEYS_NAME);
 }
@@ -1329,7 +1320,7 @@ static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 static type *r_ctx_steps(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
     int64_t d = DIM_ANY;
     return ty_tensor(T_INT, 0, 1, &d);
 }
@@ -1337,59 +1328,59 @@ static type *r_ctx_steps(checker *c, node *call, node **a, type **t, int n)
 static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
     return ty_int;
 }
 
 static type *r_keys(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
     return ty_obj(KEYS_NAME);
 }
 
 static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
-    need(c, a[1], t[1], is_plain(t[1]), "a number or a 1-D tensor");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
+    mod_need(c, a[1], t[1], is_plain(t[1]), "a number or a 1-D tensor");
     return ty_obj(CT_NAME);
 }
 
 static type *r_decrypt(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
-    need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
+    mod_need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
     return ty_any; /* a float, or a float tensor, known when decrypted */
 }
 
 static type *r_rotate(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
-    need(c, a[1], t[1], t[1]->kind == T_INT, "the step (int)");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_INT, "the step (int)");
     return ty_obj(CT_NAME);
 }
 
 static type *r_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
     return ty_obj(CT_NAME);
 }
 
 static type *r_level(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
     return ty_int;
 }
 
 static type *r_scale(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
     return ty_float;
 }
 
@@ -1402,24 +1393,24 @@ static type *r_batch(checker *c, node *call, node **a, type **t, int n)
 static type *r_push(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
-    need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], BATCH_NAME), "a ckks batch");
+    mod_need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
     return ty_void;
 }
 
 static type *r_get(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
-    need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], BATCH_NAME), "a ckks batch");
+    mod_need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
     return ty_obj(CT_NAME);
 }
 
 static type *r_encrypt_rows(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], KEYS_NAME), "ckks keys");
-    need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
          "a 2-D tensor");
     return ty_obj(BATCH_NAME);
 }
@@ -1427,16 +1418,16 @@ static type *r_encrypt_rows(checker *c, node *call, node **a, type **t, int n)
 static type *r_dot(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_obj(t[0], BATCH_NAME), "a ckks batch");
-    need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && t[1]->rank != 0 && t[1]->rank <= 2,
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], BATCH_NAME), "a ckks batch");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && t[1]->rank != 0 && t[1]->rank <= 2,
          "weights (a 1-D or 2-D tensor)");
     return ty_obj(CT_NAME);
 }
 
 static type *r_save_or_load(checker *c, node **a, type **t, const char *obj, const char *what)
 {
-    need(c, a[0], t[0], is_obj(t[0], obj), what);
-    need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], obj), what);
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
     return ty_void;
 }
 

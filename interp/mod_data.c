@@ -21,6 +21,7 @@
 
 #include "data/data.h"
 #include "interp.h"
+#include "modutil.h"
 
 typedef struct imdb_obj {
     he_obj obj;
@@ -131,9 +132,8 @@ static int f_imdb(he_vm *vm, he_value *a, int n, he_value *out)
 
 static int want_imdb(he_value v, const char *fn, imdb_obj **x)
 {
-    if (!he_is(v, &imdb_type)) return he_error("data.%s: expected an imdb dataset, got %s", fn, he_typename(v));
-    *x = (imdb_obj *)v.as.o;
-    return 0;
+    *x = mod_want(v, &imdb_type, "data", fn, "an imdb dataset");
+    return *x ? 0 : -1;
 }
 
 static int want_review(he_value *a, const char *fn, imdb_obj **x, int64_t *i)
@@ -220,19 +220,12 @@ static int f_has(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- static rules -------------------------------------------------------------------- */
-static bool need(checker *c, node *at, type *t, bool ok, const char *what)
-{
-    if (ok || t->kind == T_ANY) return true;
-    ck_error(c, at, "expected %s, got %s", what, ty_str_of(t));
-    return false;
-}
-
-static bool is_imdb(const type *t) { return t->kind == T_OBJ && strcmp(t->name, "imdb") == 0; }
+static bool is_imdb(const type *t) { return ty_is_obj(t, "imdb"); }
 
 static type *r_mnist(checker *c, node *call, node **a, type **t, int n)
 {
-    need(c, a[0], t[0], t[0]->kind == T_STR, "\"train\" or \"t10k\"");
-    for (int i = 1; i < n; i++) need(c, a[i], t[i], t[i]->kind == T_INT, "an int");
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "\"train\" or \"t10k\"");
+    for (int i = 1; i < n; i++) mod_need(c, a[i], t[i], t[i]->kind == T_INT, "an int");
     bool labels = call->a && call->a->kind == N_MEMBER && strcmp(call->a->name, "mnist_labels") == 0;
     if (labels) {
         int64_t d = DIM_ANY;
@@ -245,19 +238,19 @@ static type *r_mnist(checker *c, node *call, node **a, type **t, int n)
 static type *r_imdb(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    if (n > 0) need(c, a[0], t[0], t[0]->kind == T_INT, "the minimum count (int)");
-    if (n > 1) need(c, a[1], t[1], t[1]->kind == T_FLOAT || t[1]->kind == T_INT, "the polarity cut-off (float)");
-    if (n > 2) need(c, a[2], t[2], t[2]->kind == T_INT, "the number of training reviews (int)");
+    if (n > 0) mod_need(c, a[0], t[0], t[0]->kind == T_INT, "the minimum count (int)");
+    if (n > 1) mod_need(c, a[1], t[1], t[1]->kind == T_FLOAT || t[1]->kind == T_INT, "the polarity cut-off (float)");
+    if (n > 2) mod_need(c, a[2], t[2], t[2]->kind == T_INT, "the number of training reviews (int)");
     return ty_obj("imdb");
 }
 
 static type *r_review(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_imdb(t[0]), "an imdb dataset");
+    mod_need(c, a[0], t[0], is_imdb(t[0]), "an imdb dataset");
     const char *f = call->a && call->a->kind == N_MEMBER ? call->a->name : "";
-    if (strcmp(f, "imdb_encode") == 0) need(c, a[1], t[1], t[1]->kind == T_STR, "a text (str)");
-    else need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
+    if (strcmp(f, "imdb_encode") == 0) mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a text (str)");
+    else mod_need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
     if (strcmp(f, "imdb_label") == 0) return ty_int;
     if (strcmp(f, "imdb_word") == 0) return ty_str;
     int64_t d = DIM_ANY;
@@ -267,14 +260,14 @@ static type *r_review(checker *c, node *call, node **a, type **t, int n)
 static type *r_vocab(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_imdb(t[0]), "an imdb dataset");
+    mod_need(c, a[0], t[0], is_imdb(t[0]), "an imdb dataset");
     return ty_int;
 }
 
 static type *r_has(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], t[0]->kind == T_STR, "\"mnist\" or \"imdb\"");
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "\"mnist\" or \"imdb\"");
     return ty_bool;
 }
 

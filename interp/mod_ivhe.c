@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "interp.h"
+#include "modutil.h"
 #include "ivhe/ivhe.h"
 
 #define FRAC_DEN (1LL << 30) /* plaintext factors are rounded to 2^-30 */
@@ -112,6 +113,17 @@ static int ict_len(const he_obj *o, int64_t *n)
 static void drop(ict *c)
 {
     if (c) he_release(he_objv(&c->obj));
+}
+
+/* The result r of a step that returned rc: stored in *out, or dropped on failure. */
+static int put(ict *r, int rc, he_value *out)
+{
+    if (rc < 0 || !r) {
+        drop(r);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
 }
 
 static ict *ict_new(ikey *key, int kind, unsigned rows, unsigned cols)
@@ -279,12 +291,7 @@ static int add_sub_ct(he_op op, ict *a, ict *b, he_value *out)
                              : he_ivhe_sub(r->c[i], row_of(x, i), row_of(y, i));
     drop(x);
     drop(y);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 /* Element-wise product (a scalar broadcasts through the cheaper scalar product). */
@@ -310,12 +317,7 @@ static int mul_ct(ict *a, ict *b, he_value *out)
         drop(x);
         drop(y);
     }
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 /* c * x for a plaintext number x. */
@@ -330,12 +332,7 @@ static int mul_num(ict *c, double x, he_value *out)
     for (unsigned i = 0; rc == 0 && i < c->rows; i++)
         rc = integral ? he_ivhe_mul_si(r->c[i], c->c[i], (int64_t)x)
                       : he_ivhe_mul_frac(r->c[i], c->c[i], (int64_t)num, FRAC_DEN);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 /* c + x or x - c (flip) for a plaintext number or tensor x. */
@@ -380,12 +377,7 @@ static int add_plain(ict *c, he_value pv, bool negate_plain, bool negate_ct, he_
         if (rc == 0) rc = he_ivhe_add_plain(key->k, r->c[i], negate_ct ? r->c[i] : c->c[i], v);
     }
     free(v);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 /* --- products by '@' ------------------------------------------------------------------- */
@@ -435,12 +427,7 @@ static int plain_rows_matmul(he_tensor *t, ict *W, he_value *out)
     }
     free(rows);
     free(coef);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 static int matmul_ct(ict *a, ict *b, he_value *out)
@@ -468,12 +455,7 @@ static int matmul_ct(ict *a, ict *b, he_value *out)
         for (unsigned i = 0; rc == 0 && i < arows; i++) rc = matvec_into(bt, a->c[i], r->c[i]);
     }
     drop(bt);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 /* --- dispatch ------------------------------------------------------------------------ */
@@ -554,16 +536,14 @@ static const he_type ict_type = {
 /* --- functions ------------------------------------------------------------------------ */
 static int want_key(he_value v, const char *fn, ikey **k)
 {
-    if (!he_is(v, &ikey_type)) return he_error("ivhe.%s: expected an ivhe key, got %s", fn, he_typename(v));
-    *k = (ikey *)v.as.o;
-    return 0;
+    *k = mod_want(v, &ikey_type, "ivhe", fn, "an ivhe key");
+    return *k ? 0 : -1;
 }
 
 static int want_ct(he_value v, const char *fn, ict **c)
 {
-    if (!he_is(v, &ict_type)) return he_error("ivhe.%s: expected an ivhe ciphertext, got %s", fn, he_typename(v));
-    *c = (ict *)v.as.o;
-    return 0;
+    *c = mod_want(v, &ict_type, "ivhe", fn, "an ivhe ciphertext");
+    return *c ? 0 : -1;
 }
 
 static int want_int(he_value v, const char *fn, const char *what, int64_t lo, int64_t hi, int64_t *x)
@@ -573,13 +553,6 @@ static int want_int(he_value v, const char *fn, const char *what, int64_t lo, in
         return he_error("ivhe.%s: %s must be in [%lld, %lld], got %lld", fn, what, (long long)lo, (long long)hi,
                         (long long)v.as.i);
     *x = v.as.i;
-    return 0;
-}
-
-static int put(ict *r, he_value *out)
-{
-    if (!r) return -1;
-    *out = he_objv(&r->obj);
     return 0;
 }
 
@@ -653,7 +626,7 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ikey *k = NULL;
     if (want_key(a[0], "encrypt", &k) < 0) return -1;
-    return put(encrypt_value(k, a[1]), out);
+    return put(encrypt_value(k, a[1]), 0, out);
 }
 
 static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
@@ -730,12 +703,7 @@ static int poly_apply(ict *c, const double *coef, unsigned deg, he_value *out)
     ict *r = like(c);
     int rc = r ? 0 : -1;
     for (unsigned i = 0; rc == 0 && i < c->rows; i++) rc = he_ivhe_poly(c->key->k, r->c[i], c->c[i], coef, deg);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return put(r, rc, out);
 }
 
 static int f_poly(he_vm *vm, he_value *a, int n, he_value *out)
@@ -780,11 +748,7 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
     }
     if (c->kind == K_VECTOR) {
         ict *r = ict_new(c->key, K_SCALAR, 1, 1);
-        if (r && he_ivhe_sum(c->key->k, r->c[0], c->c[0]) < 0) {
-            drop(r);
-            return -1;
-        }
-        return put(r, out);
+        return put(r, r ? he_ivhe_sum(c->key->k, r->c[0], c->c[0]) : -1, out);
     }
     ict *r = ict_new(c->key, K_VECTOR, 1, c->cols);
     int64_t *ones = malloc(sizeof *ones * c->rows);
@@ -792,11 +756,7 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
     for (unsigned i = 0; rc == 0 && i < c->rows; i++) ones[i] = 1;
     if (rc == 0) rc = he_ivhe_lincomb(r->c[0], (const he_ivhe_ct *const *)c->c, ones, c->rows, 1);
     free(ones);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, rc, out);
 }
 
 static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
@@ -804,7 +764,7 @@ static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ict *c = NULL;
     if (want_ct(a[0], "transpose", &c) < 0) return -1;
-    return put(transposed(c), out);
+    return put(transposed(c), 0, out);
 }
 
 /* outer(u, v): the matrix of rows u_i v; either side may be plaintext 1-D. */
@@ -853,11 +813,7 @@ static int f_outer(he_vm *vm, he_value *a, int n, he_value *out)
         if (rc == 0) rc = he_ivhe_outer(key->k, r->c, u->c[0], v->c[0], key->sf);
     }
     drop(v);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, rc, out);
 }
 
 /* ones(key, n [, value]), onehot(key, n, j [, value]): encrypted helpers. */
@@ -873,11 +829,7 @@ static int f_ones(he_vm *vm, he_value *a, int n, he_value *out)
     int64_t x = fx(k, v, &err);
     if (err) return he_error("ivhe.ones: value out of range");
     ict *r = ict_new(k, K_VECTOR, 1, (unsigned)dim);
-    if (r && he_ivhe_ones(k->k, r->c[0], (unsigned)dim, x) < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, r ? he_ivhe_ones(k->k, r->c[0], (unsigned)dim, x) : -1, out);
 }
 
 static int f_onehot(he_vm *vm, he_value *a, int n, he_value *out)
@@ -894,11 +846,7 @@ static int f_onehot(he_vm *vm, he_value *a, int n, he_value *out)
     int64_t x = fx(k, v, &err);
     if (err) return he_error("ivhe.onehot: value out of range");
     ict *r = ict_new(k, K_VECTOR, 1, (unsigned)dim);
-    if (r && he_ivhe_onehot(k->k, r->c[0], (unsigned)dim, (unsigned)j, x) < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, r ? he_ivhe_onehot(k->k, r->c[0], (unsigned)dim, (unsigned)j, x) : -1, out);
 }
 
 /* row(m, i): row i of an encrypted matrix (a copy); element(v, j): slot j of a vector. */
@@ -912,11 +860,7 @@ static int f_row(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_int(a[1], "row", "the row", -(int64_t)c->rows, (int64_t)c->rows - 1, &i) < 0) return -1;
     if (i < 0) i += c->rows;
     ict *r = ict_new(c->key, K_VECTOR, 1, c->cols);
-    if (r && he_ivhe_ct_copy(r->c[0], c->c[i]) < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, r ? he_ivhe_ct_copy(r->c[0], c->c[i]) : -1, out);
 }
 
 static int f_element(he_vm *vm, he_value *a, int n, he_value *out)
@@ -929,11 +873,7 @@ static int f_element(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_int(a[1], "element", "the index", -(int64_t)c->cols, (int64_t)c->cols - 1, &j) < 0) return -1;
     if (j < 0) j += c->cols;
     ict *r = ict_new(c->key, K_SCALAR, 1, 1);
-    if (r && he_ivhe_extract(c->key->k, r->c[0], c->c[0], (unsigned)j) < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, r ? he_ivhe_extract(c->key->k, r->c[0], c->c[0], (unsigned)j) : -1, out);
 }
 
 /* Row indices of an int tensor, checked against the number of rows. */
@@ -985,7 +925,7 @@ static int f_mean_rows(he_vm *vm, he_value *a, int n, he_value *out)
     if (!r) return -1;
     if (idx->size == 0) {
         for (unsigned j = 0; j <= W->cols; j++) mpz_set_ui(r->c[0]->c[j], 0);
-        return put(r, out);
+        return put(r, 0, out);
     }
     const he_ivhe_ct **rows = malloc(sizeof *rows * (size_t)idx->size);
     int64_t *ones = malloc(sizeof *ones * (size_t)idx->size);
@@ -997,11 +937,7 @@ static int f_mean_rows(he_vm *vm, he_value *a, int n, he_value *out)
     if (rc == 0) rc = he_ivhe_lincomb(r->c[0], rows, ones, (unsigned)idx->size, idx->size);
     free(rows);
     free(ones);
-    if (rc < 0) {
-        drop(r);
-        return -1;
-    }
-    return put(r, out);
+    return put(r, rc, out);
 }
 
 /* sub_rows(W, idx, v): W[i] -= v for each i in idx, IN PLACE (the sparse
@@ -1071,9 +1007,8 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- static rules ------------------------------------------------------------------------ */
-static bool is_ct(const type *t) { return t->kind == T_OBJ && strcmp(t->name, CT_NAME) == 0; }
-static bool is_key(const type *t) { return t->kind == T_OBJ && strcmp(t->name, KEY_NAME) == 0; }
-static bool is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
+static bool is_ct(const type *t) { return ty_is_obj(t, CT_NAME); }
+static bool is_key(const type *t) { return ty_is_obj(t, KEY_NAME); }
 static bool is_ptensor(const type *t)
 {
     return t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank < 0 || t->rank == 1 || t->rank == 2);
@@ -1090,7 +1025,7 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
                  he_op_symbol[op]);
         return ty_any;
     }
-    if (!both && other->kind != T_ANY && !is_num(other) && !is_ptensor(other)) {
+    if (!both && other->kind != T_ANY && !ty_is_num(other) && !is_ptensor(other)) {
         ck_error(c, n, "cannot apply '%s' to %s and %s", he_op_symbol[op], ty_str_of(a), ty_str_of(b));
         return ty_any;
     }
@@ -1104,7 +1039,7 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
         else return ct;
         return ty_any;
     case HE_OP_MATMUL:
-        if (is_num(other)) {
+        if (ty_is_num(other)) {
             ck_error(c, n, "'@' needs vectors or matrices, not %s", ty_str_of(other));
             return ty_any;
         }
@@ -1128,31 +1063,24 @@ static const char *fname(const node *call)
     return call->a && call->a->kind == N_MEMBER && call->a->name ? call->a->name : "";
 }
 
-static bool need(checker *c, node *at, type *t, bool ok, const char *what)
-{
-    if (ok || t->kind == T_ANY) return true;
-    ck_error(c, at, "expected %s, got %s", what, ty_str_of(t));
-    return false;
-}
-
 static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    for (int i = 0; i < n; i++) need(c, a[i], t[i], t[i]->kind == T_INT, "an int parameter");
+    for (int i = 0; i < n; i++) mod_need(c, a[i], t[i], t[i]->kind == T_INT, "an int parameter");
     return ty_obj(KEY_NAME);
 }
 
 static type *r_key_void(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
     return ty_void;
 }
 
 static type *r_params(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
     int64_t d = 7;
     return ty_tensor(T_INT, 0, 1, &d);
 }
@@ -1160,16 +1088,16 @@ static type *r_params(checker *c, node *call, node **a, type **t, int n)
 static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
-    need(c, a[1], t[1], is_num(t[1]) || is_ptensor(t[1]), "a number or a 1-D or 2-D tensor");
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], ty_is_num(t[1]) || is_ptensor(t[1]), "a number or a 1-D or 2-D tensor");
     return ty_obj(CT_NAME);
 }
 
 static type *r_key_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
-    need(c, a[1], t[1], is_ct(t[1]), "an ivhe ciphertext");
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], is_ct(t[1]), "an ivhe ciphertext");
     return ty_any; /* float or tensor, known when decrypted */
 }
 
@@ -1182,11 +1110,11 @@ static type *r_noise(checker *c, node *call, node **a, type **t, int n)
 static type *r_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    need(c, a[0], t[0], is_ct(t[0]), "an ivhe ciphertext");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "an ivhe ciphertext");
     if (n > 1 && strcmp(fname(call), "poly") == 0)
-        need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL, "the coefficients (a 1-D tensor)");
+        mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL, "the coefficients (a 1-D tensor)");
     if (n > 1 && (strcmp(fname(call), "row") == 0 || strcmp(fname(call), "element") == 0))
-        need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
+        mod_need(c, a[1], t[1], t[1]->kind == T_INT, "an index (int)");
     return ty_obj(CT_NAME);
 }
 
@@ -1208,24 +1136,24 @@ static type *r_outer(checker *c, node *call, node **a, type **t, int n)
     (void)call; (void)n;
     if (!is_ct(t[0]) && !is_ct(t[1]) && t[0]->kind != T_ANY && t[1]->kind != T_ANY)
         ck_error(c, call, "ivhe.outer: one side must be an ivhe ciphertext");
-    for (int i = 0; i < 2; i++) need(c, a[i], t[i], is_ct(t[i]) || is_ptensor(t[i]), "a vector");
+    for (int i = 0; i < 2; i++) mod_need(c, a[i], t[i], is_ct(t[i]) || is_ptensor(t[i]), "a vector");
     return ty_obj(CT_NAME);
 }
 
 static type *r_helper(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
     for (int i = 1; i < n; i++)
-        need(c, a[i], t[i], i == n - 1 && n > (strcmp(fname(call), "ones") == 0 ? 2 : 3) ? is_num(t[i]) : t[i]->kind == T_INT,
+        mod_need(c, a[i], t[i], i == n - 1 && n > (strcmp(fname(call), "ones") == 0 ? 2 : 3) ? ty_is_num(t[i]) : t[i]->kind == T_INT,
              i == n - 1 && n > (strcmp(fname(call), "ones") == 0 ? 2 : 3) ? "a number" : "an int");
     return ty_obj(CT_NAME);
 }
 
 static type *r_rows(checker *c, node *call, node **a, type **t, int n)
 {
-    need(c, a[0], t[0], is_ct(t[0]) || (t[0]->kind == T_TENSOR && t[0]->elem == T_FLOAT), "an ivhe matrix or a float matrix");
-    need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem == T_INT, "row indices (int tensor)");
+    mod_need(c, a[0], t[0], is_ct(t[0]) || (t[0]->kind == T_TENSOR && t[0]->elem == T_FLOAT), "an ivhe matrix or a float matrix");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem == T_INT, "row indices (int tensor)");
     if (n > 2) return ty_void;
     (void)call;
     if (t[0]->kind == T_TENSOR) {
@@ -1239,8 +1167,8 @@ static type *r_sgd(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
     for (int i = 0; i < 2; i++)
-        need(c, a[i], t[i], is_ct(t[i]) || (t[i]->kind == T_TENSOR && t[i]->elem != T_BOOL), "an ivhe ciphertext or a tensor");
-    need(c, a[2], t[2], is_num(t[2]), "the rate (a number)");
+        mod_need(c, a[i], t[i], is_ct(t[i]) || (t[i]->kind == T_TENSOR && t[i]->elem != T_BOOL), "an ivhe ciphertext or a tensor");
+    mod_need(c, a[2], t[2], ty_is_num(t[2]), "the rate (a number)");
     return ty_void;
 }
 

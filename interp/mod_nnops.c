@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "interp.h"
+#include "modutil.h"
 
 /* --- arguments -------------------------------------------------------------------------- */
 /* A float tensor of the right rank; *tmp is a converted copy to release (or NULL). */
@@ -337,7 +338,6 @@ static int f_avgpool2d(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm;
 static int f_avgpool2d_grad(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, true, out); }
 
 /* --- static rules ------------------------------------------------------------------------------------ */
-static const char *fname(node *call) { return call->a && call->a->kind == N_MEMBER ? call->a->name : "?"; }
 
 /* A numeric tensor of the given rank range (or not known statically). */
 static bool want_ttype(checker *c, node *at, type *t, const char *fn, const char *what, int rmin, int rmax)
@@ -371,7 +371,7 @@ static int64_t known(const type *t, int i) { return t->kind == T_TENSOR && t->ra
 
 static type *r_conv(checker *c, node *call, node **a, type **t, int n)
 {
-    const char *fn = fname(call);
+    const char *fn = mod_call_name(call);
     bool fwd = strcmp(fn, "conv2d") == 0, dx = strcmp(fn, "conv2d_grad_input") == 0;
     int k = fwd ? 2 : 3;
     bool ok = want_ttype(c, a[0], t[0], fn, "the input", 3, 4);
@@ -405,7 +405,7 @@ static type *r_conv(checker *c, node *call, node **a, type **t, int n)
 
 static type *r_pool(checker *c, node *call, node **a, type **t, int n)
 {
-    const char *fn = fname(call);
+    const char *fn = mod_call_name(call);
     bool grad = strcmp(fn, "avgpool2d_grad") == 0;
     int ki = grad ? 2 : 1;
     bool ok = want_ttype(c, a[0], t[0], fn, "the input", 3, 4);

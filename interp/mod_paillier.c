@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "interp.h"
+#include "modutil.h"
 #include "paillier/paillier.h"
 
 #define REAL_BITS 32 /* fixed-point bits for reals */
@@ -344,9 +345,8 @@ static const he_type pct_type = {
 /* --- functions ------------------------------------------------------------------------ */
 static int want_key(he_value v, const char *fn, pkey **k)
 {
-    if (!he_is(v, &pkey_type)) return he_error("paillier.%s: expected a paillier key, got %s", fn, he_typename(v));
-    *k = (pkey *)v.as.o;
-    return 0;
+    *k = mod_want(v, &pkey_type, "paillier", fn, "a paillier key");
+    return *k ? 0 : -1;
 }
 
 static int keygen(he_value *a, he_value *out, unsigned flags)
@@ -573,12 +573,11 @@ static int f_load_key_insecure(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- static rules ----------------------------------------------------------------------- */
-static bool is_ct(const type *t) { return t->kind == T_OBJ && strcmp(t->name, "cipher<paillier>") == 0; }
-static bool is_key(const type *t) { return t->kind == T_OBJ && strcmp(t->name, "paillier_key") == 0; }
+static bool is_ct(const type *t) { return ty_is_obj(t, "cipher<paillier>"); }
+static bool is_key(const type *t) { return ty_is_obj(t, "paillier_key"); }
 static bool is_plain(const type *t)
 {
-    return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED ||
-           (t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank == 1 || t->rank < 0));
+    return ty_is_num(t) || (t->kind == T_TENSOR && t->elem != T_BOOL && (t->rank == 1 || t->rank < 0));
 }
 
 static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
@@ -616,17 +615,10 @@ static type *unop_rule(checker *c, node *n, he_op op, type *a)
     return ty_any;
 }
 
-static bool need(checker *c, node *at, type *t, bool ok, const char *what)
-{
-    if (ok || t->kind == T_ANY) return true;
-    ck_error(c, at, "expected %s, got %s", what, ty_str_of(t));
-    return false;
-}
-
 static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], t[0]->kind == T_INT, "the key size in bits (int)");
+    mod_need(c, a[0], t[0], t[0]->kind == T_INT, "the key size in bits (int)");
     if (a[0]->kind == N_INT && a[0]->ival < HE_PAILLIER_MIN_BITS && call->a->kind == N_MEMBER &&
         strcmp(call->a->name, "keygen") == 0)
         ck_error(c, a[0], "%lld-bit Paillier keys are not secure; use 2048 or 3072 (keygen_insecure opts out)",
@@ -637,45 +629,45 @@ static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 static type *r_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "a paillier key");
+    mod_need(c, a[0], t[0], is_key(t[0]), "a paillier key");
     return ty_obj("paillier_key");
 }
 
 static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "a paillier key");
-    need(c, a[1], t[1], is_plain(t[1]), "an int, float, fixed or 1-D tensor");
+    mod_need(c, a[0], t[0], is_key(t[0]), "a paillier key");
+    mod_need(c, a[1], t[1], is_plain(t[1]), "an int, float, fixed or 1-D tensor");
     return ty_obj("cipher<paillier>");
 }
 
 static type *r_decrypt(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "a paillier key");
-    need(c, a[1], t[1], is_ct(t[1]), "a paillier ciphertext");
+    mod_need(c, a[0], t[0], is_key(t[0]), "a paillier key");
+    mod_need(c, a[1], t[1], is_ct(t[1]), "a paillier ciphertext");
     return ty_any; /* int, float or a tensor, known when decrypted */
 }
 
 static type *r_sum(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_ct(t[0]), "a paillier ciphertext");
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a paillier ciphertext");
     return ty_obj("cipher<paillier>");
 }
 
 static type *r_save_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], is_key(t[0]), "a paillier key");
-    need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    mod_need(c, a[0], t[0], is_key(t[0]), "a paillier key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
     return ty_void;
 }
 
 static type *r_load_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need(c, a[0], t[0], t[0]->kind == T_STR, "a path (str)");
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "a path (str)");
     return ty_obj("paillier_key");
 }
 

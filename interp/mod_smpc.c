@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "modutil.h"
 #include "smpc/smpc.h"
 
 /* --- the context object ---------------------------------------------------------- */
@@ -508,18 +509,14 @@ static const he_type shr_type = {
 /* --- argument helpers ------------------------------------------------------------------------ */
 static int want_ctx(he_value v, const char *fn, sctx **c)
 {
-    *c = NULL;
-    if (!he_is(v, &sctx_type)) return he_error("smpc.%s: expected an smpc context, got %s", fn, he_typename(v));
-    *c = (sctx *)v.as.o;
-    return 0;
+    *c = mod_want(v, &sctx_type, "smpc", fn, "an smpc context");
+    return *c ? 0 : -1;
 }
 
 static int want_share(he_value v, const char *fn, shr **x)
 {
-    *x = NULL;
-    if (!he_is(v, &shr_type)) return he_error("smpc.%s: expected a share, got %s", fn, he_typename(v));
-    *x = (shr *)v.as.o;
-    return 0;
+    *x = mod_want(v, &shr_type, "smpc", fn, "a share");
+    return *x ? 0 : -1;
 }
 
 static int want_int(he_value v, const char *fn, const char *what, int64_t *i)
@@ -1097,15 +1094,14 @@ static int f_local_parties(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* --- static rules ----------------------------------------------------------------------------------- */
-static bool is_share(const type *t) { return t->kind == T_OBJ && t->name && strcmp(t->name, "share") == 0; }
-static bool is_ctx(const type *t) { return t->kind == T_OBJ && t->name && strcmp(t->name, "smpc_context") == 0; }
+static bool is_share(const type *t) { return ty_is_obj(t, "share"); }
+static bool is_ctx(const type *t) { return ty_is_obj(t, "smpc_context"); }
 /* A public operand: a number, a bool, a tensor, or not known statically. */
 static bool is_public(const type *t)
 {
     return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED || t->kind == T_BOOL || t->kind == T_TENSOR ||
            t->kind == T_ANY;
 }
-static bool is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
 
 static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
 {
@@ -1121,7 +1117,7 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     case HE_OP_ADD: case HE_OP_SUB: case HE_OP_MUL: return sh;
     case HE_OP_LT: case HE_OP_LE: case HE_OP_GT: case HE_OP_GE: return sh; /* shares of bits */
     case HE_OP_MATMUL:
-        if (!both && (is_num(other) || other->kind == T_BOOL || (other->kind == T_TENSOR && other->rank == 0))) {
+        if (!both && (ty_is_num(other) || other->kind == T_BOOL || (other->kind == T_TENSOR && other->rank == 0))) {
             ck_error(c, n, "'@' needs a matrix or a vector, not %s", ty_str_of(other));
             return ty_any;
         }
@@ -1154,7 +1150,6 @@ static bool need(checker *c, node *at, type *t, bool ok, const char *fn, const c
     return false;
 }
 
-static const char *fname(node *call) { return call->a && call->a->kind == N_MEMBER ? call->a->name : "?"; }
 
 static type *r_context(checker *c, node *call, node **a, type **t, int n)
 {
@@ -1169,29 +1164,29 @@ static type *r_context(checker *c, node *call, node **a, type **t, int n)
 static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
     return ty_int;
 }
 
 static type *r_ctx_str(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
     return ty_str;
 }
 
 static type *r_ctx_void(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
+    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
     return ty_void;
 }
 
 static type *r_holds(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_ctx(t[0]), fname(call), "an smpc context");
-    need(c, a[1], t[1], t[1]->kind == T_INT, fname(call), "a party (int)");
+    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
+    need(c, a[1], t[1], t[1]->kind == T_INT, mod_call_name(call), "a party (int)");
     return ty_bool;
 }
 
@@ -1209,7 +1204,7 @@ static type *r_share(checker *c, node *call, node **a, type **t, int n)
 /* First argument a share, the others ints; result a share. */
 static type *r_share_ints(checker *c, node *call, node **a, type **t, int n)
 {
-    const char *fn = fname(call);
+    const char *fn = mod_call_name(call);
     need(c, a[0], t[0], is_share(t[0]), fn, "a share");
     for (int i = 1; i < n; i++) need(c, a[i], t[i], t[i]->kind == T_INT, fn, "an int");
     return ty_obj("share");
@@ -1217,24 +1212,24 @@ static type *r_share_ints(checker *c, node *call, node **a, type **t, int n)
 
 static type *r_reveal(checker *c, node *call, node **a, type **t, int n)
 {
-    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share (only shares are revealed)");
+    need(c, a[0], t[0], is_share(t[0]), mod_call_name(call), "a share (only shares are revealed)");
     if (n > 1)
         need(c, a[1], t[1], t[1]->kind == T_INT || (t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY)),
-             fname(call), "the parties to reveal to (an int or a list of ints)");
+             mod_call_name(call), "the parties to reveal to (an int or a list of ints)");
     return ty_any; /* float or int, scalar or tensor: known when revealed */
 }
 
 static type *r_party_share(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share");
-    need(c, a[1], t[1], t[1]->kind == T_INT, fname(call), "a party (int)");
+    need(c, a[0], t[0], is_share(t[0]), mod_call_name(call), "a share");
+    need(c, a[1], t[1], t[1]->kind == T_INT, mod_call_name(call), "a party (int)");
     return ty_any;
 }
 
 static type *r_share_other(checker *c, node *call, node **a, type **t, int n)
 {
-    const char *fn = fname(call);
+    const char *fn = mod_call_name(call);
     need(c, a[0], t[0], is_share(t[0]), fn, "a share");
     if (n > 1) need(c, a[1], t[1], is_share(t[1]) || is_public(t[1]), fn,
                     "a share or a public value");
@@ -1245,15 +1240,15 @@ static type *r_share_other(checker *c, node *call, node **a, type **t, int n)
 static type *r_reshape(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
-    need(c, a[0], t[0], is_share(t[0]), fname(call), "a share");
-    need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_TENSOR, fname(call), "a shape like [2, 3]");
+    need(c, a[0], t[0], is_share(t[0]), mod_call_name(call), "a share");
+    need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_TENSOR, mod_call_name(call), "a shape like [2, 3]");
     return ty_obj("share");
 }
 
 static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
 {
     for (int i = 0; i < n; i++)
-        need(c, a[i], t[i], t[i]->kind == (i == 0 ? T_STR : T_INT), fname(call), i == 0 ? "a path (str)" : "an int");
+        need(c, a[i], t[i], t[i]->kind == (i == 0 ? T_STR : T_INT), mod_call_name(call), i == 0 ? "a path (str)" : "an int");
     return ty_str;
 }
 

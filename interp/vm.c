@@ -93,8 +93,7 @@ int module_add_global(module *m, sym *s)
     return s->slot;
 }
 
-/* Forgets the names and globals added since a failed input (REPL). */
-static void module_truncate(module *m, int ngsyms, int nglobals)
+void module_truncate(module *m, int ngsyms, int nglobals)
 {
     for (int i = ngsyms; i < m->ngsyms; i++) {
         free((char *)m->gsyms[i]->name);
@@ -1195,14 +1194,19 @@ static void dump_all(he_vm *vm, proto *p, const char *src, size_t len)
         if (he_is(p->k[j], &proto_type)) dump_all(vm, (proto *)p->k[j].as.o, src, len);
 }
 
-static int run_proto(he_vm *vm, proto *p, he_value *result)
+he_value he_closure_of(proto *p)
 {
     closure *cl = malloc(sizeof *cl);
     if (!cl) he_misuse("out of memory");
     he_obj_init(&cl->obj, &closure_type);
     cl->p = p; /* takes the reference */
     cl->ncaps = 0;
-    he_value fn = he_objv(&cl->obj);
+    return he_objv(&cl->obj);
+}
+
+static int run_proto(he_vm *vm, proto *p, he_value *result)
+{
+    he_value fn = he_closure_of(p);
     int rc = he_vm_call(vm, fn, NULL, 0, result);
     he_release(fn);
     return rc < 0 ? HE_RUNTIME_ERROR : HE_OK;

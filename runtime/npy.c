@@ -16,22 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct shapebuf {
-    char s[HE_MAXDIM * 22 + 4];
-} shapebuf;
-
-static shapebuf shape_str(int ndim, const int64_t *shape)
-{
-    shapebuf r;
-    size_t n = 0;
-    r.s[n++] = '[';
-    for (int d = 0; d < ndim; d++)
-        n += (size_t)snprintf(r.s + n, sizeof r.s - n, d ? ", %lld" : "%lld", (long long)shape[d]);
-    r.s[n++] = ']';
-    r.s[n] = '\0';
-    return r;
-}
-
 static const uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
 /* Reads a whole file. */
@@ -288,13 +272,13 @@ he_tensor *he_npy_load(const char *path)
     if (he_mul_size((size_t)count, (size_t)dt.size, &need) < 0) goto done;
     if (avail < need) {
         he_error("%s: truncated .npy data: shape %s of '%s' needs %zu bytes, the file has %zu", path,
-                 shape_str(ndim, shape).s, descr, need, avail);
+                 he_shape_str(ndim, shape).s, descr, need, avail);
         goto done;
     }
     if (avail > need) {
         he_error("%s: .npy file is longer than its header says: %zu bytes of data for shape %s of '%s', "
                  "found %zu",
-                 path, need, shape_str(ndim, shape).s, descr, avail);
+                 path, need, he_shape_str(ndim, shape).s, descr, avail);
         goto done;
     }
     he_dtype tdt = dt.kind == 'f' ? HE_DT_FLOAT : dt.kind == 'b' ? HE_DT_BOOL : HE_DT_INT;

@@ -17,15 +17,9 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
-/* A shape printed as "[2, 3]" for messages (a struct so it can be returned
-** and used inside one he_error call). */
-typedef struct shapestr {
-    char s[HE_MAXDIM * 22 + 4];
-} shapestr;
-
-static shapestr fmt_shape(int ndim, const int64_t *shape)
+he_shapestr he_shape_str(int ndim, const int64_t *shape)
 {
-    shapestr r;
+    he_shapestr r;
     size_t n = 0;
     r.s[n++] = '[';
     for (int d = 0; d < ndim; d++)
@@ -34,7 +28,7 @@ static shapestr fmt_shape(int ndim, const int64_t *shape)
     r.s[n] = '\0';
     return r;
 }
-#define SHAPE(t) (fmt_shape((t)->ndim, (t)->shape).s)
+#define SHAPE(t) (he_shape_str((t)->ndim, (t)->shape).s)
 
 static const char *const dtype_names[] = {"int", "float", "fixed", "bool"};
 
@@ -75,11 +69,11 @@ static he_tensor *tensor_alloc(he_dtype dt, int frac, int ndim, const int64_t *s
     int64_t size = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0) {
-            he_error("negative dimension %lld in shape %s", (long long)shape[d], fmt_shape(ndim, shape).s);
+            he_error("negative dimension %lld in shape %s", (long long)shape[d], he_shape_str(ndim, shape).s);
             return NULL;
         }
         if (__builtin_mul_overflow(size, shape[d], &size) || size > (INT64_MAX >> 4)) {
-            he_error("tensor shape %s is too large", fmt_shape(ndim, shape).s);
+            he_error("tensor shape %s is too large", he_shape_str(ndim, shape).s);
             return NULL;
         }
     }
@@ -502,28 +496,28 @@ he_tensor *he_tensor_reshape(const he_tensor *t, int ndim, const int64_t *shape)
         sh[d] = shape[d];
         if (shape[d] == -1) {
             if (infer >= 0) {
-                he_error("reshape: only one dimension can be -1 in %s", fmt_shape(ndim, shape).s);
+                he_error("reshape: only one dimension can be -1 in %s", he_shape_str(ndim, shape).s);
                 return NULL;
             }
             infer = d;
         } else if (shape[d] < 0) {
-            he_error("reshape: negative dimension %lld in %s", (long long)shape[d], fmt_shape(ndim, shape).s);
+            he_error("reshape: negative dimension %lld in %s", (long long)shape[d], he_shape_str(ndim, shape).s);
             return NULL;
         } else if (__builtin_mul_overflow(known, shape[d], &known)) {
-            he_error("reshape: shape %s is too large", fmt_shape(ndim, shape).s);
+            he_error("reshape: shape %s is too large", he_shape_str(ndim, shape).s);
             return NULL;
         }
     }
     if (infer >= 0) {
         if (known == 0 || t->size % known != 0) {
             he_error("cannot reshape tensor of shape %s (size %lld) into %s", SHAPE(t), (long long)t->size,
-                     fmt_shape(ndim, shape).s);
+                     he_shape_str(ndim, shape).s);
             return NULL;
         }
         sh[infer] = t->size / known;
     } else if (known != t->size) {
         he_error("cannot reshape tensor of shape %s (size %lld) into %s", SHAPE(t), (long long)t->size,
-                 fmt_shape(ndim, shape).s);
+                 he_shape_str(ndim, shape).s);
         return NULL;
     }
     he_tensor *r = tensor_alloc((he_dtype)t->dtype, t->frac, ndim, sh, false);
@@ -842,8 +836,8 @@ static int broadcast_shape(const operand *A, const operand *B, int *ond, int64_t
         int da = d - (nd - A->ndim), db = d - (nd - B->ndim);
         int64_t x = da >= 0 ? A->shape[da] : 1, y = db >= 0 ? B->shape[db] : 1;
         if (x != y && x != 1 && y != 1)
-            return he_error("shape mismatch: cannot broadcast %s with %s", fmt_shape(A->ndim, A->shape).s,
-                            fmt_shape(B->ndim, B->shape).s);
+            return he_error("shape mismatch: cannot broadcast %s with %s", he_shape_str(A->ndim, A->shape).s,
+                            he_shape_str(B->ndim, B->shape).s);
         oshape[d] = x == 1 ? y : x;
     }
     *ond = nd;

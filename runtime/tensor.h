@@ -109,6 +109,13 @@ he_tensor *he_tensor_concat(int n, he_tensor *const *ts, int axis);
 ** "..." past 1000 elements. */
 int he_tensor_repr(const he_tensor *t, he_buf *out);
 
+/* A shape printed as "[2, 3]" for messages (a struct so it can be returned
+** and used inside one he_error call: he_shape_str(n, shape).s). */
+typedef struct he_shapestr {
+    char s[HE_MAXDIM * 22 + 4];
+} he_shapestr;
+he_shapestr he_shape_str(int ndim, const int64_t *shape);
+
 /* NumPy .npy files (format 1.0/2.0/3.0 read, 1.0 written): reads
 ** little/big-endian i1 i2 i4 i8 u1 u2 u4 u8 (as int; u8 range-checked)
 ** f4 f8 (as float) and b1 (bool), C order only (Fortran order refused with

@@ -413,17 +413,21 @@ int he_ckks_keys_save(const he_ckks_keys *k, unsigned parts, const char *path)
     return r;
 }
 
+/* Puts "path: " before the current error message. */
+static void prefix_error(const char *path)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", he_errmsg());
+    he_error("%s: %s", path, msg);
+}
+
 int he_ckks_keys_load(he_ckks_keys *k, const char *path)
 {
     uint8_t *buf;
     size_t len;
     if (read_file(path, &buf, &len) < 0) return -1;
     int r = he_ckks_keys_deserialize(k, buf, len);
-    if (r < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", he_errmsg());
-        he_error("%s: %s", path, msg);
-    }
+    if (r < 0) prefix_error(path);
     he_free_secret(buf, len + 1);
     return r;
 }
@@ -444,11 +448,7 @@ int he_ckks_ct_load(const he_ckks_ctx *c, he_ckks_ct *ct, const char *path)
     size_t len;
     if (read_file(path, &buf, &len) < 0) return -1;
     int r = he_ckks_ct_deserialize(c, ct, buf, len);
-    if (r < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", he_errmsg());
-        he_error("%s: %s", path, msg);
-    }
+    if (r < 0) prefix_error(path);
     he_free_secret(buf, len + 1);
     return r;
 }

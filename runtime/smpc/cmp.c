@@ -421,16 +421,10 @@ int he_smpc_argmax(he_smpc_ctx *ctx, he_share *out, const he_share *a) { return 
 int he_smpc_maxpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k, int s)
 {
     if (check2(ctx, out, x, "maxpool2d") < 0) return -1;
-    if (x->ndim != 3 && x->ndim != 4) return he_error("smpc: maxpool2d needs (C, H, W) or (N, C, H, W)");
-    if (k < 1 || s < 1) return he_error("smpc: pooling window and stride must be positive");
-    int d = x->ndim;
-    int64_t H = x->shape[d - 2], W = x->shape[d - 1];
-    if (H < k || W < k) return he_error("smpc: pooling window larger than the image");
-    int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
     int64_t shape[4];
-    for (int i = 0; i < d; i++) shape[i] = x->shape[i];
-    shape[d - 2] = OH;
-    shape[d - 1] = OW;
+    if (pool_shape(x, k, s, "maxpool2d", shape) < 0) return -1;
+    int d = x->ndim;
+    int64_t H = x->shape[d - 2], W = x->shape[d - 1], OH = shape[d - 2], OW = shape[d - 1];
     size_t planes = x->size / (size_t)(H * W), R = planes * (size_t)(OH * OW), L = (size_t)k * (size_t)k;
     he_share *t = share_alloc(ctx, d, shape, x->frac);
     lpbuf v = {0};

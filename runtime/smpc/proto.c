@@ -28,15 +28,18 @@ static void sim_count(he_smpc_ctx *ctx, uint64_t mask_to, size_t bytes)
 
 static uint64_t all_mask(const he_smpc_ctx *ctx) { return ctx->n == 64 ? UINT64_MAX : (((uint64_t)1 << ctx->n) - 1); }
 
-int open_u64_to(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t mask, uint64_t *out)
+/* Opens x to the parties in mask (all of them included in ctx): the first
+** nxor elements XOR-shared, the rest additively shared. */
+static int open_masked(he_smpc_ctx *ctx, uint64_t *const *x, size_t nxor, size_t N, uint64_t mask, uint64_t *out)
 {
-    mask &= all_mask(ctx);
-    if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
     stats_round(ctx);
     if (ctx->mode == HE_SMPC_SIM) {
         for (size_t i = 0; i < N; i++) {
             uint64_t s = 0;
-            for (int lp = 0; lp < ctx->n; lp++) s += x[lp][i];
+            if (i < nxor)
+                for (int lp = 0; lp < ctx->n; lp++) s ^= x[lp][i];
+            else
+                for (int lp = 0; lp < ctx->n; lp++) s += x[lp][i];
             out[i] = s;
         }
         sim_count(ctx, mask, N * 8);
@@ -54,10 +57,18 @@ int open_u64_to(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t mask, u
             he_free_secret(tmp, (N ? N : 1) * 8);
             return -1;
         }
-        for (size_t i = 0; i < N; i++) out[i] += tmp[i];
+        for (size_t i = 0; i < nxor; i++) out[i] ^= tmp[i];
+        for (size_t i = nxor; i < N; i++) out[i] += tmp[i];
     }
     he_free_secret(tmp, (N ? N : 1) * 8);
     return 0;
+}
+
+int open_u64_to(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t mask, uint64_t *out)
+{
+    mask &= all_mask(ctx);
+    if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
+    return open_masked(ctx, x, 0, N, mask, out);
 }
 
 int open_u64(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t *out, bool xor_)
@@ -68,35 +79,7 @@ int open_u64(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t *out, bool
 
 int open_u64_mix(he_smpc_ctx *ctx, uint64_t *const *x, size_t nxor, size_t N, uint64_t *out)
 {
-    stats_round(ctx);
-    if (ctx->mode == HE_SMPC_SIM) {
-        for (size_t i = 0; i < N; i++) {
-            uint64_t s = 0;
-            if (i < nxor)
-                for (int lp = 0; lp < ctx->n; lp++) s ^= x[lp][i];
-            else
-                for (int lp = 0; lp < ctx->n; lp++) s += x[lp][i];
-            out[i] = s;
-        }
-        sim_count(ctx, all_mask(ctx), N * 8);
-        return 0;
-    }
-    for (int j = 0; j < ctx->n; j++)
-        if (j != ctx->me && net_send(ctx, j, MSG_DATA, x[0], N * 8) < 0) return -1;
-    uint64_t *tmp = he_malloc((N ? N : 1) * 8);
-    if (!tmp) return -1;
-    memcpy(out, x[0], N * 8);
-    for (int j = 0; j < ctx->n; j++) {
-        if (j == ctx->me) continue;
-        if (net_recv(ctx, j, MSG_DATA, tmp, N * 8) < 0) {
-            he_free_secret(tmp, (N ? N : 1) * 8);
-            return -1;
-        }
-        for (size_t i = 0; i < nxor; i++) out[i] ^= tmp[i];
-        for (size_t i = nxor; i < N; i++) out[i] += tmp[i];
-    }
-    he_free_secret(tmp, (N ? N : 1) * 8);
-    return 0;
+    return open_masked(ctx, x, nxor, N, all_mask(ctx), out);
 }
 
 int open_zp_to(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out)
@@ -1041,20 +1024,29 @@ int he_smpc_conv2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, const he_
     return 0;
 }
 
-int he_smpc_avgpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k, int s)
+/* Checks a k x k pooling with stride s over x, (C, H, W) or (N, C, H, W),
+** and writes its output shape: x's with the last two dimensions pooled. */
+int pool_shape(const he_share *x, int k, int s, const char *what, int64_t shape[4])
 {
-    if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, x) < 0) return -1;
-    if (need_ring64(ctx, "avgpool2d") < 0) return -1;
-    if (x->ndim != 3 && x->ndim != 4) return he_error("smpc: avgpool2d needs (C, H, W) or (N, C, H, W)");
+    if (x->ndim != 3 && x->ndim != 4) return he_error("smpc: %s needs (C, H, W) or (N, C, H, W)", what);
     if (k < 1 || s < 1) return he_error("smpc: pooling window and stride must be positive");
     int d = x->ndim;
     int64_t H = x->shape[d - 2], W = x->shape[d - 1];
     if (H < k || W < k) return he_error("smpc: pooling window larger than the image");
-    int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
-    int64_t shape[4];
     for (int i = 0; i < d; i++) shape[i] = x->shape[i];
-    shape[d - 2] = OH;
-    shape[d - 1] = OW;
+    shape[d - 2] = (H - k) / s + 1;
+    shape[d - 1] = (W - k) / s + 1;
+    return 0;
+}
+
+int he_smpc_avgpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k, int s)
+{
+    if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, x) < 0) return -1;
+    if (need_ring64(ctx, "avgpool2d") < 0) return -1;
+    int64_t shape[4];
+    if (pool_shape(x, k, s, "avgpool2d", shape) < 0) return -1;
+    int d = x->ndim;
+    int64_t H = x->shape[d - 2], W = x->shape[d - 1], OH = shape[d - 2], OW = shape[d - 1];
     he_share *t = share_alloc(ctx, d, shape, x->frac);
     if (!t) return -1;
     size_t planes = x->size / (size_t)(H * W);

@@ -174,6 +174,9 @@ int open_zp(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, mpz_t *out);
 int open_u64_to(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t mask, uint64_t *out);
 int open_zp_to(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out);
 void stats_round(he_smpc_ctx *ctx);
+/* Checks a k x k pooling with stride s over x, (C, H, W) or (N, C, H, W),
+** and writes its output shape; the error names the operation what. */
+int pool_shape(const he_share *x, int k, int s, const char *what, int64_t shape[4]);
 
 /* --- ring kernels (ring.c) --------------------------------------------------------- */
 /* C (m,n) += A (m,k) B (k,n) over Z_2^64. */
