@@ -2,6 +2,7 @@
 ** main.c: the `he` command and its REPL. The only place that exits.
 ** Exit status: 0 ok, 1 runtime error, 64 usage, 65 compile error, 74 I/O.
 */
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -49,7 +50,6 @@ static void usage(FILE *to)
           "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
           "  --parties FILE     the party file (host:port and public key of each party)\n"
           "  --key FILE         this party's secret key (default: beside the party file)\n"
-          "  --seed N           (reserved) default random seed\n"
           "  --help, --version\n"
           "environment: HE_PATH (module search path), HE_DATA (datasets), HE_HISTFILE (REPL history)\n",
           to);
@@ -166,13 +166,53 @@ static const char *const help_text =
     "Type an expression to see its value and type, or a statement to run it.\n"
     "Definitions stay between lines. A line that leaves a block or bracket open\n"
     "continues on the next one (prompt ..>).\n"
-    "  :help, :?          this text\n"
+    "  :help, :?          this text; :help NAME for a builtin or a module\n"
     "  :type EXPR         the static type of EXPR\n"
     "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
     "  :load FILE         run FILE here; its definitions stay\n"
     "  :time EXPR         run EXPR and print how long it took\n"
     "  :quit, Ctrl-D      leave\n"
     "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
+
+/* :help, :help NAME (a builtin), :help MODULE (its functions), :help MODULE.NAME */
+static void help(const char *arg)
+{
+    if (!*arg) {
+        fputs(help_text, stdout);
+        fputs("Builtins (:help NAME for one):", stdout);
+        int col = 80;
+        for (int i = 0; i < nbuiltins; i++) {
+            if (builtins[i].module || !builtins[i].help) continue;
+            int len = (int)strlen(builtins[i].name) + 1;
+            if (col + len > 76) {
+                fputs("\n ", stdout);
+                col = 1;
+            }
+            printf(" %s", builtins[i].name);
+            col += len;
+        }
+        fputs("\nModules (import NAME; :help NAME lists its functions):", stdout);
+        for (int m = 0; native_modules[m]; m++) printf(" %s", native_modules[m]->name);
+        fputs("\n", stdout);
+        return;
+    }
+    const char *dot = strchr(arg, '.');
+    size_t mlen = dot ? (size_t)(dot - arg) : strlen(arg);
+    bool found = false;
+    for (int i = 0; i < nbuiltins; i++) {
+        const builtin *b = &builtins[i];
+        if (!b->help) continue;
+        bool hit;
+        if (dot) hit = b->module && strlen(b->module) == mlen && strncmp(b->module, arg, mlen) == 0 &&
+                       strcmp(b->name, dot + 1) == 0;
+        else hit = b->module ? strcmp(b->module, arg) == 0 : strcmp(b->name, arg) == 0;
+        if (!hit) continue;
+        if (b->module) printf("  %s.%s\n", b->module, b->help);
+        else printf("  %s\n", b->help);
+        found = true;
+    }
+    if (!found) printf("no help for '%s' (:help lists the builtins and modules)\n", arg);
+}
 
 static bool prefix_of(const char *word, const char *cmd)
 {
@@ -199,7 +239,7 @@ static bool meta(const char *line)
     while (al > 0 && (argbuf[al - 1] == ' ' || argbuf[al - 1] == '\t' || argbuf[al - 1] == '\r')) argbuf[--al] = '\0';
     const char *arg = argbuf;
     if (strcmp(cmd, ":?") == 0 || prefix_of(cmd, ":help")) {
-        fputs(help_text, stdout);
+        help(arg);
     } else if (prefix_of(cmd, ":quit")) {
         return false;
     } else if (prefix_of(cmd, ":type")) {
@@ -360,7 +400,11 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--lua") == 0 && i + 1 < argc) {
             int lrc;
-            if (!he_lua_run) {
+            struct stat st;
+            if (strcmp(argv[i + 1], "-") != 0 && stat(argv[i + 1], &st) != 0) {
+                fprintf(stderr, "he: cannot open %s: %s\n", argv[i + 1], strerror(errno));
+                lrc = 74;
+            } else if (!he_lua_run) {
                 fprintf(stderr, "he: built without the Lua module\n");
                 lrc = 64;
             } else lrc = he_lua_run(argv[i + 1], argc - i - 2, argv + i + 2);

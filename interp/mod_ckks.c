@@ -96,7 +96,8 @@ static int chain_params(int64_t n, int64_t sbits, int64_t depth, bool insecure, 
         int room = (bound - d * s) / 2; /* the first and the special prime share what is left */
         if (room < first) first = room;
         if (first < s + MIN_HEADROOM_BITS) {
-            int most = (bound - 2 * (s + MIN_HEADROOM_BITS)) / s;
+            int rest = bound - 2 * (s + MIN_HEADROOM_BITS); /* bits left for the levels */
+            int most = rest >= 0 ? rest / s : -1;
             if (most < 0)
                 return he_error("ckks: a scale of 2^%d does not fit at N=%lld within the 128-bit bound of %d bits; "
                                 "use a smaller scale or a larger N", s, (long long)n, bound),

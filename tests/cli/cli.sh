@@ -46,3 +46,5 @@ has missing_arg_msg "$tmp/err" "he: -e needs an argument"
 t runtime_error 1 "$HE" -e 'print(1 / 0)'
 has runtime_msg "$tmp/err" "runtime error: division by zero"
 t compile_error 65 "$HE" -e 'print(undefined)'
+t lua_missing_file 74 "$HE" --lua "$tmp/nonexistent.lua"
+has lua_missing_msg "$tmp/err" "cannot open"
