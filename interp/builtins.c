@@ -803,6 +803,20 @@ static int f_argv(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* The folder for temporary files: $TMPDIR when set and not empty, else /tmp
+** (POSIX; Python's tempfile.gettempdir does the same). The test runner gives
+** each test a private one, so tests never collide. */
+static int f_tmpdir(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    const char *d = getenv("TMPDIR");
+    if (!d || !*d) d = "/tmp";
+    he_str *s = he_str_new(d, strlen(d));
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
 static int f_typeof(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -992,6 +1006,7 @@ static const builtin core_builtins[] = {
     {"clock", NULL, 0, 0, f_clock, r_float, "clock(): seconds from a monotonic clock"},
     {"argc", NULL, 0, 0, f_argc, r_int, "argc(): number of script arguments"},
     {"argv", NULL, 1, 1, f_argv, r_argv, "argv(i): script argument i (a str)"},
+    {"tmpdir", NULL, 0, 0, f_tmpdir, r_str, "tmpdir(): the folder for temporary files ($TMPDIR, else /tmp)"},
     {"typeof", NULL, 1, 1, f_typeof, r_str, "typeof(x): the run-time type name"},
     /* conversions: reached through int(x), float(x), ... (keywords) */
     {"int", NULL, 1, 1, f_int, r_conv, NULL},

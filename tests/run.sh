@@ -10,6 +10,9 @@
 # expected exit status (default 0), '# args: ...' its arguments.
 # A REPL test is tests/repl/NAME.in fed to 'he' on stdin, compared with
 # NAME.out.
+# Every test runs with TMPDIR set to a private, empty folder of its own (a .he
+# script reaches it through tmpdir()); in a golden test's or transcript's
+# output that folder reads as $TMPDIR, so expected files never name it.
 # Environment: HE (the interpreter), BUILD (build folder), LUA, VERBOSE=1.
 HE=${HE:-build/he}
 BUILD=${BUILD:-build}
@@ -19,6 +22,11 @@ pass=0 fail=0 skip=0
 failed=""
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+ntmp=0
+# A fresh private folder for the next test: sets T.
+fresh_tmp() { ntmp=$((ntmp + 1)); T="$tmp/t$ntmp"; mkdir -m 700 "$T"; }
+# Replaces the test's private folder by $TMPDIR in file $1.
+unpath() { sed "s|$T|\$TMPDIR|g" "$1" >"$1.u" && mv "$1.u" "$1"; }
 
 note_fail() { fail=$((fail + 1)); failed="$failed
   $1"; echo "FAIL $1"; }
@@ -41,7 +49,8 @@ count_cases() { # $1 label, $2 output file, $3 exit status
 echo "== unit tests"
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
-    timeout "$TMO" "$t" >"$tmp/out" 2>&1
+    fresh_tmp
+    TMPDIR=$T timeout "$TMO" "$t" >"$tmp/out" 2>&1
     count_cases "$(basename "$t")" "$tmp/out" $?
 done
 
@@ -52,8 +61,10 @@ for f in $(find tests -name '*.he' | sort); do
     want_rc=$(sed -n 's/^# exit: *\([0-9]*\).*/\1/p' "$f" | head -1); want_rc=${want_rc:-0}
     args=$(sed -n 's/^# args: *//p' "$f" | head -1)
     # shellcheck disable=SC2086
-    timeout "$TMO" "$HE" "$f" $args >"$tmp/out" 2>"$tmp/err" </dev/null
+    fresh_tmp
+    TMPDIR=$T timeout "$TMO" "$HE" "$f" $args >"$tmp/out" 2>"$tmp/err" </dev/null
     rc=$?
+    unpath "$tmp/out"; unpath "$tmp/err"
     ok=1
     if [ -f "$base.out" ]; then cmp -s "$base.out" "$tmp/out" || ok=0; else [ -s "$tmp/out" ] && ok=0; fi
     if [ -f "$base.err" ]; then cmp -s "$base.err" "$tmp/err" || ok=0; else [ -s "$tmp/err" ] && ok=0; fi
@@ -70,7 +81,9 @@ echo "== repl tests"
 for f in tests/repl/*.in; do
     [ -f "$f" ] || continue
     base=${f%.in}
-    HOME=$tmp HE_HISTFILE=$tmp/hist timeout "$TMO" "$HE" <"$f" >"$tmp/out" 2>&1
+    fresh_tmp
+    HOME=$T HE_HISTFILE=$T/hist TMPDIR=$T timeout "$TMO" "$HE" <"$f" >"$tmp/out" 2>&1
+    unpath "$tmp/out"
     if cmp -s "$base.out" "$tmp/out"; then pass=$((pass + 1)); else
         note_fail "$f"; diff "$base.out" "$tmp/out" | head -20
     fi
@@ -79,7 +92,8 @@ done
 echo "== command-line tests"
 for f in tests/cli/*.sh; do
     [ -f "$f" ] || continue
-    HE="$HE" timeout "$TMO" sh "$f" >"$tmp/out" 2>&1
+    fresh_tmp
+    HE="$HE" TMPDIR=$T timeout "$TMO" sh "$f" >"$tmp/out" 2>&1
     count_cases "$f" "$tmp/out" $?
 done
 
@@ -92,7 +106,8 @@ if [ -f "$BUILD/he.so" ] && command -v "$LUA" >/dev/null 2>&1; then
     fi
     for f in tests/lua/*.lua; do
         [ -f "$f" ] || continue
-        timeout "$TMO" env ${lua_pre:+LD_PRELOAD=$lua_pre} LUA_CPATH="$BUILD/?.so;;" "$LUA" "$f" >"$tmp/out" 2>&1
+        fresh_tmp
+        TMPDIR=$T timeout "$TMO" env ${lua_pre:+LD_PRELOAD=$lua_pre} LUA_CPATH="$BUILD/?.so;;" "$LUA" "$f" >"$tmp/out" 2>&1
         count_cases "$f" "$tmp/out" $?
     done
 else
