@@ -177,7 +177,7 @@ static void plain_done(plain *p)
 static int plain_get(const pkey *pub, const plain *p, int64_t k, int F, mpz_t m)
 {
     int64_t j = p->n == 1 ? 0 : k;
-    if (p->real) return he_paillier_encode_fixed(pub->pk, m, p->f[j], (uint64_t)1 << F);
+    if (p->real) return he_paillier_encode_fixed_2exp(pub->pk, m, p->f[j], (unsigned)F);
     mpz_set_si(m, p->i[j]);
     mpz_mul_2exp(m, m, (mp_bitcnt_t)F);
     return 0;

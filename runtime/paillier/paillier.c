@@ -575,6 +575,16 @@ int he_paillier_encode_fixed(const he_paillier_pk *pk, mpz_t m, double x, uint64
     return check_plain(pk, m);
 }
 
+int he_paillier_encode_fixed_2exp(const he_paillier_pk *pk, mpz_t m, double x, unsigned e)
+{
+    if (!pk || !m) he_misuse("he_paillier_encode_fixed_2exp: NULL");
+    if (e > HE_PAILLIER_MAX_BITS) return he_error("paillier: fixed-point scale 2^%u too large", e);
+    double s = ldexp(x, (int)e); /* exact unless it overflows */
+    if (!isfinite(s)) return he_error("paillier: cannot encode %g at scale 2^%u", x, e);
+    mpz_set_d(m, nearbyint(s));
+    return check_plain(pk, m);
+}
+
 int he_paillier_decode_fixed(const he_paillier_pk *pk, const mpz_t m, double scale, double *x)
 {
     if (!pk || !m || !x) he_misuse("he_paillier_decode_fixed: NULL");

@@ -110,6 +110,9 @@ int he_paillier_rerandomize(const he_paillier_pk *pk, he_paillier_ct *out, const
 /* --- fixed point and packing -------------------------------------------- */
 /* m = round(x * scale); fails when |m| >= n/2 or x is not finite. */
 int he_paillier_encode_fixed(const he_paillier_pk *pk, mpz_t m, double x, uint64_t scale);
+/* m = round(x * 2^e), exactly for any e (scales beyond 2^63 included);
+** fails when |m| >= n/2 or x * 2^e is not finite. */
+int he_paillier_encode_fixed_2exp(const he_paillier_pk *pk, mpz_t m, double x, unsigned e);
 /* x = centred(m) / scale (scale a double, e.g. scale^2 after a product). */
 int he_paillier_decode_fixed(const he_paillier_pk *pk, const mpz_t m, double scale, double *x);
 /* How many B-bit slots one plaintext holds: (bits(n) - 2) / B. */
