@@ -6,6 +6,8 @@
 **   let c = paillier.encrypt(pub, [0.5, -1.25])   # int, float, fixed or a 1-D tensor
 **   let d = c + c * 3 - 1.0               # additions, plaintext products
 **   paillier.decrypt(key, paillier.sum(d))
+**   paillier.save(d, "d.ct")              # re-randomized: hides how d was made
+**   let e = paillier.load(key, "d.ct")    # the secret or the public key
 **
 ** A ciphertext value holds one or more Paillier ciphertexts (a scalar or a
 ** vector) and a fixed-point scale 2^F: integers are encrypted exactly
@@ -519,6 +521,46 @@ static int f_save_key(he_vm *vm, he_value *a, int n, he_value *out)
     return k->sk ? he_paillier_sk_save(k->sk, path) : he_paillier_pk_save(k->pk, path);
 }
 
+/* The file holds re-randomized ciphertexts (the runtime's writer draws
+** fresh r^n for each): whoever decrypts it learns the values, not the
+** evaluator's plaintext operands through the ciphertexts' randomness. */
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    *out = he_nil();
+    if (!he_is(a[0], &pct_type)) return he_error("paillier.save: expected a paillier ciphertext, got %s", he_typename(a[0]));
+    if (!he_is(a[1], &he_str_type)) return he_error("paillier.save: the path must be a str");
+    const pct *c = (const pct *)a[0].as.o;
+    return he_paillier_ctv_save(c->pub->pk, c->c, (size_t)c->n, (unsigned)c->ndim, (unsigned)c->scale,
+                                he_as_str(a[1])->data);
+}
+
+static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    pkey *k = NULL;
+    if (want_key(a[0], "load", &k) < 0) return -1;
+    if (!he_is(a[1], &he_str_type)) return he_error("paillier.load: the path must be a str");
+    const char *path = he_as_str(a[1])->data;
+    he_paillier_ct *v = NULL;
+    size_t cnt = 0;
+    unsigned ndim = 0, scale = 0;
+    if (he_paillier_ctv_load(k->pk, path, &v, &cnt, &ndim, &scale) < 0) return -1;
+    int rc = 0;
+    if (scale > 4 * REAL_BITS) rc = he_error("paillier.load: %s: fixed-point scale 2^%u out of range", path, scale);
+    pkey *pub = rc == 0 ? public_of(k) : NULL;
+    pct *c = pub ? pct_new(pub, (int)ndim, (int64_t)cnt, (int)scale) : NULL;
+    if (pub) he_release(he_objv(&pub->obj));
+    for (size_t i = 0; i < cnt; i++) {
+        if (c) mpz_swap(c->c[i].c, v[i].c);
+        mpz_clear(v[i].c);
+    }
+    free(v);
+    if (!c) return -1;
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
 /* A key below 2048 bits is refused unless the script opted out (and is
 ** then warned, like keygen_insecure). */
 static int load_key(he_value *a, he_value *out, bool insecure)
@@ -664,6 +706,22 @@ static type *r_save_key(checker *c, node *call, node **a, type **t, int n)
     return ty_void;
 }
 
+static type *r_save(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a paillier ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_load(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_key(t[0]), "a paillier key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_obj("cipher<paillier>");
+}
+
 static type *r_load_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -682,6 +740,8 @@ static const builtin fns[] = {
     {"load_key", NULL, 1, 1, f_load_key, r_load_key, "load_key(path): a key saved by save_key (2048 bits or more)"},
     {"load_key_insecure", NULL, 1, 1, f_load_key_insecure, r_load_key,
      "load_key_insecure(path): also keys below 2048 bits, for tests only (warns)"},
+    {"save", NULL, 2, 2, f_save, r_save, "save(c, path): a ciphertext, re-randomized (the file hides how c was computed)"},
+    {"load", NULL, 2, 2, f_load, r_load, "load(key, path): a ciphertext saved by save, under this key"},
 };
 
 const native_module he_mod_paillier = {

@@ -694,17 +694,26 @@ int he_paillier_unpack_fixed(const he_paillier_pk *pk, const mpz_t m, double *x,
 **   magic "HEPAILR\0" (8) | version u32 | kind u32 | nfields u32 |
 **   nfields x (length u32, bytes) | BLAKE2b-256 of everything before (32)
 ** kinds: 1 public key (n), 2 secret key (p, q), 3 ciphertext (key
-** fingerprint: BLAKE2b-256 of n's bytes, c).
+** fingerprint: BLAKE2b-256 of n's bytes, c), 4 ciphertext vector (key
+** fingerprint, 12 bytes: ndim u32, scale bits u32, count u32, then the
+** count ciphertexts, each big-endian in bytes(n^2) bytes).
+** Every ciphertext is re-randomized as it is written (circuit privacy: the
+** file shows nothing of how the value was computed).
 */
 
 static const uint8_t MAGIC[8] = {'H', 'E', 'P', 'A', 'I', 'L', 'R', 0};
-enum { KIND_PK = 1, KIND_SK = 2, KIND_CT = 3 };
+enum { KIND_PK = 1, KIND_SK = 2, KIND_CT = 3, KIND_CTV = 4 };
 #define MAX_FILE (64 * 1024)
+#define MAX_VEC_FILE ((size_t)1 << 30)
 #define MAX_FIELDS 4
 
 static const char *kind_name(uint32_t k)
 {
-    return k == KIND_PK ? "a public key" : k == KIND_SK ? "a secret key" : k == KIND_CT ? "a ciphertext" : "unknown";
+    return k == KIND_PK   ? "a public key"
+           : k == KIND_SK ? "a secret key"
+           : k == KIND_CT ? "a ciphertext"
+           : k == KIND_CTV ? "a ciphertext vector"
+                           : "unknown";
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -724,7 +733,14 @@ typedef struct field {
 
 static int write_file(const char *path, uint32_t kind, const field *f, unsigned nf, int secret)
 {
-    uint8_t *buf = he_malloc(MAX_FILE);
+    size_t max = MAX_FILE;
+    if (kind == KIND_CTV) {
+        max = 20 + 32;
+        for (unsigned i = 0; i < nf; i++)
+            max += 4 + (f[i].bytes ? f[i].len : (mpz_sizeinbase(*f[i].z, 2) + 7) / 8);
+        if (max > MAX_VEC_FILE) return he_error("paillier: value too large to save");
+    }
+    uint8_t *buf = he_malloc(max);
     if (!buf) return -1;
     size_t pos = 0;
     memcpy(buf, MAGIC, 8);
@@ -735,7 +751,7 @@ static int write_file(const char *path, uint32_t kind, const field *f, unsigned 
     int rc = 0;
     for (unsigned i = 0; i < nf && rc == 0; i++) {
         size_t len = f[i].bytes ? f[i].len : (mpz_sizeinbase(*f[i].z, 2) + 7) / 8;
-        if (pos + 4 + len + 32 > MAX_FILE) {
+        if (pos + 4 + len + 32 > max) {
             rc = he_error("paillier: value too large to save");
             break;
         }
@@ -755,7 +771,7 @@ static int write_file(const char *path, uint32_t kind, const field *f, unsigned 
         /* atomic (a failure leaves an existing key intact), 0600 for secrets */
         rc = he_file_write(path, buf, pos, secret, "paillier");
     }
-    he_free_secret(buf, MAX_FILE);
+    he_free_secret(buf, max);
     return rc;
 }
 
@@ -768,7 +784,7 @@ static int read_file(const char *path, uint32_t kind, uint8_t **bufp, size_t *bl
     uint8_t *buf = NULL;
     size_t n = 0;
     /* no stdio buffer: secret keys are read straight into a wiped buffer */
-    if (he_file_read(path, MAX_FILE, "paillier", &buf, &n) < 0) return -1;
+    if (he_file_read(path, kind == KIND_CTV ? MAX_VEC_FILE : MAX_FILE, "paillier", &buf, &n) < 0) return -1;
     *bufp = buf;
     *blen = n + 1;
     if (n < 8 || memcmp(buf, MAGIC, 8) != 0) return he_error("paillier: %s is not a he Paillier file", path);
@@ -878,11 +894,99 @@ he_paillier_sk *he_paillier_sk_load(const char *path)
 int he_paillier_ct_save(const he_paillier_pk *pk, const he_paillier_ct *c, const char *path)
 {
     if (!pk || !c || !path) he_misuse("he_paillier_ct_save: NULL");
-    if (check_ct(pk, c) < 0) return -1;
-    uint8_t fp[32];
-    fingerprint(pk, fp);
-    field f[2] = {{fp, 32, NULL}, {NULL, 0, &c->c}};
-    return write_file(path, KIND_CT, f, 2, 0);
+    he_paillier_ct r;
+    mpz_init(r.c);
+    int rc = he_paillier_rerandomize(pk, &r, c); /* checks c */
+    if (rc == 0) {
+        uint8_t fp[32];
+        fingerprint(pk, fp);
+        field f[2] = {{fp, 32, NULL}, {NULL, 0, &r.c}};
+        rc = write_file(path, KIND_CT, f, 2, 0);
+    }
+    mpz_clear(r.c);
+    return rc;
+}
+
+/* bytes of one ciphertext in a vector file */
+static size_t ct_width(const he_paillier_pk *pk) { return (mpz_sizeinbase(pk->n2, 2) + 7) / 8; }
+
+int he_paillier_ctv_save(const he_paillier_pk *pk, const he_paillier_ct *c, size_t count, unsigned ndim,
+                         unsigned scale_bits, const char *path)
+{
+    if (!pk || (!c && count) || !path) he_misuse("he_paillier_ctv_save: NULL");
+    size_t w = ct_width(pk), bytes;
+    if (count > UINT32_MAX || he_mul_size(count, w, &bytes) < 0 || bytes > MAX_VEC_FILE)
+        return he_error("paillier: value too large to save");
+    uint8_t *body = he_malloc(bytes ? bytes : 1);
+    if (!body) return -1;
+    memset(body, 0, bytes);
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        he_paillier_ct t;
+        mpz_init(t.c);
+        rc = he_paillier_rerandomize(pk, &t, &c[i]);
+        if (rc == 0) {
+            size_t len = (mpz_sizeinbase(t.c, 2) + 7) / 8, cnt = 0;
+            mpz_export(body + i * w + (w - len), &cnt, 1, 1, 0, 0, t.c);
+        }
+        mpz_clear(t.c);
+    }
+    if (rc == 0) {
+        uint8_t fp[32], head[12];
+        fingerprint(pk, fp);
+        put32(head, ndim);
+        put32(head + 4, scale_bits);
+        put32(head + 8, (uint32_t)count);
+        field f[3] = {{fp, 32, NULL}, {head, 12, NULL}, {body, bytes, NULL}};
+        rc = write_file(path, KIND_CTV, f, 3, 0);
+    }
+    free(body);
+    return rc;
+}
+
+int he_paillier_ctv_load(const he_paillier_pk *pk, const char *path, he_paillier_ct **out, size_t *count,
+                         unsigned *ndim, unsigned *scale_bits)
+{
+    if (!pk || !path || !out || !count || !ndim || !scale_bits) he_misuse("he_paillier_ctv_load: NULL");
+    *out = NULL;
+    *count = 0;
+    uint8_t *buf;
+    size_t blen;
+    const uint8_t *fp[3];
+    size_t fl[3];
+    int rc = read_file(path, KIND_CTV, &buf, &blen, fp, fl, 3);
+    if (rc == 0) {
+        uint8_t want[32];
+        fingerprint(pk, want);
+        if (fl[0] != 32 || sodium_memcmp(want, fp[0], 32) != 0)
+            rc = he_error("paillier: %s was encrypted under another key", path);
+    }
+    size_t n = 0, w = ct_width(pk);
+    if (rc == 0 && fl[1] != 12) rc = he_error("paillier: %s is damaged (header)", path);
+    if (rc == 0) {
+        n = get32(fp[1] + 8);
+        *ndim = get32(fp[1]);
+        *scale_bits = get32(fp[1] + 4);
+        if (*ndim > 1 || (*ndim == 0 && n != 1) || fl[2] / w != n || fl[2] % w != 0)
+            rc = he_error("paillier: %s is damaged (shape)", path);
+    }
+    he_paillier_ct *c = NULL;
+    if (rc == 0 && !(c = he_malloc((n ? n : 1) * sizeof *c))) rc = -1;
+    size_t made = 0;
+    for (; rc == 0 && made < n; made++) {
+        mpz_init(c[made].c);
+        mpz_import(c[made].c, w, 1, 1, 0, 0, fp[2] + made * w);
+        if (check_ct(pk, &c[made]) < 0) rc = he_error("paillier: %s holds a ciphertext out of range", path);
+    }
+    if (rc == 0) {
+        *out = c;
+        *count = n;
+    } else if (c) {
+        for (size_t i = 0; i < made; i++) mpz_clear(c[i].c);
+        free(c);
+    }
+    if (buf) he_free_secret(buf, blen);
+    return rc;
 }
 
 int he_paillier_ct_load(const he_paillier_pk *pk, he_paillier_ct *c, const char *path)

@@ -39,7 +39,10 @@
 ** keys are written with mode 0600, atomically (a new file renamed over the
 ** old one: a failed save leaves an existing key intact); a ciphertext
 ** records the fingerprint of its key. Damaged, foreign, or mismatched files
-** are refused with an error.
+** are refused with an error. Ciphertexts are re-randomized as they are
+** written (circuit privacy): whoever decrypts a saved result learns its
+** value, not the evaluator's plaintext operands through the randomness
+** (c * 0 + k saved twice gives two unrelated files).
 */
 #ifndef HE_PAILLIER_H
 #define HE_PAILLIER_H
@@ -134,8 +137,18 @@ he_paillier_pk *he_paillier_pk_load(const char *path);
 /* Written with mode 0600. */
 int he_paillier_sk_save(const he_paillier_sk *sk, const char *path);
 he_paillier_sk *he_paillier_sk_load(const char *path);
+/* Writes a re-randomized copy of c (fresh r^n: the file shows nothing of
+** how c was computed; c itself is unchanged). */
 int he_paillier_ct_save(const he_paillier_pk *pk, const he_paillier_ct *c, const char *path);
 /* Refuses a ciphertext saved under another key. */
 int he_paillier_ct_load(const he_paillier_pk *pk, he_paillier_ct *c, const char *path);
+/* count ciphertexts (ndim 0: one scalar, 1: a vector) with the caller's
+** fixed-point scale in bits, each re-randomized as it is written. */
+int he_paillier_ctv_save(const he_paillier_pk *pk, const he_paillier_ct *c, size_t count, unsigned ndim,
+                         unsigned scale_bits, const char *path);
+/* *out: a he_malloc'd array of *count initialized ciphertexts (the caller
+** mpz_clears each and frees it); refuses files of another key. */
+int he_paillier_ctv_load(const he_paillier_pk *pk, const char *path, he_paillier_ct **out, size_t *count,
+                         unsigned *ndim, unsigned *scale_bits);
 
 #endif

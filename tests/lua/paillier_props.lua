@@ -166,3 +166,17 @@ end)
 T.case("a product past the largest scale is refused, not wrapped", function()
   T.raises(function() he.eval("paillier.encrypt(pub, 1.5) * 0.5 * 0.5 * 0.5 * 0.5") end, "scale 2^160 too large")
 end)
+
+T.case("paillier.save from Lua writes re-randomized ciphertexts", function()
+  local dir = os.getenv("TMPDIR") or "."
+  local c = he.eval("paillier.encrypt(pub, [0.5, -1.25]) * 0.5 + 1.0")
+  local function bytes(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
+  he.call("paillier.save", c, dir .. "/l1.ct")
+  he.call("paillier.save", c, dir .. "/l2.ct")
+  T.truthy(bytes(dir .. "/l1.ct") ~= bytes(dir .. "/l2.ct"), "two saves of one value differ")
+  for _, f in ipairs({"l1", "l2"}) do
+    local d = he.call("paillier.decrypt", he.global("key"), he.call("paillier.load", he.global("key"), dir .. "/" .. f .. ".ct"))
+    T.same(d:totable(), {1.25, 0.375}, f)
+  end
+  os.remove(dir .. "/l1.ct"); os.remove(dir .. "/l2.ct")
+end)

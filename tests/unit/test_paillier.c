@@ -318,6 +318,61 @@ static void test_files(void)
     unlink(pkp), unlink(skp), unlink(ctp), unlink(bad);
 }
 
+/* Saved ciphertexts are re-randomized (circuit privacy): the file of a
+** deterministic result (x + 7 from x) is not x + 7's own bits, two saves
+** differ, and all decrypt to the value. Without re-randomization the loaded
+** ciphertext would equal the evaluated one. */
+static void test_files_rerandomized(void)
+{
+    char p1[128], p2[128], pv[128];
+    snprintf(p1, sizeof p1, "%s/a.ct", dir);
+    snprintf(p2, sizeof p2, "%s/b.ct", dir);
+    snprintf(pv, sizeof pv, "%s/v.ct", dir);
+    he_paillier_ct *x = he_paillier_ct_new(), *y = he_paillier_ct_new();
+    he_paillier_ct *a = he_paillier_ct_new(), *b = he_paillier_ct_new();
+    mpz_t k, m;
+    mpz_init_set_si(k, 7);
+    mpz_init(m);
+    CHECK(he_paillier_encrypt_si(PK, x, 5) == 0 && he_paillier_add_plain(PK, y, x, k) == 0, "evaluate");
+    CHECK(he_paillier_ct_save(PK, y, p1) == 0 && he_paillier_ct_save(PK, y, p2) == 0, "save: %s", he_errmsg());
+    CHECK(he_paillier_ct_load(PK, a, p1) == 0 && he_paillier_ct_load(PK, b, p2) == 0, "load: %s", he_errmsg());
+    CHECK(mpz_cmp(a->c, y->c) != 0 && mpz_cmp(b->c, y->c) != 0, "a saved ciphertext kept its evaluated bits");
+    CHECK(mpz_cmp(a->c, b->c) != 0, "two saves of one value are equal");
+    int64_t v1 = 0, v2 = 0;
+    CHECK(he_paillier_decrypt_si(SK, a, &v1) == 0 && he_paillier_decrypt_si(SK, b, &v2) == 0 && v1 == 12 && v2 == 12,
+          "decrypted %lld, %lld, want 12", (long long)v1, (long long)v2);
+    /* vectors with a scale: every element re-randomized, shape and scale kept */
+    he_paillier_ct v[3];
+    for (int i = 0; i < 3; i++) {
+        mpz_init(v[i].c);
+        CHECK(he_paillier_encrypt_si(PK, &v[i], -1000 * i - 1) == 0, "encrypt");
+    }
+    CHECK(he_paillier_ctv_save(PK, v, 3, 1, 64, pv) == 0, "vector save: %s", he_errmsg());
+    he_paillier_ct *back = NULL;
+    size_t n = 0;
+    unsigned nd = 9, sc = 0;
+    CHECK(he_paillier_ctv_load(PK, pv, &back, &n, &nd, &sc) == 0 && n == 3 && nd == 1 && sc == 64,
+          "vector load: %s", he_errmsg());
+    for (size_t i = 0; back && i < n; i++) {
+        int64_t got = 0;
+        CHECK(mpz_cmp(back[i].c, v[i].c) != 0, "element %zu not re-randomized", i);
+        CHECK(he_paillier_decrypt_si(SK, &back[i], &got) == 0 && got == -1000 * (int64_t)i - 1, "element %zu: %lld",
+              i, (long long)got);
+        mpz_clear(back[i].c);
+    }
+    free(back);
+    back = NULL;
+    CHECK(he_paillier_ctv_load(he_paillier_sk_pk(SK2), pv, &back, &n, &nd, &sc) < 0 &&
+              strstr(he_errmsg(), "another key") && back == NULL,
+          "vector under another key: %s", he_errmsg());
+    CHECK(he_paillier_ct_load(PK, a, pv) < 0 && strstr(he_errmsg(), "ciphertext vector"), "kind: %s", he_errmsg());
+    for (int i = 0; i < 3; i++) mpz_clear(v[i].c);
+    mpz_clear(k);
+    mpz_clear(m);
+    he_paillier_ct_free(x), he_paillier_ct_free(y), he_paillier_ct_free(a), he_paillier_ct_free(b);
+    unlink(p1), unlink(p2), unlink(pv);
+}
+
 static void test_keygen_2048(void)
 {
     he_paillier_sk *sk = he_paillier_keygen(2048, 0);
@@ -358,6 +413,7 @@ int main(void)
     RUN(test_fixed_point);
     RUN(test_packing);
     RUN(test_files);
+    RUN(test_files_rerandomized);
     RUN(test_keygen_2048);
     he_paillier_sk_free(SK);
     he_paillier_sk_free(SK2);
