@@ -830,6 +830,82 @@ static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* A number argument as a double. */
+static int want_num(he_value v, const char *fn, const char *what, double *x)
+{
+    if (v.tag == HE_INT) *x = (double)v.as.i;
+    else if (v.tag == HE_FLOAT) *x = v.as.f;
+    else return he_error("ckks.%s: %s must be a number, got %s", fn, what, he_typename(v));
+    return 0;
+}
+
+/* Noise flooding for a result handed to the key holder (circuit privacy):
+** a fresh encryption of 0 is added (c1 no longer shows how c was computed)
+** and Gaussian noise of sigma = sqrt(N) 2^(noise_bits + s - 1), so that noise
+** below 2^noise_bits per coefficient is hidden up to statistical distance
+** 2^-s. Each slot then carries an extra error of standard deviation about
+** sigma sqrt(N/2) / scale. */
+static int f_flood(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    double bits = 0;
+    if (WANT_CT(a[0], "flood", &c) < 0 || want_num(a[1], "flood", "noise_bits", &bits) < 0) return -1;
+    if (a[2].tag != HE_INT) return he_error("ckks.flood: s (bits of statistical security) must be an int");
+    int64_t s = a[2].as.i;
+    if (s < 1 || s > 128) return he_error("ckks.flood: s = %lld bits of statistical security, not in [1, 128]", (long long)s);
+    if (!(bits >= 0 && bits <= 60)) return he_error("ckks.flood: noise_bits = %g, not in [0, 60]", bits);
+    const he_ckks_ctx *ctx = ctx_of(c);
+    double sigma = he_ckks_flood_sigma(ctx, bits, (unsigned)s);
+    if (sigma > 0x1p56)
+        return he_error("ckks.flood: flooding noise 2^%.1f for noise 2^%g and s = %lld is more than this context "
+                        "holds (2^56): use a smaller s or a larger scale",
+                        log2(sigma), bits, (long long)s);
+    cct *r = cct_new(c->keys, c->n, c->scalar, false); /* the noise fills every slot */
+    if (!r) return -1;
+    return put(r, he_ckks_flood(c->keys->k, r->ct, c->ct, sigma), out);
+}
+
+/* For the key holder's dry run: log2 of the largest noise coefficient of c
+** against the expected values (what flood's noise_bits asks for). */
+static int f_noise_bits(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    cct *c = NULL;
+    if (WANT_KEYS(a[0], "noise_bits", &k) < 0 || WANT_CT(a[1], "noise_bits", &c) < 0) return -1;
+    if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_SECRET))
+        return he_error("ckks.noise_bits: needs the secret key, not public keys");
+    if (same_keys(k, c, "noise_bits") < 0) return -1;
+    if (!c->scalar && !c->clean)
+        return he_error("ckks.noise_bits: the slots past the vector are not known to be zero (after a rotation, a "
+                        "broadcast scalar or flood); measure before");
+    plain p;
+    if (plain_of(a[2], &p, "compare") < 0) return -1;
+    const he_ckks_ctx *ctx = ctx_of(c);
+    unsigned slots = he_ckks_ctx_slots(ctx);
+    int rc = 0;
+    if (p.tensor != !c->scalar || (p.tensor && p.n != c->n))
+        rc = he_error("ckks.noise_bits: the expected value must be %s", c->scalar ? "a number (c is an encrypted scalar)"
+                                                                             : "a tensor of c's length");
+    double *fill = NULL;
+    if (rc == 0 && !p.tensor) {
+        fill = malloc(sizeof(double) * slots);
+        if (!fill) rc = he_error("out of memory");
+        for (unsigned i = 0; rc == 0 && i < slots; i++) fill[i] = p.x;
+    }
+    double bits = 0;
+    if (rc == 0) rc = he_ckks_noise_bits(k->k, c->ct, fill ? fill : p.v, fill ? slots : (size_t)p.n, &bits);
+    if (fill) {
+        he_memzero(fill, sizeof(double) * slots);
+        free(fill);
+    }
+    plain_done(&p);
+    if (rc < 0) return -1;
+    *out = he_float(bits);
+    return 0;
+}
+
 static int f_rotate(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -1364,6 +1440,23 @@ static type *r_rotate(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CT_NAME);
 }
 
+static type *r_flood(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_FLOAT, "noise_bits (a number)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_INT, "s, bits of statistical security (int)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_noise_bits(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
+    mod_need(c, a[1], t[1], is_ct(t[1]), "a ckks ciphertext");
+    return ty_float;
+}
+
 static type *r_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -1485,6 +1578,11 @@ static const builtin fns[] = {
     {"load_keys", NULL, 2, 2, f_load_keys, r_load_keys, "load_keys(ctx, path): keys saved by save_keys"},
     {"save", NULL, 2, 2, f_save, r_save, "save(c, path): a ciphertext"},
     {"load", NULL, 2, 2, f_load, r_load, "load(keys, path): a ciphertext saved by save, under these keys"},
+    {"flood", NULL, 3, 3, f_flood, r_flood,
+     "flood(c, noise_bits, s): re-randomized, with noise below 2^noise_bits hidden up to statistical distance 2^-s "
+     "(for results handed to the key holder; costs precision)"},
+    {"noise_bits", NULL, 3, 3, f_noise_bits, r_noise_bits,
+     "noise_bits(keys, c, expected): log2 of c's largest noise coefficient (the key holder's dry run, for flood)"},
 };
 
 const native_module he_mod_ckks = {

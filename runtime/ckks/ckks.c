@@ -1139,6 +1139,93 @@ int he_ckks_decrypt(const he_ckks_keys *k, he_ckks_pt *pt, const he_ckks_ct *ct)
     return 0;
 }
 
+/* --- circuit privacy: re-randomization and noise flooding ---------------------------
+** A result handed to the key holder is a function of the evaluator's data not
+** only through its message but through c1 (c * w shows w next to c) and
+** through its noise. he_ckks_flood adds a fresh public-key encryption of
+** zero (c1 becomes pseudo-random) and to c0 a polynomial of independent
+** rounded Gaussians of standard deviation sigma (coefficient domain). */
+
+/* Signed x into [0, q) without branching on its sign (|x| < 2^63). */
+static inline uint64_t signed_mod(int64_t x, uint64_t q)
+{
+    uint64_t neg = (uint64_t)x >> 63, a = (uint64_t)((x ^ -(int64_t)neg) + (int64_t)neg) % q;
+    uint64_t flip = 0 - (neg & (uint64_t)(a != 0));
+    return a ^ ((a ^ (q - a)) & flip);
+}
+
+int he_ckks_flood(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a, double sigma)
+{
+    const he_ckks_ctx *c = k->ctx;
+    if (check_ct(c, a) < 0) return -1;
+    if (out->ctx != c) return he_error("ckks: ciphertext belongs to another context");
+    if (a->size != 2) return he_error("ckks: flooding needs a relinearized ciphertext (size 2)");
+    if (!k->pk) return he_error("ckks: flooding needs the public key");
+    if (!(sigma >= 0) || sigma > 0x1p56) return he_error("ckks: flooding deviation %g out of range [0, 2^56]", sigma);
+    unsigned n = c->n, nq = a->nq;
+    he_ckks_pt *z = he_ckks_pt_new(c);
+    he_ckks_ct *r = he_ckks_ct_new(c);
+    int64_t *f = he_malloc((size_t)n * sizeof *f);
+    uint64_t *t = he_malloc((size_t)n * sizeof *t);
+    const double zero = 0;
+    int rc = z && r && f && t ? 0 : -1;
+    if (rc == 0) rc = he_ckks_encode(c, z, &zero, 1, (int)nq - 1, a->scale);
+    if (rc == 0) rc = he_ckks_encrypt(k, r, z);
+    if (rc == 0) {
+        he_prng g;
+        rng_open(&g);
+        for (unsigned j = 0; j < n; j++) f[j] = (int64_t)nearbyint(sigma * he_prng_normal(&g));
+        he_prng_wipe(&g);
+        for (unsigned i = 0; i < nq; i++) {
+            const ckks_mod *m = &c->mod[i];
+            for (unsigned j = 0; j < n; j++) t[j] = signed_mod(f[j], m->q);
+            ckks_ntt(t, m, n);
+            uint64_t *c0 = ct_poly(r, 0, i);
+            for (unsigned j = 0; j < n; j++) c0[j] = ckks_addmod(c0[j], t[j], m->q);
+        }
+        r->seeded = false;
+        rc = he_ckks_add(c, out, a, r);
+    }
+    if (f) he_free_secret(f, (size_t)n * sizeof *f);
+    if (t) he_free_secret(t, (size_t)n * sizeof *t);
+    he_ckks_pt_free(z);
+    he_ckks_ct_free(r);
+    return rc;
+}
+
+double he_ckks_flood_sigma(const he_ckks_ctx *c, double noise_bits, unsigned s)
+{
+    return sqrt((double)c->n) * ldexp(1.0, (int)s - 1) * exp2(noise_bits);
+}
+
+int he_ckks_noise_bits(const he_ckks_keys *k, const he_ckks_ct *ct, const double *v, size_t nv, double *bits)
+{
+    const he_ckks_ctx *c = k->ctx;
+    if (check_ct(c, ct) < 0) return -1;
+    if (!k->sk) return he_error("ckks: measuring noise needs the secret key");
+    unsigned n = c->n;
+    he_ckks_pt *d = he_ckks_pt_new(c), *e = he_ckks_pt_new(c);
+    int rc = d && e ? 0 : -1;
+    if (rc == 0) rc = he_ckks_decrypt(k, d, ct);
+    if (rc == 0) rc = he_ckks_encode(c, e, v, nv, (int)ct->nq - 1, ct->scale);
+    if (rc == 0) {
+        /* the difference at the first prime, centred: exact while |noise| < q_0 / 2 */
+        const ckks_mod *m = &c->mod[0];
+        uint64_t *x = d->data;
+        for (unsigned j = 0; j < n; j++) x[j] = ckks_submod(x[j], e->data[j], m->q);
+        ckks_intt(x, m, n);
+        double mx = 0;
+        for (unsigned j = 0; j < n; j++) {
+            double y = x[j] > m->q / 2 ? (double)(m->q - x[j]) : (double)x[j];
+            if (y > mx) mx = y;
+        }
+        *bits = mx > 0 ? log2(mx) : 0;
+    }
+    he_ckks_pt_free(d);
+    he_ckks_pt_free(e);
+    return rc;
+}
+
 /* --- arithmetic ------------------------------------------------------------------ */
 
 static int addsub(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a,

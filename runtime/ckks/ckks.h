@@ -198,6 +198,26 @@ int he_ckks_encrypt_sk(const he_ckks_keys *k, he_ckks_ct *ct,
 int he_ckks_decrypt(const he_ckks_keys *k, he_ckks_pt *pt,
                     const he_ckks_ct *ct) HE_WARN_UNUSED;
 
+/* --- circuit privacy ---------------------------------------------------------- */
+/* out = a + (a fresh public-key encryption of 0) + (f, 0), f a polynomial of
+** independent rounded Gaussians of standard deviation sigma (coefficient
+** domain, sigma <= 2^56): the result's c1 no longer depends on how it was
+** computed, and noise e with |e|_2 <= E in a is hidden from whoever decrypts
+** up to statistical distance E / (2 sigma) (Pinsker: the KL divergence of
+** e + f from f is |e|_2^2 / (2 sigma^2)). Each slot gains an error of
+** standard deviation about sigma sqrt(N/2) / scale. a must have size 2. */
+int he_ckks_flood(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a,
+                  double sigma) HE_WARN_UNUSED;
+/* The sigma that hides noise of coefficients below 2^noise_bits up to a
+** statistical distance of 2^-s per decrypted result (|e|_2 <= sqrt(N)
+** 2^noise_bits): sqrt(N) 2^(noise_bits + s - 1). */
+double he_ckks_flood_sigma(const he_ckks_ctx *ctx, double noise_bits, unsigned s);
+/* For the key holder's dry run (as OpenFHE's noise estimation): log2 of the
+** largest coefficient of the noise of ct, decrypt(ct) - encode(v) at ct's
+** level and scale (exact while the noise is below q_0 / 2; 0 when none). */
+int he_ckks_noise_bits(const he_ckks_keys *k, const he_ckks_ct *ct, const double *v,
+                       size_t nv, double *bits) HE_WARN_UNUSED;
+
 /* --- arithmetic (out may alias any input) ---------------------------------- */
 int he_ckks_add(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
                 const he_ckks_ct *b) HE_WARN_UNUSED;

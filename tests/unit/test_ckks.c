@@ -649,6 +649,51 @@ static void test_ifma_matches_portable(void)
     ifma_vs_portable(&p3);
 }
 
+/* Noise flooding: a result y = 3 v with measured noise 2^b0 is flooded for
+** s = 8 bits (sigma = sqrt(N) 2^(b0 + 7)). Stated bounds: each slot's added
+** error is Gaussian with standard deviation sd = sigma sqrt(N/2) / scale,
+** so the flooded error stays below 8 sd + 3 E_FRESH (P(|Z| > 8) < 2^-48 per
+** slot) and is over 10 times the unflooded one (which is below 3 E_FRESH,
+** while the largest of 512 slots of sd-Gaussians exceeds sd/2 with
+** probability 1 - 0.38^512); the measured noise after flooding is at least
+** 2 sigma (the largest of N = 1024 Gaussians is below 2 sigma with
+** probability 0.955^1024 < 2^-68). sigma = 0 still re-randomizes. */
+static void test_flood(void)
+{
+    double v[512], y[512], w[512], u[512];
+    rand_vec(v, slots);
+    for (unsigned i = 0; i < slots; i++) y[i] = 3 * v[i];
+    he_ckks_ct *ct = enc(v), *f = he_ckks_ct_new(ctx), *f2 = he_ckks_ct_new(ctx);
+    double b0 = -1, b1 = -1;
+    CHECK(ct && he_ckks_mul_int(ctx, ct, ct, 3) == 0, "mul_int");
+    CHECK(he_ckks_noise_bits(keys, ct, y, slots, &b0) == 0 && b0 > 1 && b0 < 20, "noise bits %g: %s", b0,
+          he_errmsg());
+    double sigma = he_ckks_flood_sigma(ctx, b0, 8);
+    CHECK(fabs(sigma - 32.0 * ldexp(1.0, 7) * exp2(b0)) < 1e-6 * sigma, "sigma %g", sigma);
+    double sd = sigma * sqrt(1024 / 2.0) / he_ckks_ct_scale(ct);
+    CHECK(dec(ct, u) == 0 && maxerr(u, y, slots) < 3 * E_FRESH, "unflooded error %g", maxerr(u, y, slots));
+    CHECK(he_ckks_flood(keys, f, ct, sigma) == 0 && dec(f, w) == 0, "flood: %s", he_errmsg());
+    double e0 = maxerr(u, y, slots), e1 = maxerr(w, y, slots);
+    CHECK(e1 < 8 * sd + 3 * E_FRESH, "flooded error %g over 8 sd = %g", e1, 8 * sd);
+    CHECK(e1 > 10 * e0 && e1 > sd / 2, "flooded error %g not above the unflooded %g (sd %g)", e1, e0, sd);
+    CHECK(he_ckks_noise_bits(keys, f, y, slots, &b1) == 0 && b1 >= log2(2 * sigma), "flooded noise 2^%g, sigma 2^%g",
+          b1, log2(sigma));
+    /* sigma 0: no flooding, but a fresh encryption of 0 is added (c1 changes) */
+    uint8_t *s1 = NULL, *s2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    CHECK(he_ckks_flood(keys, f2, ct, 0) == 0 && dec(f2, w) == 0 && maxerr(w, y, slots) < 3 * E_FRESH,
+          "sigma 0: %s", he_errmsg());
+    CHECK(he_ckks_ct_serialize(ctx, ct, &s1, &l1) == 0 && he_ckks_ct_serialize(ctx, f2, &s2, &l2) == 0 && l1 == l2 &&
+              memcmp(s1 + l1 / 2, s2 + l2 / 2, l1 / 4) != 0,
+          "not re-randomized");
+    he_free(s1);
+    he_free(s2);
+    CHECK(he_ckks_flood(keys, f, ct, -1) < 0 && he_ckks_flood(keys, f, ct, 0x1p60) < 0, "bad sigma accepted");
+    he_ckks_ct_free(ct);
+    he_ckks_ct_free(f);
+    he_ckks_ct_free(f2);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -677,6 +722,7 @@ int main(void)
     RUN(test_dot);
     RUN(test_dot_fold);
     RUN(test_default_4096);
+    RUN(test_flood);
     if (ckks_cpu_has_ifma())
         RUN(test_ifma_matches_portable);
     else
