@@ -13,6 +13,8 @@
 # Every test runs with TMPDIR set to a private, empty folder of its own (a .he
 # script reaches it through tmpdir()); in a golden test's or transcript's
 # output that folder reads as $TMPDIR, so expected files never name it.
+# The docs' examples (tests/doc/run_examples.sh, which states how blocks are
+# marked) are one line each: ok / not ok / skip, with file:line.
 # Environment: HE (the interpreter), BUILD (build folder), LUA, VERBOSE=1.
 HE=${HE:-build/he}
 BUILD=${BUILD:-build}
@@ -96,6 +98,13 @@ for f in tests/cli/*.sh; do
     HE="$HE" TMPDIR=$T timeout "$TMO" sh "$f" >"$tmp/out" 2>&1
     count_cases "$f" "$tmp/out" $?
 done
+
+echo "== doc examples"
+fresh_tmp
+HE="$HE" TMPDIR=$T timeout "$TMO" sh tests/doc/run_examples.sh >"$tmp/out" 2>&1
+rc=$?
+sed -n '/^    /p; /^not ok /p' "$tmp/out"   # a failure's file:line and diff
+count_cases "tests/doc/run_examples.sh" "$tmp/out" $rc
 
 echo "== lua tests"
 if [ -f "$BUILD/he.so" ] && command -v "$LUA" >/dev/null 2>&1; then
