@@ -5,11 +5,15 @@
 ** time has type any and is checked where it flows into a typed place
 ** (compile.c emits CHECK). Errors: file:line:col, the line, a caret; the
 ** checker reports every error it finds and keeps going.
+**
+** Checking never runs code: an import is checked from the module's source
+** (see import_module); the module runs when the program does (OP_IMPORT).
 */
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp.h"
+#include "check.h"
+#include "tensor.h" /* element type names */
 
 typedef struct scope {
     sym *syms;
@@ -29,7 +33,7 @@ typedef struct funcstate {
 } funcstate;
 
 struct checker {
-    he_vm *vm;
+    const ck_env *env;
     module *mod;
     he_parser *ps;
     funcstate *fs;
@@ -49,9 +53,9 @@ static void ck_verror_at(checker *c, int line, int col, const char *fmt, va_list
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     c->errors++;
-    if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
+    if (c->errors == 21) fprintf(c->env->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
     if (c->errors > 20) return;
-    he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
+    he_report(c->env->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
 }
 
 void ck_error(checker *c, node *at, const char *fmt, ...)
@@ -227,7 +231,7 @@ static sym *declare(checker *c, const char *name, type *t, node *at)
         s = new_sym(c, name, SYM_GLOBAL, t, at);
         s->mod = c->mod;
         if (module_add_global(c->mod, s) < 0)
-            ck_error(c, at, "too many top-level names in one module (at most %d): put code in functions", MAXARG_Bx);
+            ck_error(c, at, "too many top-level names in one module (at most %d): put code in functions", HE_MAX_GLOBALS);
     } else {
         s = new_sym(c, name, SYM_LOCAL, t, at);
         s->fs = c->fs;
@@ -962,6 +966,72 @@ static void assign(checker *c, node *n)
     ck_error(c, t, "cannot assign to this expression");
 }
 
+/* The module `name`, its interface checked from its source (or a native
+** module's table of builtins), registered in env->mods; NULL with the
+** reason in why. The module's own errors are reported at their place. A
+** module is read and checked once per process; its syntax tree waits in
+** m->ps for the compiler. */
+static module *import_module(checker *c, const char *name, char *why, size_t whylen)
+{
+    modset *ms = c->env->mods;
+    const native_module *nm = native_module_find(name);
+    if (nm) {
+        char path[128];
+        snprintf(path, sizeof path, "<native %s>", nm->name);
+        module *m = modset_find(ms, path);
+        if (!m) {
+            m = module_new(nm->name, path);
+            module_add_builtins(m, nm->name);
+            m->native = true;
+            modset_add(ms, m);
+        }
+        return m;
+    }
+    char *path = module_find_file(name, c->env->script_dir, why, whylen);
+    if (!path) return NULL;
+    module *m = modset_find(ms, path);
+    if (m) {
+        free(path);
+        if (m->checking) {
+            snprintf(why, whylen, "import cycle through module '%s'", name);
+            return NULL;
+        }
+        return m;
+    }
+    size_t len;
+    char *src = he_read_file(path, &len);
+    if (!src) {
+        snprintf(why, whylen, "%s", he_errmsg());
+        free(path);
+        return NULL;
+    }
+    m = module_new(name, path);
+    free(path);
+    module_add_builtins(m, NULL);
+    m->src = src;
+    m->srclen = len;
+    modset_add(ms, m);
+    m->checking = true;
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    /* the module's local symbols join the importer's list (check_free_tmp):
+    ** its tree is compiled before that list is freed */
+    bool ok = he_parse(ps, m->path, m->src, m->srclen, c->env->err) == 0 && he_check(c->env, m, ps, false) == 0;
+    m->checking = false;
+    if (!ok) {
+        /* forget it, so that a later import (the REPL, after the file is
+        ** fixed) reads it again */
+        he_parser_free(ps);
+        free(ps);
+        snprintf(why, whylen, "errors in %s", m->path);
+        modset_remove(ms, m);
+        module_free(m);
+        return NULL;
+    }
+    m->ps = ps;
+    return m;
+}
+
 static void stmt(checker *c, node *n)
 {
     switch (n->kind) {
@@ -1082,9 +1152,10 @@ static void stmt(checker *c, node *n)
             ck_error(c, n, "import belongs at the top level of a file");
             break;
         }
-        module *m = he_vm_import(c->vm, n->name, c->vm->script_dir);
+        char why[1024];
+        module *m = import_module(c, n->name, why, sizeof why);
         if (!m) {
-            ck_error(c, n, "cannot import '%s': %s", n->name, c->vm->errmsg);
+            ck_error(c, n, "cannot import '%s': %s", n->name, why);
             /* bind the name anyway, so its uses do not cascade into more errors */
             sym *s = new_sym(c, n->name2, SYM_MODULE, ty_any, n);
             keep_tmp(s);
@@ -1117,9 +1188,9 @@ static void stmt(checker *c, node *n)
     }
 }
 
-int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
+int he_check(const ck_env *env, module *m, he_parser *ps, bool repl)
 {
-    checker c = {.vm = vm, .mod = m, .ps = ps, .repl = repl};
+    checker c = {.env = env, .mod = m, .ps = ps, .repl = repl};
     funcstate fs = {0};
     scope sc = {0};
     fs.sc = &sc;
@@ -1138,17 +1209,6 @@ int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
     }
     for (int i = 0; i < ps->stmts.n; i++) stmt(&c, ps->stmts.v[i]);
     return c.errors;
-}
-
-/* Appends a name to a module's top-level names. */
-void module_push_sym(module *m, sym *s)
-{
-    if (m->ngsyms == m->capgsyms) {
-        m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
-        m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
-        if (!m->gsyms) he_misuse("out of memory");
-    }
-    m->gsyms[m->ngsyms++] = s;
 }
 
 /* Declares the builtins of native module `modname` (NULL: the global
