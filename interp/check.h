@@ -30,10 +30,6 @@ int he_check(const ck_env *env, module *m, he_parser *ps, bool repl);
 /* Frees the checker's symbols of locals, once the trees are compiled. */
 void check_free_tmp(void);
 
-/* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
-int ty_assignable(const type *src, const type *dst);
-type *elem_type(const type *t);
-
 /* --- builtins ---------------------------------------------------------------------- */
 struct he_vm;
 typedef int (*native_fn)(struct he_vm *vm, he_value *args, int nargs, he_value *out);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "module.h"
+#include "check.h" /* the builtins' names */
 
 static void module_free_obj(he_obj *o) { (void)o; }
 const he_type module_type = {.name = "module", .free = module_free_obj};
@@ -84,6 +84,23 @@ void module_free(module *m)
     free(m->path);
     free(m->src);
     free(m);
+}
+
+/* Declares the builtins of native module `modname` (NULL: the global
+** builtins) as names of m. */
+void module_add_builtins(module *m, const char *modname)
+{
+    for (int i = 0; i < nbuiltins; i++) {
+        const char *bm = builtins[i].module;
+        if (modname ? !bm || strcmp(bm, modname) != 0 : bm != NULL) continue;
+        sym *s = calloc(1, sizeof *s);
+        if (!s) he_misuse("out of memory");
+        s->name = strdup(builtins[i].name);
+        s->kind = SYM_BUILTIN;
+        s->slot = i;
+        s->ty = ty_fn(-1, NULL, ty_any);
+        module_push_sym(m, s);
+    }
 }
 
 /* --- the registry ----------------------------------------------------------------------------- */
