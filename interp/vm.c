@@ -380,7 +380,8 @@ static he_tensor *tensor_from_values(he_value *v, int n)
 static int run_module(he_vm *vm, module *m, bool *traced)
 {
     *traced = false;
-    if (m->ran || m->native) return 0;
+    if (m->native) m->ran = true; /* nothing to run: builtins only */
+    if (m->ran) return 0;
     if (m->failed || !m->main) return he_error("module %s failed to load earlier", m->path);
     if (m->running) return he_error("import cycle through module '%s'", m->name); /* the checker refuses these */
     m->running = true;
