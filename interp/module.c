@@ -39,7 +39,8 @@ int module_add_global(module *m, sym *s)
     if (m->nglobals == m->capglobals) {
         m->capglobals = m->capglobals ? m->capglobals * 2 : 32;
         m->globals = realloc(m->globals, sizeof(he_value) * (size_t)m->capglobals);
-        if (!m->globals) he_misuse("out of memory");
+        m->dead = realloc(m->dead, sizeof(bool) * (size_t)m->capglobals);
+        if (!m->globals || !m->dead) he_misuse("out of memory");
     }
     if (m->nglobals >= HE_MAX_GLOBALS) { /* the checker reports it; the module owns s all the same */
         s->slot = -1;
@@ -47,6 +48,7 @@ int module_add_global(module *m, sym *s)
         return -1;
     }
     m->globals[m->nglobals] = he_nil();
+    m->dead[m->nglobals] = false;
     s->slot = m->nglobals++;
     module_push_sym(m, s);
     return s->slot;
@@ -65,6 +67,7 @@ void module_truncate(module *m, int ngsyms, int nglobals)
     for (int i = nglobals; i < m->nglobals; i++) {
         he_release(m->globals[i]);
         m->globals[i] = he_nil();
+        m->dead[i] = true; /* until a closure of that input stores into it */
     }
 }
 
@@ -74,6 +77,7 @@ void module_free(module *m)
     for (int i = 0; i < m->nglobals; i++) he_release(m->globals[i]);
     free(m->gsyms);
     free(m->globals);
+    free(m->dead);
     free(m->imports);
     if (m->main) he_release(he_objv((he_obj *)m->main));
     if (m->ps) {

@@ -50,6 +50,7 @@ struct module {
     /* code and values, from the compiler and the VM */
     struct proto *main;  /* the top level; NULL until compiled */
     he_value *globals;
+    bool *dead;          /* per global: emptied by module_truncate (defined by a failed input) */
     int nglobals, capglobals;
     bool ran, running, failed;
 };

@@ -493,6 +493,13 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             vmcase(CLEAR) { setv(&RA, he_nil()); vmbreak; }
             vmcase(GETGLOBAL) {
                 he_value v = p->mod->globals[GET_Bx(i)];
+                if (HE_UNLIKELY(v.tag == HE_NIL) && p->mod->dead[GET_Bx(i)]) {
+                    /* a closure made by a failed input reads a name of it
+                    ** (nil is a value of an untyped global: not an error) */
+                    SAVE_PC();
+                    he_error("a global is used whose definition never ran (it was in a failed input)");
+                    THROW();
+                }
                 he_retain(v);
                 setv(&RA, v);
                 vmbreak;
@@ -517,6 +524,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 he_value v = RA;
                 he_retain(v);
                 setv(&p->mod->globals[GET_Bx(i)], v);
+                p->mod->dead[GET_Bx(i)] = false;
                 vmbreak;
             }
             vmcase(GETEXT) {
