@@ -61,6 +61,9 @@ bool ty_equal(const type *a, const type *b);
 /* Writes "float[2, 3]", "fn(int) -> int", ... */
 void ty_format(const type *t, he_buf *b);
 const char *ty_str_of(const type *t); /* thread-local rotating buffers */
+/* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
+int ty_assignable(const type *src, const type *dst);
+type *elem_type(const type *t); /* a tensor type's element type */
 static inline bool ty_is_num(const type *t) { return t->kind == T_INT || t->kind == T_FLOAT || t->kind == T_FIXED; }
 static inline bool ty_scalar(const type *t)
 {

@@ -5,11 +5,15 @@
 ** time has type any and is checked where it flows into a typed place
 ** (compile.c emits CHECK). Errors: file:line:col, the line, a caret; the
 ** checker reports every error it finds and keeps going.
+**
+** Checking never runs code: an import is checked from the module's source
+** (see import_module); the module runs when the program does (OP_IMPORT).
 */
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp.h"
+#include "check.h"
+#include "tensor.h" /* element type names */
 
 typedef struct scope {
     sym *syms;
@@ -29,7 +33,7 @@ typedef struct funcstate {
 } funcstate;
 
 struct checker {
-    he_vm *vm;
+    const ck_env *env;
     module *mod;
     he_parser *ps;
     funcstate *fs;
@@ -49,9 +53,9 @@ static void ck_verror_at(checker *c, int line, int col, const char *fmt, va_list
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     c->errors++;
-    if (c->errors == 21) fprintf(c->vm->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
+    if (c->errors == 21) fprintf(c->env->err, "%s: too many errors; the first 20 are shown\n", c->ps->file);
     if (c->errors > 20) return;
-    he_report(c->vm->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
+    he_report(c->env->err, c->ps->file, c->ps->src, c->ps->srclen, line, col, "error", msg);
 }
 
 void ck_error(checker *c, node *at, const char *fmt, ...)
@@ -69,62 +73,6 @@ static void ck_error_at(checker *c, int line, int col, const char *fmt, ...)
     va_start(ap, fmt);
     ck_verror_at(c, line, col, fmt, ap);
     va_end(ap);
-}
-
-/* --- types ----------------------------------------------------------------------- */
-type *elem_type(const type *t)
-{
-    switch (t->elem) {
-    case T_INT: return ty_int;
-    case T_FLOAT: return ty_float;
-    case T_FIXED: return ty_fixed(t->frac);
-    case T_BOOL: return ty_bool;
-    default: return ty_any;
-    }
-}
-
-/* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
-int ty_assignable(const type *src, const type *dst)
-{
-    if (dst->kind == T_ANY) return 0;
-    if (src->kind == T_ANY) return 2;
-    if (ty_equal(src, dst)) return 0;
-    if (src->kind == T_INT && dst->kind == T_FLOAT) return 1;
-    if (src->kind == T_TENSOR && dst->kind == T_TENSOR) {
-        int r = 0;
-        if (dst->elem != T_ANY) {
-            if (src->elem == T_ANY) r = 2;
-            else if (src->elem != dst->elem || (src->elem == T_FIXED && src->frac != dst->frac)) return -1;
-        }
-        if (dst->rank >= 0) {
-            if (src->rank < 0) return 2;
-            if (src->rank != dst->rank) return -1;
-            for (int i = 0; i < dst->rank; i++) {
-                if (dst->dims[i] == DIM_ANY) continue;
-                if (src->dims[i] == DIM_ANY) r = 2;
-                else if (src->dims[i] != dst->dims[i]) return -1;
-            }
-        }
-        return r;
-    }
-    if (src->kind == T_FN && dst->kind == T_FN) {
-        /* a builtin's type says nothing: checked when called */
-        if (src->nparams < 0 || dst->nparams < 0) return 2;
-        if (src->nparams != dst->nparams) return -1;
-        int r = 0;
-        for (int i = 0; i < src->nparams; i++) {
-            /* what callers pass (dst's parameter) must be accepted by the function */
-            int a = ty_assignable(dst->params[i], src->params[i]);
-            if (a < 0) return -1;
-            if (a == 2) r = 2;
-        }
-        type *sr = src->ret ? src->ret : ty_any, *dr = dst->ret ? dst->ret : ty_any;
-        if (dr->kind == T_VOID) return sr->kind == T_VOID || sr->kind == T_ANY ? r : -1;
-        int b = ty_assignable(sr, dr);
-        if (b < 0 || (b == 1)) return -1; /* int -> float results would need a conversion */
-        return b == 2 ? 2 : r;             /* calls through values check arguments and results anyway */
-    }
-    return -1;
 }
 
 static type *join(type *a, type *b)
@@ -227,7 +175,7 @@ static sym *declare(checker *c, const char *name, type *t, node *at)
         s = new_sym(c, name, SYM_GLOBAL, t, at);
         s->mod = c->mod;
         if (module_add_global(c->mod, s) < 0)
-            ck_error(c, at, "too many top-level names in one module (at most %d): put code in functions", MAXARG_Bx);
+            ck_error(c, at, "too many top-level names in one module (at most %d): put code in functions", HE_MAX_GLOBALS);
     } else {
         s = new_sym(c, name, SYM_LOCAL, t, at);
         s->fs = c->fs;
@@ -962,6 +910,72 @@ static void assign(checker *c, node *n)
     ck_error(c, t, "cannot assign to this expression");
 }
 
+/* The module `name`, its interface checked from its source (or a native
+** module's table of builtins), registered in env->mods; NULL with the
+** reason in why. The module's own errors are reported at their place. A
+** module is read and checked once per process; its syntax tree waits in
+** m->ps for the compiler. */
+static module *import_module(checker *c, const char *name, char *why, size_t whylen)
+{
+    modset *ms = c->env->mods;
+    const native_module *nm = native_module_find(name);
+    if (nm) {
+        char path[128];
+        snprintf(path, sizeof path, "<native %s>", nm->name);
+        module *m = modset_find(ms, path);
+        if (!m) {
+            m = module_new(nm->name, path);
+            module_add_builtins(m, nm->name);
+            m->native = true;
+            modset_add(ms, m);
+        }
+        return m;
+    }
+    char *path = module_find_file(name, c->env->script_dir, why, whylen);
+    if (!path) return NULL;
+    module *m = modset_find(ms, path);
+    if (m) {
+        free(path);
+        if (m->checking) {
+            snprintf(why, whylen, "import cycle through module '%s'", name);
+            return NULL;
+        }
+        return m;
+    }
+    size_t len;
+    char *src = he_read_file(path, &len);
+    if (!src) {
+        snprintf(why, whylen, "%s", he_errmsg());
+        free(path);
+        return NULL;
+    }
+    m = module_new(name, path);
+    free(path);
+    module_add_builtins(m, NULL);
+    m->src = src;
+    m->srclen = len;
+    modset_add(ms, m);
+    m->checking = true;
+    he_parser *ps = calloc(1, sizeof *ps);
+    if (!ps) he_misuse("out of memory");
+    /* the module's local symbols join the importer's list (check_free_tmp):
+    ** its tree is compiled before that list is freed */
+    bool ok = he_parse(ps, m->path, m->src, m->srclen, c->env->err) == 0 && he_check(c->env, m, ps, false) == 0;
+    m->checking = false;
+    if (!ok) {
+        /* forget it, so that a later import (the REPL, after the file is
+        ** fixed) reads it again */
+        he_parser_free(ps);
+        free(ps);
+        snprintf(why, whylen, "errors in %s", m->path);
+        modset_remove(ms, m);
+        module_free(m);
+        return NULL;
+    }
+    m->ps = ps;
+    return m;
+}
+
 static void stmt(checker *c, node *n)
 {
     switch (n->kind) {
@@ -1082,9 +1096,10 @@ static void stmt(checker *c, node *n)
             ck_error(c, n, "import belongs at the top level of a file");
             break;
         }
-        module *m = he_vm_import(c->vm, n->name, c->vm->script_dir);
+        char why[1024];
+        module *m = import_module(c, n->name, why, sizeof why);
         if (!m) {
-            ck_error(c, n, "cannot import '%s': %s", n->name, c->vm->errmsg);
+            ck_error(c, n, "cannot import '%s': %s", n->name, why);
             /* bind the name anyway, so its uses do not cascade into more errors */
             sym *s = new_sym(c, n->name2, SYM_MODULE, ty_any, n);
             keep_tmp(s);
@@ -1117,9 +1132,9 @@ static void stmt(checker *c, node *n)
     }
 }
 
-int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
+int he_check(const ck_env *env, module *m, he_parser *ps, bool repl)
 {
-    checker c = {.vm = vm, .mod = m, .ps = ps, .repl = repl};
+    checker c = {.env = env, .mod = m, .ps = ps, .repl = repl};
     funcstate fs = {0};
     scope sc = {0};
     fs.sc = &sc;
@@ -1138,32 +1153,4 @@ int he_check(he_vm *vm, module *m, he_parser *ps, bool repl)
     }
     for (int i = 0; i < ps->stmts.n; i++) stmt(&c, ps->stmts.v[i]);
     return c.errors;
-}
-
-/* Appends a name to a module's top-level names. */
-void module_push_sym(module *m, sym *s)
-{
-    if (m->ngsyms == m->capgsyms) {
-        m->capgsyms = m->capgsyms ? m->capgsyms * 2 : 16;
-        m->gsyms = realloc(m->gsyms, sizeof(sym *) * (size_t)m->capgsyms);
-        if (!m->gsyms) he_misuse("out of memory");
-    }
-    m->gsyms[m->ngsyms++] = s;
-}
-
-/* Declares the builtins of native module `modname` (NULL: the global
-** builtins) as names of m. */
-void module_add_builtins(module *m, const char *modname)
-{
-    for (int i = 0; i < nbuiltins; i++) {
-        const char *bm = builtins[i].module;
-        if (modname ? !bm || strcmp(bm, modname) != 0 : bm != NULL) continue;
-        sym *s = calloc(1, sizeof *s);
-        if (!s) he_misuse("out of memory");
-        s->name = strdup(builtins[i].name);
-        s->kind = SYM_BUILTIN;
-        s->slot = i;
-        s->ty = ty_fn(-1, NULL, ty_any);
-        module_push_sym(m, s);
-    }
 }

@@ -12,6 +12,9 @@
 
 #include "interp.h"
 
+/* the checker numbers globals; GETGLOBAL and SETGLOBAL carry the number in Bx */
+_Static_assert(HE_MAX_GLOBALS == MAXARG_Bx, "globals are numbered by Bx");
+
 typedef struct patchlist {
     int *v;
     int n, cap;
@@ -36,7 +39,7 @@ typedef struct fstate {
     loopinfo *loop;
     int line, col;     /* of the node being compiled, for errors */
     he_parser *ps;
-    he_vm *vm;
+    FILE *err;
     bool failed;
 } fstate;
 
@@ -64,7 +67,7 @@ static int here(fstate *fs) { return fs->p->ncode; }
 static void compile_error(fstate *fs, const char *msg)
 {
     if (!fs->failed)
-        he_report(fs->vm->err, fs->ps->file, fs->ps->src, fs->ps->srclen, fs->line, fs->col > 0 ? fs->col : 1, "error",
+        he_report(fs->err, fs->ps->file, fs->ps->src, fs->ps->srclen, fs->line, fs->col > 0 ? fs->col : 1, "error",
                   msg);
     fs->failed = true;
 }
@@ -944,7 +947,7 @@ static proto *compile_function(fstate *parent, fndecl *f)
     fs.fn = f;
     fs.mod = parent->mod;
     fs.ps = parent->ps;
-    fs.vm = parent->vm;
+    fs.err = parent->err;
     fs.line = f->line;
     proto *p = fs.p = proto_new(parent->mod, parent->ps->file, f->name, f->line);
     p->nparams = f->nparams;
@@ -980,21 +983,26 @@ static proto *compile_function(fstate *parent, fndecl *f)
     return p;
 }
 
-proto *he_compile(he_vm *vm, module *m, he_parser *ps, bool repl_print)
+proto *he_compile(FILE *err, module *m, he_parser *ps, bool repl_print)
 {
     fstate fs = {0};
     fs.mod = m;
     fs.ps = ps;
-    fs.vm = vm;
+    fs.err = err;
     fs.p = proto_new(m, ps->file, "main", 1);
     fs.line = 1;
     int n = ps->stmts.n;
-    /* top-level functions first: they may be called before their text */
+    /* imports first, in their order: an imported module's top level runs
+    ** before any code of the file that imports it (a function of this file
+    ** may read the module's globals whenever it is called) */
+    for (int i = 0; i < n; i++)
+        if (ps->stmts.v[i]->kind == N_IMPORT) stmt(&fs, ps->stmts.v[i]);
+    /* top-level functions next: they may be called before their text */
     for (int i = 0; i < n; i++)
         if (ps->stmts.v[i]->kind == N_FN) stmt(&fs, ps->stmts.v[i]);
     for (int i = 0; i < n; i++) {
         node *s = ps->stmts.v[i];
-        if (s->kind == N_FN) continue;
+        if (s->kind == N_FN || s->kind == N_IMPORT) continue;
         if (repl_print && i == n - 1 && s->kind == N_EXPR && s->a->ty->kind != T_VOID) {
             fs.line = s->line;
             int r = alloc_reg(&fs);

@@ -6,7 +6,6 @@
 
 #include "lua_api.h"
 
-void check_free_tmp(void);
 
 int he_capture_begin(he_vm *vm, he_capture *c)
 {
@@ -111,13 +110,9 @@ int he_api_eval(he_vm *vm, const char *file, const char *src, size_t len, he_val
     if (!path) he_misuse("out of memory");
     free(m->path);
     m->path = path;
-    he_parser *ps = calloc(1, sizeof *ps);
-    if (!ps) he_misuse("out of memory");
-    proto *p = NULL;
-    if (he_parse(ps, file, src, len, vm->err) == 0 && he_check(vm, m, ps, true) == 0) p = he_compile(vm, m, ps, true);
-    he_parser_free(ps);
-    free(ps);
-    check_free_tmp();
+    he_parser *ps = NULL;
+    proto *p = he_front_end(vm, m, file, src, len, true, &ps, NULL);
+    he_front_end_done(ps);
     if (!p) {
         module_truncate(m, ng, nglob);
         return HE_COMPILE_ERROR;

@@ -196,3 +196,59 @@ const char *ty_str_of(const type *t)
     he_buf_free(&b);
     return o;
 }
+
+/* --- relations the checker and the compiler share ------------------------------------------ */
+type *elem_type(const type *t)
+{
+    switch (t->elem) {
+    case T_INT: return ty_int;
+    case T_FLOAT: return ty_float;
+    case T_FIXED: return ty_fixed(t->frac);
+    case T_BOOL: return ty_bool;
+    default: return ty_any;
+    }
+}
+
+/* 0 ok, 1 ok after int->float, 2 ok after a run-time check, -1 no. */
+int ty_assignable(const type *src, const type *dst)
+{
+    if (dst->kind == T_ANY) return 0;
+    if (src->kind == T_ANY) return 2;
+    if (ty_equal(src, dst)) return 0;
+    if (src->kind == T_INT && dst->kind == T_FLOAT) return 1;
+    if (src->kind == T_TENSOR && dst->kind == T_TENSOR) {
+        int r = 0;
+        if (dst->elem != T_ANY) {
+            if (src->elem == T_ANY) r = 2;
+            else if (src->elem != dst->elem || (src->elem == T_FIXED && src->frac != dst->frac)) return -1;
+        }
+        if (dst->rank >= 0) {
+            if (src->rank < 0) return 2;
+            if (src->rank != dst->rank) return -1;
+            for (int i = 0; i < dst->rank; i++) {
+                if (dst->dims[i] == DIM_ANY) continue;
+                if (src->dims[i] == DIM_ANY) r = 2;
+                else if (src->dims[i] != dst->dims[i]) return -1;
+            }
+        }
+        return r;
+    }
+    if (src->kind == T_FN && dst->kind == T_FN) {
+        /* a builtin's type says nothing: checked when called */
+        if (src->nparams < 0 || dst->nparams < 0) return 2;
+        if (src->nparams != dst->nparams) return -1;
+        int r = 0;
+        for (int i = 0; i < src->nparams; i++) {
+            /* what callers pass (dst's parameter) must be accepted by the function */
+            int a = ty_assignable(dst->params[i], src->params[i]);
+            if (a < 0) return -1;
+            if (a == 2) r = 2;
+        }
+        type *sr = src->ret ? src->ret : ty_any, *dr = dst->ret ? dst->ret : ty_any;
+        if (dr->kind == T_VOID) return sr->kind == T_VOID || sr->kind == T_ANY ? r : -1;
+        int b = ty_assignable(sr, dr);
+        if (b < 0 || (b == 1)) return -1; /* int -> float results would need a conversion */
+        return b == 2 ? 2 : r;             /* calls through values check arguments and results anyway */
+    }
+    return -1;
+}

@@ -1,5 +1,6 @@
 /*
-** vm.c: the bytecode interpreter, modules and imports, running source.
+** vm.c: the bytecode interpreter. An imported module's top level runs at
+** its first OP_IMPORT, once per process (its code comes from interp/run.c).
 **
 ** Registers own their values: every write releases what was there. Typed
 ** instructions (ADDI, ADDF, ...) trust the checker: their operands have the
@@ -14,120 +15,6 @@
 #include <unistd.h>
 
 #include "interp.h"
-
-/* --- object types of the interpreter ---------------------------------------------- */
-static void proto_free(he_obj *o)
-{
-    proto *p = (proto *)o;
-    for (int i = 0; i < p->nk; i++) he_release(p->k[i]);
-    free(p->k);
-    free(p->code);
-    free(p->lines);
-    for (int i = 0; i < p->ntypes; i++) free(p->checkwhat[i]);
-    free(p->checkwhat);
-    free(p->types);
-    free(p->capfrom);
-    free(p->capidx);
-    free((char *)p->name);
-    free(p->file);
-    free(p);
-}
-
-static int fn_repr(const he_obj *o, he_buf *b)
-{
-    const proto *p = o->type == &closure_type ? ((const closure *)o)->p : (const proto *)o;
-    return he_buf_printf(b, "<fn %s>", p->name);
-}
-
-const he_type proto_type = {.name = "proto", .free = proto_free, .repr = fn_repr};
-
-static void closure_free(he_obj *o)
-{
-    closure *c = (closure *)o;
-    for (int i = 0; i < c->ncaps; i++) he_release(c->caps[i]);
-    he_release(he_objv(&c->p->obj));
-    free(c);
-}
-
-const he_type closure_type = {.name = "fn", .free = closure_free, .repr = fn_repr};
-
-static void native_free(he_obj *o) { free(o); }
-static int native_repr(const he_obj *o, he_buf *b)
-{
-    return he_buf_printf(b, "<builtin %s>", builtins[((const native *)o)->bi].name);
-}
-const he_type native_type = {.name = "fn", .free = native_free, .repr = native_repr};
-
-static void module_free_obj(he_obj *o) { (void)o; }
-const he_type module_type = {.name = "module", .free = module_free_obj};
-
-
-void check_free_tmp(void);
-
-module *module_new(const char *name, const char *path)
-{
-    module *m = calloc(1, sizeof *m);
-    if (!m) he_misuse("out of memory");
-    he_obj_init(&m->obj, &module_type);
-    m->name = strdup(name);
-    m->path = strdup(path);
-    module_add_builtins(m, NULL);
-    return m;
-}
-
-int module_add_global(module *m, sym *s)
-{
-    if (m->nglobals == m->capglobals) {
-        m->capglobals = m->capglobals ? m->capglobals * 2 : 32;
-        m->globals = realloc(m->globals, sizeof(he_value) * (size_t)m->capglobals);
-        if (!m->globals) he_misuse("out of memory");
-    }
-    if (m->nglobals >= MAXARG_Bx) { /* the checker reports it; the module owns s all the same */
-        s->slot = -1;
-        module_push_sym(m, s);
-        return -1;
-    }
-    m->globals[m->nglobals] = he_nil();
-    s->slot = m->nglobals++;
-    module_push_sym(m, s);
-    return s->slot;
-}
-
-void module_truncate(module *m, int ngsyms, int nglobals)
-{
-    for (int i = ngsyms; i < m->ngsyms; i++) {
-        free((char *)m->gsyms[i]->name);
-        free(m->gsyms[i]);
-    }
-    m->ngsyms = ngsyms;
-    /* the slots are emptied but not reused: a closure made by the failed
-    ** input may live on in an older global and still name them, and a
-    ** reused slot could hold a value of another type */
-    for (int i = nglobals; i < m->nglobals; i++) {
-        he_release(m->globals[i]);
-        m->globals[i] = he_nil();
-    }
-}
-
-static void module_free_globals(module *m)
-{
-    for (int i = 0; i < m->nglobals; i++) he_release(m->globals[i]);
-    m->nglobals = 0;
-}
-
-static void module_free(module *m)
-{
-    module_truncate(m, 0, 0);
-    module_free_globals(m);
-    free(m->gsyms);
-    free(m->globals);
-    free(m->imports);
-    if (m->main) he_release(he_objv(&m->main->obj));
-    free(m->name);
-    free(m->path);
-    free(m->src);
-    free(m);
-}
 
 /* --- the VM ---------------------------------------------------------------------------- */
 he_vm *he_vm_new(void)
@@ -146,6 +33,7 @@ he_vm *he_vm_new(void)
     vm->err = stderr;
     vm->script_dir = NULL;
     vm->main = module_new("main", "main");
+    module_add_builtins(vm->main, NULL);
     vm->party = HE_PARTY_SIM;
     he_prng_seed(&vm->rng, 0);
     he_buf_init(&vm->trace);
@@ -158,8 +46,7 @@ void he_vm_free(he_vm *vm)
     for (int i = 0; i < STACK_SIZE; i++) he_release(vm->stack[i]);
     free(vm->stack);
     module_free(vm->main);
-    for (int i = 0; i < vm->nmodules; i++) module_free(vm->modules[i]);
-    free(vm->modules);
+    modset_free(&vm->mods);
     he_buf_free(&vm->trace);
     he_prng_wipe(&vm->rng);
     free(vm);
@@ -487,6 +374,33 @@ static he_tensor *tensor_from_values(he_value *v, int n)
 
 /* Runs until the frame count drops back to `stop`; the result of the
 ** frame at `stop` is left in *ret. */
+/* Runs an imported module's top level, the first time it is imported
+** (OP_IMPORT); the module was checked and compiled before the program
+** started. *traced: the error's traceback is built (it failed inside). */
+static int run_module(he_vm *vm, module *m, bool *traced)
+{
+    *traced = false;
+    if (m->native) m->ran = true; /* nothing to run: builtins only */
+    if (m->ran) return 0;
+    if (m->failed || !m->main) return he_error("module %s failed to load earlier", m->path);
+    if (m->running) return he_error("import cycle through module '%s'", m->name); /* the checker refuses these */
+    m->running = true;
+    vm->trace.len = 0;
+    he_retain(he_objv(&m->main->obj));
+    he_value fn = he_closure_of(m->main), r;
+    int rc = he_vm_call(vm, fn, NULL, 0, &r);
+    he_release(fn);
+    he_release(r);
+    m->running = false;
+    if (rc < 0) {
+        m->failed = true;
+        *traced = vm->trace.len > 0;
+        return -1;
+    }
+    m->ran = true;
+    return 0;
+}
+
 static int execute(he_vm *vm, int stop, he_value *ret)
 {
     frame *f;
@@ -495,6 +409,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     he_value *base, *k;
     instr i;
     he_value tmp;
+    bool traced = false; /* the error's traceback is built already */
 
 #define LOAD_FRAME()                 \
     do {                             \
@@ -578,6 +493,13 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             vmcase(CLEAR) { setv(&RA, he_nil()); vmbreak; }
             vmcase(GETGLOBAL) {
                 he_value v = p->mod->globals[GET_Bx(i)];
+                if (HE_UNLIKELY(v.tag == HE_NIL) && p->mod->dead[GET_Bx(i)]) {
+                    /* a closure made by a failed input reads a name of it
+                    ** (nil is a value of an untyped global: not an error) */
+                    SAVE_PC();
+                    he_error("a global is used whose definition never ran (it was in a failed input)");
+                    THROW();
+                }
                 he_retain(v);
                 setv(&RA, v);
                 vmbreak;
@@ -602,6 +524,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 he_value v = RA;
                 he_retain(v);
                 setv(&p->mod->globals[GET_Bx(i)], v);
+                p->mod->dead[GET_Bx(i)] = false;
                 vmbreak;
             }
             vmcase(GETEXT) {
@@ -960,10 +883,12 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(IMPORT) {
                 module *m = p->mod->imports[GET_Bx(i)];
-                if (!m->ran) {
+                if (HE_UNLIKELY(!m->ran)) {
                     SAVE_PC();
-                    he_error("module '%s' did not finish loading", m->name);
-                    THROW();
+                    /* its error's traceback, built inside it, already
+                    ** goes through this frame */
+                    if (run_module(vm, m, &traced) < 0) THROW();
+                    traced = false;
                 }
                 vmbreak;
             }
@@ -1067,7 +992,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     }
 
 error:
-    build_trace(vm, he_errmsg(), stop);
+    if (!traced) build_trace(vm, he_errmsg(), stop);
     while (vm->nframes > stop) {
         frame *e = &vm->frames[vm->nframes - 1];
         for (int j = 0; j < e->p->nregs; j++) setv(&e->base[j], he_nil());
@@ -1133,349 +1058,3 @@ int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
     return 0;
 }
 
-/* --- running source ---------------------------------------------------------------------- */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        he_error("cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    he_buf b;
-    he_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (he_buf_add(&b, chunk, n) < 0) {
-            fclose(fp);
-            he_buf_free(&b);
-            return NULL;
-        }
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        he_buf_free(&b);
-        he_error("cannot read %s", path);
-        return NULL;
-    }
-    if (!b.data) he_buf_add(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
-
-static proto *front_end(he_vm *vm, module *m, const char *file, const char *src, size_t len, bool repl,
-                        he_parser **pps, type **last_type)
-{
-    he_parser *ps = calloc(1, sizeof *ps);
-    if (!ps) he_misuse("out of memory");
-    *pps = ps;
-    if (he_parse(ps, file, src, len, vm->err) > 0) return NULL;
-    if (he_check(vm, m, ps, repl) > 0) return NULL;
-    proto *p = he_compile(vm, m, ps, repl);
-    if (p && last_type && ps->stmts.n > 0) {
-        node *s = ps->stmts.v[ps->stmts.n - 1];
-        *last_type = s->kind == N_EXPR ? s->a->ty : NULL;
-    }
-    return p;
-}
-
-static void parser_done(he_parser *ps)
-{
-    if (!ps) return;
-    he_parser_free(ps);
-    free(ps);
-    check_free_tmp();
-}
-
-static void dump_all(he_vm *vm, proto *p, const char *src, size_t len)
-{
-    proto_dump(vm->out, p, src, len);
-    for (int j = 0; j < p->nk; j++)
-        if (he_is(p->k[j], &proto_type)) dump_all(vm, (proto *)p->k[j].as.o, src, len);
-}
-
-he_value he_closure_of(proto *p)
-{
-    closure *cl = malloc(sizeof *cl);
-    if (!cl) he_misuse("out of memory");
-    he_obj_init(&cl->obj, &closure_type);
-    cl->p = p; /* takes the reference */
-    cl->ncaps = 0;
-    return he_objv(&cl->obj);
-}
-
-static int run_proto(he_vm *vm, proto *p, he_value *result)
-{
-    he_value fn = he_closure_of(p);
-    int rc = he_vm_call(vm, fn, NULL, 0, result);
-    he_release(fn);
-    return rc < 0 ? HE_RUNTIME_ERROR : HE_OK;
-}
-
-int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int flags)
-{
-    module *m = vm->main;
-    int ng = m->ngsyms, nglob = m->nglobals;
-    he_parser *ps = NULL;
-    type *last = NULL;
-    vm->repl = flags & HE_RUN_REPL;
-    if (!m->src || !(flags & HE_RUN_REPL)) {
-        free(m->src);
-        m->src = malloc(len + 1);
-        if (!m->src) he_misuse("out of memory");
-        memcpy(m->src, src, len);
-        m->src[len] = '\0';
-        m->srclen = len;
-        free(m->path);
-        m->path = strdup(file);
-    } else {
-        free(m->path);
-        m->path = strdup(file);
-    }
-    proto *p = front_end(vm, m, file, src, len, flags & HE_RUN_REPL, &ps, &last);
-    if (!p) {
-        parser_done(ps);
-        module_truncate(m, ng, nglob);
-        return HE_COMPILE_ERROR;
-    }
-    parser_done(ps);
-    /* code that is only checked or shown never ran: its names, declared
-    ** but never assigned, must not stay (the REPL's :dis) */
-    if (flags & HE_RUN_CHECK) {
-        he_release(he_objv(&p->obj));
-        module_truncate(m, ng, nglob);
-        return HE_OK;
-    }
-    if (flags & HE_RUN_DUMP) {
-        dump_all(vm, p, src, len);
-        he_release(he_objv(&p->obj));
-        module_truncate(m, ng, nglob);
-        return HE_OK;
-    }
-    he_value result;
-    int rc = run_proto(vm, p, &result);
-    if (rc != HE_OK && vm->halted) {
-        vm->halted = false;
-        fflush(vm->out);
-        return HE_OK;
-    }
-    if (rc != HE_OK) {
-        fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
-        fflush(vm->out);
-        /* names whose definitions may not have run must not stay with
-        ** their static types (the REPL, its :load, the Lua module) */
-        module_truncate(m, ng, nglob);
-        return rc;
-    }
-    if ((flags & HE_RUN_REPL) && last && last->kind != T_VOID) {
-        he_buf b;
-        he_buf_init(&b);
-        he_repr(result, &b, true);
-        he_buf_puts(&b, " : ");
-        if (last->kind == T_ANY) he_buf_puts(&b, he_typename(result));
-        else ty_format(last, &b);
-        fprintf(vm->out, "%s\n", b.data);
-        he_buf_free(&b);
-    }
-    he_release(result);
-    fflush(vm->out);
-    return HE_OK;
-}
-
-int he_run_file(he_vm *vm, const char *path, int flags)
-{
-    size_t len;
-    char *src = read_file(path, &len);
-    if (!src) {
-        fprintf(vm->err, "he: %s\n", he_errmsg());
-        return HE_IO_ERROR;
-    }
-    int rc = he_run_source(vm, path, src, len, flags);
-    free(src);
-    return rc;
-}
-
-bool he_source_incomplete(const char *src, size_t len)
-{
-    FILE *null = fopen("/dev/null", "w");
-    if (!null) return false;
-    types_init();
-    he_parser ps;
-    he_parse(&ps, "", src, len, null);
-    bool inc = ps.nerrors > 0 && ps.incomplete;
-    he_parser_free(&ps);
-    fclose(null);
-    return inc;
-}
-
-int he_type_of(he_vm *vm, const char *src, he_buf *out)
-{
-    module *m = vm->main;
-    int ng = m->ngsyms, nglob = m->nglobals;
-    he_parser *ps = calloc(1, sizeof *ps);
-    if (!ps) he_misuse("out of memory");
-    int rc = -1;
-    if (he_parse(ps, "<type>", src, strlen(src), vm->err) == 0 && he_check(vm, m, ps, true) == 0) {
-        node *s = ps->stmts.n == 1 ? ps->stmts.v[0] : NULL;
-        if (s && s->kind == N_EXPR) {
-            ty_format(s->a->ty, out);
-            rc = 0;
-            /* an object's static type (cipher<ckks>) says little: add the value's repr
-            ** (scheme, N, level, scale...), which by contract never shows a plaintext */
-            proto *p = s->a->ty->kind == T_OBJ ? he_compile(vm, m, ps, true) : NULL;
-            he_value v = he_nil();
-            if (p && run_proto(vm, p, &v) == HE_OK) {
-                he_buf_puts(out, " ");
-                he_repr(v, out, true);
-            } else if (p) fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
-            he_release(v);
-        } else fprintf(vm->err, ":type needs one expression\n");
-    }
-    parser_done(ps);
-    module_truncate(m, ng, nglob);
-    return rc;
-}
-
-int he_vm_names(he_vm *vm, const char ***names)
-{
-    module *m = vm->main;
-    const char **v = malloc(sizeof(char *) * (size_t)(m->ngsyms + 1));
-    if (!v) return 0;
-    int n = 0;
-    for (int i = 0; i < m->ngsyms; i++) v[n++] = m->gsyms[i]->name;
-    *names = v;
-    return n;
-}
-
-/* --- modules ------------------------------------------------------------------------------- */
-static bool file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static char *find_module(he_vm *vm, const char *name, const char *from_dir)
-{
-    char path[4096];
-    if (from_dir) {
-        snprintf(path, sizeof path, "%s/%s.he", from_dir, name);
-        if (file_exists(path)) return strdup(path);
-    }
-    const char *hp = getenv("HE_PATH");
-    if (hp) {
-        char *copy = strdup(hp), *save = NULL;
-        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-            snprintf(path, sizeof path, "%s/%s.he", d, name);
-            if (file_exists(path)) {
-                free(copy);
-                return strdup(path);
-            }
-        }
-        free(copy);
-    }
-    extern const char *he_stdlib_dir;
-    if (he_stdlib_dir) {
-        snprintf(path, sizeof path, "%s/%s.he", he_stdlib_dir, name);
-        if (file_exists(path)) return strdup(path);
-    }
-    snprintf(path, sizeof path, "%s/%s.he", HE_STDLIB_DIR, name);
-    if (file_exists(path)) return strdup(path);
-    snprintf(vm->errmsg, sizeof vm->errmsg, "no file %s.he in %s, $HE_PATH, or the standard library", name,
-             from_dir ? from_dir : ".");
-    return NULL;
-}
-
-const char *he_stdlib_dir;
-
-static module *native_import(he_vm *vm, const native_module *nm)
-{
-    char path[128];
-    snprintf(path, sizeof path, "<native %s>", nm->name);
-    for (int i = 0; i < vm->nmodules; i++)
-        if (strcmp(vm->modules[i]->path, path) == 0) return vm->modules[i];
-    module *m = calloc(1, sizeof *m);
-    if (!m) he_misuse("out of memory");
-    he_obj_init(&m->obj, &module_type);
-    m->name = strdup(nm->name);
-    m->path = strdup(path);
-    module_add_builtins(m, nm->name);
-    m->ran = true;
-    if (vm->nmodules == vm->capmodules) {
-        vm->capmodules = vm->capmodules ? vm->capmodules * 2 : 8;
-        vm->modules = realloc(vm->modules, sizeof(module *) * (size_t)vm->capmodules);
-        if (!vm->modules) he_misuse("out of memory");
-    }
-    vm->modules[vm->nmodules++] = m;
-    return m;
-}
-
-module *he_vm_import(he_vm *vm, const char *name, const char *from_dir)
-{
-    const native_module *nm = native_module_find(name);
-    if (nm) return native_import(vm, nm);
-    char *path = find_module(vm, name, from_dir);
-    if (!path) return NULL;
-    for (int i = 0; i < vm->nmodules; i++)
-        if (strcmp(vm->modules[i]->path, path) == 0) {
-            free(path);
-            if (vm->modules[i]->running) {
-                snprintf(vm->errmsg, sizeof vm->errmsg, "import cycle through module '%s'", name);
-                return NULL;
-            }
-            if (!vm->modules[i]->ran) {
-                snprintf(vm->errmsg, sizeof vm->errmsg, "%s failed to load earlier", vm->modules[i]->path);
-                return NULL;
-            }
-            return vm->modules[i];
-        }
-    size_t len;
-    char *src = read_file(path, &len);
-    if (!src) {
-        snprintf(vm->errmsg, sizeof vm->errmsg, "%s", he_errmsg());
-        free(path);
-        return NULL;
-    }
-    module *m = module_new(name, path);
-    free(path);
-    m->src = src;
-    m->srclen = len;
-    if (vm->nmodules == vm->capmodules) {
-        vm->capmodules = vm->capmodules ? vm->capmodules * 2 : 8;
-        vm->modules = realloc(vm->modules, sizeof(module *) * (size_t)vm->capmodules);
-        if (!vm->modules) he_misuse("out of memory");
-    }
-    vm->modules[vm->nmodules++] = m;
-    m->running = true;
-    /* the checker's temporary symbols belong to the importing file: keep them apart */
-    he_parser *ps = calloc(1, sizeof *ps);
-    if (!ps) he_misuse("out of memory");
-    proto *p = NULL;
-    if (he_parse(ps, m->path, m->src, m->srclen, vm->err) == 0 && he_check(vm, m, ps, false) == 0)
-        p = he_compile(vm, m, ps, false);
-    he_parser_free(ps);
-    free(ps);
-    if (!p) {
-        /* none of its code ran: forget it, so that a later import (the
-        ** REPL, after the file is fixed) reads it again */
-        snprintf(vm->errmsg, sizeof vm->errmsg, "errors in %s", m->path);
-        for (int i = 0; i < vm->nmodules; i++)
-            if (vm->modules[i] == m) {
-                memmove(vm->modules + i, vm->modules + i + 1, sizeof(module *) * (size_t)(vm->nmodules - i - 1));
-                vm->nmodules--;
-                break;
-            }
-        module_free(m);
-        return NULL;
-    }
-    he_value r;
-    int rc = run_proto(vm, p, &r);
-    m->running = false;
-    if (rc != HE_OK) {
-        fputs(vm->trace.data ? vm->trace.data : "", vm->err);
-        snprintf(vm->errmsg, sizeof vm->errmsg, "module %s failed while loading", m->path);
-        return NULL;
-    }
-    he_release(r);
-    m->ran = true;
-    return m;
-}

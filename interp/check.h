@@ -1,0 +1,75 @@
+/*
+** check.h: the checker (interp/check.c) and the static side of the
+** builtins: their names, arities and type rules.
+**
+** The checker reads the syntax tree, the types, the modules' interfaces
+** and these tables; it never runs code. An import is checked from the
+** module's source (a native module's interface is its table of builtins).
+** A builtin's table entry also names its implementation (fn), run by the
+** VM: the checker reads only the static part.
+*/
+#ifndef HE_CHECK_H
+#define HE_CHECK_H
+
+#include "module.h"
+
+typedef struct checker checker;
+
+/* What checking needs from its surroundings. */
+typedef struct ck_env {
+    FILE *err;              /* messages */
+    const char *script_dir; /* imports are found here first */
+    modset *mods;           /* modules imported so far in this process */
+} ck_env;
+
+/* Checks ps->stmts in module m; returns the number of errors. Modules
+** that the statements import are read and checked from their source and
+** added to env->mods with their syntax tree in ps (to compile); none of
+** their code runs. */
+int he_check(const ck_env *env, module *m, he_parser *ps, bool repl);
+/* Frees the checker's symbols of locals, once the trees are compiled. */
+void check_free_tmp(void);
+
+/* --- builtins ---------------------------------------------------------------------- */
+struct he_vm;
+typedef int (*native_fn)(struct he_vm *vm, he_value *args, int nargs, he_value *out);
+
+typedef struct builtin {
+    const char *name;
+    const char *module; /* NULL: a global name; else the native module it belongs to */
+    int minargs, maxargs; /* maxargs -1: any */
+    native_fn fn;         /* the implementation: the VM's, never called by the checker */
+    /* static rule: the result type from the arguments' types, or NULL with an
+    ** error reported through ck_error. May read argument nodes (constant shapes). */
+    type *(*check)(checker *c, node *call, node **args, type **at, int n);
+    const char *help;
+} builtin;
+/* Every builtin: the global ones, then each native module's functions. */
+extern const builtin *builtins;
+extern int nbuiltins;
+void builtins_init(void);
+int builtin_find(const char *name); /* a global builtin */
+/* Declares the builtins of native module `modname` (NULL: the global
+** builtins) as names of m. */
+void module_add_builtins(module *m, const char *modname);
+
+/* A native module: `import NAME` gives its functions as members. Each
+** runtime scheme contributes one (interp/mod_*.c) and lists it in
+** interp/natives.c. Its static rules type the operators on its objects
+** (e.g. cipher<paillier> * cipher<paillier> is a compile-time error). */
+typedef struct native_module {
+    const char *name;
+    const builtin *fns;
+    int nfns;
+    /* result type of a op b where a or b is one of this module's object
+    ** types, or NULL when the rule does not apply to these types */
+    type *(*binop_rule)(checker *c, node *n, he_op op, type *a, type *b);
+    type *(*unop_rule)(checker *c, node *n, he_op op, type *a);
+} native_module;
+extern const native_module *const native_modules[];
+const native_module *native_module_find(const char *name);
+void ck_error(checker *c, node *at, const char *fmt, ...) HE_PRINTF(3, 4);
+/* The constant int tensor literal of a node (e.g. a shape [2, 3]); false if not one. */
+bool ck_const_shape(node *n, int64_t *dims, int *rank);
+
+#endif
