@@ -11,8 +11,6 @@
 
 #include "smpc/smpc_int.h"
 
-int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, FILE **fp, smpc_prg *g);
-
 void he_smpc_config_init(he_smpc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -72,9 +70,8 @@ void ctx_free_common(he_smpc_ctx *ctx)
         mpz_clear(ctx->dealer->p);
         he_free_secret(ctx->dealer, sizeof *ctx->dealer);
     }
-    if (ctx->matfile) fclose(ctx->matfile);
-    for (int i = 0; i < HE_SMPC_MAXPARTIES; i++)
-        if (ctx->matfiles[i]) fclose(ctx->matfiles[i]);
+    mat_file_close(ctx->matfile);
+    for (int i = 0; i < HE_SMPC_MAXPARTIES; i++) mat_file_close(ctx->matfiles[i]);
     he_free(ctx->plan);
     mpz_clear(ctx->p);
     he_free_secret(ctx, sizeof *ctx);
