@@ -57,11 +57,19 @@ typedef struct sctx {
     bool zp;
     char modulus[64];
     bool aborted;
+    struct sctx *next_net; /* the networked contexts alive, for he_smpc_script_failed */
 } sctx;
+
+static sctx *live_net;
 
 static void sctx_free(he_obj *o)
 {
     sctx *c = (sctx *)o;
+    for (sctx **p = &live_net; *p; p = &(*p)->next_net)
+        if (*p == c) {
+            *p = c->next_net;
+            break;
+        }
     he_smpc_free(c->ctx);
     free(c);
 }
@@ -91,6 +99,19 @@ static int fail(sctx *c)
         he_error("%s", why);
     }
     return -1;
+}
+
+/* The script stopped on an error (any: error(...), an index out of range,
+** an interrupt): every networked context tells its peers and the dealer
+** `why`, so that they stop at once with it (and the dealer with a failure)
+** rather than at their timeout, and the dealer gets no "done". */
+void he_smpc_script_failed(const char *why)
+{
+    for (sctx *c = live_net; c; c = c->next_net)
+        if (!c->aborted) {
+            c->aborted = true;
+            he_smpc_abort(c->ctx, why);
+        }
 }
 
 /* --- the share object -------------------------------------------------------------- */
@@ -622,6 +643,11 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
     c->zp = cfg.ring == HE_SMPC_ZP;
     snprintf(c->modulus, sizeof c->modulus, "%s", modulus);
     c->aborted = false;
+    c->next_net = NULL;
+    if (c->me >= 0) {
+        c->next_net = live_net;
+        live_net = c;
+    }
     *out = he_objv(&c->obj);
     return 0;
 }

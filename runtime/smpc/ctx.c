@@ -158,7 +158,8 @@ fail: {
 void he_smpc_free(he_smpc_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->mode == HE_SMPC_NET && ctx->net && !ctx->matfile && ctx->me == ctx->n - 1) {
+    /* the dealer's "done" only after a run that did not fail: it then exits 0 */
+    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile && ctx->me == ctx->n - 1) {
         mat_req bye;
         memset(&bye, 0, sizeof bye); /* kind 0: this computation is over */
         if (net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye) < 0) he_clearerr();

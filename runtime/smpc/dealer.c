@@ -493,13 +493,14 @@ int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, smpc_matfile **o
     /* the claim: of two runs given the same folder, only one makes the marker */
     int fd = open(used, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        int e = errno;
+        if (errno == EEXIST)
+            he_error("smpc: the material file %s was already used by another run (%s exists); material is never "
+                     "used twice: make fresh material with the offline phase",
+                     path, used);
+        else
+            he_error("smpc: cannot claim the material file %s: %s", path, strerror(errno));
         mat_file_close(f);
-        if (e == EEXIST)
-            return he_error("smpc: the material file %s was already used by another run (%s exists); material "
-                            "is never used twice: make fresh material with the offline phase",
-                            path, used);
-        return he_error("smpc: cannot claim the material file %s: %s", path, strerror(e));
+        return -1;
     }
     close(fd);
     if (he_file_read(path, MAT_MAX_FILE, "smpc", &f->buf, &f->len) < 0) {

@@ -126,8 +126,12 @@ void net_close(smpc_net *net);
 int net_send(he_smpc_ctx *ctx, int node, uint8_t type, const void *buf, size_t len);
 /* Receives exactly len bytes of a message of `type` from node. */
 int net_recv(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len);
-/* Tells every peer this process is failing (best effort). */
+/* Tells every peer this process is failing (best effort), once: not when
+** this node stops because another one told it to (MSG_ABORT from any node
+** ends a wait at once with that node's message). */
 void net_abort_all(he_smpc_ctx *ctx, const char *why);
+/* True once the peers were told to stop, or a peer told this node. */
+bool net_aborted(const smpc_net *net);
 unsigned net_refused(const smpc_net *net);
 
 /* --- the context ----------------------------------------------------------- */
