@@ -522,10 +522,12 @@ static int64_t now_ms(void)
 ** last messages may still be on their way (they come over another
 ** connection than the one watched). */
 #define GONE_GRACE_MS 500
-/* After a timeout, how long a node listens for another's abort before it
-** blames the node it waited for: the one that stopped answering may be a
-** third (the dealer stops, the last party times out on it and tells the
-** others, who were waiting for the last party). */
+/* After a timeout waiting for a party, how long a node listens for
+** another's abort before it blames that party: the one that stopped
+** answering may be a third (the dealer stops, the last party times out on
+** it and tells the others, who were waiting for the last party). A wait
+** for the dealer has none: the dealer waits for nobody while it owes an
+** answer. */
 #define ABORT_GRACE_MS 1000
 
 /* One event of the watched connection to node j. */
@@ -585,6 +587,7 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
         }
         if (until <= now && !grace) {
             if (gone) return wait_error(ctx, waiting_for, true);
+            if (waiting_for == ctx->n) return wait_error(ctx, waiting_for, false);
             grace = true;
             deadline = now + ABORT_GRACE_MS;
             continue;
@@ -712,10 +715,11 @@ void net_abort_all(he_smpc_ctx *ctx, const char *why)
     net->aborted = true;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", why);
-    int shortto = 200;
+    /* a dead peer must not hold up the exit for long, a live one that is
+    ** still connecting must get the message: up to 1 s */
+    int shortto = 1000;
     for (int j = 0; j < NODES; j++) {
         if (!net->out[j]) continue;
-        /* a dead peer must not hold up the exit: short send and linger times */
         zmq_setsockopt(net->out[j], ZMQ_SNDTIMEO, &shortto, sizeof shortto);
         zmq_setsockopt(net->out[j], ZMQ_LINGER, &shortto, sizeof shortto);
         zmq_msg_t m;
