@@ -1103,14 +1103,8 @@ static int f_local_parties(he_vm *vm, he_value *a, int n, he_value *out)
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/parties", dir);
-    if (rc == 0) {
-        FILE *f = fopen(path, "w");
-        if (!f) rc = he_error("smpc.local_parties: cannot write %s", path);
-        else {
-            if (fwrite(b.data, 1, b.len, f) != b.len) rc = he_error("smpc.local_parties: cannot write %s", path);
-            if (fclose(f) != 0 && rc == 0) rc = he_error("smpc.local_parties: cannot write %s", path);
-        }
-    }
+    /* replaced whole (temporary file, rename), mode 0600 like the keys */
+    if (rc == 0) rc = he_file_write(path, b.data, b.len, true, "smpc.local_parties");
     he_buf_free(&b);
     if (rc < 0) return -1;
     he_str *s = he_str_new(path, strlen(path));

@@ -168,19 +168,26 @@ int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]
     char sec[HE_SMPC_KEY_Z85 + 1];
     if (zmq_curve_keypair(public_z85, sec) != 0)
         return he_error("smpc: cannot make a CURVE key pair (libzmq without CURVE?): %s", zmq_strerror(errno));
-    int fd = open(secret_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        he_memzero(sec, sizeof sec);
-        return he_error("smpc: cannot create the key file %s: %s", secret_path, strerror(errno));
-    }
     char buf[128];
     int len = snprintf(buf, sizeof buf, "%s\n%s\n", KEY_MAGIC, sec);
-    bool ok = fchmod(fd, 0600) == 0 && write(fd, buf, (size_t)len) == len;
-    ok = (close(fd) == 0) && ok;
     he_memzero(sec, sizeof sec);
+    /* written whole under a temporary name (the shared writer: 0600,
+    ** synced), then linked to its name: link never replaces a file, so an
+    ** existing key (or anything else there) is never overwritten */
+    size_t pl = strlen(secret_path);
+    char *tmp = he_malloc(pl + 32);
+    if (!tmp) {
+        he_memzero(buf, sizeof buf);
+        return -1;
+    }
+    snprintf(tmp, pl + 32, "%s.%016llx.new", secret_path, (unsigned long long)he_random_u64());
+    int rc = he_file_write(tmp, buf, (size_t)len, true, "smpc");
     he_memzero(buf, sizeof buf);
-    if (!ok) return he_error("smpc: cannot write the key file %s", secret_path);
-    return 0;
+    if (rc == 0 && link(tmp, secret_path) < 0)
+        rc = he_error("smpc: cannot create the key file %s: %s", secret_path, strerror(errno));
+    if (unlink(tmp) < 0 && rc == 0) rc = he_error("smpc: cannot remove %s: %s", tmp, strerror(errno));
+    he_free(tmp);
+    return rc;
 }
 
 static int key_file_read(const char *path, char sec[HE_SMPC_KEY_Z85 + 1], char pub[HE_SMPC_KEY_Z85 + 1])
