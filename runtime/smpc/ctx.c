@@ -158,11 +158,14 @@ fail: {
 void he_smpc_free(he_smpc_ctx *ctx)
 {
     if (!ctx) return;
-    /* the dealer's "done" only after a run that did not fail: it then exits 0 */
-    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile && ctx->me == ctx->n - 1) {
+    /* every party tells the dealer it is done, only after a run that did
+    ** not fail: the dealer exits 0 when all did */
+    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile) {
         mat_req bye;
         memset(&bye, 0, sizeof bye); /* kind 0: this computation is over */
-        if (net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye) < 0) he_clearerr();
+        int rc = ctx->me == ctx->n - 1 ? net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye)
+                                       : net_send(ctx, ctx->n, MSG_BYE, NULL, 0);
+        if (rc < 0) he_clearerr();
     }
     ctx_free_common(ctx);
 }

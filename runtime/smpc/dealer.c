@@ -778,6 +778,11 @@ int he_smpc_dealer_serve(const he_smpc_config *cfg)
     }
     if (spec) he_free_secret(spec, specn * 8);
     spec = NULL;
+    /* the last party is done; so must the others be, or one failed */
+    for (int i = 0; i < n - 1; i++) {
+        uint8_t none;
+        if (net_recv(ctx, i, MSG_BYE, &none, 0) < 0) goto out;
+    }
     goto served;
 spec_out:
     if (spec) he_free_secret(spec, specn * 8);

@@ -6,7 +6,9 @@
 # timeout, and the dealer exits non-zero. The dealer killed: the parties
 # name the dealer; the dealer stopped (SIGSTOP, a silent death): the
 # timeout names it. Times are generous upper bounds (< 5 s against the
-# 10 s timeout), never tight. Prints ok / not ok lines.
+# 10 s timeout), never tight. The dealer exits 0 only when every party
+# ended well: a party failing after the last operation fails it too.
+# Prints ok / not ok lines.
 HE=${HE:-build/he}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -78,6 +80,22 @@ took=$(($(ms) - t0))
 has index_party1_message "$tmp/index.1" "party 0 stopped: $tmp/index.he:6: runtime error: index"
 has index_dealer_message "$tmp/index.d" "party 0 stopped: $tmp/index.he:6: runtime error: index"
 [ "$took" -lt 5000 ] && ok index_not_the_timeout || nok index_not_the_timeout "the others took ${took} ms more"
+
+# --- party 0 fails after the last operation, when party 1 is done: the dealer still fails ---
+cat >"$tmp/late.he" <<'HE'
+import smpc
+let ctx = smpc.context(2)
+let x = smpc.share(ctx, [1.0, 2.0], 0)
+print(smpc.reveal(x * x))
+if smpc.me(ctx) == 0 { error("party 0 fails after the computation") }
+HE
+start late "$tmp/late.he"
+wait "$p0"; r0=$?
+wait "$p1"; r1=$?
+wait "$dp"; rd=$?
+[ "$r0" = 1 ] && [ "$r1" = 0 ] && ok late_parties || nok late_parties "exits $r0 $r1"
+[ "$rd" = 1 ] && ok late_dealer_fails || nok late_dealer_fails "exit $rd: $(head -c 300 "$tmp/late.d")"
+has late_dealer_message "$tmp/late.d" "party 0 stopped: $tmp/late.he:5: runtime error: party 0 fails after the computation"
 
 # --- a long computation: the dealer killed, stopped, a party interrupted ---
 cat >"$tmp/long.he" <<'HE'
