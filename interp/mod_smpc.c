@@ -32,7 +32,10 @@
 **
 ** Key files: --key FILE, by default party-I.key (dealer.key) in the party
 ** file's folder; smpc.local_parties(dir, n) writes such a folder for a run
-** on 127.0.0.1 (keys, free ports, the party file).
+** on 127.0.0.1 (keys, free ports, the party file, all 0600 and written
+** whole). A party whose script stops on an error tells the others and
+** the dealer at once (he_smpc_script_failed), so they stop with its
+** message.
 */
 #include <arpa/inet.h>
 #include <libgen.h>

@@ -11,9 +11,12 @@
 ** unknown key is refused and counted. Messages are one frame: an 8-byte
 ** header (type, payload length) and the payload; per peer they arrive in
 ** order, messages from other peers than the one awaited are queued.
-** Every wait has a deadline (timeout_ms, zmq_poll): a peer that died or
-** stops answering ends the run with an error, and this node then tells the
-** others (MSG_ABORT), so they stop at once rather than at their own timeout.
+** A node that fails tells the others (MSG_ABORT); an abort from any node
+** ends every wait at once with that node's message. Each outgoing
+** connection is watched (zmq_socket_monitor): when the one to the awaited
+** node closes (its process ended or was killed) the wait ends shortly
+** after. Every wait has a deadline (timeout_ms, zmq_poll) for silent
+** deaths; a node that fails on one tells the others in turn.
 */
 #include <errno.h>
 #include <pthread.h>
