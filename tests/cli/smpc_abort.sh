@@ -156,6 +156,32 @@ has interrupt_party0_names_party1 "$tmp/int.0" "party 1 stopped"
 has interrupt_dealer_names_party1 "$tmp/int.d" "party 1 stopped"
 [ "$took" -lt 5000 ] && ok interrupt_not_the_timeout || nok interrupt_not_the_timeout "${took} ms"
 
+# Ctrl-C in party 0 while it waits for party 1 (busy with a long local
+# loop; the timeout is 60 s): it stops within a second, and the dealer with it
+cat >"$tmp/wait.he" <<'HE'
+import smpc
+let ctx = smpc.context(2, 0, 16, 60)
+let x = smpc.share(ctx, [1.0, 2.0], 0)
+if smpc.me(ctx) == 1 {
+  let j = 0
+  while j < 2000000000 { j += 1 }
+}
+print(smpc.reveal(x * x))
+HE
+start wait "$tmp/wait.he"
+sleep 2
+kill -INT "$p0"
+t=$(ms)
+wait "$p0"; r0=$?
+wait "$dp"; rd=$?
+took=$(($(ms) - t))
+kill -9 "$p1"
+wait "$p1" 2>/dev/null
+[ "$r0" != 0 ] && [ "$rd" = 1 ] && ok interrupt_waiting_fails || nok interrupt_waiting_fails "exits $r0 $rd"
+has interrupt_waiting_party0 "$tmp/wait.0" "interrupted while waiting for party 1"
+has interrupt_waiting_dealer "$tmp/wait.d" "party 0 stopped: interrupted while waiting for party 1"
+[ "$took" -lt 5000 ] && ok interrupt_waiting_not_the_timeout || nok interrupt_waiting_not_the_timeout "${took} ms"
+
 # --- party 1's port is taken: it cannot listen, and says so ---
 if command -v python3 >/dev/null 2>&1; then
     port=$(port_of 1)
