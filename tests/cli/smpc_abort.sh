@@ -136,7 +136,6 @@ wait "$p0"; r0=$?
 wait "$p1"; r1=$?
 took=$(($(ms) - t))
 kill -9 "$dp"
-kill -CONT "$dp"
 wait "$dp" 2>/dev/null
 [ "$r0" = 1 ] && [ "$r1" = 1 ] && ok dealer_silent_parties_fail || nok dealer_silent_parties_fail "exits $r0 $r1"
 has dealer_silent_named_by_party0 "$tmp/stop.0" "the dealer sent nothing for 2000 ms"
@@ -181,6 +180,23 @@ wait "$p1" 2>/dev/null
 has interrupt_waiting_party0 "$tmp/wait.0" "interrupted while waiting for party 1"
 has interrupt_waiting_dealer "$tmp/wait.d" "party 0 stopped: interrupted while waiting for party 1"
 [ "$took" -lt 5000 ] && ok interrupt_waiting_not_the_timeout || nok interrupt_waiting_not_the_timeout "${took} ms"
+
+# party 1 holds a key that is not its own: it cannot reach anyone (the
+# others refuse unknown keys), so they time out (2 s), naming party 1
+"$HE" -e "import smpc
+smpc.keygen(\"$tmp/foreign.key\")" >/dev/null
+"$HE" --party dealer --parties "$pf" "$tmp/long.he" 2 >"$tmp/key.d" 2>&1 &
+dp=$!
+"$HE" --party 0 --parties "$pf" "$tmp/long.he" 2 >"$tmp/key.0" 2>&1 &
+p0=$!
+"$HE" --party 1 --parties "$pf" --key "$tmp/foreign.key" "$tmp/long.he" 2 >"$tmp/key.1" 2>&1
+r1=$?
+wait "$p0"; r0=$?
+wait "$dp"; rd=$?
+[ "$r1" = 1 ] && [ "$r0" = 1 ] && [ "$rd" = 1 ] && ok bad_key_all_fail || nok bad_key_all_fail "exits $r1 $r0 $rd"
+has bad_key_party1 "$tmp/key.1" "is not the key the party file lists for party 1"
+has bad_key_party0_names_party1 "$tmp/key.0" "party 1 sent nothing for 2000 ms"
+has bad_key_dealer_names_party1 "$tmp/key.d" "party 1 sent nothing for 2000 ms"
 
 # --- party 1's port is taken: it cannot listen, and says so ---
 if command -v python3 >/dev/null 2>&1; then
