@@ -531,7 +531,7 @@ static int64_t now_ms(void)
 /* How long a wait goes on after the awaited node's connection closed: its
 ** last messages may still be on their way (they come over another
 ** connection than the one watched). */
-#define GONE_GRACE_MS 500
+#define GONE_GRACE_MS 1000
 /* After a timeout waiting for a party, how long a node listens for
 ** another's abort before it blames that party: the one that stopped
 ** answering may be a third (the dealer stops, the last party times out on
