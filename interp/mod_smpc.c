@@ -32,7 +32,10 @@
 **
 ** Key files: --key FILE, by default party-I.key (dealer.key) in the party
 ** file's folder; smpc.local_parties(dir, n) writes such a folder for a run
-** on 127.0.0.1 (keys, free ports, the party file).
+** on 127.0.0.1 (keys, free ports, the party file, all 0600 and written
+** whole). A party whose script stops on an error tells the others and
+** the dealer at once (he_smpc_script_failed), so they stop with its
+** message.
 */
 #include <arpa/inet.h>
 #include <libgen.h>
@@ -57,11 +60,19 @@ typedef struct sctx {
     bool zp;
     char modulus[64];
     bool aborted;
+    struct sctx *next_net; /* the networked contexts alive, for he_smpc_script_failed */
 } sctx;
+
+static sctx *live_net;
 
 static void sctx_free(he_obj *o)
 {
     sctx *c = (sctx *)o;
+    for (sctx **p = &live_net; *p; p = &(*p)->next_net)
+        if (*p == c) {
+            *p = c->next_net;
+            break;
+        }
     he_smpc_free(c->ctx);
     free(c);
 }
@@ -91,6 +102,19 @@ static int fail(sctx *c)
         he_error("%s", why);
     }
     return -1;
+}
+
+/* The script stopped on an error (any: error(...), an index out of range,
+** an interrupt): every networked context tells its peers and the dealer
+** `why`, so that they stop at once with it (and the dealer with a failure)
+** rather than at their timeout, and the dealer gets no "done". */
+void he_smpc_script_failed(const char *why)
+{
+    for (sctx *c = live_net; c; c = c->next_net)
+        if (!c->aborted) {
+            c->aborted = true;
+            he_smpc_abort(c->ctx, why);
+        }
 }
 
 /* --- the share object -------------------------------------------------------------- */
@@ -594,6 +618,7 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
         if (vm->party_key) snprintf(key, sizeof key, "%s", vm->party_key);
         else key_beside(key, sizeof key, vm->party_file, vm->party);
         cfg.mode = HE_SMPC_NET;
+        cfg.interrupt = &vm->interrupted; /* Ctrl-C ends a wait for a peer */
         cfg.party_file = vm->party_file;
         cfg.secret_key_file = key;
         if (vm->party == HE_PARTY_DEALER) {
@@ -622,6 +647,11 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
     c->zp = cfg.ring == HE_SMPC_ZP;
     snprintf(c->modulus, sizeof c->modulus, "%s", modulus);
     c->aborted = false;
+    c->next_net = NULL;
+    if (c->me >= 0) {
+        c->next_net = live_net;
+        live_net = c;
+    }
     *out = he_objv(&c->obj);
     return 0;
 }
@@ -1077,14 +1107,8 @@ static int f_local_parties(he_vm *vm, he_value *a, int n, he_value *out)
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/parties", dir);
-    if (rc == 0) {
-        FILE *f = fopen(path, "w");
-        if (!f) rc = he_error("smpc.local_parties: cannot write %s", path);
-        else {
-            if (fwrite(b.data, 1, b.len, f) != b.len) rc = he_error("smpc.local_parties: cannot write %s", path);
-            if (fclose(f) != 0 && rc == 0) rc = he_error("smpc.local_parties: cannot write %s", path);
-        }
-    }
+    /* replaced whole (temporary file, rename), mode 0600 like the keys */
+    if (rc == 0) rc = he_file_write(path, b.data, b.len, true, "smpc.local_parties");
     he_buf_free(&b);
     if (rc < 0) return -1;
     he_str *s = he_str_new(path, strlen(path));

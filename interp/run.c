@@ -124,6 +124,13 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
     if (rc != HE_OK) {
         fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
         fflush(vm->out);
+        if (!(flags & HE_RUN_REPL) && vm->party >= 0) {
+            /* an SMPC party stops: its peers hear why (the error's first line) */
+            char why[512];
+            const char *t = vm->trace.data ? vm->trace.data : "runtime error";
+            snprintf(why, sizeof why, "%.*s", (int)strcspn(t, "\n"), t);
+            he_smpc_script_failed(why);
+        }
         /* names whose definitions may not have run must not stay with
         ** their static types (the REPL, its :load, the Lua module) */
         module_truncate(m, ng, nglob);

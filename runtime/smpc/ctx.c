@@ -11,8 +11,6 @@
 
 #include "smpc/smpc_int.h"
 
-int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, FILE **fp, smpc_prg *g);
-
 void he_smpc_config_init(he_smpc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -32,6 +30,7 @@ int ctx_init_common(he_smpc_ctx *ctx, const he_smpc_config *cfg)
     ctx->ring = cfg->ring;
     ctx->trunc = cfg->trunc;
     ctx->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : HE_SMPC_TIMEOUT_DEFAULT;
+    ctx->interrupt = cfg->interrupt;
     if (cfg->ring == HE_SMPC_ZP) {
         if (!cfg->prime || mpz_set_str(ctx->p, cfg->prime, 10) != 0)
             return he_error("smpc: Z_p needs a modulus p in decimal (got '%s')", cfg->prime ? cfg->prime : "(none)");
@@ -72,9 +71,8 @@ void ctx_free_common(he_smpc_ctx *ctx)
         mpz_clear(ctx->dealer->p);
         he_free_secret(ctx->dealer, sizeof *ctx->dealer);
     }
-    if (ctx->matfile) fclose(ctx->matfile);
-    for (int i = 0; i < HE_SMPC_MAXPARTIES; i++)
-        if (ctx->matfiles[i]) fclose(ctx->matfiles[i]);
+    mat_file_close(ctx->matfile);
+    for (int i = 0; i < HE_SMPC_MAXPARTIES; i++) mat_file_close(ctx->matfiles[i]);
     he_free(ctx->plan);
     mpz_clear(ctx->p);
     he_free_secret(ctx, sizeof *ctx);
@@ -161,10 +159,14 @@ fail: {
 void he_smpc_free(he_smpc_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->mode == HE_SMPC_NET && ctx->net && !ctx->matfile && ctx->me == ctx->n - 1) {
+    /* every party tells the dealer it is done, only after a run that did
+    ** not fail: the dealer exits 0 when all did */
+    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile) {
         mat_req bye;
         memset(&bye, 0, sizeof bye); /* kind 0: this computation is over */
-        if (net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye) < 0) he_clearerr();
+        int rc = ctx->me == ctx->n - 1 ? net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye)
+                                       : net_send(ctx, ctx->n, MSG_BYE, NULL, 0);
+        if (rc < 0) he_clearerr();
     }
     ctx_free_common(ctx);
 }

@@ -303,24 +303,55 @@ static void scatter_dep(const he_smpc_ctx *ctx, const smpc_mat *m, void *buf, co
     }
 }
 
-static int file_read_record(he_smpc_ctx *ctx, FILE *f, const smpc_mat *m, void *buf, bool last)
+/* What a request asks for, in words (for the error when a material file
+** was made for another computation). */
+static void req_describe(const mat_req *r, char *out, size_t n)
+{
+    const int64_t *p = r->p;
+    const char *ring = r->ring == HE_SMPC_ZP ? " in Z_p" : "";
+    switch (r->kind) {
+    case MAT_TRIPLE: snprintf(out, n, "a Beaver triple of %lld elements%s", (long long)p[0], ring); break;
+    case MAT_MATTRIPLE:
+        snprintf(out, n, "a matrix triple (%lld x %lld) @ (%lld x %lld)%s", (long long)p[0], (long long)p[1],
+                 (long long)p[1], (long long)p[2], ring);
+        break;
+    case MAT_CONVTRIPLE:
+        snprintf(out, n, "a convolution triple (image %lldx%lldx%lldx%lld, kernel %lldx%lldx%lldx%lld, stride %lld, pad %lld)",
+                 (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3], (long long)p[4], (long long)p[1],
+                 (long long)p[5], (long long)p[6], (long long)p[7], (long long)p[8]);
+        break;
+    case MAT_TRUNC:
+        snprintf(out, n, "a truncation pair of %lld elements by %lld bits", (long long)p[0], (long long)p[1]);
+        break;
+    case MAT_CMP: snprintf(out, n, "comparison material of %lld elements", (long long)p[0]); break;
+    default: snprintf(out, n, "material of unknown kind %u", r->kind); break;
+    }
+}
+
+static int file_read_record(he_smpc_ctx *ctx, smpc_matfile *f, const smpc_mat *m, void *buf, bool last)
 {
     mat_req got;
-    if (fread(&got, sizeof got, 1, f) != 1)
-        return he_error("smpc: the material file is used up (the run needs more than the offline phase made)");
-    if (memcmp(&got, &m->req, sizeof got) != 0)
-        return he_error("smpc: the material file was made for another computation (request %u, expected %u)",
-                        got.kind, m->req.kind);
-    if (!last) return 0;
-    size_t nb = m->L.dep_total * elem_bytes(ctx);
-    uint8_t *tmp = he_malloc(nb ? nb : 1);
-    if (!tmp) return -1;
-    if (fread(tmp, 1, nb, f) != nb) {
-        he_free_secret(tmp, nb);
-        return he_error("smpc: the material file is truncated");
+    if (f->end - f->pos < sizeof got)
+        return he_error("smpc: the material file %s is used up after %llu requests (the run needs more than the "
+                        "offline phase made)",
+                        f->path, (unsigned long long)f->nreq);
+    memcpy(&got, f->buf + f->pos, sizeof got);
+    if (memcmp(&got, &m->req, sizeof got) != 0) {
+        char want[160], have[160];
+        req_describe(&m->req, want, sizeof want);
+        req_describe(&got, have, sizeof have);
+        return he_error("smpc: the material file %s was made for another computation: its request %llu is %s, "
+                        "this run asks for %s",
+                        f->path, (unsigned long long)f->nreq + 1, have, want);
     }
-    scatter_dep(ctx, m, buf, tmp);
-    he_free_secret(tmp, nb);
+    size_t nb = last ? m->L.dep_total * elem_bytes(ctx) : 0;
+    if (f->end - f->pos - sizeof got < nb)
+        return he_error("smpc: the material file %s is damaged (request %llu is cut short)", f->path,
+                        (unsigned long long)f->nreq + 1);
+    f->pos += sizeof got;
+    if (last) scatter_dep(ctx, m, buf, f->buf + f->pos);
+    f->pos += nb;
+    f->nreq++;
     return 0;
 }
 
@@ -404,7 +435,18 @@ void mat_free(he_smpc_ctx *ctx, smpc_mat *m)
 }
 
 /* --- material files (offline phase) --------------------------------------------- */
-#define MAT_MAGIC "HESMPCM1"
+/* File: header (magic, parties, party, ring, frac, the configuration's
+** digest, the party's ChaCha20 seed shared with the dealer), then one record
+** per request (the request; for the last party its dependent fields:
+** Z_2^64 8 bytes, Z_p the modulus' byte length), then a BLAKE2b-256
+** checksum of all the bytes before it (as share, CKKS and Paillier files).
+** Written atomically with mode 0600 (he_file_write); used once: the run
+** that opens it first makes DIR/party-I.mat.used (O_EXCL), then reads,
+** wipes and removes the file. */
+#define MAT_MAGIC "HESMPCM2"
+#define MAT_MAGIC_V1 "HESMPCM1" /* before the checksum: refused */
+#define MAT_MAX_FILE ((size_t)1 << 36)
+#define MAT_SUM 32
 typedef struct mat_header {
     char magic[8];
     uint32_t n, party, ring, frac;
@@ -412,32 +454,102 @@ typedef struct mat_header {
     uint8_t seed[32];
 } mat_header;
 
-
-int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, FILE **fp, smpc_prg *g)
+void mat_file_close(smpc_matfile *f)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/party-%d.mat", dir, party);
-    FILE *f = fopen(path, "rb");
-    if (!f) return he_error("smpc: cannot open material file %s: %s", path, strerror(errno));
-    /* unbuffered: no stdio buffer keeps copies of the seed and the material
-    ** (they are read in whole records, straight into wiped buffers) */
-    setvbuf(f, NULL, _IONBF, 0);
-    mat_header h;
-    uint8_t dg[32];
-    ctx_digest(ctx, dg);
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAT_MAGIC, 8) != 0) {
-        fclose(f);
-        return he_error("smpc: %s is not an he material file", path);
+    if (!f) return;
+    if (f->buf) he_free_secret(f->buf, f->len + 1);
+    he_free_secret(f, sizeof *f);
+}
+
+/* Overwrites a used material file with zeros and removes it. */
+static void mat_file_wipe(const char *path, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        uint8_t zero[4096] = {0};
+        size_t off = 0;
+        while (off < len) {
+            size_t k = len - off < sizeof zero ? len - off : sizeof zero;
+            ssize_t w = write(fd, zero, k);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            off += (size_t)w;
+        }
+        if (fsync(fd) < 0 || ftruncate(fd, 0) < 0) { /* removed below all the same */ }
+        close(fd);
     }
-    if (h.n != (uint32_t)ctx->n || h.party != (uint32_t)party || memcmp(h.digest, dg, 32) != 0) {
-        fclose(f);
-        he_memzero(&h, sizeof h);
-        return he_error("smpc: %s was made for another party or configuration (parties, ring, prime, frac)", path);
+    unlink(path);
+}
+
+int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, smpc_matfile **out, smpc_prg *g)
+{
+    *out = NULL;
+    smpc_matfile *f = he_calloc(1, sizeof *f);
+    if (!f) return -1;
+    char used[sizeof f->path + 8];
+    snprintf(f->path, sizeof f->path, "%s/party-%d.mat", dir, party);
+    snprintf(used, sizeof used, "%s.used", f->path);
+    const char *path = f->path;
+    /* the claim: of two runs given the same folder, only one makes the marker */
+    int fd = open(used, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            he_error("smpc: the material file %s was already used by another run (%s exists); material is never "
+                     "used twice: make fresh material with the offline phase",
+                     path, used);
+        else
+            he_error("smpc: cannot claim the material file %s: %s", path, strerror(errno));
+        mat_file_close(f);
+        return -1;
+    }
+    close(fd);
+    if (he_file_read(path, MAT_MAX_FILE, "smpc", &f->buf, &f->len) < 0) {
+        /* nothing was read: the marker goes, the message stays */
+        unlink(used);
+        mat_file_close(f);
+        return -1;
+    }
+    mat_file_wipe(path, f->len);
+    mat_header h;
+    memset(&h, 0, sizeof h);
+    uint8_t dg[32], sum[MAT_SUM];
+    ctx_digest(ctx, dg);
+    if (f->len >= 8 && memcmp(f->buf, MAT_MAGIC_V1, 8) == 0) {
+        he_error("smpc: %s was made by an older version without a checksum; make it again", path);
+        goto fail;
+    }
+    if (f->len < 8 || memcmp(f->buf, MAT_MAGIC, 8) != 0) {
+        he_error("smpc: %s is not an he material file", path);
+        goto fail;
+    }
+    if (f->len < sizeof h + MAT_SUM) {
+        he_error("smpc: %s is damaged (truncated)", path);
+        goto fail;
+    }
+    crypto_generichash(sum, MAT_SUM, f->buf, f->len - MAT_SUM, NULL, 0);
+    if (he_memcmp_ct(sum, f->buf + f->len - MAT_SUM, MAT_SUM) != 0) {
+        he_error("smpc: %s is damaged (checksum mismatch)", path);
+        goto fail;
+    }
+    memcpy(&h, f->buf, sizeof h);
+    if (h.party != (uint32_t)party || h.n != (uint32_t)ctx->n) {
+        he_error("smpc: %s was made for party %u of %u; this is party %d of %d", path, h.party, h.n, party, ctx->n);
+        goto fail;
+    }
+    if (memcmp(h.digest, dg, 32) != 0) {
+        he_error("smpc: %s was made for another configuration (ring, modulus, fractional bits or truncation)", path);
+        goto fail;
     }
     prg_seed(g, h.seed);
     he_memzero(&h, sizeof h);
-    *fp = f;
+    f->pos = sizeof h;
+    f->end = f->len - MAT_SUM;
+    *out = f;
     return 0;
+fail:
+    he_memzero(&h, sizeof h);
+    mat_file_close(f);
+    return -1;
 }
 
 int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
@@ -445,10 +557,24 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
     if (!ctx || !dir) he_misuse("he_smpc_offline_write: NULL");
     if (ctx->mode != HE_SMPC_SIM || ctx->plan_cap == 0)
         return he_error("smpc: offline_write needs a simulated run with record_plan");
-    FILE *fs[HE_SMPC_MAXPARTIES] = {0};
-    /* our own stdio buffers, so that they can be wiped after fclose */
-    enum { IOB = 1 << 16 };
-    char *iob[HE_SMPC_MAXPARTIES] = {0};
+    size_t eb = ctx->ring == HE_SMPC_ZP ? ctx->pbytes : 8;
+    /* every file in memory first: the size of each */
+    size_t size[HE_SMPC_MAXPARTIES];
+    size_t reqs, deps = 0;
+    if (he_mul_size(ctx->plan_len, sizeof(mat_req), &reqs) < 0) return -1;
+    for (size_t k = 0; k < ctx->plan_len; k++) {
+        mat_layout L;
+        size_t nb;
+        if (mat_layout_of(&ctx->plan[k], &L) < 0) return -1;
+        if (he_mul_size(L.dep_total, eb, &nb) < 0 || nb > MAT_MAX_FILE - deps) return he_error("smpc: too much material for one file");
+        deps += nb;
+    }
+    for (int i = 0; i < ctx->n; i++) {
+        size[i] = sizeof(mat_header) + reqs + MAT_SUM + (i == ctx->n - 1 ? deps : 0);
+        if (size[i] > MAT_MAX_FILE) return he_error("smpc: too much material for one file");
+    }
+    uint8_t *fb[HE_SMPC_MAXPARTIES] = {0};
+    size_t pos[HE_SMPC_MAXPARTIES] = {0};
     smpc_dealer *d = he_calloc(1, sizeof *d);
     int rc = -1;
     void *dep = NULL;
@@ -466,30 +592,19 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
     h.frac = (uint32_t)ctx->frac;
     ctx_digest(ctx, h.digest);
     for (int i = 0; i < ctx->n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/party-%d.mat", dir, i);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || fchmod(fd, 0600) < 0 || !(fs[i] = fdopen(fd, "wb"))) {
-            if (fd >= 0 && !fs[i]) close(fd);
-            he_error("smpc: cannot write %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (!(iob[i] = he_malloc(IOB))) goto out;
-        setvbuf(fs[i], iob[i], _IOFBF, IOB);
+        if (!(fb[i] = he_malloc(size[i]))) goto out;
         h.party = (uint32_t)i;
         he_randombytes(h.seed, 32);
         prg_seed(&d->party[i], h.seed);
-        if (fwrite(&h, sizeof h, 1, fs[i]) != 1) {
-            he_error("smpc: cannot write %s", path);
-            goto out;
-        }
+        memcpy(fb[i], &h, sizeof h);
+        pos[i] = sizeof h;
     }
     he_memzero(&h, sizeof h);
     uint8_t own[32];
     he_randombytes(own, 32);
     prg_seed(&d->own, own);
     he_memzero(own, 32);
-    size_t eb = ctx->ring == HE_SMPC_ZP ? ctx->pbytes : 8;
+    int lastp = ctx->n - 1;
     for (size_t k = 0; k < ctx->plan_len; k++) {
         const mat_req *r = &ctx->plan[k];
         mat_layout L;
@@ -503,35 +618,33 @@ int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir)
         }
         depn = L.dep_total;
         if (!dep || dealer_make(d, r, NULL, dep) < 0) goto out;
-        for (int i = 0; i < ctx->n; i++)
-            if (fwrite(r, sizeof *r, 1, fs[i]) != 1) {
-                he_error("smpc: write error in the material files");
-                goto out;
-            }
-        FILE *fl = fs[ctx->n - 1];
+        for (int i = 0; i < ctx->n; i++) {
+            memcpy(fb[i] + pos[i], r, sizeof *r);
+            pos[i] += sizeof *r;
+        }
         if (ctx->ring == HE_SMPC_ZP) {
-            uint8_t *b = he_malloc(eb);
-            if (!b) goto out;
-            for (size_t j = 0; j < L.dep_total; j++) {
-                zp_to_bytes(((mpz_t *)dep)[j], b, eb);
-                if (fwrite(b, 1, eb, fl) != eb) {
-                    he_free_secret(b, eb);
-                    he_error("smpc: write error in the material files");
-                    goto out;
-                }
-            }
-            he_free_secret(b, eb);
-        } else if (fwrite(dep, 8, L.dep_total, fl) != L.dep_total) {
-            he_error("smpc: write error in the material files");
+            for (size_t j = 0; j < L.dep_total; j++, pos[lastp] += eb) zp_to_bytes(((mpz_t *)dep)[j], fb[lastp] + pos[lastp], eb);
+        } else {
+            memcpy(fb[lastp] + pos[lastp], dep, L.dep_total * 8);
+            pos[lastp] += L.dep_total * 8;
+        }
+    }
+    for (int i = 0; i < ctx->n; i++) {
+        char path[4096], used[4104];
+        snprintf(path, sizeof path, "%s/party-%d.mat", dir, i);
+        snprintf(used, sizeof used, "%s.used", path);
+        crypto_generichash(fb[i] + pos[i], MAT_SUM, fb[i], pos[i], NULL, 0);
+        if (he_file_write(path, fb[i], size[i], true, "smpc") < 0) goto out;
+        /* fresh material in place of used one: its marker goes */
+        if (unlink(used) < 0 && errno != ENOENT) {
+            he_error("smpc: cannot remove %s: %s", used, strerror(errno));
             goto out;
         }
     }
     rc = 0;
 out:
-    for (int i = 0; i < ctx->n; i++) {
-        if (fs[i] && fclose(fs[i]) != 0 && rc == 0) rc = he_error("smpc: cannot finish writing the material files");
-        he_free_secret(iob[i], IOB);
-    }
+    for (int i = 0; i < ctx->n; i++)
+        if (fb[i]) he_free_secret(fb[i], size[i]);
     if (ctx->ring == HE_SMPC_ZP)
         zp_free(dep, depn);
     else if (dep)
@@ -665,6 +778,11 @@ int he_smpc_dealer_serve(const he_smpc_config *cfg)
     }
     if (spec) he_free_secret(spec, specn * 8);
     spec = NULL;
+    /* the last party is done; so must the others be, or one failed */
+    for (int i = 0; i < n - 1; i++) {
+        uint8_t none;
+        if (net_recv(ctx, i, MSG_BYE, &none, 0) < 0) goto out;
+    }
     goto served;
 spec_out:
     if (spec) he_free_secret(spec, specn * 8);

@@ -11,9 +11,12 @@
 ** unknown key is refused and counted. Messages are one frame: an 8-byte
 ** header (type, payload length) and the payload; per peer they arrive in
 ** order, messages from other peers than the one awaited are queued.
-** Every wait has a deadline (timeout_ms, zmq_poll): a peer that died or
-** stops answering ends the run with an error, and this node then tells the
-** others (MSG_ABORT), so they stop at once rather than at their own timeout.
+** A node that fails tells the others (MSG_ABORT); an abort from any node
+** ends every wait at once with that node's message. Each outgoing
+** connection is watched (zmq_socket_monitor): when the one to the awaited
+** node closes (its process ended or was killed) the wait ends shortly
+** after. Every wait has a deadline (timeout_ms, zmq_poll) for silent
+** deaths; a node that fails on one tells the others in turn.
 */
 #include <errno.h>
 #include <pthread.h>
@@ -51,9 +54,17 @@ struct smpc_net {
     char mypub[HE_SMPC_KEY_Z85 + 1], mysec[HE_SMPC_KEY_Z85 + 1];
     atomic_uint refused;
     inbox_msg *head[NODES], *tail[NODES];
+    /* the connection to each node, watched (zmq_socket_monitor): when it
+    ** closes, the node's process ended (killed, crashed) or the network
+    ** failed, and a wait for it ends at once instead of at the timeout */
+    void *mon[NODES];
+    int64_t gone_at[NODES]; /* when it closed (ms, monotonic); 0: open */
+    bool denied[NODES];     /* the node refused this one's key */
+    bool aborted;           /* the others were told (or told this node) to stop */
 };
 
 unsigned net_refused(const smpc_net *net) { return atomic_load(&((smpc_net *)net)->refused); }
+bool net_aborted(const smpc_net *net) { return net->aborted; }
 
 /* --- party files and keys ------------------------------------------------------ */
 typedef struct party_file {
@@ -160,19 +171,26 @@ int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]
     char sec[HE_SMPC_KEY_Z85 + 1];
     if (zmq_curve_keypair(public_z85, sec) != 0)
         return he_error("smpc: cannot make a CURVE key pair (libzmq without CURVE?): %s", zmq_strerror(errno));
-    int fd = open(secret_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        he_memzero(sec, sizeof sec);
-        return he_error("smpc: cannot create the key file %s: %s", secret_path, strerror(errno));
-    }
     char buf[128];
     int len = snprintf(buf, sizeof buf, "%s\n%s\n", KEY_MAGIC, sec);
-    bool ok = fchmod(fd, 0600) == 0 && write(fd, buf, (size_t)len) == len;
-    ok = (close(fd) == 0) && ok;
     he_memzero(sec, sizeof sec);
+    /* written whole under a temporary name (the shared writer: 0600,
+    ** synced), then linked to its name: link never replaces a file, so an
+    ** existing key (or anything else there) is never overwritten */
+    size_t pl = strlen(secret_path);
+    char *tmp = he_malloc(pl + 32);
+    if (!tmp) {
+        he_memzero(buf, sizeof buf);
+        return -1;
+    }
+    snprintf(tmp, pl + 32, "%s.%016llx.new", secret_path, (unsigned long long)he_random_u64());
+    int rc = he_file_write(tmp, buf, (size_t)len, true, "smpc");
     he_memzero(buf, sizeof buf);
-    if (!ok) return he_error("smpc: cannot write the key file %s", secret_path);
-    return 0;
+    if (rc == 0 && link(tmp, secret_path) < 0)
+        rc = he_error("smpc: cannot create the key file %s: %s", secret_path, strerror(errno));
+    if (unlink(tmp) < 0 && rc == 0) rc = he_error("smpc: cannot remove %s: %s", tmp, strerror(errno));
+    he_free(tmp);
+    return rc;
 }
 
 static int key_file_read(const char *path, char sec[HE_SMPC_KEY_Z85 + 1], char pub[HE_SMPC_KEY_Z85 + 1])
@@ -289,6 +307,7 @@ void net_close(smpc_net *net)
 {
     if (!net) return;
     for (int i = 0; i < NODES; i++) {
+        if (net->mon[i]) zmq_close(net->mon[i]);
         if (net->out[i]) zmq_close(net->out[i]);
         inbox_msg *m = net->head[i];
         while (m) {
@@ -382,11 +401,8 @@ int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer)
     zmq_setsockopt(net->router, ZMQ_ZAP_DOMAIN, "he", 2);
     if (zmq_setsockopt(net->router, ZMQ_CURVE_SECRETKEY, net->mysec, HE_SMPC_KEY_Z85) != 0) goto zerr;
     char ep[300];
-    snprintf(ep, sizeof ep, "tcp://%s", net->addr[ctx->me]);
-    if (zmq_bind(net->router, ep) != 0) {
-        he_error("smpc: cannot listen on %s: %s", ep, zmq_strerror(errno));
-        goto out;
-    }
+    /* connections first, so that a node that cannot listen (its port is
+    ** taken) can still tell the others why it stops */
     for (int j = 0; j < net->nnodes; j++) {
         if (j == ctx->me) continue;
         if (!dealer && j == ctx->n && ctx->matfile) continue;
@@ -397,11 +413,24 @@ int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer)
         zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &to, sizeof to);
         if (set_curve_client(s, net->pub[j], net->mypub, net->mysec) != 0) goto zerr;
+        snprintf(ep, sizeof ep, "inproc://he-smpc-monitor-%d", j);
+        if (zmq_socket_monitor(s, ep, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+            !(net->mon[j] = zmq_socket(net->zctx, ZMQ_PAIR)))
+            goto zerr;
+        zmq_setsockopt(net->mon[j], ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(net->mon[j], ep) != 0) goto zerr;
         snprintf(ep, sizeof ep, "tcp://%s", net->addr[j]);
         if (zmq_connect(s, ep) != 0) {
             he_error("smpc: cannot connect to %s: %s", ep, zmq_strerror(errno));
             goto out;
         }
+    }
+    snprintf(ep, sizeof ep, "tcp://%s", net->addr[ctx->me]);
+    if (zmq_bind(net->router, ep) != 0) {
+        char nm[32];
+        he_error("smpc: %s cannot listen on %s: %s", node_name(ctx, ctx->me, nm, sizeof nm), ep, zmq_strerror(errno));
+        goto out;
     }
     if (!dealer) {
         /* hello: every party checks that the others run the same configuration */
@@ -499,27 +528,102 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Receives one message from anyone into the inbox; 0, or -1 on timeout/error. */
+/* How long a wait goes on after the awaited node's connection closed: its
+** last messages may still be on their way (they come over another
+** connection than the one watched). */
+#define GONE_GRACE_MS 1000
+/* After a timeout waiting for a party, how long a node listens for
+** another's abort before it blames that party: the one that stopped
+** answering may be a third (the dealer stops, the last party times out on
+** it and tells the others, who were waiting for the last party). A wait
+** for the dealer has none: the dealer waits for nobody while it owes an
+** answer. */
+#define ABORT_GRACE_MS 1000
+
+/* One event of the watched connection to node j. */
+static void monitor_event(smpc_net *net, int j)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&ev, net->mon[j], ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_more(&ev)) zmq_msg_recv(&addr, net->mon[j], 0);
+        uint16_t e = 0;
+        if (zmq_msg_size(&ev) >= 2) memcpy(&e, zmq_msg_data(&ev), 2);
+        if (e == ZMQ_EVENT_DISCONNECTED && !net->gone_at[j]) net->gone_at[j] = now_ms();
+        if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            net->gone_at[j] = 0;
+            net->denied[j] = false;
+        }
+        if (e == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) net->denied[j] = true;
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+}
+
+/* The error of a wait for node `waiting_for` that got nothing. */
+static int wait_error(he_smpc_ctx *ctx, int waiting_for, bool gone)
+{
+    smpc_net *net = ctx->net;
+    char nm[32], extra[160] = "";
+    unsigned ref = net_refused(net);
+    if (ref)
+        snprintf(extra, sizeof extra, "; %u connection(s) were refused because their key is not in the party file",
+                 ref);
+    node_name(ctx, waiting_for, nm, sizeof nm);
+    if (net->denied[waiting_for])
+        return he_error("smpc: %s refuses the key of this node (do the party files list the same keys?)%s", nm,
+                        extra);
+    if (gone)
+        return he_error("smpc: %s stopped: its connection closed (the process ended or was killed)%s", nm, extra);
+    if (ref) return he_error("smpc: %s sent nothing for %d ms (timeout)%s", nm, ctx->timeout_ms, extra);
+    return he_error("smpc: %s sent nothing for %d ms: it stopped or is unreachable (timeout)", nm, ctx->timeout_ms);
+}
+
+/* Receives one message from anyone into the inbox: 0, or -1 when the
+** deadline passed or the awaited node is gone, and when any node sent an
+** abort (this node then stops with that node's message). */
 static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
 {
     smpc_net *net = ctx->net;
     char nm[32];
+    bool grace = false; /* past the deadline: listening for an abort only */
     for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left < 0) left = 0;
-        zmq_pollitem_t it = {net->router, 0, ZMQ_POLLIN, 0};
-        int k = zmq_poll(&it, 1, (long)left);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) return he_error("smpc: zmq_poll: %s", zmq_strerror(errno));
-        if (k == 0) {
-            unsigned ref = net_refused(net);
-            if (ref)
-                return he_error("smpc: %s sent nothing for %d ms (timeout); %u connection(s) were refused because "
-                                "their key is not in the party file",
-                                node_name(ctx, waiting_for, nm, sizeof nm), ctx->timeout_ms, ref);
-            return he_error("smpc: %s sent nothing for %d ms: it stopped or is unreachable (timeout)",
-                            node_name(ctx, waiting_for, nm, sizeof nm), ctx->timeout_ms);
+        if (ctx->interrupt && *ctx->interrupt)
+            return he_error("smpc: interrupted while waiting for %s", node_name(ctx, waiting_for, nm, sizeof nm));
+        int64_t now = now_ms(), until = deadline;
+        bool gone = false;
+        if (waiting_for >= 0 && net->gone_at[waiting_for] && net->gone_at[waiting_for] + GONE_GRACE_MS < until) {
+            until = net->gone_at[waiting_for] + GONE_GRACE_MS;
+            gone = true;
         }
+        if (until <= now && !grace) {
+            if (gone) return wait_error(ctx, waiting_for, true);
+            if (waiting_for == ctx->n) return wait_error(ctx, waiting_for, false);
+            grace = true;
+            deadline = now + ABORT_GRACE_MS;
+            continue;
+        }
+        if (grace && until <= now) return wait_error(ctx, waiting_for, false);
+        zmq_pollitem_t it[NODES + 1];
+        int who[NODES + 1], k = 0;
+        it[k] = (zmq_pollitem_t){net->router, 0, ZMQ_POLLIN, 0};
+        who[k++] = -1;
+        for (int j = 0; j < NODES; j++)
+            if (net->mon[j]) {
+                it[k] = (zmq_pollitem_t){net->mon[j], 0, ZMQ_POLLIN, 0};
+                who[k++] = j;
+            }
+        /* in slices when a signal may ask to stop (it may be handled by
+        ** another thread, leaving zmq_poll uninterrupted) */
+        long slice = (long)(until - now);
+        if (ctx->interrupt && slice > 100) slice = 100;
+        int r = zmq_poll(it, k, slice);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return he_error("smpc: zmq_poll: %s", zmq_strerror(errno));
+        for (int i = 1; i < k; i++)
+            if (it[i].revents & ZMQ_POLLIN) monitor_event(net, who[i]);
+        if (!(it[0].revents & ZMQ_POLLIN)) continue;
         zmq_msg_t id, m;
         zmq_msg_init(&id);
         zmq_msg_init(&m);
@@ -545,6 +649,22 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
             zmq_msg_close(&id);
             zmq_msg_close(&m);
             continue; /* not from a listed peer, or malformed: dropped */
+        }
+        if (d[0] == MSG_ABORT) {
+            /* a node stopped: so does this one, with its message (the
+            ** others had it from that node too: nothing is passed on) */
+            net->aborted = true;
+            const char *why = (const char *)d + 8;
+            int len = (int)(sz - 8 > 400 ? 400 : sz - 8);
+            if (len > 6 && memcmp(why, "smpc: ", 6) == 0) why += 6, len -= 6;
+            he_error("smpc: %s stopped: %.*s", node_name(ctx, from, nm, sizeof nm), len, why);
+            zmq_msg_close(&id);
+            zmq_msg_close(&m);
+            return -1;
+        }
+        if (grace) {
+            /* the awaited node's message came late: keep it, stop waiting for an abort */
+            grace = false;
         }
         inbox_msg *im = he_malloc(sizeof *im + (sz - 8));
         if (!im) {
@@ -579,10 +699,7 @@ static int recv_raw(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t 
     net->head[node] = im->next;
     if (!im->next) net->tail[node] = NULL;
     int rc = 0;
-    if (im->type == MSG_ABORT) {
-        rc = he_error("smpc: %s stopped: %.*s", node_name(ctx, node, nm, sizeof nm), (int)(im->len > 400 ? 400 : im->len),
-                      (const char *)im->data);
-    } else if (im->type != type) {
+    if (im->type != type) {
         rc = he_error("smpc: protocol error: %s sent message type %u where %u was expected (do all parties run the "
                       "same program?)",
                       node_name(ctx, node, nm, sizeof nm), im->type, type);
@@ -610,12 +727,15 @@ void net_abort_all(he_smpc_ctx *ctx, const char *why)
 {
     smpc_net *net = ctx->net;
     if (!net) return;
+    if (net->aborted) return; /* told already, or stopping because another node told this one */
+    net->aborted = true;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", why);
-    int shortto = 200;
+    /* a dead peer must not hold up the exit for long, a live one that is
+    ** still connecting must get the message: up to 1 s */
+    int shortto = 1000;
     for (int j = 0; j < NODES; j++) {
         if (!net->out[j]) continue;
-        /* a dead peer must not hold up the exit: short send and linger times */
         zmq_setsockopt(net->out[j], ZMQ_SNDTIMEO, &shortto, sizeof shortto);
         zmq_setsockopt(net->out[j], ZMQ_LINGER, &shortto, sizeof shortto);
         zmq_msg_t m;

@@ -88,6 +88,9 @@ typedef struct he_smpc_config {
                                  instead of a live dealer: DIR/party-I.mat */
     bool record_plan;         /* SIM: remember the material requests so that
                                  he_smpc_offline_write can generate them ahead */
+    volatile int *interrupt;  /* NET: a flag that a signal handler sets (Ctrl-C);
+                                 a wait ends with "interrupted" (and the others
+                                 are told) within 0.1 s of it becoming non-zero */
 } he_smpc_config;
 
 typedef struct he_smpc_stats {
@@ -107,7 +110,8 @@ void he_smpc_config_init(he_smpc_config *cfg);
 /* New context. NET: reads the party file and key, connects to every peer and
 ** the dealer, and waits (timeout_ms) until all have answered. */
 he_smpc_ctx *he_smpc_new(const he_smpc_config *cfg);
-/* NET: tells the dealer this party is done; then frees. Safe on NULL. */
+/* NET: tells the dealer this party is done (not after an abort: the dealer
+** then fails); then frees. Safe on NULL. */
 void he_smpc_free(he_smpc_ctx *ctx);
 /* NET: tells every peer (and the dealer) that this party stops because of
 ** `why`, so that they fail at once with that message instead of at their
@@ -127,7 +131,8 @@ unsigned he_smpc_refused(const he_smpc_ctx *ctx);
 
 /* --- keys, party files, the dealer process --------------------------------- */
 /* Makes a CURVE key pair: writes the secret key to `secret_path` (mode 0600,
-** refused when the file exists) and returns the public key in Z85. */
+** written whole then linked to its name: refused when anything is there)
+** and returns the public key in Z85. */
 int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]) HE_WARN_UNUSED;
 /* Party file: one line per node, '#' comments:
 **     0 127.0.0.1:5000 <public key, Z85>
@@ -138,14 +143,16 @@ int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]
 int he_smpc_party_file_check(const char *path) HE_WARN_UNUSED;
 /* Runs the dealer (crypto provider) of a NET computation: reads the party
 ** file and its key, gives each party its randomness seed and serves the
-** material requests until the parties finish (0) or one of them fails or
-** stops answering (-1). cfg->me is ignored; ring, prime, frac must match the
-** parties'. */
+** material requests until every party said it is done (0) or one of them
+** fails or stops answering (-1). cfg->me is ignored; ring, prime, frac must
+** match the parties'. */
 int he_smpc_dealer_serve(const he_smpc_config *cfg) HE_WARN_UNUSED;
 /* Offline phase: after a SIM run with cfg.record_plan, generates fresh
 ** material for the same sequence of requests into DIR/party-0.mat ...
-** DIR/party-(n-1).mat (mode 0600); a later run (SIM or NET) with
-** cfg.material_dir = DIR consumes it without a dealer. */
+** DIR/party-(n-1).mat (mode 0600, checksummed, written atomically); a later
+** run (SIM or NET) with cfg.material_dir = DIR uses it without a dealer,
+** once: the run claims each file (DIR/party-I.mat.used), reads it, wipes
+** and removes it; a second run with the same folder is refused. */
 int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir) HE_WARN_UNUSED;
 
 /* --- share tensors -------------------------------------------------------- */

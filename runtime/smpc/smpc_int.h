@@ -101,6 +101,22 @@ static inline mpz_t *mat_z(const smpc_mat *m, int lp, int field)
     return (mpz_t *)m->buf[lp] + m->L.f[field].off;
 }
 
+/* Offline material of one party (he_smpc_offline_write): read whole,
+** checked and consumed when the context is made, wiped when it is freed. */
+typedef struct smpc_matfile {
+    char path[4096];
+    uint8_t *buf;     /* the whole file */
+    size_t len, pos;  /* pos: the next record */
+    size_t end;       /* where the records end (the checksum follows) */
+    uint64_t nreq;    /* records read so far */
+} smpc_matfile;
+/* Claims DIR/party-I.mat for this run (a DIR/party-I.mat.used marker made
+** with O_EXCL: a file already used is refused), reads and checks it (magic,
+** checksum, parties, configuration), wipes and removes it; *out holds its
+** records and g the party's stream. */
+int mat_file_open(he_smpc_ctx *ctx, const char *dir, int party, smpc_matfile **out, smpc_prg *g);
+void mat_file_close(smpc_matfile *f);
+
 /* --- transport ---------------------------------------------------------------- */
 enum { MSG_HELLO = 1, MSG_DATA, MSG_SEED, MSG_REQ, MSG_MAT, MSG_BYE, MSG_ABORT };
 typedef struct smpc_net smpc_net;
@@ -110,8 +126,12 @@ void net_close(smpc_net *net);
 int net_send(he_smpc_ctx *ctx, int node, uint8_t type, const void *buf, size_t len);
 /* Receives exactly len bytes of a message of `type` from node. */
 int net_recv(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len);
-/* Tells every peer this process is failing (best effort). */
+/* Tells every peer this process is failing (best effort), once: not when
+** this node stops because another one told it to (MSG_ABORT from any node
+** ends a wait at once with that node's message). */
 void net_abort_all(he_smpc_ctx *ctx, const char *why);
+/* True once the peers were told to stop, or a peer told this node. */
+bool net_aborted(const smpc_net *net);
 unsigned net_refused(const smpc_net *net);
 
 /* --- the context ----------------------------------------------------------- */
@@ -126,12 +146,13 @@ struct he_smpc_ctx {
     int me;   /* NET: party index (n: the dealer process) */
     int nloc; /* parties held here: n (SIM) or 1 */
     int timeout_ms;
+    volatile int *interrupt;      /* NET: cfg.interrupt */
     he_smpc_stats stats;
     smpc_dealer *dealer;          /* SIM: the dealer function's state */
     smpc_prg seedprg;             /* NET: this party's stream shared with the dealer */
     smpc_net *net;
-    FILE *matfile;                /* offline material of this party (NET) */
-    FILE *matfiles[HE_SMPC_MAXPARTIES]; /* SIM with material files */
+    smpc_matfile *matfile;        /* offline material of this party (NET) */
+    smpc_matfile *matfiles[HE_SMPC_MAXPARTIES]; /* SIM with material files */
     smpc_prg fileprg[HE_SMPC_MAXPARTIES];
     mat_req *plan;                /* SIM with record_plan */
     size_t plan_len, plan_cap;

@@ -592,11 +592,127 @@ static void test_offline_files(void)
         he_share_free(z);
         he_smpc_free(ctx);
     }
-    /* files of another configuration are refused */
+    /* files of another configuration are refused (fresh files: these are used) */
     c.nparties = 2;
-    CHECK(!he_smpc_new(&c), "foreign material accepted");
+    CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "already used"), "used material accepted: %s", he_errmsg());
+    c.nparties = 3;
+    c.material_dir = NULL;
+    c.record_plan = true;
+    ctx = he_smpc_new(&c);
+    x = input(ctx, 0, a, 1, (int64_t[]){6});
+    CHECK(he_smpc_offline_write(ctx, dir) == 0, "offline write: %s", he_errmsg());
+    he_share_free(x);
+    he_smpc_free(ctx);
+    c.nparties = 2;
+    c.record_plan = false;
+    c.material_dir = dir;
+    CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "made for party 0 of 3; this is party 0 of 2"),
+          "foreign material accepted: %s", he_errmsg());
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+}
+
+/* Material for mul and relu on 6 elements among n parties into dir. */
+static int make_material(const char *dir, int n)
+{
+    he_smpc_config c;
+    he_smpc_config_init(&c);
+    c.nparties = n;
+    c.record_plan = true;
+    double a[6] = {1.5, -2, 3, 4, -5, 6.25};
+    he_smpc_ctx *ctx = he_smpc_new(&c);
+    he_share *x = input(ctx, 0, a, 1, (int64_t[]){6}), *z = he_share_new(ctx, 0, NULL, 0);
+    int rc = he_smpc_mul(ctx, z, x, x) == 0 && he_smpc_relu(ctx, z, x) == 0 && he_smpc_offline_write(ctx, dir) == 0
+                 ? 0 : -1;
+    if (rc < 0) printf("# make_material: %s\n", he_errmsg());
+    he_share_free(x);
+    he_share_free(z);
+    he_smpc_free(ctx);
+    return rc;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Material is used once (a second run with the same folder is refused,
+** whatever happened in the first), written 0600, checksummed (a byte
+** flipped anywhere is refused), and a run of another computation is told
+** which request differs. */
+static void test_material_once_checked(void)
+{
+    const char *t = getenv("TMPDIR");
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/he_smpc_onceXXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    he_smpc_config c;
+    he_smpc_config_init(&c);
+    c.nparties = 2;
+    c.material_dir = dir;
+    double a[6] = {1.5, -2, 3, 4, -5, 6.25}, o[6];
+    /* mode 0600, and the run removes the files */
+    CHECK(make_material(dir, 2) == 0, "material");
+    struct stat st;
+    snprintf(path, sizeof path, "%s/party-1.mat", dir);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "mode %o", (unsigned)(st.st_mode & 0777));
+    long size1 = file_size(path);
+    he_smpc_ctx *ctx = he_smpc_new(&c);
+    CHECK(ctx, "first run: %s", he_errmsg());
+    CHECK(file_size(path) < 0, "the used material file is still there");
+    if (ctx) {
+        he_share *x = input(ctx, 0, a, 1, (int64_t[]){6}), *z = he_share_new(ctx, 0, NULL, 0);
+        CHECK(he_smpc_mul(ctx, z, x, x) == 0 && reveal(ctx, z, o) == 0, "mul from file: %s", he_errmsg());
+        for (int i = 0; i < 6; i++) CHECK(fabs(o[i] - a[i] * a[i]) <= 0x1p-16, "mul");
+        he_share_free(x);
+        he_share_free(z);
+        he_smpc_free(ctx);
+    }
+    /* the second run with the same folder */
+    CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "party-0.mat was already used by another run"),
+          "material reused: %s", he_errmsg());
+    /* fresh material in the same folder is accepted again */
+    CHECK(make_material(dir, 2) == 0, "material");
+    ctx = he_smpc_new(&c);
+    CHECK(ctx, "fresh material refused: %s", he_errmsg());
+    he_smpc_free(ctx);
+    /* one byte flipped at offsets all over either file: header, requests,
+    ** the last party's material, the checksum */
+    long offs[] = {0, 9, 20, 40, 70, 100, 130, 200, size1 / 2, size1 - 40, size1 - 1};
+    for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++)
+        for (int party = 0; party < 2; party++) {
+            CHECK(make_material(dir, 2) == 0, "material");
+            snprintf(path, sizeof path, "%s/party-%d.mat", dir, party);
+            long off = offs[k] % file_size(path);
+            FILE *f = fopen(path, "r+b");
+            int ch = f && fseek(f, off, SEEK_SET) == 0 ? fgetc(f) : EOF;
+            CHECK(ch != EOF && fseek(f, off, SEEK_SET) == 0 && fputc(ch ^ 0x10, f) != EOF, "flip");
+            if (f) fclose(f);
+            he_smpc_ctx *bad = he_smpc_new(&c);
+            CHECK(!bad && (strstr(he_errmsg(), "damaged") || strstr(he_errmsg(), "not an he material file")),
+                  "party %d, byte %ld flipped: %s", party, off, bad ? "accepted" : he_errmsg());
+            he_smpc_free(bad);
+        }
+    /* another computation: the mismatch named in words */
+    CHECK(make_material(dir, 2) == 0, "material");
+    ctx = he_smpc_new(&c);
+    if (ctx) {
+        he_share *x = input(ctx, 0, a, 1, (int64_t[]){6}), *z = he_share_new(ctx, 0, NULL, 0);
+        CHECK(he_smpc_relu(ctx, z, x) < 0 &&
+                  strstr(he_errmsg(), "its request 1 is a Beaver triple of 6 elements, this run asks for comparison "
+                                      "material of 6 elements"),
+              "another computation: %s", he_errmsg());
+        he_share_free(x);
+        he_share_free(z);
+        he_smpc_free(ctx);
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("# could not remove %s\n", dir);
 }
 
@@ -617,5 +733,6 @@ int main(void)
     RUN(test_broadcast);
     RUN(test_save_load);
     RUN(test_offline_files);
+    RUN(test_material_once_checked);
     return 0;
 }

@@ -312,6 +312,28 @@ static void test_net_offline(void)
     int codes[2];
     wait_all(pids, 2, codes, 30);
     for (int i = 0; i < 2; i++) CHECK(codes[i] == 0, "party %d exited with %d", i, codes[i]);
+    /* a second run with the same folder: each party refuses its used file
+    ** (the masks would repeat: party 0 would learn the difference of party
+    ** 1's inputs of the two runs) */
+    fflush(stdout);
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        if (pids[i] != 0) continue;
+        he_smpc_config c2;
+        cfg_for(&c2, "parties-nodealer", i, 2000);
+        c2.material_dir = mat;
+        he_smpc_ctx *again = he_smpc_new(&c2);
+        if (again) {
+            he_smpc_free(again);
+            EXIT(1);
+        }
+        printf("# party %d (expected refusal): %s\n", i, he_errmsg());
+        char want[64];
+        snprintf(want, sizeof want, "party-%d.mat was already used by another run", i);
+        EXIT(strstr(he_errmsg(), want) ? 0 : 2);
+    }
+    wait_all(pids, 2, codes, 30);
+    for (int i = 0; i < 2; i++) CHECK(codes[i] == 0, "second run, party %d: %d", i, codes[i]);
 }
 
 static void test_bad_files(void)
