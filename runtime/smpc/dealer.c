@@ -779,10 +779,8 @@ int he_smpc_dealer_serve(const he_smpc_config *cfg)
     if (spec) he_free_secret(spec, specn * 8);
     spec = NULL;
     /* the last party is done; so must the others be, or one failed */
-    for (int i = 0; i < n - 1; i++) {
-        uint8_t none;
-        if (net_recv(ctx, i, MSG_BYE, &none, 0) < 0) goto out;
-    }
+    for (int i = 0; i < n - 1; i++)
+        if (net_recv_bye(ctx, i) < 0) goto out;
     goto served;
 spec_out:
     if (spec) he_free_secret(spec, specn * 8);

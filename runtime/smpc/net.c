@@ -688,11 +688,11 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
     }
 }
 
-static int recv_raw(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len)
+static int recv_raw(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len, int64_t wait_ms)
 {
     smpc_net *net = ctx->net;
     char nm[32];
-    int64_t deadline = now_ms() + ctx->timeout_ms;
+    int64_t deadline = now_ms() + wait_ms;
     while (!net->head[node])
         if (pump(ctx, deadline, node) < 0) return -1;
     inbox_msg *im = net->head[node];
@@ -716,7 +716,18 @@ static int recv_raw(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t 
 
 int net_recv(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len)
 {
-    if (recv_raw(ctx, node, type, buf, len) < 0) {
+    if (recv_raw(ctx, node, type, buf, len, ctx->timeout_ms) < 0) {
+        net_abort_all(ctx, he_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+int net_recv_bye(he_smpc_ctx *ctx, int node)
+{
+    uint8_t none;
+    int64_t wait = ctx->timeout_ms > HE_SMPC_BYE_WAIT_MS ? ctx->timeout_ms : HE_SMPC_BYE_WAIT_MS;
+    if (recv_raw(ctx, node, MSG_BYE, &none, 0, wait) < 0) {
         net_abort_all(ctx, he_errmsg());
         return -1;
     }

@@ -126,6 +126,13 @@ void net_close(smpc_net *net);
 int net_send(he_smpc_ctx *ctx, int node, uint8_t type, const void *buf, size_t len);
 /* Receives exactly len bytes of a message of `type` from node. */
 int net_recv(he_smpc_ctx *ctx, int node, uint8_t type, void *buf, size_t len);
+/* The dealer's wait for a party's goodbye: a party may do plaintext work of
+** its own after its last protocol step (the MNIST demonstration checks every
+** prediction against the plaintext model), so this wait is not the context's
+** timeout but HE_SMPC_BYE_WAIT_MS (or the timeout when longer). A party that
+** dies meanwhile is still noticed at once (its connection closes). */
+#define HE_SMPC_BYE_WAIT_MS (3600 * 1000)
+int net_recv_bye(he_smpc_ctx *ctx, int node);
 /* Tells every peer this process is failing (best effort), once: not when
 ** this node stops because another one told it to (MSG_ABORT from any node
 ** ends a wait at once with that node's message). */

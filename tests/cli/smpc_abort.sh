@@ -97,6 +97,21 @@ wait "$dp"; rd=$?
 [ "$rd" = 1 ] && ok late_dealer_fails || nok late_dealer_fails "exit $rd: $(head -c 300 "$tmp/late.d")"
 has late_dealer_message "$tmp/late.d" "party 0 stopped: $tmp/late.he:5: runtime error: party 0 fails after the computation"
 
+# --- party 0 works on in plaintext after the last operation, past the
+# context's 1 s timeout: the dealer waits for its goodbye and exits 0 ---
+cat >"$tmp/slow.he" <<'HE'
+import smpc
+let ctx = smpc.context(2, 0, 16, 1.0)
+let x = smpc.share(ctx, [1.0, 2.0], 0)
+print(smpc.reveal(x * x))
+if smpc.me(ctx) == 0 { let t = clock(); while clock() - t < 2.5 { } }
+HE
+start slow "$tmp/slow.he"
+wait "$p0"; r0=$?
+wait "$p1"; r1=$?
+wait "$dp"; rd=$?
+[ "$r0" = 0 ] && [ "$r1" = 0 ] && [ "$rd" = 0 ] && ok slow_party_after_last_op || nok slow_party_after_last_op "exits $r0 $r1 $rd: $(head -c 300 "$tmp/slow.d")"
+
 # --- a long computation: the dealer killed, stopped, a party interrupted ---
 cat >"$tmp/long.he" <<'HE'
 import smpc
