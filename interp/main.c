@@ -17,6 +17,7 @@
 #include <readline/readline.h>
 
 #include "interp.h"
+#include "smpc/smpc.h"
 
 extern const char *he_stdlib_dir;
 /* interp/luarun.c: runs a Lua script with the he module preloaded. */
@@ -373,6 +374,31 @@ static void find_stdlib(void)
     }
 }
 
+/* --party and --parties go together, and the party must be in the file:
+** usage errors (64) before anything runs. A file that cannot be read is
+** left to smpc.context, which names the problem. 0 or the exit status. */
+static int party_options(void)
+{
+    bool party = the_vm->party != HE_PARTY_SIM, file = the_vm->party_file != NULL;
+    if (party && !file) {
+        fputs("he: --party needs --parties FILE (the party file)\n", stderr);
+        return 64;
+    }
+    if (file && !party) {
+        fputs("he: --parties needs --party I|dealer\n", stderr);
+        return 64;
+    }
+    if (!party || the_vm->party == HE_PARTY_DEALER) return 0;
+    int n = he_smpc_party_file_check(the_vm->party_file);
+    if (n > 0 && the_vm->party >= n) {
+        fprintf(stderr, "he: --party %d, but the party file %s has parties 0..%d\n", the_vm->party,
+                the_vm->party_file, n - 1);
+        return 64;
+    }
+    he_clearerr();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     the_vm = he_vm_new();
@@ -444,6 +470,13 @@ int main(int argc, char **argv)
     builtins_free();
             return 64;
         } else break;
+    }
+    int urc = party_options();
+    if (urc) {
+        he_vm_free(the_vm);
+        types_free_all();
+        builtins_free();
+        return urc;
     }
     int rc = HE_OK;
     char dirbuf[PATH_MAX];
