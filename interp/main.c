@@ -56,25 +56,67 @@ static void usage(FILE *to)
           to);
 }
 
-/* --- signals: Ctrl-C stops the running code; a second one kills --- */
-static void on_sigint(int sig)
+/* --- signals: Ctrl-C (SIGINT) or SIGTERM stops the running code; a second one kills ---
+** The handler only records the signal in the runtime's interrupt flag; the VM
+** and the long kernels poll it and stop through the ordinary error path, which
+** flushes the output. */
+static void on_signal(int sig)
 {
-    (void)sig;
-    if (the_vm->interrupted) {
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+    if (he_interrupt_pending()) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
     }
-    the_vm->interrupted = 1;
+    he_interrupt(sig);
 }
+
+static int stopped_by; /* the signal that stopped the last run, or 0 */
 
 static int run_guarded(int (*fn)(void *), void *arg)
 {
-    the_vm->interrupted = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+    he_interrupt_clear();
+    void (*oldint)(int) = signal(SIGINT, on_signal);
+    void (*oldterm)(int) = signal(SIGTERM, on_signal);
     int rc = fn(arg);
-    signal(SIGINT, old);
-    the_vm->interrupted = 0;
+    signal(SIGINT, oldint);
+    signal(SIGTERM, oldterm);
+    stopped_by = he_interrupt_pending();
+    he_interrupt_clear();
     return rc;
+}
+
+/* In the REPL, Ctrl-C returns to the prompt; SIGTERM leaves. */
+static bool terminated(void)
+{
+    if (stopped_by == SIGTERM) return true;
+    stopped_by = 0;
+    return false;
+}
+
+/* --- stderr writes out stdout first: in a log of both streams (2>&1) the
+** output and the errors keep their order, while stdout stays block-buffered
+** when it is not a terminal --- */
+static ssize_t ordered_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    fflush(stdout);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(STDERR_FILENO, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return done ? (ssize_t)done : -1;
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static void ordered_stderr(void)
+{
+    cookie_io_functions_t io = {.write = ordered_write};
+    FILE *f = fopencookie(NULL, "w", io);
+    if (!f) return; /* stays the plain stderr */
+    setvbuf(f, NULL, _IONBF, 0);
+    stderr = f;
 }
 
 struct src_arg {
@@ -274,7 +316,7 @@ static bool meta(const char *line)
         printf("unknown command %s (type :help)\n", cmd);
     }
     fflush(stdout);
-    return true;
+    return !terminated();
 }
 
 static const char *history_file(void)
@@ -290,6 +332,7 @@ static const char *history_file(void)
 
 static int repl(void)
 {
+    stopped_by = 0; /* he -i: a script stopped by Ctrl-C, then the REPL */
     interactive = isatty(0) && isatty(1);
     setvbuf(stdout, NULL, _IOLBF, 0); /* errors (stderr) and output interleave in order */
     const char *hist = interactive ? history_file() : NULL;
@@ -338,8 +381,9 @@ static int repl(void)
         fflush(stdout);
         input.len = 0;
         input.data[0] = '\0';
+        if (terminated()) break;
     }
-    if (input.len > 0) {
+    if (input.len > 0 && !stopped_by) {
         /* end of input inside an open block or bracket: say so */
         struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
         run_guarded(run_src_cb, &a);
@@ -401,6 +445,7 @@ static int party_options(void)
 
 int main(int argc, char **argv)
 {
+    ordered_stderr();
     the_vm = he_vm_new();
     if (!the_vm) {
         fprintf(stderr, "he: cannot start: %s\n", he_errmsg());
@@ -491,7 +536,7 @@ int main(int argc, char **argv)
         the_vm->argv = argv + i;
         struct src_arg a = {"<-e>", code, strlen(code), 0};
         rc = run_guarded(run_src_cb, &a);
-        if (then_repl) rc = repl();
+        if (then_repl && stopped_by != SIGTERM) rc = repl();
     } else if (i < argc) {
         const char *f = argv[i];
         the_vm->argc = argc - i - 1;
@@ -512,7 +557,7 @@ int main(int argc, char **argv)
             struct src_arg a = {f, NULL, 0, 0};
             rc = run_guarded(run_file_cb, &a);
         }
-        if (then_repl) rc = repl();
+        if (then_repl && stopped_by != SIGTERM) rc = repl();
     } else {
         the_vm->script_dir = ".";
         rc = repl();
@@ -521,5 +566,6 @@ int main(int argc, char **argv)
     he_vm_free(the_vm);
     types_free_all();
     builtins_free();
-    return exit_code(rc);
+    /* stopped by Ctrl-C or SIGTERM: 128 + the signal (130, 143), as a shell reports it */
+    return stopped_by ? 128 + stopped_by : exit_code(rc);
 }

@@ -534,8 +534,10 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     ((v).tag == HE_OBJ && (v).as.o->type == &he_tensor_type &&                          \
      ((he_tensor *)(v).as.o)->dtype == HE_DT_FLOAT && ((he_tensor *)(v).as.o)->ndim == (rank))
 #define DO_JUMP() (pc += GET_sJ(*pc) + 1)
+/* Ctrl-C (SIGINT) or SIGTERM: the handler set the runtime's interrupt flag;
+** it stays set until the front end has stopped (see main.c) */
 #define INTERRUPT_CHECK() \
-    if (HE_UNLIKELY(vm->interrupted)) { SAVE_PC(); vm->interrupted = 0; he_error("interrupted"); THROW(); }
+    if (HE_UNLIKELY(he_interrupt_pending())) { SAVE_PC(); THROW(); }
 
 #ifdef HE_COMPUTED_GOTO
     static const void *const jump[OP__COUNT] = {
@@ -750,6 +752,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
         SAVE_PC();                                            \
         if (he_binop(op, RB, RC, &tmp) < 0) THROW();          \
         setv(&RA, tmp);                                       \
+        INTERRUPT_CHECK();                                    \
         vmbreak;                                              \
     }
             GENERIC(ADD, HE_OP_ADD)
@@ -898,6 +901,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                     if (b->fn(vm, fn + 1, nargs, &tmp) < 0) THROW();
                     setv(fn, tmp);
                     for (int j = 1; j <= nargs; j++) setv(&fn[j], he_nil());
+                    INTERRUPT_CHECK();
                     vmbreak;
                 }
                 he_error("cannot call a value of type %s", he_typename(*fn));
@@ -936,6 +940,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 tmp = he_nil();
                 if (b->fn(vm, &RA, GET_B(i), &tmp) < 0) THROW();
                 setv(&RA, tmp);
+                INTERRUPT_CHECK();
                 vmbreak;
             }
             vmcase(RETURN) {
@@ -1067,7 +1072,9 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     }
 
 error:
-    build_trace(vm, he_errmsg(), stop);
+    /* whatever failed while an interrupt is pending (a kernel that polled,
+    ** possibly on another thread) reports the interrupt */
+    build_trace(vm, he_interrupt_pending() ? he_interrupt_message() : he_errmsg(), stop);
     while (vm->nframes > stop) {
         frame *e = &vm->frames[vm->nframes - 1];
         for (int j = 0; j < e->p->nregs; j++) setv(&e->base[j], he_nil());
@@ -1254,14 +1261,22 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
     }
     he_value result;
     int rc = run_proto(vm, p, &result);
+    if (rc == HE_OK && he_interrupt_pending()) {
+        /* stopped after the last check (a builtin that ran to its end):
+        ** the REPL binds and prints nothing */
+        he_release(result);
+        vm->trace.len = 0;
+        he_buf_printf(&vm->trace, "%s: runtime error: %s\n", file, he_interrupt_message());
+        rc = HE_RUNTIME_ERROR;
+    }
     if (rc != HE_OK && vm->halted) {
         vm->halted = false;
         fflush(vm->out);
         return HE_OK;
     }
     if (rc != HE_OK) {
+        fflush(vm->out); /* what the script printed comes first */
         fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
-        fflush(vm->out);
         /* names whose definitions may not have run must not stay with
         ** their static types (the REPL, its :load, the Lua module) */
         module_truncate(m, ng, nglob);
