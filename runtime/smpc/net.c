@@ -505,6 +505,7 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
     smpc_net *net = ctx->net;
     char nm[32];
     for (;;) {
+        if (he_poll_interrupt() < 0) return -1; /* Ctrl-C while waiting for a peer */
         int64_t left = deadline - now_ms();
         if (left < 0) left = 0;
         zmq_pollitem_t it = {net->router, 0, ZMQ_POLLIN, 0};

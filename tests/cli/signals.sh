@@ -95,3 +95,17 @@ lines=$(wc -l <"$tmp/log")
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ "$lines" = 2 ] && ok flush_writes_out || nok flush_writes_out "$lines lines in the log"
+
+# SIGINT during a long key generation (4096-bit Paillier: minutes)
+printf 'import paillier\nlet k = paillier.keygen(4096)\nprint("after")\n' >"$tmp/pk.he"
+"$HE" "$tmp/pk.he" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 1
+t0=$(now)
+kill -INT $pid
+wait $pid
+rc=$?
+took=$(since "$t0")
+[ "$rc" = 130 ] && grep -q "runtime error: interrupted" "$tmp/err" && ok keygen_sigint ||
+    nok keygen_sigint "exit $rc: $(head -c 300 "$tmp/err")"
+[ "$took" -le 4 ] && ok keygen_sigint_prompt || nok keygen_sigint_prompt "stopped after ${took}s"
