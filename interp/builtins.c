@@ -55,6 +55,8 @@ static int want_shape(he_value v, const char *fn, int *ndim, int64_t *shape)
             for (int i = 0; i < *ndim; i++) shape[i] = t->data.i[i];
             return 0;
         }
+        if (t->dtype == HE_DT_INT && t->ndim == 1)
+            return he_error("%s: a shape has at most %d dimensions, not %lld", fn, HE_MAXDIM, (long long)t->size);
     }
     return he_error("%s: the shape must be an int or a list of ints like [2, 3]", fn);
 }
@@ -137,8 +139,8 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
 
 static type *r_zeros(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call; (void)n;
-    return shaped(c, a[0], t[0], T_FLOAT, "zeros");
+    (void)n;
+    return shaped(c, a[0], t[0], T_FLOAT, builtins[call->bi].name); /* zeros or ones */
 }
 
 static type *r_full(checker *c, node *call, node **a, type **t, int n)

@@ -285,7 +285,8 @@ static int iter_get(he_value v, int64_t i, he_value *out)
 
 static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
 {
-    if (!he_is_tensor(base)) return he_error("cannot slice %s", he_typename(base));
+    bool str = he_is(base, &he_str_type);
+    if (!he_is_tensor(base) && !(str && n == 1)) return he_error("cannot slice %s", he_typename(base));
     he_slice s[HE_MAXDIM];
     if (n > HE_MAXDIM) return he_error("too many indices");
     for (int i = 0; i < n; i++) {
@@ -307,6 +308,17 @@ static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_val
             s[i].is_index = true;
             items += 1;
         }
+    }
+    if (str) {
+        /* bytes, as s[i] indexes them; bounds as for tensors */
+        const he_str *b = he_as_str(base);
+        int64_t first, count, step = s[0].step;
+        if (he_slice_resolve(&s[0], (int64_t)b->len, 0, &first, &count) < 0) return -1;
+        he_str *r = he_str_new(NULL, (size_t)count);
+        if (!r) return -1;
+        for (int64_t k = 0; k < count; k++) r->data[k] = b->data[first + k * step];
+        *out = he_objv(&r->obj);
+        return 0;
     }
     he_tensor *r = he_tensor_slice(he_as_tensor(base), n, s);
     if (!r) return -1;

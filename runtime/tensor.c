@@ -378,7 +378,7 @@ he_tensor *he_tensor_sub(const he_tensor *t, int n, const int64_t *idx)
 
 /* Resolves one slice against a dimension as Python does: first index and
 ** count. */
-static int slice_resolve(const he_slice *s, int64_t dim, int axis, int64_t *first, int64_t *count)
+int he_slice_resolve(const he_slice *s, int64_t dim, int axis, int64_t *first, int64_t *count)
 {
     if (s->is_index) {
         int64_t i = s->start < 0 && s->start != HE_SLICE_END ? s->start + dim : s->start;
@@ -442,7 +442,7 @@ he_tensor *he_tensor_slice(const he_tensor *t, int n, const he_slice *s)
     }
     for (int d = 0; d < nd; d++) {
         if (d < n) {
-            if (slice_resolve(&s[d], t->shape[d], d, &first[d], &count[d]) < 0) return NULL;
+            if (he_slice_resolve(&s[d], t->shape[d], d, &first[d], &count[d]) < 0) return NULL;
             /* a single element's step is irrelevant (and may be huge) */
             step[d] = s[d].is_index || count[d] <= 1 ? 1 : s[d].step;
             if (!s[d].is_index) oshape[ond++] = count[d];
