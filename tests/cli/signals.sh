@@ -29,7 +29,7 @@ wait $pid
 rc=$?
 took=$(since "$t0")
 [ "$rc" = 130 ] && ok script_sigint_exit_130 || nok script_sigint_exit_130 "exit $rc: $(head -c 300 "$tmp/err")"
-grep -q "mm.he:3: runtime error: interrupted" "$tmp/err" && ok script_sigint_message ||
+grep -q "mm.he:[23]: runtime error: interrupted" "$tmp/err" && ok script_sigint_message ||
     nok script_sigint_message "$(head -c 300 "$tmp/err")"
 [ "$took" -le 4 ] && ok script_sigint_prompt || nok script_sigint_prompt "stopped after ${took}s"
 grep -q after "$tmp/out" && nok script_sigint_stops "the script ran on" || ok script_sigint_stops
@@ -109,3 +109,24 @@ took=$(since "$t0")
 [ "$rc" = 130 ] && grep -q "runtime error: interrupted" "$tmp/err" && ok keygen_sigint ||
     nok keygen_sigint "exit $rc: $(head -c 300 "$tmp/err")"
 [ "$took" -le 4 ] && ok keygen_sigint_prompt || nok keygen_sigint_prompt "stopped after ${took}s"
+
+# a print a second or more after the last write-out writes out at once: the
+# log shows progress while the run goes on (without flush())
+cat >"$tmp/tick.he" <<'HE'
+print("one")
+print("two")
+let t0 = clock()
+while clock() - t0 < 1.5 { }
+print("three")
+while true { }
+HE
+"$HE" "$tmp/tick.he" >"$tmp/log" 2>/dev/null &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    sleep 0.5
+    lines=$(wc -l <"$tmp/log")
+    [ "$lines" = 3 ] && break
+done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ "$lines" = 3 ] && ok print_writes_out_after_a_second || nok print_writes_out_after_a_second "$lines lines in the log"
