@@ -138,6 +138,17 @@ static int run_file_cb(void *p)
     return he_run_file(the_vm, a->file, a->flags);
 }
 
+static int type_cb(void *p)
+{
+    struct src_arg *a = p;
+    he_buf b;
+    he_buf_init(&b);
+    int rc = he_type_of(the_vm, a->src, &b);
+    if (rc == 0) printf("%s : %s\n", a->src, b.data);
+    he_buf_free(&b);
+    return rc;
+}
+
 /* --- the REPL ------------------------------------------------------------------------ */
 static const char *const keywords[] = {"let", "fn", "if", "else", "while", "for", "in", "return", "break",
                                        "continue", "import", "as", "and", "or", "not", "true", "false", "int",
@@ -286,10 +297,8 @@ static bool meta(const char *line)
     } else if (prefix_of(cmd, ":quit")) {
         return false;
     } else if (prefix_of(cmd, ":type")) {
-        he_buf b;
-        he_buf_init(&b);
-        if (he_type_of(the_vm, arg, &b) == 0) printf("%s : %s\n", arg, b.data);
-        he_buf_free(&b);
+        struct src_arg a = {arg, arg, 0, 0}; /* it may run code: Ctrl-C stops it */
+        run_guarded(type_cb, &a);
     } else if (prefix_of(cmd, ":dis")) {
         struct src_arg a = {"<repl>", arg, strlen(arg), HE_RUN_DUMP | HE_RUN_REPL};
         run_guarded(run_src_cb, &a);
@@ -383,7 +392,7 @@ static int repl(void)
         input.data[0] = '\0';
         if (terminated()) break;
     }
-    if (input.len > 0 && !stopped_by) {
+    if (input.len > 0) {
         /* end of input inside an open block or bracket: say so */
         struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
         run_guarded(run_src_cb, &a);

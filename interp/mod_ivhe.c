@@ -413,7 +413,8 @@ static int matvec_into(const ict *M, const he_ivhe_ct *v, he_ivhe_ct *out)
 static int plain_rows_matmul(he_tensor *t, ict *W, he_value *out)
 {
     int64_t n = t->shape[t->ndim - 1], m = t->ndim == 2 ? t->shape[0] : 1;
-    if (n != W->rows) return he_error("ivhe: '@' shape mismatch: %lld and %u rows", (long long)n, W->rows);
+    if (n != W->rows)
+        return he_error("ivhe: '@' shape mismatch: %s and %s", he_shape_str(t->ndim, t->shape).s, ishape(W).s);
     bool ints = t->dtype == HE_DT_INT;
     ict *r = ict_new(W->key, t->ndim == 2 ? K_MATRIX : K_VECTOR, (unsigned)m, W->cols);
     if (!r) return -1;

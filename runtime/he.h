@@ -47,9 +47,10 @@ HE_NORETURN void he_misuse(const char *what);
 
 /* --- interrupts ------------------------------------------------------------- */
 /* A signal handler records its signal with he_interrupt(sig): it only
-** stores a number, so it is async-signal-safe. Long loops poll cheaply (once
-** per row, per prime candidate, per NTT batch, per protocol round, never per
-** element): he_poll_interrupt() is 0, or -1 with the error "interrupted"
+** stores a number, so it is async-signal-safe. Long loops poll cheaply (per
+** block of a matrix product, per prime candidate, per CKKS operation or key,
+** per SMPC protocol step and network wait; never per element):
+** he_poll_interrupt() is 0, or -1 with the error "interrupted"
 ** ("terminated" for SIGTERM) while one is pending. The interrupt stays
 ** pending until the front end has stopped and calls he_interrupt_clear(). */
 extern _Atomic int he_interrupt_sig;
