@@ -130,3 +130,28 @@ done
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ "$lines" = 3 ] && ok print_writes_out_after_a_second || nok print_writes_out_after_a_second "$lines lines in the log"
+
+# SIGINT during a CKKS batch (one encryption per row, about 10 s in all)
+cat >"$tmp/ck.he" <<'HE'
+import ckks
+let ctx = ckks.context(8192, 40, 3)
+let keys = ckks.keygen(ctx)
+print("keys")
+let b = ckks.encrypt_rows(keys, ones([4000, 10]))
+print("after", len(b))
+HE
+"$HE" "$tmp/ck.he" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    grep -q keys "$tmp/out" && break
+    sleep 0.5
+done
+sleep 0.5
+t0=$(now)
+kill -INT $pid
+wait $pid
+rc=$?
+took=$(since "$t0")
+[ "$rc" = 130 ] && grep -q "ck.he:5: runtime error: interrupted" "$tmp/err" && ok ckks_batch_sigint ||
+    nok ckks_batch_sigint "exit $rc: $(head -c 300 "$tmp/err")"
+[ "$took" -le 3 ] && ok ckks_batch_sigint_prompt || nok ckks_batch_sigint_prompt "stopped after ${took}s"
