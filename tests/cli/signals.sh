@@ -155,3 +155,20 @@ took=$(since "$t0")
 [ "$rc" = 130 ] && grep -q "ck.he:5: runtime error: interrupted" "$tmp/err" && ok ckks_batch_sigint ||
     nok ckks_batch_sigint "exit $rc: $(head -c 300 "$tmp/err")"
 [ "$took" -le 3 ] && ok ckks_batch_sigint_prompt || nok ckks_batch_sigint_prompt "stopped after ${took}s"
+
+# SIGINT while an SMPC party waits for peers that never come
+mkdir "$tmp/k"
+"$HE" -e "import smpc
+smpc.local_parties(\"$tmp/k\", 2)" >/dev/null
+printf 'import smpc\nlet ctx = smpc.context(2)\nprint("never")\n' >"$tmp/two.he"
+"$HE" --party 0 --parties "$tmp/k/parties" "$tmp/two.he" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 1.5
+t0=$(now)
+kill -INT $pid
+wait $pid
+rc=$?
+took=$(since "$t0")
+[ "$rc" = 130 ] && grep -q "runtime error: interrupted" "$tmp/err" && ok smpc_wait_sigint ||
+    nok smpc_wait_sigint "exit $rc: $(head -c 300 "$tmp/err")"
+[ "$took" -le 3 ] && ok smpc_wait_sigint_prompt || nok smpc_wait_sigint_prompt "stopped after ${took}s"
