@@ -378,6 +378,19 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, he_parser *ps)
     const YYLTYPE *loc = yypcontext_location(ctx);
     if (got == YYSYMBOL_YYerror) return 0; /* the lexer already reported it */
     if (ps->nerrors == 0 && got == YYSYMBOL_YYEOF) ps->incomplete = true;
+    /* an error at the end of input, or on a later line than a ( or [ that
+    ** the rest of the source never closes: that bracket is the mistake */
+    if (ps->mismatch) {
+        he_syntax_error(ps, ps->mismatch_line, ps->mismatch_col, "'%s' opened here was never closed",
+                        ps->mismatch_tok == TOK_LPAREN ? "(" : "[");
+        return 0;
+    }
+    int d = ps->depth > 256 ? 256 : ps->depth;
+    if (d > 0 && (got == YYSYMBOL_YYEOF || (ps->brackets[d - 1] != TOK_LBRACE && loc->first_line > ps->bline[d - 1] &&
+                                            !he_closed_later(ps, loc->first_line, loc->first_column)))) {
+        he_unclosed(ps);
+        return 0;
+    }
     yysymbol_kind_t exp[6];
     int n = yypcontext_expected_tokens(ctx, exp, 6);
     he_buf b;

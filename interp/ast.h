@@ -141,11 +141,14 @@ typedef struct he_parser {
     /* statement-end insertion (see lexer.l) */
     int last_tok;
     int brackets[256];
+    int bline[256], bcol[256]; /* where each open bracket is (for "never closed") */
     int depth;
-    int stash_tok;
-    int stash_valid;
-    union { int64_t ival; double fval; char *sval; } stash_val;
-    struct { int first_line, first_column, last_line, last_column; } stash_loc;
+    int mismatch, mismatch_tok, mismatch_line, mismatch_col; /* the token just read closed another bracket */
+    /* tokens read ahead, returned before the scanner's next ones */
+    int nstash;
+    int stash_tok[4];
+    union { int64_t ival; double fval; char *sval; } stash_val[4];
+    struct { int first_line, first_column, last_line, last_column; } stash_loc[4];
     int eof_done;
     /* results */
     nlist stmts;
@@ -161,6 +164,10 @@ node *ast_node(he_parser *ps, nkind k, int line, int col);
 void nlist_push(he_parser *ps, nlist *l, node *n);
 const char *he_intern(he_parser *ps, const char *s, size_t n);
 char *he_unescape(he_parser *ps, const char *s, size_t n, void *loc);
+/* Unclosed brackets (parse.c): reports the innermost open one as never
+** closed; whether the innermost one is closed in the source from line:col on. */
+void he_unclosed(he_parser *ps);
+bool he_closed_later(he_parser *ps, int line, int col);
 
 /* Prints "file:line:col: error: msg", the line and a caret; counts it. */
 void he_syntax_error(he_parser *ps, int line, int col, const char *fmt, ...) HE_PRINTF(4, 5);

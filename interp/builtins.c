@@ -55,6 +55,8 @@ static int want_shape(he_value v, const char *fn, int *ndim, int64_t *shape)
             for (int i = 0; i < *ndim; i++) shape[i] = t->data.i[i];
             return 0;
         }
+        if (t->dtype == HE_DT_INT && t->ndim == 1)
+            return he_error("%s: a shape has at most %d dimensions, not %lld", fn, HE_MAXDIM, (long long)t->size);
     }
     return he_error("%s: the shape must be an int or a list of ints like [2, 3]", fn);
 }
@@ -137,8 +139,8 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
 
 static type *r_zeros(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call; (void)n;
-    return shaped(c, a[0], t[0], T_FLOAT, "zeros");
+    (void)n;
+    return shaped(c, a[0], t[0], T_FLOAT, builtins[call->bi].name); /* zeros or ones */
 }
 
 static type *r_full(checker *c, node *call, node **a, type **t, int n)
@@ -423,7 +425,24 @@ static int f_print(he_vm *vm, he_value *a, int n, he_value *out)
     he_buf_puts(&b, "\n");
     fwrite(b.data, 1, b.len, vm->out);
     he_buf_free(&b);
+    /* stdout that is not a terminal is block-buffered (fast); a print that
+    ** comes a second or more after the last write-out writes it out, so a
+    ** long run's log shows its progress */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - vm->flushed_at >= 1) {
+        fflush(vm->out);
+        vm->flushed_at = now.tv_sec;
+    }
     *out = he_nil();
+    return 0;
+}
+
+static int f_flush(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)a; (void)n;
+    *out = he_nil();
+    if (fflush(vm->out) != 0) return he_error("flush: cannot write the output: %s", strerror(errno));
     return 0;
 }
 
@@ -971,6 +990,7 @@ static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
 /* --- the table --------------------------------------------------------------------------------- */
 static const builtin core_builtins[] = {
     {"print", NULL, 0, -1, f_print, r_print, "print(a, b, ...): prints values separated by spaces"},
+    {"flush", NULL, 0, 0, f_flush, r_print, "flush(): writes out now what print has buffered (output to a file or a pipe)"},
     {"len", NULL, 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
     {"zeros", NULL, 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},
     {"ones", NULL, 1, 1, f_ones, r_zeros, "ones([d0, d1, ...]): a float tensor of ones"},

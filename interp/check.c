@@ -539,7 +539,7 @@ static type *index_expr(checker *c, node *n)
         return ty_any;
     }
     if (bt->kind == T_ANY) return ty_any;
-    if (bt->kind == T_STR && n->list.n == 1 && !slices) return ty_str;
+    if (bt->kind == T_STR && n->list.n == 1) return ty_str; /* s[i], s[a:b:c]: bytes */
     if (bt->kind != T_TENSOR) {
         ck_error(c, n, "cannot index a value of type %s", ty_str_of(bt));
         return ty_any;

@@ -103,7 +103,7 @@ struct he_vm {
     const char *script_dir;
     int argc;
     char **argv;
-    volatile int interrupted;
+    int64_t flushed_at;  /* when print last wrote out vm->out (CLOCK_MONOTONIC seconds) */
     bool repl;
     he_prng rng;         /* default generator for random tensors */
     he_buf trace;        /* traceback of the last runtime error */

@@ -17,6 +17,7 @@
 #include <readline/readline.h>
 
 #include "interp.h"
+#include "smpc/smpc.h"
 
 extern const char *he_stdlib_dir;
 /* interp/luarun.c: runs a Lua script with the he module preloaded. */
@@ -55,25 +56,67 @@ static void usage(FILE *to)
           to);
 }
 
-/* --- signals: Ctrl-C stops the running code; a second one kills --- */
-static void on_sigint(int sig)
+/* --- signals: Ctrl-C (SIGINT) or SIGTERM stops the running code; a second one kills ---
+** The handler only records the signal in the runtime's interrupt flag; the VM
+** and the long kernels poll it and stop through the ordinary error path, which
+** flushes the output. */
+static void on_signal(int sig)
 {
-    (void)sig;
-    if (the_vm->interrupted) {
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+    if (he_interrupt_pending()) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
     }
-    the_vm->interrupted = 1;
+    he_interrupt(sig);
 }
+
+static int stopped_by; /* the signal that stopped the last run, or 0 */
 
 static int run_guarded(int (*fn)(void *), void *arg)
 {
-    the_vm->interrupted = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+    he_interrupt_clear();
+    void (*oldint)(int) = signal(SIGINT, on_signal);
+    void (*oldterm)(int) = signal(SIGTERM, on_signal);
     int rc = fn(arg);
-    signal(SIGINT, old);
-    the_vm->interrupted = 0;
+    signal(SIGINT, oldint);
+    signal(SIGTERM, oldterm);
+    stopped_by = he_interrupt_pending();
+    he_interrupt_clear();
     return rc;
+}
+
+/* In the REPL, Ctrl-C returns to the prompt; SIGTERM leaves. */
+static bool terminated(void)
+{
+    if (stopped_by == SIGTERM) return true;
+    stopped_by = 0;
+    return false;
+}
+
+/* --- stderr writes out stdout first: in a log of both streams (2>&1) the
+** output and the errors keep their order, while stdout stays block-buffered
+** when it is not a terminal --- */
+static ssize_t ordered_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    fflush(stdout);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(STDERR_FILENO, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return done ? (ssize_t)done : -1;
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static void ordered_stderr(void)
+{
+    cookie_io_functions_t io = {.write = ordered_write};
+    FILE *f = fopencookie(NULL, "w", io);
+    if (!f) return; /* stays the plain stderr */
+    setvbuf(f, NULL, _IONBF, 0);
+    stderr = f;
 }
 
 struct src_arg {
@@ -93,6 +136,17 @@ static int run_file_cb(void *p)
 {
     struct src_arg *a = p;
     return he_run_file(the_vm, a->file, a->flags);
+}
+
+static int type_cb(void *p)
+{
+    struct src_arg *a = p;
+    he_buf b;
+    he_buf_init(&b);
+    int rc = he_type_of(the_vm, a->src, &b);
+    if (rc == 0) printf("%s : %s\n", a->src, b.data);
+    he_buf_free(&b);
+    return rc;
 }
 
 /* --- the REPL ------------------------------------------------------------------------ */
@@ -243,10 +297,8 @@ static bool meta(const char *line)
     } else if (prefix_of(cmd, ":quit")) {
         return false;
     } else if (prefix_of(cmd, ":type")) {
-        he_buf b;
-        he_buf_init(&b);
-        if (he_type_of(the_vm, arg, &b) == 0) printf("%s : %s\n", arg, b.data);
-        he_buf_free(&b);
+        struct src_arg a = {arg, arg, 0, 0}; /* it may run code: Ctrl-C stops it */
+        run_guarded(type_cb, &a);
     } else if (prefix_of(cmd, ":dis")) {
         struct src_arg a = {"<repl>", arg, strlen(arg), HE_RUN_DUMP | HE_RUN_REPL};
         run_guarded(run_src_cb, &a);
@@ -273,7 +325,7 @@ static bool meta(const char *line)
         printf("unknown command %s (type :help)\n", cmd);
     }
     fflush(stdout);
-    return true;
+    return !terminated();
 }
 
 static const char *history_file(void)
@@ -289,6 +341,7 @@ static const char *history_file(void)
 
 static int repl(void)
 {
+    stopped_by = 0; /* he -i: a script stopped by Ctrl-C, then the REPL */
     interactive = isatty(0) && isatty(1);
     setvbuf(stdout, NULL, _IOLBF, 0); /* errors (stderr) and output interleave in order */
     const char *hist = interactive ? history_file() : NULL;
@@ -337,6 +390,7 @@ static int repl(void)
         fflush(stdout);
         input.len = 0;
         input.data[0] = '\0';
+        if (terminated()) break;
     }
     if (input.len > 0) {
         /* end of input inside an open block or bracket: say so */
@@ -373,8 +427,34 @@ static void find_stdlib(void)
     }
 }
 
+/* --party and --parties go together, and the party must be in the file:
+** usage errors (64) before anything runs. A file that cannot be read is
+** left to smpc.context, which names the problem. 0 or the exit status. */
+static int party_options(void)
+{
+    bool party = the_vm->party != HE_PARTY_SIM, file = the_vm->party_file != NULL;
+    if (party && !file) {
+        fputs("he: --party needs --parties FILE (the party file)\n", stderr);
+        return 64;
+    }
+    if (file && !party) {
+        fputs("he: --parties needs --party I|dealer\n", stderr);
+        return 64;
+    }
+    if (!party || the_vm->party == HE_PARTY_DEALER) return 0;
+    int n = he_smpc_party_file_check(the_vm->party_file);
+    if (n > 0 && the_vm->party >= n) {
+        fprintf(stderr, "he: --party %d, but the party file %s has parties 0..%d\n", the_vm->party,
+                the_vm->party_file, n - 1);
+        return 64;
+    }
+    he_clearerr();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    ordered_stderr();
     the_vm = he_vm_new();
     if (!the_vm) {
         fprintf(stderr, "he: cannot start: %s\n", he_errmsg());
@@ -445,6 +525,13 @@ int main(int argc, char **argv)
             return 64;
         } else break;
     }
+    int urc = party_options();
+    if (urc) {
+        he_vm_free(the_vm);
+        types_free_all();
+        builtins_free();
+        return urc;
+    }
     int rc = HE_OK;
     char dirbuf[PATH_MAX];
     if (dump || check) {
@@ -458,7 +545,7 @@ int main(int argc, char **argv)
         the_vm->argv = argv + i;
         struct src_arg a = {"<-e>", code, strlen(code), 0};
         rc = run_guarded(run_src_cb, &a);
-        if (then_repl) rc = repl();
+        if (then_repl && stopped_by != SIGTERM) rc = repl();
     } else if (i < argc) {
         const char *f = argv[i];
         the_vm->argc = argc - i - 1;
@@ -479,7 +566,7 @@ int main(int argc, char **argv)
             struct src_arg a = {f, NULL, 0, 0};
             rc = run_guarded(run_file_cb, &a);
         }
-        if (then_repl) rc = repl();
+        if (then_repl && stopped_by != SIGTERM) rc = repl();
     } else {
         the_vm->script_dir = ".";
         rc = repl();
@@ -488,5 +575,6 @@ int main(int argc, char **argv)
     he_vm_free(the_vm);
     types_free_all();
     builtins_free();
-    return exit_code(rc);
+    /* stopped by Ctrl-C or SIGTERM: 128 + the signal (130, 143), as a shell reports it */
+    return stopped_by ? 128 + stopped_by : exit_code(rc);
 }

@@ -247,6 +247,13 @@ static ict *expand(const ict *s, unsigned n)
     return r;
 }
 
+/* The shape the user sees, for messages: [] a number, [n] a vector, [r, n] a matrix. */
+static he_shapestr ishape(const ict *c)
+{
+    int64_t sh[2] = {c->rows, c->cols};
+    return c->kind == K_MATRIX ? he_shape_str(2, sh) : he_shape_str(c->kind == K_VECTOR, sh + 1);
+}
+
 /* Brings a and b to the shape of the larger (scalar < vector < matrix rows);
 ** on success *x and *y are new references. */
 static int broadcast(ict *a, ict *b, ict **x, ict **y)
@@ -255,7 +262,7 @@ static int broadcast(ict *a, ict *b, ict **x, ict **y)
     if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
     if (a->kind == b->kind) {
         if (a->cols != b->cols || a->rows != b->rows)
-            return he_error("ivhe: shape mismatch: [%u, %u] and [%u, %u]", a->rows, a->cols, b->rows, b->cols);
+            return he_error("ivhe: shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
         a->obj.rc++;
         b->obj.rc++;
         *x = a;
@@ -269,7 +276,7 @@ static int broadcast(ict *a, ict *b, ict **x, ict **y)
     else if (lo->cols == hi->cols) {
         e = lo;
         lo->obj.rc++;
-    } else return he_error("ivhe: shape mismatch: a vector of %u with rows of %u", lo->cols, hi->cols);
+    } else return he_error("ivhe: shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
     if (!e) return -1;
     hi->obj.rc++;
     *x = swap ? hi : e;
@@ -358,7 +365,8 @@ static int add_plain(ict *c, he_value pv, bool negate_plain, bool negate_ct, he_
         }
         int64_t tc = t->shape[t->ndim - 1], tr = t->ndim == 2 ? t->shape[0] : 1;
         if (tc != c->cols || (t->ndim == 2 && (c->kind != K_MATRIX || tr != c->rows)))
-            return he_error("ivhe: shape mismatch between a ciphertext [%u, %u] and a plaintext tensor", c->rows, c->cols);
+            return he_error("ivhe: shape mismatch between a ciphertext %s and a plaintext tensor %s", ishape(c).s,
+                            he_shape_str(t->ndim, t->shape).s);
     }
     ict *r = like(c);
     if (!r) return -1;
@@ -405,7 +413,8 @@ static int matvec_into(const ict *M, const he_ivhe_ct *v, he_ivhe_ct *out)
 static int plain_rows_matmul(he_tensor *t, ict *W, he_value *out)
 {
     int64_t n = t->shape[t->ndim - 1], m = t->ndim == 2 ? t->shape[0] : 1;
-    if (n != W->rows) return he_error("ivhe: '@' shape mismatch: %lld and %u rows", (long long)n, W->rows);
+    if (n != W->rows)
+        return he_error("ivhe: '@' shape mismatch: %s and %s", he_shape_str(t->ndim, t->shape).s, ishape(W).s);
     bool ints = t->dtype == HE_DT_INT;
     ict *r = ict_new(W->key, t->ndim == 2 ? K_MATRIX : K_VECTOR, (unsigned)m, W->cols);
     if (!r) return -1;
@@ -438,17 +447,17 @@ static int matmul_ct(ict *a, ict *b, he_value *out)
     ict *r = NULL, *bt = NULL;
     int rc = 0;
     if (a->kind == K_VECTOR && b->kind == K_VECTOR) {
-        if (a->cols != b->cols) return he_error("ivhe: '@' shape mismatch: %u and %u", a->cols, b->cols);
+        if (a->cols != b->cols) return he_error("ivhe: '@' shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
         r = ict_new(a->key, K_SCALAR, 1, 1);
         rc = r ? he_ivhe_inner(k, r->c[0], a->c[0], b->c[0], a->key->sf) : -1;
     } else if (a->kind == K_MATRIX && b->kind == K_VECTOR) {
-        if (a->cols != b->cols) return he_error("ivhe: '@' shape mismatch: [%u, %u] and %u", a->rows, a->cols, b->cols);
+        if (a->cols != b->cols) return he_error("ivhe: '@' shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
         r = ict_new(a->key, K_VECTOR, 1, a->rows);
         rc = r ? matvec_into(a, b->c[0], r->c[0]) : -1;
     } else {
         /* vector @ matrix and matrix @ matrix: through the transpose of b */
         unsigned arows = a->kind == K_MATRIX ? a->rows : 1;
-        if (a->cols != b->rows) return he_error("ivhe: '@' shape mismatch: %u columns and %u rows", a->cols, b->rows);
+        if (a->cols != b->rows) return he_error("ivhe: '@' shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
         bt = transposed(b);
         r = bt ? ict_new(a->key, a->kind, arows, b->cols) : NULL;
         rc = r ? 0 : -1;
@@ -993,7 +1002,7 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_ct(a[1], "sgd", &G) < 0) return -1;
     if (G->key->k != W->key->k) return he_error("ivhe: ciphertexts under different keys");
     if (G->kind != W->kind || G->rows != W->rows || G->cols != W->cols)
-        return he_error("ivhe.sgd: shape mismatch: [%u, %u] and [%u, %u]", W->rows, W->cols, G->rows, G->cols);
+        return he_error("ivhe.sgd: shape mismatch: %s and %s", ishape(W).s, ishape(G).s);
     double num = nearbyint(rate * (double)FRAC_DEN);
     if (!(fabs(num) < 9.0e18)) return he_error("ivhe.sgd: rate %g out of range", rate);
     he_ivhe_ct *t = he_ivhe_ct_new(W->cols);

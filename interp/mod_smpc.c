@@ -618,7 +618,6 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
         if (vm->party_key) snprintf(key, sizeof key, "%s", vm->party_key);
         else key_beside(key, sizeof key, vm->party_file, vm->party);
         cfg.mode = HE_SMPC_NET;
-        cfg.interrupt = &vm->interrupted; /* Ctrl-C ends a wait for a peer */
         cfg.party_file = vm->party_file;
         cfg.secret_key_file = key;
         if (vm->party == HE_PARTY_DEALER) {

@@ -105,6 +105,12 @@ char *he_unescape(he_parser *ps, const char *s, size_t n, void *vloc)
     YYLTYPE *loc = vloc;
     char *out = ast_alloc(ps, n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') {
+            /* the string would end there: say so rather than cut it */
+            he_syntax_error(ps, loc->first_line, loc->first_column + (int)i + 1,
+                            "a NUL byte (0x00) inside a string literal (strings cannot hold it)");
+            return NULL;
+        }
         if (s[i] != '\\') {
             *o++ = s[i];
             continue;
@@ -151,9 +157,22 @@ void he_report(FILE *err, const char *file, const char *src, size_t srclen, int 
     }
     const char *e = p;
     while (e < end && *e != '\n') e++;
-    fprintf(err, "  %.*s\n  ", (int)(e - p), p);
-    for (int i = 1; i < col && p + i - 1 < e; i++) {
-        unsigned char ch = (unsigned char)p[i - 1];
+    /* a very long line: a window of it around the column, "..." where cut */
+    enum { WIDE = 200, BEFORE = 80, AFTER = 80 };
+    const char *at = p + (col > 1 ? col - 1 : 0), *from = p, *to = e;
+    if (at > e) at = e;
+    if (e - p > WIDE) {
+        if (at - p > BEFORE) from = at - BEFORE;
+        if (e - at > AFTER) to = at + AFTER;
+        while (from > p && from < at && ((unsigned char)*from & 0xc0) == 0x80) from++; /* whole UTF-8 characters */
+        while (to < e && ((unsigned char)*to & 0xc0) == 0x80) to++;
+    }
+    const char *pre = from > p ? "..." : "";
+    fprintf(err, "  %s", pre);
+    for (const char *q = from; q < to; q++) fputc(*q ? *q : '?', err); /* a NUL byte shows as ? */
+    fprintf(err, "%s\n  %s", to < e ? "..." : "", from > p ? "   " : "");
+    for (const char *q = from; q < at; q++) {
+        unsigned char ch = (unsigned char)*q;
         if ((ch & 0xc0) == 0x80) continue; /* a UTF-8 continuation byte: same column on screen */
         fputc(ch == '\t' ? '\t' : ' ', err);
     }
@@ -200,14 +219,18 @@ static bool in_parens(he_parser *ps)
 /* Fetches the next raw token, from the stash or the scanner. */
 static int raw_token(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
 {
-    if (ps->stash_valid) {
-        ps->stash_valid = 0;
-        memcpy(lval, &ps->stash_val, sizeof ps->stash_val);
-        lloc->first_line = ps->stash_loc.first_line;
-        lloc->first_column = ps->stash_loc.first_column;
-        lloc->last_line = ps->stash_loc.last_line;
-        lloc->last_column = ps->stash_loc.last_column;
-        return ps->stash_tok;
+    if (ps->nstash > 0) {
+        int t = ps->stash_tok[0];
+        memcpy(lval, &ps->stash_val[0], sizeof ps->stash_val[0]);
+        lloc->first_line = ps->stash_loc[0].first_line;
+        lloc->first_column = ps->stash_loc[0].first_column;
+        lloc->last_line = ps->stash_loc[0].last_line;
+        lloc->last_column = ps->stash_loc[0].last_column;
+        ps->nstash--;
+        memmove(ps->stash_tok, ps->stash_tok + 1, sizeof ps->stash_tok[0] * (size_t)ps->nstash);
+        memmove(ps->stash_val, ps->stash_val + 1, sizeof ps->stash_val[0] * (size_t)ps->nstash);
+        memmove(ps->stash_loc, ps->stash_loc + 1, sizeof ps->stash_loc[0] * (size_t)ps->nstash);
+        return t;
     }
     ps->newline = 0;
     int t = heylex(lval, lloc, ps->scanner);
@@ -218,39 +241,101 @@ static int raw_token(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
     return t;
 }
 
-static void stash(he_parser *ps, int tok, YYSTYPE *lval, YYLTYPE *lloc)
+/* Puts a token back, after those already stashed, or before them (front). */
+static void stash_at(he_parser *ps, bool front, int tok, YYSTYPE *lval, YYLTYPE *lloc)
 {
-    ps->stash_valid = 1;
-    ps->stash_tok = tok;
-    memcpy(&ps->stash_val, lval, sizeof ps->stash_val);
-    ps->stash_loc.first_line = lloc->first_line;
-    ps->stash_loc.first_column = lloc->first_column;
-    ps->stash_loc.last_line = lloc->last_line;
-    ps->stash_loc.last_column = lloc->last_column;
+    if (ps->nstash >= 4) he_misuse("parser: token stash full");
+    int k = front ? 0 : ps->nstash;
+    if (front) {
+        memmove(ps->stash_tok + 1, ps->stash_tok, sizeof ps->stash_tok[0] * (size_t)ps->nstash);
+        memmove(ps->stash_val + 1, ps->stash_val, sizeof ps->stash_val[0] * (size_t)ps->nstash);
+        memmove(ps->stash_loc + 1, ps->stash_loc, sizeof ps->stash_loc[0] * (size_t)ps->nstash);
+    }
+    ps->nstash++;
+    ps->stash_tok[k] = tok;
+    memcpy(&ps->stash_val[k], lval, sizeof ps->stash_val[k]);
+    ps->stash_loc[k].first_line = lloc->first_line;
+    ps->stash_loc[k].first_column = lloc->first_column;
+    ps->stash_loc[k].last_line = lloc->last_line;
+    ps->stash_loc[k].last_column = lloc->last_column;
+}
+
+static void stash(he_parser *ps, int tok, YYSTYPE *lval, YYLTYPE *lloc) { stash_at(ps, false, tok, lval, lloc); }
+
+/* The innermost open bracket, reported as never closed; the open ( and [
+** around it are forgotten, so statements end at newlines again and the
+** parser resumes at the next one. */
+void he_unclosed(he_parser *ps)
+{
+    int d = ps->depth > 256 ? 256 : ps->depth;
+    if (d <= 0) return;
+    int t = ps->brackets[d - 1];
+    he_syntax_error(ps, ps->bline[d - 1], ps->bcol[d - 1], "'%s' opened here was never closed",
+                    t == TOK_LPAREN ? "(" : t == TOK_LBRACKET ? "[" : "{");
+    while (ps->depth > 0 && in_parens(ps)) ps->depth--;
+}
+
+/* Whether the innermost open bracket is closed somewhere in the source
+** from line:col on (strings and comments skipped). */
+bool he_closed_later(he_parser *ps, int line, int col)
+{
+    const char *p = ps->src, *end = ps->src + ps->srclen;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n') l++;
+    p += col > 1 ? col - 1 : 0;
+    int depth = 0;
+    for (; p < end; p++) {
+        char c = *p;
+        if (c == '#') {
+            while (p < end && *p != '\n') p++;
+        } else if (c == '"') {
+            for (p++; p < end && *p != '"' && *p != '\n'; p++)
+                if (*p == '\\') p++;
+        } else if (c == '(' || c == '[' || c == '{') depth++;
+        else if ((c == ')' || c == ']' || c == '}') && --depth < 0) return true;
+    }
+    return false;
 }
 
 int yylex(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
 {
     YYLTYPE prev = *lloc;
-    int had_stash = ps->stash_valid;
+    ps->mismatch = 0; /* it is about the token last returned only */
+    int had_stash = ps->nstash > 0;
     int t = raw_token(lval, lloc, ps);
     int saw_newline = !had_stash && ps->newline;
-    if (had_stash) saw_newline = 0;
     bool insert = false;
-    /* a statement keyword at the start of a line cannot be inside ( ) or
-    ** [ ]: a bracket was left open. End the statement there so the error
-    ** points at the right place and the rest of the file still parses. */
+    /* a statement keyword (or fn NAME, a declaration) at the start of a line
+    ** cannot be inside ( ) or [ ]: a bracket was left open. Say which, end
+    ** the statement there, and the rest of the file still parses. */
+    if (saw_newline && in_parens(ps) && t == TOK_FN) {
+        YYSTYPE nval;
+        YYLTYPE nloc;
+        int n = raw_token(&nval, &nloc, ps);
+        if (n == TOK_IDENT) {
+            /* fn NAME becomes: error ; fn NAME */
+            YYSTYPE semi = {0};
+            YYLTYPE sloc = {prev.last_line, prev.last_column + 1, prev.last_line, prev.last_column + 1};
+            stash(ps, TOK_SEMI, &semi, &sloc);
+            stash(ps, t, lval, lloc);
+            stash(ps, n, &nval, &nloc);
+            he_unclosed(ps);
+            ps->last_tok = TOK_SEMI;
+            return TOK_YYerror;
+        }
+        stash(ps, n, &nval, &nloc); /* fn (a lambda): read on */
+    }
     if (saw_newline && in_parens(ps) &&
         (t == TOK_LET || t == TOK_IF || t == TOK_WHILE || t == TOK_FOR || t == TOK_RETURN || t == TOK_IMPORT ||
          t == TOK_BREAK || t == TOK_CONTINUE)) {
-        while (ps->depth > 0 && in_parens(ps)) ps->depth--;
-        if (ps->last_tok != TOK_SEMI) {
-            stash(ps, t, lval, lloc);
-            lloc->first_line = lloc->last_line = prev.last_line;
-            lloc->first_column = lloc->last_column = prev.last_column + 1;
-            ps->last_tok = TOK_SEMI;
-            return TOK_SEMI;
-        }
+        /* error ; KEYWORD: the parser resumes at the end of statement */
+        YYSTYPE semi = {0};
+        YYLTYPE sloc = {prev.last_line, prev.last_column + 1, prev.last_line, prev.last_column + 1};
+        stash(ps, TOK_SEMI, &semi, &sloc);
+        stash(ps, t, lval, lloc);
+        he_unclosed(ps);
+        ps->last_tok = TOK_SEMI;
+        return TOK_YYerror;
     }
     if (ends_statement(ps->last_tok) && !in_parens(ps)) {
         if (t == TOK_YYEOF) insert = true;
@@ -258,7 +343,7 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
         else if (saw_newline && t != TOK_ELSE && t != TOK_DOT) insert = true;
     }
     if (insert) {
-        stash(ps, t, lval, lloc);
+        stash_at(ps, true, t, lval, lloc);
         lloc->first_line = lloc->last_line = prev.last_line;
         lloc->first_column = lloc->last_column = prev.last_column + 1;
         ps->last_tok = TOK_SEMI;
@@ -266,12 +351,28 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, he_parser *ps)
     }
     switch (t) {
     case TOK_LPAREN: case TOK_LBRACKET: case TOK_LBRACE:
-        if (ps->depth < (int)(sizeof ps->brackets / sizeof ps->brackets[0])) ps->brackets[ps->depth] = t;
+        if (ps->depth < (int)(sizeof ps->brackets / sizeof ps->brackets[0])) {
+            ps->brackets[ps->depth] = t;
+            ps->bline[ps->depth] = lloc->first_line;
+            ps->bcol[ps->depth] = lloc->first_column;
+        }
         ps->depth++;
         break;
-    case TOK_RPAREN: case TOK_RBRACKET: case TOK_RBRACE:
+    case TOK_RPAREN: case TOK_RBRACKET: case TOK_RBRACE: {
+        int open = t == TOK_RPAREN ? TOK_LPAREN : t == TOK_RBRACKET ? TOK_LBRACKET : TOK_LBRACE;
+        int d = ps->depth > 256 ? 256 : ps->depth;
+        if (d > 0 && d == ps->depth && ps->brackets[d - 1] != open && ps->brackets[d - 1] != TOK_LBRACE) {
+            /* ( ... } or [ ... ): the ( or [ was never closed; the parser
+            ** reports it on this token. The closer closes what it matches. */
+            ps->mismatch = 1;
+            ps->mismatch_tok = ps->brackets[d - 1];
+            ps->mismatch_line = ps->bline[d - 1];
+            ps->mismatch_col = ps->bcol[d - 1];
+            while (ps->depth > 0 && in_parens(ps) && ps->brackets[ps->depth - 1] != open) ps->depth--;
+        }
         if (ps->depth > 0) ps->depth--;
         break;
+    }
     default: break;
     }
     ps->last_tok = t;

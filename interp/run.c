@@ -116,14 +116,22 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
     }
     he_value result;
     int rc = run_proto(vm, p, &result);
+    if (rc == HE_OK && he_interrupt_pending()) {
+        /* stopped after the last check (a builtin that ran to its end):
+        ** the REPL binds and prints nothing */
+        he_release(result);
+        vm->trace.len = 0;
+        he_buf_printf(&vm->trace, "%s: runtime error: %s\n", file, he_interrupt_message());
+        rc = HE_RUNTIME_ERROR;
+    }
     if (rc != HE_OK && vm->halted) {
         vm->halted = false;
         fflush(vm->out);
         return HE_OK;
     }
     if (rc != HE_OK) {
+        fflush(vm->out); /* what the script printed comes first */
         fputs(vm->trace.data ? vm->trace.data : "runtime error\n", vm->err);
-        fflush(vm->out);
         if (!(flags & HE_RUN_REPL) && vm->party >= 0) {
             /* an SMPC party stops: its peers hear why (the error's first line) */
             char why[512];

@@ -172,7 +172,8 @@ static int iter_get(he_value v, int64_t i, he_value *out)
 
 static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
 {
-    if (!he_is_tensor(base)) return he_error("cannot slice %s", he_typename(base));
+    bool str = he_is(base, &he_str_type);
+    if (!he_is_tensor(base) && !(str && n == 1)) return he_error("cannot slice %s", he_typename(base));
     he_slice s[HE_MAXDIM];
     if (n > HE_MAXDIM) return he_error("too many indices");
     for (int i = 0; i < n; i++) {
@@ -194,6 +195,17 @@ static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_val
             s[i].is_index = true;
             items += 1;
         }
+    }
+    if (str) {
+        /* bytes, as s[i] indexes them; bounds as for tensors */
+        const he_str *b = he_as_str(base);
+        int64_t first, count, step = s[0].step;
+        if (he_slice_resolve(&s[0], (int64_t)b->len, 0, &first, &count) < 0) return -1;
+        he_str *r = he_str_new(NULL, (size_t)count);
+        if (!r) return -1;
+        for (int64_t k = 0; k < count; k++) r->data[k] = b->data[first + k * step];
+        *out = he_objv(&r->obj);
+        return 0;
     }
     he_tensor *r = he_tensor_slice(he_as_tensor(base), n, s);
     if (!r) return -1;
@@ -449,8 +461,10 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     ((v).tag == HE_OBJ && (v).as.o->type == &he_tensor_type &&                          \
      ((he_tensor *)(v).as.o)->dtype == HE_DT_FLOAT && ((he_tensor *)(v).as.o)->ndim == (rank))
 #define DO_JUMP() (pc += GET_sJ(*pc) + 1)
+/* Ctrl-C (SIGINT) or SIGTERM: the handler set the runtime's interrupt flag;
+** it stays set until the front end has stopped (see main.c) */
 #define INTERRUPT_CHECK() \
-    if (HE_UNLIKELY(vm->interrupted)) { SAVE_PC(); vm->interrupted = 0; he_error("interrupted"); THROW(); }
+    if (HE_UNLIKELY(he_interrupt_pending())) { SAVE_PC(); THROW(); }
 
 #ifdef HE_COMPUTED_GOTO
     static const void *const jump[OP__COUNT] = {
@@ -673,6 +687,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
         SAVE_PC();                                            \
         if (he_binop(op, RB, RC, &tmp) < 0) THROW();          \
         setv(&RA, tmp);                                       \
+        INTERRUPT_CHECK();                                    \
         vmbreak;                                              \
     }
             GENERIC(ADD, HE_OP_ADD)
@@ -821,6 +836,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                     if (b->fn(vm, fn + 1, nargs, &tmp) < 0) THROW();
                     setv(fn, tmp);
                     for (int j = 1; j <= nargs; j++) setv(&fn[j], he_nil());
+                    INTERRUPT_CHECK();
                     vmbreak;
                 }
                 he_error("cannot call a value of type %s", he_typename(*fn));
@@ -859,6 +875,7 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 tmp = he_nil();
                 if (b->fn(vm, &RA, GET_B(i), &tmp) < 0) THROW();
                 setv(&RA, tmp);
+                INTERRUPT_CHECK();
                 vmbreak;
             }
             vmcase(RETURN) {
@@ -992,7 +1009,9 @@ static int execute(he_vm *vm, int stop, he_value *ret)
     }
 
 error:
-    if (!traced) build_trace(vm, he_errmsg(), stop);
+    /* whatever failed while an interrupt is pending (a kernel that polled,
+    ** possibly on another thread) reports the interrupt */
+    if (!traced) build_trace(vm, he_interrupt_pending() ? he_interrupt_message() : he_errmsg(), stop);
     while (vm->nframes > stop) {
         frame *e = &vm->frames[vm->nframes - 1];
         for (int j = 0; j < e->p->nregs; j++) setv(&e->base[j], he_nil());

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <gmp.h>
 #include <math.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,20 @@ void he_misuse(const char *what)
 {
     fprintf(stderr, "he: internal misuse: %s\n", what);
     abort();
+}
+
+/* --- interrupts ------------------------------------------------------------- */
+
+_Atomic int he_interrupt_sig;
+
+void he_interrupt(int sig) { he_interrupt_sig = sig ? sig : SIGINT; }
+void he_interrupt_clear(void) { he_interrupt_sig = 0; }
+const char *he_interrupt_message(void) { return he_interrupt_sig == SIGTERM ? "terminated" : "interrupted"; }
+
+int he_poll_interrupt(void)
+{
+    if (HE_LIKELY(!he_interrupt_sig)) return 0;
+    return he_error("%s", he_interrupt_message());
 }
 
 /* --- memory ------------------------------------------------------------- */

@@ -45,6 +45,22 @@ const char *he_errmsg(void);
 void he_clearerr(void);
 HE_NORETURN void he_misuse(const char *what);
 
+/* --- interrupts ------------------------------------------------------------- */
+/* A signal handler records its signal with he_interrupt(sig): it only
+** stores a number, so it is async-signal-safe. Long loops poll cheaply (per
+** block of a matrix product, per prime candidate, per CKKS operation or key,
+** per SMPC protocol step and network wait; never per element):
+** he_poll_interrupt() is 0, or -1 with the error "interrupted"
+** ("terminated" for SIGTERM) while one is pending. The interrupt stays
+** pending until the front end has stopped and calls he_interrupt_clear(). */
+extern _Atomic int he_interrupt_sig;
+void he_interrupt(int sig);
+static inline int he_interrupt_pending(void) { return he_interrupt_sig; }
+void he_interrupt_clear(void);
+/* "interrupted", or "terminated" for SIGTERM */
+const char *he_interrupt_message(void);
+int he_poll_interrupt(void) HE_WARN_UNUSED;
+
 /* --- memory ------------------------------------------------------------- */
 /* NULL (with he_error set) on failure. Sizes that overflow fail cleanly. */
 void *he_malloc(size_t n);

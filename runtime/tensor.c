@@ -378,7 +378,7 @@ he_tensor *he_tensor_sub(const he_tensor *t, int n, const int64_t *idx)
 
 /* Resolves one slice against a dimension as Python does: first index and
 ** count. */
-static int slice_resolve(const he_slice *s, int64_t dim, int axis, int64_t *first, int64_t *count)
+int he_slice_resolve(const he_slice *s, int64_t dim, int axis, int64_t *first, int64_t *count)
 {
     if (s->is_index) {
         int64_t i = s->start < 0 && s->start != HE_SLICE_END ? s->start + dim : s->start;
@@ -442,7 +442,7 @@ he_tensor *he_tensor_slice(const he_tensor *t, int n, const he_slice *s)
     }
     for (int d = 0; d < nd; d++) {
         if (d < n) {
-            if (slice_resolve(&s[d], t->shape[d], d, &first[d], &count[d]) < 0) return NULL;
+            if (he_slice_resolve(&s[d], t->shape[d], d, &first[d], &count[d]) < 0) return NULL;
             /* a single element's step is irrelevant (and may be huge) */
             step[d] = s[d].is_index || count[d] <= 1 ? 1 : s[d].step;
             if (!s[d].is_index) oshape[ond++] = count[d];
@@ -991,7 +991,7 @@ he_tensor *he_tensor_unop(he_op op, const he_tensor *t)
 
 /* Blocked i-k-j: C[i, j] accumulates over k in increasing order, the same
 ** order as the plain loop, so blocking does not change results. */
-static void mm_float(int64_t M, int64_t K, int64_t N, const double *A, const double *B, double *C)
+static int mm_float(int64_t M, int64_t K, int64_t N, const double *A, const double *B, double *C)
 {
     if (N == 1) {
         for (int64_t i = 0; i < M; i++) {
@@ -1000,12 +1000,13 @@ static void mm_float(int64_t M, int64_t K, int64_t N, const double *A, const dou
             for (int64_t k = 0; k < K; k++) s += a[k] * B[k];
             C[i] = s;
         }
-        return;
+        return 0;
     }
     enum { KB = 128, JB = 1024 };
     for (int64_t j0 = 0; j0 < N; j0 += JB) {
         int64_t j1 = j0 + JB < N ? j0 + JB : N;
         for (int64_t k0 = 0; k0 < K; k0 += KB) {
+            if (he_poll_interrupt() < 0) return -1;
             int64_t k1 = k0 + KB < K ? k0 + KB : K;
             int64_t i = 0;
             /* four rows at a time: each row of B is loaded once for four
@@ -1036,6 +1037,7 @@ static void mm_float(int64_t M, int64_t K, int64_t N, const double *A, const dou
             }
         }
     }
+    return 0;
 }
 
 static int mm_int(int64_t M, int64_t K, int64_t N, const int64_t *A, const int64_t *B, int64_t *C)
@@ -1052,6 +1054,7 @@ static int mm_int(int64_t M, int64_t K, int64_t N, const int64_t *A, const int64
             }
         }
         if (ovf) return he_error("int overflow in matmul (row %lld)", (long long)i);
+        if (he_poll_interrupt() < 0) return -1;
     }
     return 0;
 }
@@ -1064,6 +1067,10 @@ static int mm_fixed(int64_t M, int64_t K, int64_t N, int frac, const int64_t *A,
     if (!acc) return -1;
     int ovf = 0;
     for (int64_t i = 0; i < M && !ovf; i++) {
+        if (he_poll_interrupt() < 0) {
+            he_free(acc);
+            return -1;
+        }
         for (int64_t j = 0; j < N; j++) acc[j] = 0;
         for (int64_t k = 0; k < K; k++) {
             __int128 aik = A[i * K + k];
@@ -1108,10 +1115,9 @@ int he_tensor_matmul(const he_tensor *a, const he_tensor *b, he_value *out)
     if (operand_convert(&A, dt, frac) < 0 || operand_convert(&B, dt, frac) < 0) goto done;
     r = tensor_alloc((he_dtype)dt, frac, nd, shape, true);
     if (!r) goto done;
-    if (dt == HE_DT_FLOAT) {
-        mm_float(M, K, N, A.data, B.data, r->data.f);
-    } else if ((dt == HE_DT_INT ? mm_int(M, K, N, A.data, B.data, r->data.i)
-                                : mm_fixed(M, K, N, frac, A.data, B.data, r->data.i)) < 0) {
+    if ((dt == HE_DT_FLOAT  ? mm_float(M, K, N, A.data, B.data, r->data.f)
+         : dt == HE_DT_INT ? mm_int(M, K, N, A.data, B.data, r->data.i)
+                           : mm_fixed(M, K, N, frac, A.data, B.data, r->data.i)) < 0) {
         tensor_drop(r);
         goto done;
     }

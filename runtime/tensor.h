@@ -67,6 +67,9 @@ typedef struct he_slice {
     bool is_index; /* a plain index on this axis: the axis is dropped */
 } he_slice;
 he_tensor *he_tensor_slice(const he_tensor *t, int n, const he_slice *s);
+/* One slice against a dimension of size dim: the first index and the count
+** (the step is s->step); also for strings, which slice as tensors do. */
+int he_slice_resolve(const he_slice *s, int64_t dim, int axis, int64_t *first, int64_t *count);
 
 /* Element-wise with NumPy broadcasting: ADD SUB MUL DIV MOD POW and the
 ** comparisons (giving bool). Types: int op int -> int (overflow and

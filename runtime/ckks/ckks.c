@@ -584,6 +584,7 @@ int he_ckks_encode_complex(const he_ckks_ctx *c, he_ckks_pt *pt, const double co
 int he_ckks_encode(const he_ckks_ctx *c, he_ckks_pt *pt, const double *v, size_t n, int level,
                    double scale)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     if (!c || !pt || (!v && n)) he_misuse("he_ckks_encode: NULL argument");
     if (pt->ctx != c) return he_error("ckks: plaintext belongs to another context");
     if (n > c->slots) return he_error("ckks: %zu values exceed the %u slots", n, c->slots);
@@ -754,6 +755,7 @@ int he_ckks_decode_complex(const he_ckks_ctx *c, const he_ckks_pt *pt, double co
 
 int he_ckks_decode(const he_ckks_ctx *c, const he_ckks_pt *pt, double *v, size_t n)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     if (check_pt(c, pt) < 0) return -1;
     if (n > c->slots) return he_error("ckks: %zu values exceed the %u slots", n, c->slots);
     double complex *z = he_malloc(c->slots * sizeof *z);
@@ -936,6 +938,7 @@ static int gen_ksk(const he_ckks_keys *k, const uint64_t *s2, uint64_t *ksk, uin
 
 int he_ckks_keygen_relin(he_ckks_keys *k)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (!k->sk) return he_error("ckks: relinearization key needs the secret key");
     unsigned n = c->n;
@@ -1024,6 +1027,7 @@ int he_ckks_keygen_galois(he_ckks_keys *k, const int *steps, size_t nsteps, bool
 {
     if (!k->sk) return he_error("ckks: Galois keys need the secret key");
     for (size_t i = 0; i < nsteps; i++) {
+        if (he_poll_interrupt() < 0) return -1;
         uint32_t g = step_to_galois(k->ctx, steps[i]);
         if (g == 1) continue;
         if (add_galois(k, g) < 0) return -1;
@@ -1049,6 +1053,7 @@ bool he_ckks_keys_has_rotation(const he_ckks_keys *k, int step)
 
 int he_ckks_encrypt(const he_ckks_keys *k, he_ckks_ct *ct, const he_ckks_pt *pt)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (check_pt(c, pt) < 0) return -1;
     if (ct->ctx != c) return he_error("ckks: ciphertext belongs to another context");
@@ -1090,6 +1095,7 @@ int he_ckks_encrypt(const he_ckks_keys *k, he_ckks_ct *ct, const he_ckks_pt *pt)
 
 int he_ckks_encrypt_sk(const he_ckks_keys *k, he_ckks_ct *ct, const he_ckks_pt *pt)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (check_pt(c, pt) < 0) return -1;
     if (ct->ctx != c) return he_error("ckks: ciphertext belongs to another context");
@@ -1116,6 +1122,7 @@ int he_ckks_encrypt_sk(const he_ckks_keys *k, he_ckks_ct *ct, const he_ckks_pt *
 
 int he_ckks_decrypt(const he_ckks_keys *k, he_ckks_pt *pt, const he_ckks_ct *ct)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (check_ct(c, ct) < 0) return -1;
     if (pt->ctx != c) return he_error("ckks: plaintext belongs to another context");
@@ -1396,6 +1403,7 @@ int he_ckks_mul_int(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a, 
 
 int he_ckks_mul(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a, const he_ckks_ct *b)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     if (check_ct(c, a) < 0 || check_ct(c, b) < 0) return -1;
     if (out->ctx != c) return he_error("ckks: ciphertext belongs to another context");
     if (a->size != 2 || b->size != 2)
@@ -1603,6 +1611,7 @@ static void keyswitch(const he_ckks_ctx *c, const uint64_t *ksk, const uint64_t 
 
 int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (check_ct(c, a) < 0) return -1;
     if (a->size == 2) return he_ckks_ct_copy(out, a);
@@ -1663,6 +1672,7 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
 
 int he_ckks_rotate(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a, int step)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     const he_ckks_ctx *c = k->ctx;
     if (check_ct(c, a) < 0) return -1;
     if (out->ctx != c) return he_error("ckks: ciphertext belongs to another context");
@@ -1838,6 +1848,7 @@ static void dot_kernel(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *
 int he_ckks_dot_scalar(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *const *cts,
                        const double *w, size_t n, double wscale)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     if (dot_check(c, out, cts, n) < 0) return -1;
     unsigned nq = cts[0]->nq;
     if (wscale == 0) wscale = (double)c->mod[nq - 1].q;
@@ -1869,6 +1880,7 @@ int he_ckks_dot_scalar(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *
 int he_ckks_dot_pt(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *const *cts,
                    const he_ckks_pt *const *pts, size_t n)
 {
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
     if (dot_check(c, out, cts, n) < 0) return -1;
     unsigned nq = cts[0]->nq;
     for (size_t i = 0; i < n; i++) {

@@ -111,8 +111,8 @@ static int find_prime(mpz_t p, unsigned bits, int safe)
         mpz_clear(t);
         return -1;
     }
-    int found = 0;
-    for (unsigned attempt = 0; attempt < 100000 && !found; attempt++) {
+    int found = 0, stop = 0;
+    for (unsigned attempt = 0; attempt < 100000 && !found && !stop; attempt++) {
         rand_bits(q, qbits);
         mpz_setbit(q, qbits - 1);
         mpz_setbit(q, qbits - 2);
@@ -135,6 +135,7 @@ static int find_prime(mpz_t p, unsigned bits, int safe)
         }
         for (unsigned i = 0; i < WINDOW && !found; i++) {
             if (mark[i]) continue;
+            if ((stop = he_poll_interrupt()) < 0) break;
             mpz_add_ui(t, q, 6ul * i);
             if (mpz_sizeinbase(t, 2) != qbits) break;
             if (safe) {
@@ -166,6 +167,7 @@ static int find_prime(mpz_t p, unsigned bits, int safe)
     mpz_clear(q);
     mpz_clear(t);
     he_free_secret(mark, WINDOW);
+    if (stop) return -1;
     if (!found) return he_error("paillier: no prime found (randomness failure?)");
     return 0;
 }

@@ -30,7 +30,6 @@ int ctx_init_common(he_smpc_ctx *ctx, const he_smpc_config *cfg)
     ctx->ring = cfg->ring;
     ctx->trunc = cfg->trunc;
     ctx->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : HE_SMPC_TIMEOUT_DEFAULT;
-    ctx->interrupt = cfg->interrupt;
     if (cfg->ring == HE_SMPC_ZP) {
         if (!cfg->prime || mpz_set_str(ctx->p, cfg->prime, 10) != 0)
             return he_error("smpc: Z_p needs a modulus p in decimal (got '%s')", cfg->prime ? cfg->prime : "(none)");

@@ -589,8 +589,9 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
     char nm[32];
     bool grace = false; /* past the deadline: listening for an abort only */
     for (;;) {
-        if (ctx->interrupt && *ctx->interrupt)
-            return he_error("smpc: interrupted while waiting for %s", node_name(ctx, waiting_for, nm, sizeof nm));
+        if (he_interrupt_pending()) /* Ctrl-C or SIGTERM while waiting for a peer */
+            return he_error("smpc: %s while waiting for %s", he_interrupt_message(),
+                            node_name(ctx, waiting_for, nm, sizeof nm));
         int64_t now = now_ms(), until = deadline;
         bool gone = false;
         if (waiting_for >= 0 && net->gone_at[waiting_for] && net->gone_at[waiting_for] + GONE_GRACE_MS < until) {
@@ -614,10 +615,10 @@ static int pump(he_smpc_ctx *ctx, int64_t deadline, int waiting_for)
                 it[k] = (zmq_pollitem_t){net->mon[j], 0, ZMQ_POLLIN, 0};
                 who[k++] = j;
             }
-        /* in slices when a signal may ask to stop (it may be handled by
+        /* in slices: a signal may ask to stop (it may be handled by
         ** another thread, leaving zmq_poll uninterrupted) */
         long slice = (long)(until - now);
-        if (ctx->interrupt && slice > 100) slice = 100;
+        if (slice > 100) slice = 100;
         int r = zmq_poll(it, k, slice);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return he_error("smpc: zmq_poll: %s", zmq_strerror(errno));

@@ -855,6 +855,7 @@ out:
 
 int he_smpc_mul(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_share *b0)
 {
+    if (he_poll_interrupt() < 0) return -1; /* Ctrl-C between protocol steps */
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a0) < 0 || share_same_ctx(ctx, b0) < 0) return -1;
     const he_share *a, *b;
     if (share_broadcast(ctx, a0, b0, &a, &b) < 0) return -1;
@@ -974,6 +975,7 @@ out:
 
 int he_smpc_matmul(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b)
 {
+    if (he_poll_interrupt() < 0) return -1; /* Ctrl-C between protocol steps */
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a) < 0 || share_same_ctx(ctx, b) < 0) return -1;
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0])
         return he_error("smpc: matmul needs (m, k) @ (k, n) share tensors");
@@ -1000,6 +1002,7 @@ int he_smpc_matmul(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_
 
 int he_smpc_conv2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, const he_share *w, int stride, int pad)
 {
+    if (he_poll_interrupt() < 0) return -1; /* Ctrl-C between protocol steps */
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, x) < 0 || share_same_ctx(ctx, w) < 0) return -1;
     if (need_ring64(ctx, "conv2d") < 0) return -1;
     if ((x->ndim != 3 && x->ndim != 4) || w->ndim != 4)

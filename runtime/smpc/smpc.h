@@ -88,9 +88,6 @@ typedef struct he_smpc_config {
                                  instead of a live dealer: DIR/party-I.mat */
     bool record_plan;         /* SIM: remember the material requests so that
                                  he_smpc_offline_write can generate them ahead */
-    volatile int *interrupt;  /* NET: a flag that a signal handler sets (Ctrl-C);
-                                 a wait ends with "interrupted" (and the others
-                                 are told) within 0.1 s of it becoming non-zero */
 } he_smpc_config;
 
 typedef struct he_smpc_stats {

@@ -153,7 +153,6 @@ struct he_smpc_ctx {
     int me;   /* NET: party index (n: the dealer process) */
     int nloc; /* parties held here: n (SIM) or 1 */
     int timeout_ms;
-    volatile int *interrupt;      /* NET: cfg.interrupt */
     he_smpc_stats stats;
     smpc_dealer *dealer;          /* SIM: the dealer function's state */
     smpc_prg seedprg;             /* NET: this party's stream shared with the dealer */

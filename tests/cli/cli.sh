@@ -48,3 +48,22 @@ has runtime_msg "$tmp/err" "runtime error: division by zero"
 t compile_error 65 "$HE" -e 'print(undefined)'
 t lua_missing_file 74 "$HE" --lua "$tmp/nonexistent.lua"
 has lua_missing_msg "$tmp/err" "cannot open"
+# --party and --parties go together and the party must be in the file: usage
+# errors (64) before the script runs (it would print "ran")
+printf 'print("ran")\n' >"$tmp/ran.he"
+t party_without_parties 64 "$HE" --party 0 "$tmp/ran.he"
+has party_without_parties_msg "$tmp/err" "--party needs --parties"
+if grep -q ran "$tmp/out"; then echo "not ok party_without_parties_ran"; else echo "ok party_without_parties_ran"; fi
+t parties_without_party 64 "$HE" --parties "$tmp/parties" "$tmp/ran.he"
+has parties_without_party_msg "$tmp/err" "--parties needs --party"
+mkdir "$tmp/k"
+"$HE" -e "import smpc
+smpc.local_parties(\"$tmp/k\", 2)" >/dev/null
+t party_out_of_range 64 "$HE" --party 5 --parties "$tmp/k/parties" "$tmp/ran.he"
+has party_out_of_range_msg "$tmp/err" "--party 5, but the party file"
+if grep -q ran "$tmp/out"; then echo "not ok party_out_of_range_ran"; else echo "ok party_out_of_range_ran"; fi
+t party_in_range 0 "$HE" --party 1 --parties "$tmp/k/parties" "$tmp/ran.he"
+# a NUL byte inside a string literal is an error, not a string cut short
+printf 'let s = "ab\000cd"\nprint(len(s))\n' >"$tmp/nul.he"
+t nul_in_string 65 "$HE" "$tmp/nul.he"
+has nul_in_string_msg "$tmp/err" "nul.he:1:12: error: a NUL byte (0x00) inside a string literal"

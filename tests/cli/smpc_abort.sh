@@ -192,7 +192,7 @@ took=$(($(ms) - t))
 kill -9 "$p1"
 wait "$p1" 2>/dev/null
 [ "$r0" != 0 ] && [ "$rd" = 1 ] && ok interrupt_waiting_fails || nok interrupt_waiting_fails "exits $r0 $rd"
-has interrupt_waiting_party0 "$tmp/wait.0" "interrupted while waiting for party 1"
+has interrupt_waiting_party0 "$tmp/wait.0" "wait.he:8: runtime error: interrupted"
 has interrupt_waiting_dealer "$tmp/wait.d" "party 0 stopped: interrupted while waiting for party 1"
 [ "$took" -lt 5000 ] && ok interrupt_waiting_not_the_timeout || nok interrupt_waiting_not_the_timeout "${took} ms"
 

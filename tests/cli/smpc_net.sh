@@ -92,5 +92,5 @@ t party_count_mismatch 1 "lists 2 parties" "$HE" --party 0 --parties "$pf" "$tmp
 "$HE" -e "import smpc
 smpc.keygen(\"$tmp/other.key\")" >/dev/null
 t foreign_key 1 "key" "$HE" --party 0 --parties "$pf" --key "$tmp/other.key" "$tmp/two.he"
-t parties_without_party 1 "--parties needs --party" "$HE" --parties "$pf" "$tmp/two.he"
-t party_out_of_range 1 "--party 5" "$HE" --party 5 --parties "$pf" "$tmp/two.he"
+t parties_without_party 64 "--parties needs --party" "$HE" --parties "$pf" "$tmp/two.he"
+t party_out_of_range 64 "--party 5" "$HE" --party 5 --parties "$pf" "$tmp/two.he"

@@ -1,8 +1,9 @@
 /*
 ** test_core.c: the runtime core: checked scalar arithmetic, fixed point,
-** float printing, the seeded generator, string buffers.
+** float printing, the seeded generator, string buffers, interrupts.
 */
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "check.h"
@@ -150,6 +151,32 @@ static void strings_and_buffers(void)
     he_buf_free(&buf);
 }
 
+/* A pending interrupt makes the polls fail ("interrupted", "terminated" for
+** SIGTERM), a matrix product among them, until it is cleared. */
+static void interrupts(void)
+{
+    int64_t sh[2] = {64, 64};
+    he_tensor *a = he_tensor_new(HE_DT_FLOAT, 0, 2, sh);
+    he_value r = he_nil();
+    CHECK(a != NULL, "tensor: %s", he_errmsg());
+    if (!a) return;
+    CHECK(he_interrupt_pending() == 0 && he_poll_interrupt() == 0, "pending at start");
+    he_interrupt(SIGINT);
+    CHECK(he_interrupt_pending() == SIGINT, "pending %d", he_interrupt_pending());
+    CHECK(he_poll_interrupt() < 0 && strcmp(he_errmsg(), "interrupted") == 0, "poll: %s", he_errmsg());
+    CHECK(he_tensor_matmul(a, a, &r) < 0 && strcmp(he_errmsg(), "interrupted") == 0, "matmul ran: %s", he_errmsg());
+    he_release(r);
+    r = he_nil();
+    CHECK(he_interrupt_pending() == SIGINT, "a poll cleared it");
+    he_interrupt(SIGTERM);
+    CHECK(he_poll_interrupt() < 0 && strcmp(he_errmsg(), "terminated") == 0, "SIGTERM: %s", he_errmsg());
+    he_interrupt_clear();
+    CHECK(he_poll_interrupt() == 0, "still pending after clear");
+    CHECK(he_tensor_matmul(a, a, &r) == 0, "matmul after clear: %s", he_errmsg());
+    he_release(r);
+    he_release(he_objv(&a->obj));
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -158,5 +185,6 @@ int main(void)
     RUN(fixed_rounding);
     RUN(prng_reproducible);
     RUN(strings_and_buffers);
+    RUN(interrupts);
     return 0;
 }
