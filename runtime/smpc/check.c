@@ -113,9 +113,9 @@ static int fail(const he_smpc_ctx *ctx, const char *op, const char *noun, ov_wha
                         "sign of a - b in Z_2^64: %d fractional bits)", op, noun, v, at, 63 - scale, 63 - scale,
                         ldexp(1, 63 - scale), scale);
     case OV_PRODUCT:
-        return he_error("smpc: %s overflows: %s %s%s is outside |x*y| < 2^%d = %.15g (before its truncation a "
-                        "fixed-point product is held at %d fractional bits, below 2^62 in Z_2^64)", op, noun, v, at,
-                        62 - scale, ldexp(1, 62 - scale), scale);
+        return he_error("smpc: %s overflows: %s %s%s is outside %s < 2^%d = %.15g (before its truncation a "
+                        "fixed-point product has %d fractional bits and must stay below 2^62 in Z_2^64)", op, noun, v, at,
+                        strstr(noun, "sum") ? "|sum of x*y|" : "|x*y|", 62 - scale, ldexp(1, 62 - scale), scale);
     default:
         if (scale == 0)
             return he_error("smpc: %s overflows: %s %s%s is outside the int range -2^63 .. 2^63-1 (an int share "
