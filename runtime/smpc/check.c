@@ -494,12 +494,26 @@ int ov_bilinear(const he_smpc_ctx *ctx, const char *op, const he_share *x, const
         rc = ov_matmul(ctx, op, what, scale, X, Y, m, k, n, 0, m * n);
         goto out;
     }
-    /* the convolution of image i is w (OC, K) @ im2col(x_i) (K, P) */
+    /* the convolution of image i is w (OC, K) @ im2col(x_i) (K, P); the
+    ** largest kernel L1 norm times the image's largest value bounds it */
     size_t K = (size_t)(g->C * g->KH * g->KW), P = (size_t)(g->OH * g->OW), img = (size_t)(g->C * g->H * g->W);
     size_t OC = (size_t)g->OC, Nout = (size_t)g->N * OC * P;
-    int64_t *cols = he_malloc((K * P > 0 ? K * P : 1) * 8);
-    if (!cols) goto out;
+    i128 lo, hi, wmax = 0, xmax = 0, bound;
+    range_of(ctx, what, scale, &lo, &hi);
+    for (size_t o = 0; o < OC; o++) {
+        i128 r = 0;
+        for (size_t t = 0; t < K; t++) r += iabs(Y[o * K + t]);
+        if (r > wmax) wmax = r;
+    }
+    for (size_t t = 0; t < x->size; t++)
+        if (iabs(X[t]) > xmax) xmax = iabs(X[t]);
     rc = 0;
+    if (!__builtin_mul_overflow(wmax, xmax, &bound) && bound <= (hi < -lo ? hi : -lo)) goto out;
+    int64_t *cols = he_malloc((K * P > 0 ? K * P : 1) * 8);
+    if (!cols) {
+        rc = -1;
+        goto out;
+    }
     for (int64_t i = 0; i < g->N && rc == 0; i++) {
         ring_im2col((uint64_t *)cols, (const uint64_t *)X + (size_t)i * img, g);
         rc = ov_matmul(ctx, op, what, scale, Y, cols, OC, K, P, (size_t)i * OC * P, Nout);

@@ -492,6 +492,14 @@ static void test_overflow_matmul(void)
     he_share_free(x);
     x = input(ctx, 0, img, 3, (int64_t[]){1, 4, 4});
     CHECK(x && w && he_smpc_conv2d(ctx, z, x, w, 1, 0) == 0, "conv within: %s", he_errmsg());
+    /* one value of 2^29: beyond the quick bound (9 * 2^29), inside exactly */
+    for (int i = 0; i < 16; i++) img[i] = i == 5 ? big : 0.0;
+    he_share_free(x);
+    x = input(ctx, 0, img, 3, (int64_t[]){1, 4, 4});
+    double co[4];
+    CHECK(x && w && he_smpc_conv2d(ctx, z, x, w, 1, 0) == 0 && reveal(ctx, z, co) == 0 && co[0] == big && co[3] == big,
+          "conv exactly within: %s", he_errmsg());
+    for (int i = 0; i < 16; i++) img[i] = ok;
     img[5] = big;
     he_share_free(x);
     x = input(ctx, 0, img, 3, (int64_t[]){1, 4, 4});
