@@ -296,7 +296,9 @@ typedef __int128 i128;
 
 static int64_t rnd_i64(int64_t lo, int64_t hi) /* uniform in [lo, hi] */
 {
-    return lo + (int64_t)(he_prng_u64(&g) % (uint64_t)(hi - lo + 1));
+    uint64_t span = (uint64_t)hi - (uint64_t)lo + 1; /* 0: all of int64 */
+    uint64_t r = he_prng_u64(&g);
+    return (int64_t)((uint64_t)lo + (span ? r % span : r));
 }
 
 /* One-element share of a raw value. */
