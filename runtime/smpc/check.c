@@ -375,25 +375,27 @@ out:
 }
 
 /* --- the checks of each operation (SIM) ------------------------------------------- */
+/* The value of element i of x (Z_2^64): the sum of its shares. */
+static inline int64_t value_at(const he_smpc_ctx *ctx, uint64_t *const *x, size_t i)
+{
+    uint64_t s = 0;
+    for (int lp = 0; lp < ctx->nloc; lp++) s += x[lp][i];
+    return (int64_t)s;
+}
+
 int ov_binary(const he_smpc_ctx *ctx, const char *op, const char *noun, ov_what what, int scale, const he_share *a,
               const he_share *b, char kind)
 {
     if (ctx->ring == HE_SMPC_ZP) return zp_elementwise(ctx, op, noun, scale, a, b, NULL, 0, kind);
     size_t N = a->size;
-    int64_t *A = ov_open(ctx, a), *B = A ? ov_open(ctx, b) : NULL;
-    int rc = -1;
-    if (!B) goto out;
     i128 lo, hi;
     range_of(ctx, what, scale, &lo, &hi);
-    rc = 0;
-    for (size_t i = 0; i < N && rc == 0; i++) {
-        i128 T = kind == '+' ? (i128)A[i] + B[i] : kind == '-' ? (i128)A[i] - B[i] : (i128)A[i] * B[i];
-        if (HE_UNLIKELY(T < lo || T > hi)) rc = ov_fail(ctx, op, noun, what, scale, T, i, N);
+    for (size_t i = 0; i < N; i++) {
+        int64_t A = value_at(ctx, a->u, i), B = value_at(ctx, b->u, i);
+        i128 T = kind == '+' ? (i128)A + B : kind == '-' ? (i128)A - B : (i128)A * B;
+        if (HE_UNLIKELY(T < lo || T > hi)) return ov_fail(ctx, op, noun, what, scale, T, i, N);
     }
-out:
-    ov_close(A, N);
-    ov_close(B, N);
-    return rc;
+    return 0;
 }
 
 int ov_scale(const he_smpc_ctx *ctx, const char *op, ov_what what, int scale, const he_share *a, const int64_t *k,
@@ -401,17 +403,13 @@ int ov_scale(const he_smpc_ctx *ctx, const char *op, ov_what what, int scale, co
 {
     if (ctx->ring == HE_SMPC_ZP) return zp_elementwise(ctx, op, "the product", scale, a, NULL, k, nv, 'k');
     size_t N = a->size;
-    int64_t *A = ov_open(ctx, a);
-    if (!A) return -1;
     i128 lo, hi;
     range_of(ctx, what, scale, &lo, &hi);
-    int rc = 0;
-    for (size_t i = 0; i < N && rc == 0; i++) {
-        i128 T = (i128)A[i] * k[nv == 1 ? 0 : i];
-        if (HE_UNLIKELY(T < lo || T > hi)) rc = ov_fail(ctx, op, "the product", what, scale, T, i, N);
+    for (size_t i = 0; i < N; i++) {
+        i128 T = (i128)value_at(ctx, a->u, i) * k[nv == 1 ? 0 : i];
+        if (HE_UNLIKELY(T < lo || T > hi)) return ov_fail(ctx, op, "the product", what, scale, T, i, N);
     }
-    ov_close(A, N);
-    return rc;
+    return 0;
 }
 
 int ov_add_public(const he_smpc_ctx *ctx, const he_share *a, const double *v, size_t nv)

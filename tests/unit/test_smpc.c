@@ -10,7 +10,10 @@
 **     own rounding (dealer truncation: always; see smpc.h);
 **   - matmul / conv with k products summed before one truncation:
 **     |got - exact of the encoded inputs| <= 1 ulp;
-**   - comparisons, ReLU, max, max-pool, argmax: exact on the encoded values.
+**   - comparisons, ReLU, max, max-pool, argmax: exact on the encoded values;
+**   - overflow (test_overflow_*): random raw values just inside each bound
+**     of runtime/smpc/README.md pass with exact results, one step beyond
+**     stops with an error naming the operation (simulated runs).
 */
 #include <math.h>
 #include <stdlib.h>
