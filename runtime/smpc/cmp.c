@@ -267,7 +267,7 @@ int he_smpc_lt(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_shar
     if (check2(ctx, out, a, "comparison") < 0 || share_same_ctx(ctx, b) < 0) return -1;
     he_share *d = share_alloc(ctx, a->ndim, a->shape, a->frac);
     if (!d) return -1;
-    int rc = he_smpc_sub(ctx, d, a, b);
+    int rc = share_addsub(ctx, d, a, b, true, "comparison", OV_DIFF);
     if (rc == 0) rc = he_smpc_ltz(ctx, out, d);
     he_share_free(d);
     return rc;
@@ -301,21 +301,42 @@ int he_smpc_max(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_sh
     if (a0->frac != b0->frac) return he_error("smpc: fixed-point scales differ (%d and %d)", a0->frac, b0->frac);
     const he_share *a, *b;
     if (share_broadcast(ctx, a0, b0, &a, &b) < 0) return -1;
-    he_share *t = share_alloc(ctx, a->ndim, a->shape, a->frac);
+    he_share *t = NULL;
     int rc = -1;
+    if (ov_on(ctx) && ov_binary(ctx, "max", "the difference a - b", OV_DIFF, a->frac, a, b, '-') < 0) goto out;
+    t = share_alloc(ctx, a->ndim, a->shape, a->frac);
     if (t && max_raw(ctx, a->u, b->u, a->size, t->u) == 0) {
         share_move(out, t);
         t = NULL;
         rc = 0;
     }
+out:
     he_share_free(t);
     release_pair(a0, b0, a, b);
     return rc;
 }
 
+/* SIM: the differences a - b of the pairs of one tournament level (rows of
+** len values, h pairs each) must fit the comparison. */
+static int pairs_check(const he_smpc_ctx *ctx, const char *op, int frac, const lpbuf *v, size_t R, size_t len, size_t h)
+{
+    int64_t *V = ov_open_u64(ctx, v->p, R * len);
+    if (!V) return -1;
+    int rc = 0;
+    for (size_t r = 0; r < R && rc == 0; r++)
+        for (size_t j = 0; j < h && rc == 0; j++) {
+            i128 d = (i128)V[r * len + 2 * j] - V[r * len + 2 * j + 1];
+            if (HE_UNLIKELY(d < INT64_MIN || d > INT64_MAX))
+                rc = ov_fail(ctx, op, "the difference a - b", OV_DIFF, frac, d, r, R);
+        }
+    ov_close(V, R * len);
+    return rc;
+}
+
 /* Tournament over rows: v (R x L) -> R maxima (and with idx != NULL, the
 ** index of the first maximum: a carried integer share). */
-static int tournament(he_smpc_ctx *ctx, const lpbuf *v0, size_t R, size_t L, uint64_t **outv, uint64_t **outi)
+static int tournament(he_smpc_ctx *ctx, const lpbuf *v0, size_t R, size_t L, uint64_t **outv, uint64_t **outi,
+                      const char *op, int frac)
 {
     lpbuf v = {0}, ix = {0}, A = {0}, B = {0}, s = {0}, nv = {0}, ni = {0};
     int rc = -1;
@@ -330,6 +351,7 @@ static int tournament(he_smpc_ctx *ctx, const lpbuf *v0, size_t R, size_t L, uin
     while (len > 1) {
         size_t h = len / 2, nl = h + (len & 1);
         size_t P = R * h;
+        if (ov_on(ctx) && pairs_check(ctx, op, frac, &v, R, len, h) < 0) goto out;
         /* A: even positions, B: odd; for argmax also the index differences */
         size_t cols = outi ? 2 : 1;
         if (lp_alloc(ctx, &A, P) < 0 || lp_alloc(ctx, &B, cols * P) < 0 || lp_alloc(ctx, &s, cols * P) < 0 ||
@@ -405,7 +427,7 @@ static int reduce_last(he_smpc_ctx *ctx, he_share *out, const he_share *a, bool 
     int rc = -1;
     if (!t || lp_alloc(ctx, &v, a->size) < 0) goto out;
     for (int lp = 0; lp < ctx->nloc; lp++) memcpy(v.p[lp], a->u[lp], a->size * 8);
-    if (tournament(ctx, &v, R, L, arg ? NULL : t->u, arg ? t->u : NULL) < 0) goto out;
+    if (tournament(ctx, &v, R, L, arg ? NULL : t->u, arg ? t->u : NULL, arg ? "argmax" : "max", a->frac) < 0) goto out;
     share_move(out, t);
     t = NULL;
     rc = 0;
@@ -440,7 +462,7 @@ int he_smpc_maxpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k,
                             v.p[lp][row * L + (size_t)(dy * k + dx)] =
                                 x->u[lp][p * (size_t)(H * W) + (size_t)((oy * s + dy) * W + ox * s + dx)];
                 }
-    if (tournament(ctx, &v, R, L, t->u, NULL) < 0) goto out;
+    if (tournament(ctx, &v, R, L, t->u, NULL, "maxpool", x->frac) < 0) goto out;
     share_move(out, t);
     t = NULL;
     rc = 0;

@@ -236,6 +236,11 @@ static int share_in(he_smpc_ctx *ctx, he_share *out, int owner, const int64_t *v
 {
     if (owner < 0 || owner >= ctx->n) return he_error("smpc: no party %d to take the input from", owner);
     he_share *t = share_alloc(ctx, ndim, shape, frac);
+    /* the owner has the values in any mode: out of range is refused here */
+    if (t && vals && (ctx->mode == HE_SMPC_SIM || ctx->me == owner) && ov_input(ctx, vals, t->size, frac) < 0) {
+        he_share_free(t);
+        return -1;
+    }
     if (!t) return -1;
     size_t N = t->size;
     bool zp = ctx->ring == HE_SMPC_ZP;
@@ -347,21 +352,6 @@ int he_smpc_share_double(he_smpc_ctx *ctx, he_share *out, int owner, const doubl
                 he_free_secret(raw, (N ? N : 1) * 8);
                 return -1;
             }
-        if (ctx->ring == HE_SMPC_ZP) {
-            mpz_t h;
-            mpz_init(h);
-            mpz_fdiv_q_2exp(h, ctx->p, 1);
-            for (size_t i = 0; i < N; i++) {
-                uint64_t mag = raw[i] < 0 ? -(uint64_t)raw[i] : (uint64_t)raw[i];
-                if (mpz_cmp_ui(h, (unsigned long)mag) < 0) {
-                    mpz_clear(h);
-                    he_free_secret(raw, (N ? N : 1) * 8);
-                    return he_error("smpc: %g does not fit in Z_p with %d fractional bits (|raw| must stay below p/2)",
-                                    vals[i], ctx->frac);
-                }
-            }
-            mpz_clear(h);
-        }
     }
     int rc = share_in(ctx, out, owner, raw, ndim, shape, ctx->frac);
     if (raw) he_free_secret(raw, (N ? N : 1) * 8);
@@ -474,15 +464,18 @@ void release_pair(const he_share *a, const he_share *b, const he_share *pa, cons
     if (pb != b) he_share_free((he_share *)pb);
 }
 
-static int addsub(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_share *b0, bool sub)
+int share_addsub(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_share *b0, bool sub, const char *op,
+                 ov_what what)
 {
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a0) < 0 || share_same_ctx(ctx, b0) < 0) return -1;
     if (a0->frac != b0->frac)
         return he_error("smpc: fixed-point scales differ (%d and %d fractional bits)", a0->frac, b0->frac);
     const he_share *a, *b;
     if (share_broadcast(ctx, a0, b0, &a, &b) < 0) return -1;
-    he_share *t = share_alloc(ctx, a->ndim, a->shape, a->frac);
-    if (!t) {
+    he_share *t = NULL;
+    if ((ov_on(ctx) && ov_binary(ctx, op, what == OV_DIFF ? "the difference a - b" : "the result", what, a->frac, a, b,
+                                 sub ? '-' : '+') < 0) ||
+        !(t = share_alloc(ctx, a->ndim, a->shape, a->frac))) {
         release_pair(a0, b0, a, b);
         return -1;
     }
@@ -503,19 +496,23 @@ static int addsub(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_
     return 0;
 }
 
-int he_smpc_add(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b) { return addsub(ctx, out, a, b, false); }
-int he_smpc_sub(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b) { return addsub(ctx, out, a, b, true); }
-
-int he_smpc_neg(he_smpc_ctx *ctx, he_share *out, const he_share *a)
+int he_smpc_add(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b)
 {
-    int64_t m1 = -1;
-    return he_smpc_mul_public_int(ctx, out, a, &m1, 1);
+    return share_addsub(ctx, out, a, b, false, "addition", OV_VALUE);
+}
+int he_smpc_sub(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b)
+{
+    return share_addsub(ctx, out, a, b, true, "subtraction", OV_VALUE);
 }
 
-int he_smpc_mul_public_int(he_smpc_ctx *ctx, he_share *out, const he_share *a, const int64_t *k, size_t nv)
+/* out = a k, public integers k; truncated by tf bits afterwards (by the
+** caller) when tf > 0. */
+static int scale_shares(he_smpc_ctx *ctx, he_share *out, const he_share *a, const int64_t *k, size_t nv, const char *op,
+                        int tf)
 {
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a) < 0) return -1;
     if (nv != 1 && nv != a->size) return he_error("smpc: %zu public values for %zu elements", nv, a->size);
+    if (ov_on(ctx) && ov_scale(ctx, op, tf ? OV_PRODUCT : OV_VALUE, a->frac + tf, a, k, nv) < 0) return -1;
     he_share *t = share_alloc(ctx, a->ndim, a->shape, a->frac);
     if (!t) return -1;
     for (int lp = 0; lp < ctx->nloc; lp++)
@@ -532,10 +529,22 @@ int he_smpc_mul_public_int(he_smpc_ctx *ctx, he_share *out, const he_share *a, c
     return 0;
 }
 
+int he_smpc_neg(he_smpc_ctx *ctx, he_share *out, const he_share *a)
+{
+    int64_t m1 = -1;
+    return scale_shares(ctx, out, a, &m1, 1, "negation", 0);
+}
+
+int he_smpc_mul_public_int(he_smpc_ctx *ctx, he_share *out, const he_share *a, const int64_t *k, size_t nv)
+{
+    return scale_shares(ctx, out, a, k, nv, "product by a public int", 0);
+}
+
 int he_smpc_add_public(he_smpc_ctx *ctx, he_share *out, const he_share *a, const double *v, size_t nv)
 {
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a) < 0) return -1;
     if (nv != 1 && nv != a->size) return he_error("smpc: %zu public values for %zu elements", nv, a->size);
+    if (ov_on(ctx) && ov_add_public(ctx, a, v, nv) < 0) return -1;
     he_share *t = share_alloc(ctx, a->ndim, a->shape, a->frac);
     if (!t) return -1;
     mpz_t c;
@@ -579,6 +588,7 @@ int he_smpc_sum(he_smpc_ctx *ctx, he_share *out, const he_share *a, int axis)
         }
     }
     if (nd == 0) shape[nd++] = 1;
+    if (ov_on(ctx) && ov_sum(ctx, "sum", a, outer, len, inner) < 0) return -1;
     he_share *t = share_alloc(ctx, nd, shape, a->frac);
     if (!t) return -1;
     for (int lp = 0; lp < ctx->nloc; lp++)
@@ -628,6 +638,7 @@ int he_smpc_add_channel(he_smpc_ctx *ctx, he_share *out, const he_share *x, cons
     if (b->size != C) return he_error("smpc: %zu channel values for %zu channels", b->size, C);
     if (x->frac != b->frac) return he_error("smpc: fixed-point scales differ (%d and %d)", x->frac, b->frac);
     size_t inner = (size_t)(x->shape[cax + 1] * x->shape[cax + 2]);
+    if (ov_on(ctx) && ov_add_channel(ctx, x, b, inner) < 0) return -1;
     he_share *t = share_alloc(ctx, x->ndim, x->shape, x->frac);
     if (!t) return -1;
     for (int lp = 0; lp < ctx->nloc; lp++)
@@ -681,13 +692,17 @@ int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *
 {
     if (f == 0 || N == 0) return 0;
     if (ctx->trunc == HE_SMPC_TRUNC_LOCAL) {
+        int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
+        if (ov_on(ctx) && !before) return -1;
         for (int lp = 0; lp < ctx->nloc; lp++) {
             if (party_of(ctx, lp) == 0)
                 for (size_t i = 0; i < N; i++) z[lp][i] = (uint64_t)((int64_t)z[lp][i] >> f);
             else
                 for (size_t i = 0; i < N; i++) z[lp][i] = -(uint64_t)((int64_t)(-z[lp][i]) >> f);
         }
-        return 0;
+        int rc = before ? ov_trunc_local(ctx, before, z, N, f) : 0;
+        ov_close(before, N);
+        return rc;
     }
     smpc_mat m;
     if (pre) {
@@ -727,7 +742,7 @@ out:
     return rc;
 }
 
-int he_smpc_mul_public(he_smpc_ctx *ctx, he_share *out, const he_share *a, const double *v, size_t nv)
+static int mul_public_op(he_smpc_ctx *ctx, he_share *out, const he_share *a, const double *v, size_t nv, const char *op)
 {
     if (share_same_ctx(ctx, out) < 0 || share_same_ctx(ctx, a) < 0) return -1;
     if (nv != 1 && nv != a->size) return he_error("smpc: %zu public values for %zu elements", nv, a->size);
@@ -740,10 +755,15 @@ int he_smpc_mul_public(he_smpc_ctx *ctx, he_share *out, const he_share *a, const
             he_free(k);
             return -1;
         }
-    int rc = he_smpc_mul_public_int(ctx, out, a, k, nv);
+    int rc = scale_shares(ctx, out, a, k, nv, op, f);
     he_free(k);
     if (rc == 0) rc = trunc_shares(ctx, out->u, out->size, f);
     return rc;
+}
+
+int he_smpc_mul_public(he_smpc_ctx *ctx, he_share *out, const he_share *a, const double *v, size_t nv)
+{
+    return mul_public_op(ctx, out, a, v, nv, "product by a public value");
 }
 
 /* Result scale of a product: truncated back to a's scale when both are fractional. */
@@ -806,8 +826,12 @@ static int mul_same(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he
     int outfrac, tf = product_trunc(a, b, &outfrac);
     if (ctx->ring == HE_SMPC_ZP) {
         if (tf) return he_error("smpc: a product of two fractional shares needs truncation, which is Z_2^64 only");
+        if (ov_on(ctx) && ov_binary(ctx, "product", "the product", OV_VALUE, outfrac, a, b, '*') < 0) return -1;
         return mul_zp(ctx, out, a, b, outfrac);
     }
+    if (ov_on(ctx) &&
+        ov_binary(ctx, "product", "the product", tf ? OV_PRODUCT : OV_VALUE, a->frac + b->frac, a, b, '*') < 0)
+        return -1;
     size_t N = a->size;
     mat_req r = {.kind = MAT_TRIPLE, .p = {(int64_t)N}};
     smpc_mat m, mt = {0};
@@ -982,12 +1006,14 @@ int he_smpc_matmul(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_
     int outfrac, tf = product_trunc(a, b, &outfrac);
     int64_t shape[2] = {a->shape[0], b->shape[1]};
     mat_req r = {.kind = MAT_MATTRIPLE, .p = {a->shape[0], a->shape[1], b->shape[1]}};
+    if (ctx->ring == HE_SMPC_ZP && tf)
+        return he_error("smpc: a product of two fractional shares needs truncation, which is Z_2^64 only");
+    if (ov_on(ctx) && ov_bilinear(ctx, "matrix product", a, b, tf, NULL) < 0) return -1;
     he_share *t = share_alloc(ctx, 2, shape, outfrac);
     if (!t) return -1;
     int rc;
     if (ctx->ring == HE_SMPC_ZP) {
-        rc = tf ? he_error("smpc: a product of two fractional shares needs truncation, which is Z_2^64 only")
-                : matmul_zp(ctx, t, a, b, &r);
+        rc = matmul_zp(ctx, t, a, b, &r);
     } else {
         mm_geom g = {(size_t)a->shape[0], (size_t)a->shape[1], (size_t)b->shape[1]};
         rc = beaver_bilinear(ctx, t, a, b, &r, mm_prod, &g, tf);
@@ -1016,6 +1042,7 @@ int he_smpc_conv2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, const he_
     conv_geom g;
     if (conv_geom_of(&g, &r) < 0) return -1;
     int outfrac, tf = product_trunc(x, w, &outfrac);
+    if (ov_on(ctx) && ov_bilinear(ctx, "convolution", x, w, tf, &g) < 0) return -1;
     int64_t shape[4] = {g.N, g.OC, g.OH, g.OW};
     he_share *t = b ? share_alloc(ctx, 4, shape, outfrac) : share_alloc(ctx, 3, shape + 1, outfrac);
     if (!t) return -1;
@@ -1050,9 +1077,10 @@ int he_smpc_avgpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k,
     if (pool_shape(x, k, s, "avgpool2d", shape) < 0) return -1;
     int d = x->ndim;
     int64_t H = x->shape[d - 2], W = x->shape[d - 1], OH = shape[d - 2], OW = shape[d - 1];
+    size_t planes = x->size / (size_t)(H * W);
+    if (ov_on(ctx) && ov_windows(ctx, x, planes, k, s, OH, OW) < 0) return -1;
     he_share *t = share_alloc(ctx, d, shape, x->frac);
     if (!t) return -1;
-    size_t planes = x->size / (size_t)(H * W);
     for (int lp = 0; lp < ctx->nloc; lp++)
         for (size_t p = 0; p < planes; p++)
             for (int64_t oy = 0; oy < OH; oy++)
@@ -1063,7 +1091,7 @@ int he_smpc_avgpool2d(he_smpc_ctx *ctx, he_share *out, const he_share *x, int k,
                     t->u[lp][p * (size_t)(OH * OW) + (size_t)(oy * OW + ox)] = acc;
                 }
     double inv = 1.0 / ((double)k * k);
-    int rc = he_smpc_mul_public(ctx, t, t, &inv, 1);
+    int rc = mul_public_op(ctx, t, t, &inv, 1, "average pooling");
     if (rc == 0) share_move(out, t);
     else he_share_free(t);
     return rc;

@@ -80,7 +80,7 @@ int conv_geom_of(conv_geom *g, const mat_req *r)
 }
 
 /* im2col of one image (C,H,W) into cols (C*KH*KW, OH*OW). */
-static void im2col(uint64_t *cols, const uint64_t *x, const conv_geom *g)
+void ring_im2col(uint64_t *cols, const uint64_t *x, const conv_geom *g)
 {
     size_t P = (size_t)(g->OH * g->OW);
     for (int64_t c = 0; c < g->C; c++)
@@ -105,7 +105,7 @@ int ring_conv_acc(uint64_t *out, const uint64_t *x, const uint64_t *w, const con
     uint64_t *cols = he_malloc(K * P * sizeof *cols);
     if (!cols) return -1;
     for (int64_t i = 0; i < g->N; i++) {
-        im2col(cols, x + (size_t)(i * g->C * g->H * g->W), g);
+        ring_im2col(cols, x + (size_t)(i * g->C * g->H * g->W), g);
         ring_matmul_acc(out + (size_t)i * (size_t)g->OC * P, w, cols, (size_t)g->OC, K, P);
     }
     he_free_secret(cols, K * P * sizeof *cols);

@@ -42,8 +42,14 @@
 **     <= 2^(l+1-64) per element when |raw product| < 2^l, when the result
 **     is garbage (e.g. l = 40: 2^-23).
 **   - comparisons (lt, relu, max, ...) need |a - b| < 2^63 raw.
-** In Z_p the raw values must satisfy |raw| < p/2; products of two
-** fractional shares (truncation) and comparisons are Z_2^64 only.
+**   - int shares (frac 0) hold int64 values: overflow is an error;
+**   - a sum of products (matmul, conv) must fit as a whole, like a product.
+** In Z_p the raw values must stay centred, in floor(p/2) - p + 1 ..
+** floor(p/2); products of two fractional shares (truncation) and
+** comparisons are Z_2^64 only.
+** In SIM mode every operation is checked against these bounds and fails
+** (-1, he_error naming the operation, the value and the bound) instead of
+** wrapping; NET mode cannot see the values and does not check (README.md).
 */
 #ifndef HE_SMPC_H
 #define HE_SMPC_H

@@ -215,6 +215,8 @@ int conv_geom_of(conv_geom *g, const mat_req *r);
 /* out (N, OC, OH, OW) += conv(x (N,C,H,W), w (OC,C,KH,KW)); `cols` scratch of
 ** C*KH*KW * OH*OW words (NULL: allocated here). */
 int ring_conv_acc(uint64_t *out, const uint64_t *x, const uint64_t *w, const conv_geom *g);
+/* im2col of one image x (C, H, W) into cols (C*KH*KW, OH*OW). */
+void ring_im2col(uint64_t *cols, const uint64_t *x, const conv_geom *g);
 /* Truncation of the shares of z by f bits with the dealer pair in m
 ** (after opening c); see proto.c. */
 int trunc_shares(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
@@ -223,6 +225,53 @@ int trunc_shares(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
 bool trunc_needs_dealer(const he_smpc_ctx *ctx, size_t N, int f);
 int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m);
 int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *pre);
+
+/* --- overflow checks of simulated runs (check.c) ------------------------------------
+** SIM mode holds every party's shares: each operation that can leave the
+** ring reconstructs its operands and checks the exact result (ranges in
+** check.c). NET mode cannot: ov_on is false there and nothing is checked. */
+__extension__ typedef __int128 i128;
+typedef enum ov_what {
+    OV_VALUE,   /* a result kept at its scale: fixed |raw| < 2^62, int in int64 */
+    OV_PRODUCT, /* a product before its truncation: |raw| < 2^62 */
+    OV_DIFF     /* a difference whose sign a comparison takes: int64 */
+} ov_what;
+static inline bool ov_on(const he_smpc_ctx *ctx) { return ctx->mode == HE_SMPC_SIM; }
+/* a + b or a - b (broadcast); in SIM the result is checked as `what`. */
+int share_addsub(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b, bool sub, const char *op,
+                 ov_what what);
+/* The values of x (Z_2^64), to free with ov_close; NULL on failure. */
+int64_t *ov_open(const he_smpc_ctx *ctx, const he_share *x);
+int64_t *ov_open_u64(const he_smpc_ctx *ctx, uint64_t *const *x, size_t N);
+void ov_close(int64_t *v, size_t N);
+/* The error for the exact raw result `raw` (at `scale` fractional bits) of
+** element idx of N: names op, noun ("the product"), the value and the bound. */
+int ov_fail(const he_smpc_ctx *ctx, const char *op, const char *noun, ov_what what, int scale, i128 raw, size_t idx,
+            size_t N);
+/* Raw input values (any mode: the owner has them). */
+int ov_input(const he_smpc_ctx *ctx, const int64_t *vals, size_t N, int frac);
+/* The sums of products of A (m, k) B (k, n); element (i, j) is reported
+** as idx0 + i n + j of N. */
+int ov_matmul(const he_smpc_ctx *ctx, const char *op, ov_what what, int scale, const int64_t *A, const int64_t *B,
+              size_t m, size_t k, size_t n, size_t idx0, size_t N);
+/* Element-wise a kind b (kind '+', '-' or '*'; same shapes). */
+int ov_binary(const he_smpc_ctx *ctx, const char *op, const char *noun, ov_what what, int scale, const he_share *a,
+              const he_share *b, char kind);
+/* a times public integers k (nv: 1 or a's size). */
+int ov_scale(const he_smpc_ctx *ctx, const char *op, ov_what what, int scale, const he_share *a, const int64_t *k,
+             size_t nv);
+int ov_add_public(const he_smpc_ctx *ctx, const he_share *a, const double *v, size_t nv);
+/* Sums of a over `len` consecutive blocks of `inner` (outer times). */
+int ov_sum(const he_smpc_ctx *ctx, const char *op, const he_share *a, size_t outer, size_t len, size_t inner);
+/* x + b per channel (b's C values, each over `inner` elements). */
+int ov_add_channel(const he_smpc_ctx *ctx, const he_share *x, const he_share *b, size_t inner);
+/* x @ y (g NULL) or conv(x, w = y) (geometry g), truncated by tf after. */
+int ov_bilinear(const he_smpc_ctx *ctx, const char *op, const he_share *x, const he_share *y, int tf,
+                const conv_geom *g);
+/* The k x k window sums (stride s) of average pooling, before the scaling. */
+int ov_windows(const he_smpc_ctx *ctx, const he_share *x, size_t planes, int k, int s, int64_t OH, int64_t OW);
+/* After a local truncation by f of values `before`: the protocol's failure. */
+int ov_trunc_local(const he_smpc_ctx *ctx, const int64_t *before, uint64_t *const *z, size_t N, int f);
 
 /* --- Z_p (zp.c) ---------------------------------------------------------------- */
 mpz_t *zp_alloc(size_t n);
