@@ -2,6 +2,7 @@
 # The networks of stdlib/ (xor_net, sentiment, cryptonets, keras_cnn) from
 # an installed layout, as `make install` lays it out (PREFIX/bin/he and
 # PREFIX/share/he/stdlib/*.he), run from a folder with no stdlib/ near it;
+# the error of a convolution geometry cryptonets cannot have;
 # then the IMDB network's training loop (sentiment.train, sentiment.test)
 # through scripts/imdb.he and scripts/imdb_plain.he on 3,000 reviews, when
 # the IMDB data is there (else a skip line). Prints ok / not ok lines.
@@ -22,6 +23,14 @@ for m in nnplain sentiment mnistnet mnist_cnn; do
     if [ -f "scripts/$m.he" ]; then nok "no_library_in_scripts_$m" "scripts/$m.he is a library: it belongs in stdlib/"
     else ok "no_library_in_scripts_$m"; fi
 done
+
+# a geometry the network cannot have: a clear error naming it
+"$HE" -e 'import cryptonets
+cryptonets.geometry(8, 4, 2, 8, 4)' >"$tmp/geo" 2>&1
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'runtime error: cryptonets.geometry(8, 4, 2, 8, 4): img + 1 - kernel must be even' "$tmp/geo"; then
+    ok cryptonets_bad_geometry
+else nok cryptonets_bad_geometry "exit $rc: $(head -c 300 "$tmp/geo")"; fi
 
 if ! "$HE" -e 'import data
 let d = data.imdb(20, 0.15, 10)' >/dev/null 2>&1; then
