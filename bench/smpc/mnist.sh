@@ -28,9 +28,9 @@ weights="trained ($DIR)"
 if [ ! -f "$DIR/dense_b.npy" ]; then
     DIR=$tmp/weights
     mkdir -p "$DIR"
-    HE_PATH=scripts "$HE" -e "import mnist_cnn
-mnist_cnn.init(2017)
-mnist_cnn.save(\"$DIR\")" || { echo "# cannot write random weights"; exit 1; }
+    "$HE" -e "import keras_cnn
+keras_cnn.init(2017)
+keras_cnn.save(\"$DIR\")" || { echo "# cannot write random weights"; exit 1; }
     weights="seeded random (no trained weights in ${MNIST_CNN_DIR:-build/mnist_cnn}; time and traffic do not depend on them)"
 fi
 echo "# weights: $weights"

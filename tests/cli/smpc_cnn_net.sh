@@ -28,9 +28,9 @@ let x = data.mnist("t10k", 0, 2)' >/dev/null 2>&1; then
     exit 0
 fi
 mkdir "$tmp/w"
-HE_PATH=scripts "$HE" -e "import mnist_cnn
-mnist_cnn.init(5)
-mnist_cnn.save(\"$tmp/w\")" || { nok net_mnist_smpc "cannot write random weights"; exit 0; }
+"$HE" -e "import keras_cnn
+keras_cnn.init(5)
+keras_cnn.save(\"$tmp/w\")" || { nok net_mnist_smpc "cannot write random weights"; exit 0; }
 "$HE" scripts/mnist_smpc.he 2 "$tmp/w" >"$tmp/sim" 2>&1
 rc=$?
 if [ "$rc" = 0 ] && grep -q '^agreement with the plaintext model: 2/2$' "$tmp/sim"; then ok sim_mnist_smpc
