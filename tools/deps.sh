@@ -9,7 +9,8 @@
 #   libreadline-dev      line editing and history in the REPL
 #   liblua5.4-dev lua5.4 the Lua module, its tests, and the Lua side of bench/vm
 #   pkg-config make gcc  the build itself
-PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4"
+#   mandoc               the man page's lint in make check (tests/cli/manpage.sh)
+PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
