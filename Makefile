@@ -58,7 +58,12 @@ ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
 RUNTIME_SRC := $(sort $(wildcard runtime/*.c runtime/*/*.c))
-INTERP_SRC := $(sort $(filter-out interp/main.c interp/luamod.c,$(wildcard interp/*.c)))
+# interp/: the language core; modules/: the native modules; lua/: the Lua
+# binding (luamod.c is the module's entry point, linked into he.so and he);
+# cli/: the he command and its REPL.
+INTERP_SRC := $(sort $(filter-out interp/lua/luamod.c,$(wildcard interp/*.c interp/modules/*.c interp/lua/*.c)))
+CLI_SRC := $(sort $(wildcard interp/cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 GEN_SRC := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*/*.c))
@@ -71,7 +76,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 HE := $(BUILD)/he
 LIBHE := $(BUILD)/libhe.a
 LIBHEI := $(BUILD)/libhe-interp.a
-LUAMOD_SRC := $(wildcard interp/luamod.c)
+LUAMOD_SRC := $(wildcard interp/lua/luamod.c)
 HESO := $(if $(LUAMOD_SRC),$(BUILD)/he.so)
 
 # V=1 shows the commands.
@@ -96,13 +101,13 @@ $(LIBHEI): $(INTERP_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # he --lua: the module's objects are linked in (-u pulls luarun.o out of the archive).
-HE_LUA_OBJ := $(if $(LUAMOD_SRC),$(BUILD)/obj/interp/luamod.o)
-$(HE): $(BUILD)/obj/interp/main.o $(HE_LUA_OBJ) $(LIBHEI) $(LIBHE)
+HE_LUA_OBJ := $(if $(LUAMOD_SRC),$(BUILD)/obj/interp/lua/luamod.o)
+$(HE): $(CLI_OBJ) $(HE_LUA_OBJ) $(LIBHEI) $(LIBHE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $(if $(HE_LUA_OBJ),-u he_lua_run) -o $@ $^ $(READLINE_LIBS) $(LUA_LIBS) $(LIBS)
 
 # The Lua module: liblua is not linked in (the host interpreter provides it).
-$(BUILD)/he.so: $(BUILD)/obj/interp/luamod.o $(LIBHEI) $(LIBHE)
+$(BUILD)/he.so: $(BUILD)/obj/interp/lua/luamod.o $(LIBHEI) $(LIBHE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -shared -o $@ $^ $(LIBS)
 
@@ -127,7 +132,7 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
 
-$(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/interp/main.o $(BUILD)/obj/interp/luamod.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+$(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ) $(BUILD)/obj/interp/lua/luamod.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBHE)
 	@mkdir -p $(@D)

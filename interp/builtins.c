@@ -68,7 +68,7 @@ static type *r_int(checker *c, node *call, node **a, type **t, int n) { (void)c;
 static type *r_float(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_float; }
 static type *r_str(checker *c, node *call, node **a, type **t, int n) { (void)c; (void)call; (void)a; (void)t; (void)n; return ty_str; }
 
-/* A secret (an SMPC share, interp/mod_smpc.c) must not reach the clear by accident. */
+/* A secret (an SMPC share, interp/modules/smpc.c) must not reach the clear by accident. */
 static bool refuse_secret(checker *c, node *at, type *t, const char *what)
 {
     if (t->kind != T_OBJ || !t->name || strcmp(t->name, "share") != 0) return false;

@@ -667,7 +667,7 @@ static type *conv(checker *c, node *n)
     }
     type *t = expr(c, n->list.v[0]);
     if (t->kind == T_ANY) return to->kind == T_STR ? to : ty_any;
-    if (t->kind == T_OBJ && t->name && strcmp(t->name, "share") == 0) { /* interp/mod_smpc.c */
+    if (t->kind == T_OBJ && t->name && strcmp(t->name, "share") == 0) { /* interp/modules/smpc.c */
         ck_error(c, n, "a share cannot be converted to %s: reveal it first (smpc.reveal)", ty_str_of(to));
         return to;
     }

@@ -54,8 +54,8 @@ int builtin_find(const char *name); /* a global builtin */
 void module_add_builtins(module *m, const char *modname);
 
 /* A native module: `import NAME` gives its functions as members. Each
-** runtime scheme contributes one (interp/mod_*.c) and lists it in
-** interp/natives.c. Its static rules type the operators on its objects
+** runtime scheme contributes one (a file in interp/modules/) and lists it in
+** interp/modules/natives.c. Its static rules type the operators on its objects
 ** (e.g. cipher<paillier> * cipher<paillier> is a compile-time error). */
 typedef struct native_module {
     const char *name;

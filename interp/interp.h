@@ -120,7 +120,7 @@ struct he_vm {
     char errmsg[1024];
 };
 
-/* interp/mod_smpc.c: a script run failed with `why`: the networked SMPC
+/* interp/modules/smpc.c: a script run failed with `why`: the networked SMPC
 ** contexts still alive tell their peers at once. */
 void he_smpc_script_failed(const char *why);
 

@@ -44,7 +44,7 @@ struct module {
     int ngsyms, capgsyms;
     module **imports;    /* modules this one imports, by index */
     int nimports, capimports;
-    bool native;         /* a native module (interp/mod_*.c): builtins only, no code */
+    bool native;         /* a native module (interp/modules/): builtins only, no code */
     bool checking;       /* being checked: importing it again is a cycle */
     he_parser *ps;       /* checked, not yet compiled: its syntax tree */
     /* code and values, from the compiler and the VM */

@@ -1,5 +1,5 @@
 -- Runtime types beyond tensors: per-type methods registered by binding files
--- (interp/lua_fn.c, interp/lua_ivhe.c), MODULE.NAME calls, secrets closed early.
+-- (interp/lua/lua_fn.c, interp/lua/lua_ivhe.c), MODULE.NAME calls, secrets closed early.
 local T = dofile((arg[0]:match("(.*/)") or "./") .. "lib/check.lua")
 local he = require "he"
 

@@ -14,7 +14,7 @@
 **         return 0;
 **     }
 **
-** plus one line HE_LUA_TYPE(NAME) in interp/luatypes.def. A method named
+** plus one line HE_LUA_TYPE(NAME) in interp/lua/luatypes.def. A method named
 ** "__call", "__len" or "__concat" in that table is used for that
 ** metamethod (arithmetic and comparison already go through the type's
 ** binop/unop hooks, printing through its repr hook).

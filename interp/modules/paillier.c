@@ -1,5 +1,5 @@
 /*
-** mod_paillier.c: `import paillier`: Paillier keys and ciphertexts as values.
+** modules/paillier.c: `import paillier`: Paillier keys and ciphertexts as values.
 **
 **   let key = paillier.keygen(2048)       # 2048 or 3072 bits (or more)
 **   let pub = paillier.public_key(key)    # the public half, to hand out

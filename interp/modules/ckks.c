@@ -1,5 +1,5 @@
 /*
-** mod_ckks.c: `import ckks`: CKKS contexts, keys and ciphertexts as values.
+** modules/ckks.c: `import ckks`: CKKS contexts, keys and ciphertexts as values.
 **
 **   let ctx = ckks.context(8192, 40, 3)       # N, scale 2^40, multiplicative depth 3
 **   let k = ckks.keygen(ctx, [1, 2])           # secret, public, relinearization keys,

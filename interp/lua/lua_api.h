@@ -1,6 +1,6 @@
 /*
 ** lua_api.h: what the Lua module needs from the VM on top of interp.h
-** (interp/lua_api.c). Nothing here uses Lua: these are plain VM helpers.
+** (interp/lua/lua_api.c). Nothing here uses Lua: these are plain VM helpers.
 */
 #ifndef HE_LUA_API_H
 #define HE_LUA_API_H

@@ -1,5 +1,5 @@
 /*
-** modutil.h: small helpers shared by the native modules (interp/mod_*.c):
+** modutil.h: small helpers shared by the native modules (interp/modules/):
 ** the static rules of their builtins and their run-time argument checks.
 ** Each module keeps its own messages; these only factor the common shape.
 */

@@ -1,6 +1,6 @@
 /*
 ** lua_ivhe.c: Lua methods of Integer Vector HE keys and ciphertexts
-** (interp/mod_ivhe.c), a runtime type's binding in one small file:
+** (interp/modules/ivhe.c), a runtime type's binding in one small file:
 **
 **   he.run("import ivhe\nlet key = ivhe.keygen(4)")
 **   local key <close> = he.global("key")     -- the secret key: wiped on close/GC

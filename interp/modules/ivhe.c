@@ -1,5 +1,5 @@
 /*
-** mod_ivhe.c: `import ivhe`: Integer Vector HE keys and ciphertexts as values.
+** modules/ivhe.c: `import ivhe`: Integer Vector HE keys and ciphertexts as values.
 **
 **   let k = ivhe.keygen(4)                  # max dimension 4, defaults otherwise
 **   let v = ivhe.encrypt(k, [0.5, -1.0, 2.0])       # an encrypted vector

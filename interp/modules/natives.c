@@ -1,5 +1,5 @@
 /*
-** natives.c: the native modules, one per runtime scheme (interp/mod_*.c).
+** natives.c: the native modules, one per runtime scheme (interp/modules/).
 ** `import NAME` finds them before any .he file of that name.
 */
 #include "interp.h"

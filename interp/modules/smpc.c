@@ -1,5 +1,5 @@
 /*
-** mod_smpc.c: `import smpc`: secure multi-party computation by additive
+** modules/smpc.c: `import smpc`: secure multi-party computation by additive
 ** secret sharing (runtime/smpc) as values of the language.
 **
 **   let ctx = smpc.context(3)                  # 3 parties, Z_2^64, 16 fractional bits

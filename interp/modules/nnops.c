@@ -1,5 +1,5 @@
 /*
-** mod_nnops.c: `import nnops`: the plaintext layers of convolutional
+** modules/nnops.c: `import nnops`: the plaintext layers of convolutional
 ** networks, with their gradients, on float tensors (channels first, as
 ** smpc.conv2d and smpc.avgpool):
 **

@@ -1,5 +1,5 @@
 /*
-** mod_data.c: `import data`: the demonstrations' datasets (runtime/data).
+** modules/data.c: `import data`: the demonstrations' datasets (runtime/data).
 **
 **   let images = data.mnist("train", 0, 100)        # float [100, 28, 28] in [0, 1]
 **   let labels = data.mnist_labels("t10k", 0, 100)  # int [100], 0..9

@@ -1,0 +1,288 @@
+/*
+** repl.c: the interactive REPL: readline with history and completion (or
+** plain lines from a pipe, echoed, for transcripts), multi-line input,
+** :help :type :dis :load :time :quit.
+*/
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cli.h"
+
+static int type_cb(void *p)
+{
+    struct src_arg *a = p;
+    he_buf b;
+    he_buf_init(&b);
+    int rc = he_type_of(cli_vm, a->src, &b);
+    if (rc == 0) printf("%s : %s\n", a->src, b.data);
+    he_buf_free(&b);
+    return rc;
+}
+
+/* --- the REPL ------------------------------------------------------------------------ */
+static const char *const keywords[] = {"let", "fn", "if", "else", "while", "for", "in", "return", "break",
+                                       "continue", "import", "as", "and", "or", "not", "true", "false", "int",
+                                       "float", "fixed", "bool", "str", NULL};
+static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", NULL};
+
+static char *complete_gen(const char *text, int state)
+{
+    static int idx, phase;
+    static const char **names;
+    static int nnames;
+    size_t len = strlen(text);
+    if (!state) {
+        idx = 0;
+        phase = 0;
+        free(names);
+        names = NULL;
+        nnames = he_vm_names(cli_vm, &names);
+    }
+    for (;;) {
+        const char *cand = NULL;
+        if (phase == 0) {
+            if (keywords[idx]) cand = keywords[idx++];
+            else phase = 1, idx = 0;
+        } else if (phase == 1) {
+            if (idx < nnames) cand = names[idx++];
+            else phase = 2, idx = 0;
+        } else if (phase == 2) {
+            if (commands[idx]) cand = commands[idx++];
+            else return NULL;
+        }
+        if (cand && strncmp(cand, text, len) == 0 && cand[0] != '_') return strdup(cand);
+    }
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1;
+    return rl_completion_matches(text, complete_gen);
+}
+
+static bool interactive;
+
+/* One line of input with the prompt; NULL at end of input. */
+static char *read_line(const char *prompt)
+{
+    if (interactive) return readline(prompt);
+    fputs(prompt, stdout);
+    fflush(stdout);
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&buf, &cap, stdin);
+    if (n < 0) {
+        free(buf);
+        fputs("\n", stdout);
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = '\0'; /* CRLF input */
+    /* echo, so a transcript shows what was typed */
+    fputs(buf, stdout);
+    fputs("\n", stdout);
+    return buf;
+}
+
+static const char *const help_text =
+    "Type an expression to see its value and type, or a statement to run it.\n"
+    "Definitions stay between lines. A line that leaves a block or bracket open\n"
+    "continues on the next one (prompt ..>).\n"
+    "  :help, :?          this text; :help NAME for a builtin or a module\n"
+    "  :type EXPR         the static type of EXPR\n"
+    "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
+    "  :load FILE         run FILE here; its definitions stay\n"
+    "  :time EXPR         run EXPR and print how long it took\n"
+    "  :quit, Ctrl-D      leave\n"
+    "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
+
+/* :help, :help NAME (a builtin), :help MODULE (its functions), :help MODULE.NAME */
+static void help(const char *arg)
+{
+    if (!*arg) {
+        fputs(help_text, stdout);
+        fputs("Builtins (:help NAME for one):", stdout);
+        int col = 80;
+        for (int i = 0; i < nbuiltins; i++) {
+            if (builtins[i].module || !builtins[i].help) continue;
+            int len = (int)strlen(builtins[i].name) + 1;
+            if (col + len > 76) {
+                fputs("\n ", stdout);
+                col = 1;
+            }
+            printf(" %s", builtins[i].name);
+            col += len;
+        }
+        fputs("\nModules (import NAME; :help NAME lists its functions):", stdout);
+        for (int m = 0; native_modules[m]; m++) printf(" %s", native_modules[m]->name);
+        fputs("\n", stdout);
+        return;
+    }
+    const char *dot = strchr(arg, '.');
+    size_t mlen = dot ? (size_t)(dot - arg) : strlen(arg);
+    bool found = false;
+    for (int i = 0; i < nbuiltins; i++) {
+        const builtin *b = &builtins[i];
+        if (!b->help) continue;
+        bool hit;
+        if (dot) hit = b->module && strlen(b->module) == mlen && strncmp(b->module, arg, mlen) == 0 &&
+                       strcmp(b->name, dot + 1) == 0;
+        else hit = b->module ? strcmp(b->module, arg) == 0 : strcmp(b->name, arg) == 0;
+        if (!hit) continue;
+        if (b->module) printf("  %s.%s\n", b->module, b->help);
+        else printf("  %s\n", b->help);
+        found = true;
+    }
+    if (!found) printf("no help for '%s' (:help lists the builtins and modules)\n", arg);
+}
+
+static bool prefix_of(const char *word, const char *cmd)
+{
+    size_t n = strlen(word);
+    return n >= 2 && strncmp(word, cmd, n) == 0;
+}
+
+/* Runs a meta command; false to quit. */
+static bool meta(const char *line)
+{
+    char cmd[32];
+    int i = 0;
+    while (line[i] && line[i] != ' ' && line[i] != '\t' && i < 31) {
+        cmd[i] = line[i];
+        i++;
+    }
+    cmd[i] = '\0';
+    const char *start = line + i;
+    while (*start == ' ' || *start == '\t') start++;
+    /* without trailing blanks (a file name for :load) */
+    char argbuf[4096];
+    snprintf(argbuf, sizeof argbuf, "%s", start);
+    size_t al = strlen(argbuf);
+    while (al > 0 && (argbuf[al - 1] == ' ' || argbuf[al - 1] == '\t' || argbuf[al - 1] == '\r')) argbuf[--al] = '\0';
+    const char *arg = argbuf;
+    if (strcmp(cmd, ":?") == 0 || prefix_of(cmd, ":help")) {
+        help(arg);
+    } else if (prefix_of(cmd, ":quit")) {
+        return false;
+    } else if (prefix_of(cmd, ":type")) {
+        struct src_arg a = {arg, arg, 0, 0}; /* it may run code: Ctrl-C stops it */
+        run_guarded(type_cb, &a);
+    } else if (prefix_of(cmd, ":dis")) {
+        struct src_arg a = {"<repl>", arg, strlen(arg), HE_RUN_DUMP | HE_RUN_REPL};
+        run_guarded(run_src_cb, &a);
+    } else if (prefix_of(cmd, ":load")) {
+        if (!*arg) fputs(":load needs a file name\n", stdout);
+        else {
+            /* its imports are found beside it, as when it runs as a script */
+            char dirbuf[PATH_MAX];
+            snprintf(dirbuf, sizeof dirbuf, "%s", arg);
+            const char *saved = cli_vm->script_dir;
+            cli_vm->script_dir = dirname(dirbuf);
+            struct src_arg a = {arg, NULL, 0, 0};
+            run_guarded(run_file_cb, &a);
+            cli_vm->script_dir = saved;
+        }
+    } else if (prefix_of(cmd, ":time")) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct src_arg a = {"<repl>", arg, strlen(arg), HE_RUN_REPL};
+        run_guarded(run_src_cb, &a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("time: %.3f ms\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+    } else {
+        printf("unknown command %s (type :help)\n", cmd);
+    }
+    fflush(stdout);
+    return !terminated();
+}
+
+static const char *history_file(void)
+{
+    static char path[PATH_MAX];
+    const char *h = getenv("HE_HISTFILE");
+    if (h && *h) return h;
+    const char *home = getenv("HOME");
+    if (!home) return NULL;
+    snprintf(path, sizeof path, "%s/.he_history", home);
+    return path;
+}
+
+int cli_repl(void)
+{
+    cli_stopped_by = 0; /* he -i: a script stopped by Ctrl-C, then the REPL */
+    interactive = isatty(0) && isatty(1);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* errors (stderr) and output interleave in order */
+    const char *hist = interactive ? history_file() : NULL;
+    if (interactive) {
+        rl_readline_name = "he";
+        rl_attempted_completion_function = complete;
+        using_history();
+        stifle_history(1000);
+        if (hist) read_history(hist);
+    }
+    printf("he %s -- encrypted computation. Type :help for help.\n", HE_VERSION);
+    he_buf input;
+    he_buf_init(&input);
+    for (;;) {
+        char *line = read_line(input.len ? "..> " : "he> ");
+        if (!line) break;
+        if (input.len == 0) {
+            const char *p = line;
+            while (*p == ' ' || *p == '\t') p++;
+            if (*p == '\0') {
+                free(line);
+                continue;
+            }
+            if (*p == ':') {
+                if (interactive) add_history(p);
+                bool go = meta(p);
+                free(line);
+                if (!go) break;
+                continue;
+            }
+        }
+        he_buf_puts(&input, line);
+        he_buf_puts(&input, "\n");
+        free(line);
+        if (he_source_incomplete(input.data, input.len)) continue;
+        if (interactive) {
+            /* one history entry per statement */
+            char *h = strdup(input.data);
+            size_t n = strlen(h);
+            if (n && h[n - 1] == '\n') h[n - 1] = '\0';
+            add_history(h);
+            free(h);
+        }
+        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
+        run_guarded(run_src_cb, &a);
+        fflush(stdout);
+        input.len = 0;
+        input.data[0] = '\0';
+        if (terminated()) break;
+    }
+    if (input.len > 0) {
+        /* end of input inside an open block or bracket: say so */
+        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
+        run_guarded(run_src_cb, &a);
+        fflush(stdout);
+    }
+    he_buf_free(&input);
+    if (interactive && hist) {
+        write_history(hist);
+        history_truncate_file(hist, 1000);
+        chmod(hist, 0600);
+    }
+    return 0;
+}
+
