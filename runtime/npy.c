@@ -387,17 +387,8 @@ int he_npy_save(const char *path, const he_tensor *t)
         }
         }
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        he_free(out);
-        return he_error("%s: cannot create: %s", path, strerror(errno));
-    }
-    size_t w = fwrite(out, 1, flen, f);
-    int e = errno;
+    /* atomic, like keys and ciphertexts: a failed save leaves the old file */
+    int wrc = he_file_write(path, out, flen, 0, "save_npy");
     he_free(out);
-    if (fclose(f) != 0 || w != flen) {
-        unlink(path);
-        return he_error("%s: write failed: %s", path, strerror(w != flen ? e : errno));
-    }
-    return 0;
+    return wrc;
 }

@@ -331,8 +331,7 @@ int main(void)
 {
     if (he_init() < 0) return 1;
     he_prng_seed(&G, 99);
-    snprintf(dir, sizeof dir, "/tmp/he_npy_XXXXXX");
-    if (!mkdtemp(dir)) {
+    if (!check_tmpdir(dir, sizeof dir, "he_npy")) {
         SKIP(test_npy, "mkdtemp failed");
         return 0;
     }

@@ -526,13 +526,12 @@ static void test_broadcast(void)
 
 static void test_save_load(void)
 {
-    char path[] = "/tmp/he_smpc_shareXXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        CHECK(0, "mkstemp");
+    char path[300];
+    if (!check_tmpdir(path, sizeof path - 8, "he_smpc_share")) {
+        CHECK(0, "mkdtemp");
         return;
     }
-    close(fd);
+    strcat(path, "/share");
     he_smpc_ctx *ctx = sim(3, 16);
     if (!ctx) return;
     double a[6] = {1, -2.5, 3, 4, 5, 6}, o[6];
@@ -553,12 +552,14 @@ static void test_save_load(void)
     he_share_free(x);
     he_smpc_free(ctx);
     unlink(path);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
 }
 
 static void test_offline_files(void)
 {
-    char dir[] = "/tmp/he_smpc_matXXXXXX";
-    if (!mkdtemp(dir)) {
+    char dir[64];
+    if (!check_tmpdir(dir, sizeof dir, "he_smpc_mat")) {
         CHECK(0, "mkdtemp");
         return;
     }
