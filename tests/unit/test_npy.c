@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -327,6 +331,56 @@ static void test_corrupt(void)
     drop(t);
 }
 
+/* Files in dir other than . and .. */
+static int dir_entries(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+/* A save that fails midway (here the file size limit, as a full disk would)
+** leaves the previous file whole and no temporary; a link is not written
+** through. */
+static void test_save_atomic(void)
+{
+    char a[160], l[160];
+    snprintf(a, sizeof a, "%s/a.npy", dir);
+    snprintf(l, sizeof l, "%s/l.npy", dir);
+    he_tensor *old = he_tensor_arange(0, 10, 1);
+    CHECK(he_npy_save(a, old) == 0, "save: %s", he_errmsg());
+    int n0 = dir_entries();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        int64_t shape[2] = {100, 100};
+        he_tensor *big = he_tensor_new(HE_DT_FLOAT, 0, 2, shape);
+        if (!big || setrlimit(RLIMIT_FSIZE, &rl) < 0) _exit(2);
+        int rc = he_npy_save(a, big);
+        _exit(rc < 0 && has_err(a) && has_err("cannot write") ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the save over the size limit did not fail cleanly (status %d)", status);
+    he_tensor *back = he_npy_load(a);
+    bool same = back && back->dtype == HE_DT_INT && back->ndim == 1 && back->size == 10;
+    for (int64_t k = 0; same && k < 10; k++) same = back->data.i[k] == k;
+    CHECK(same, "the previous file was damaged: %s", back ? "other contents" : he_errmsg());
+    CHECK(dir_entries() == n0, "a temporary was left (%d entries, %d before)", dir_entries(), n0);
+    drop(back);
+    CHECK(symlink(a, l) == 0, "symlink");
+    CHECK(he_npy_save(l, old) < 0 && has_err("symbolic link"), "saved through a link: %s", he_errmsg());
+    unlink(l);
+    unlink(a);
+    drop(old);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -340,6 +394,7 @@ int main(void)
     RUN(test_dtypes);
     RUN(test_roundtrip);
     RUN(test_corrupt);
+    RUN(test_save_atomic);
     unlink(path);
     if (rmdir(dir) != 0) printf("not ok cleanup: cannot remove %s\n", dir);
     return 0;
