@@ -262,12 +262,8 @@ he_tensor *he_npy_load(const char *path)
     }
     npy_dtype dt = {0, 0, false};
     if (parse_descr(path, descr, &dt) < 0) goto done;
-    int64_t count = 1;
-    for (int d = 0; d < ndim; d++)
-        if (__builtin_mul_overflow(count, shape[d], &count) || count > (INT64_MAX >> 4)) {
-            he_error("%s: .npy shape is too large", path);
-            goto done;
-        }
+    int64_t count;
+    if (he_shape_check(ndim, shape, path, &count) < 0) goto done;
     size_t avail = len - start - hlen, need;
     if (he_mul_size((size_t)count, (size_t)dt.size, &need) < 0) goto done;
     if (avail < need) {

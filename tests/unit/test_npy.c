@@ -317,6 +317,23 @@ static void test_corrupt(void)
     const uint8_t b2[2] = {1, 2};
     m = make_npy(b, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", b2, 2);
     refused(b, m, "not 0 or 1", "bool byte 2");
+    /* empty arrays with huge dimensions (fuzz inputs of issue 9): every
+    ** dimension and the product of those that are not 0 are bounded */
+    static const char *const huge[] = {
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (0, 9223372036854775807, 9223372036854775807), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }",
+        "{'descr': '|b1', 'fortran_order': False, 'shape': (4611686018427387904, 0, 4), }",
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (281474976710657, 0), }",
+    };
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        size_t m = make_npy(b, 1, huge[i], NULL, 0);
+        refused(b, m, "too large", huge[i]);
+    }
+    size_t m0 = make_npy(b, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (0, 16777216, 16777216), }", NULL, 0);
+    he_tensor *e = load_bytes(b, m0);
+    CHECK(e && e->size == 0 && e->ndim == 3 && e->shape[2] == 16777216, "[0, 2^24, 2^24] (at the bound): %s",
+          e ? "wrong shape" : he_errmsg());
+    drop(e);
     /* header length pointing past the end */
     memcpy(b, good, n);
     b[8] = 0xff, b[9] = 0xff;

@@ -505,6 +505,22 @@ static void test_share_files(void)
     CHECK(put_file(q, b, n, 0600) == 0 && !he_share_load(sctx, q) && strstr(he_errmsg(), "older version"),
           "old format: %s", he_errmsg());
     memcpy(b, "HESMPCS2", 8);
+    /* an empty share tensor with huge dimensions (fuzz input of issue 9):
+    ** header (runtime/smpc/ctx.c: ndim at byte 48, shape at 56) and
+    ** checksum rewritten, no shares; [0, 2, 3] loads, [0, 2^62, 2^62] not */
+    uint8_t e[120 + 32];
+    memcpy(e, b, 120);
+    int64_t shapes[2][3] = {{0, 2, 3}, {0, INT64_C(1) << 62, INT64_C(1) << 62}};
+    for (int k = 0; k < 2; k++) {
+        int32_t nd = 3;
+        memcpy(e + 48, &nd, 4);
+        memcpy(e + 56, shapes[k], sizeof shapes[k]);
+        crypto_generichash(e + 120, 32, e, 120, NULL, 0);
+        he_share *z = put_file(q, e, sizeof e, 0600) == 0 ? he_share_load(sctx, q) : NULL;
+        if (k == 0) CHECK(z && he_share_size(z) == 0, "empty share [0, 2, 3]: %s", he_errmsg());
+        else CHECK(!z && strstr(he_errmsg(), "damaged"), "share of shape [0, 2^62, 2^62] loaded");
+        he_share_free(z);
+    }
     he_share *y = he_share_load(sctx, p);
     double o[6];
     CHECK(y && he_smpc_reveal_double(sctx, y, HE_SMPC_ALL, o) == 0 && o[1] == -2.5, "load: %s", he_errmsg());

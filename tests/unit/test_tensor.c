@@ -1002,6 +1002,68 @@ static void test_astype(void)
     drop(i), drop(big), drop(f);
 }
 
+/* Shapes (fuzz inputs of issue 9): every dimension and the product of the
+** dimensions that are not 0 are bounded, so an empty tensor cannot carry
+** dimensions whose products overflow in printing, slicing, joining or
+** reducing (run under SANITIZE=1: UBSan aborted there before). */
+static void test_shape_bound(void)
+{
+    static const int64_t bad[][3] = {
+        {0, INT64_C(4294967296), INT64_C(4294967296)},
+        {0, INT64_MAX, INT64_MAX},
+        {INT64_C(1) << 62, INT64_C(1) << 62, 0},
+        {INT64_C(1) << 49, 0, 1},
+        {0, 0, (INT64_C(1) << 48) + 1},
+        {INT64_C(1) << 20, INT64_C(1) << 20, INT64_C(1) << 9},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(!he_tensor_new(HE_DT_FLOAT, 0, 3, bad[i]) && has_err("too large"), "shape %zu accepted: %s", i,
+              he_errmsg());
+        CHECK(!he_tensor_full(HE_DT_INT, 0, 3, bad[i], he_int(1)) && has_err("too large"), "full %zu", i);
+        CHECK(he_shape_check(3, bad[i], "w", NULL) < 0 && has_err("w: tensor shape"), "check %zu: %s", i, he_errmsg());
+    }
+    he_tensor *z = he_tensor_new(HE_DT_INT, 0, 1, (int64_t[]){0});
+    CHECK(z && !he_tensor_reshape(z, 3, bad[0]) && has_err("reshape: tensor shape [0, 4294967296, 4294967296]"),
+          "reshape: %s", he_errmsg());
+    drop(z);
+    /* at the bound: accepted, and every operation works on it */
+    int64_t edge[3] = {0, INT64_C(1) << 24, INT64_C(1) << 24}, sz = -1;
+    CHECK(he_shape_check(3, edge, NULL, &sz) == 0 && sz == 0, "the bound refused: %s", he_errmsg());
+    he_tensor *t = he_tensor_new(HE_DT_FLOAT, 0, 3, edge);
+    CHECK(t && t->size == 0, "[0, 2^24, 2^24]: %s", he_errmsg());
+    if (!t) return;
+    he_buf b;
+    he_buf_init(&b);
+    CHECK(he_tensor_repr(t, &b) == 0 && b.data && strcmp(b.data, "[]") == 0, "repr");
+    he_buf_free(&b);
+    he_slice sl[2] = {{0, HE_SLICE_END, 1, false}, {1, 2, 1, true}};
+    he_tensor *r = he_tensor_slice(t, 2, sl);
+    CHECK(r && r->ndim == 2 && r->size == 0 && r->shape[1] == edge[2], "t[:, 1]: %s", he_errmsg());
+    drop(r);
+    he_tensor *two[2] = {t, t};
+    r = he_tensor_concat(2, two, 1);
+    CHECK(!r && has_err("too large"), "concat over the bound: %s", r ? "accepted" : he_errmsg());
+    drop(r);
+    r = he_tensor_concat(2, two, 0);
+    CHECK(r && r->size == 0 && r->shape[1] == edge[1], "concat: %s", he_errmsg());
+    drop(r);
+    he_value v = he_nil();
+    CHECK(he_tensor_argmax(t, 1, &v) == 0 && he_is_tensor(v) && he_as_tensor(v)->size == 0, "argmax: %s",
+          he_errmsg());
+    dropv(v);
+    CHECK(he_tensor_sum(t, 2, &v) == 0 && he_is_tensor(v) && he_as_tensor(v)->size == 0, "sum: %s", he_errmsg());
+    dropv(v);
+    r = he_tensor_transpose(t);
+    CHECK(r && r->shape[0] == edge[2] && r->shape[2] == 0, "transpose: %s", he_errmsg());
+    /* an empty tensor with many lists prints abbreviated, not 2^48 of them */
+    he_buf_init(&b);
+    CHECK(r && he_tensor_repr(r, &b) == 0 && b.len < 400 && strstr(b.data, "..."), "transposed repr (%zu bytes)",
+          b.len);
+    he_buf_free(&b);
+    drop(r);
+    drop(t);
+}
+
 static void repr_is(he_tensor *t, const char *want)
 {
     he_buf b;
@@ -1122,6 +1184,7 @@ int main(void)
     RUN(test_concat);
     RUN(test_astype);
     RUN(test_repr);
+    RUN(test_shape_bound);
     RUN(test_type_hooks);
     return 0;
 }
