@@ -1356,6 +1356,23 @@ he_tensor *he_tensor_math(he_math fn, const he_tensor *t)
         he_error("%s: not defined on a bool tensor", math_names[fn]);
         return NULL;
     }
+    if ((fn == HE_MATH_ABS || fn == HE_MATH_RELU) && t->dtype != HE_DT_FLOAT) {
+        /* exact on int and fixed, keeping the element type; abs of the most
+        ** negative value overflows, as for a scalar */
+        he_tensor *r = he_tensor_copy(t);
+        if (!r) return NULL;
+        int64_t *v = r->data.i;
+        for (int64_t k = 0; k < r->size; k++) {
+            if (v[k] >= 0) continue;
+            if (fn == HE_MATH_RELU) v[k] = 0;
+            else if (v[k] == INT64_MIN) {
+                he_error("%s overflow in abs", t->dtype == HE_DT_INT ? "int" : "fixed");
+                tensor_drop(r);
+                return NULL;
+            } else v[k] = -v[k];
+        }
+        return r;
+    }
     he_tensor *r = he_tensor_astype(t, HE_DT_FLOAT, 0);
     if (!r) return NULL;
     double *x = r->data.f;

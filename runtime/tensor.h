@@ -105,7 +105,9 @@ int he_tensor_max(const he_tensor *t, int axis, he_value *out);
 int he_tensor_min(const he_tensor *t, int axis, he_value *out);
 int he_tensor_argmax(const he_tensor *t, int axis, he_value *out);
 
-/* Maths on float tensors (int and fixed are converted to float first). */
+/* Maths on float tensors (int and fixed are converted to float first),
+** but abs and relu keep int and fixed exact, with their element type (abs
+** of the most negative value is an overflow error, as for a scalar). */
 typedef enum he_math {
     HE_MATH_EXP, HE_MATH_LOG, HE_MATH_TANH, HE_MATH_SIGMOID, HE_MATH_SQRT, HE_MATH_ABS,
     HE_MATH_RELU

@@ -879,9 +879,11 @@ static void test_math(void)
     t->data.f[0] = 0.0, t->data.f[1] = -800, t->data.f[2] = 800;
     for (int fn = HE_MATH_EXP; fn <= HE_MATH_RELU; fn++) {
         he_tensor *r = he_tensor_math((he_math)fn, t), *ri = he_tensor_math((he_math)fn, ti);
-        CHECK(r && ri && r->dtype == HE_DT_FLOAT && ri->dtype == HE_DT_FLOAT, "math %d", fn);
+        bool exact = fn == HE_MATH_ABS || fn == HE_MATH_RELU; /* int stays int */
+        CHECK(r && ri && r->dtype == HE_DT_FLOAT && ri->dtype == (exact ? HE_DT_INT : HE_DT_FLOAT), "math %d", fn);
         for (int64_t k = 0; r && ri && k < t->size; k++) {
-            double xs[2] = {t->data.f[k], (double)ti->data.i[k]}, gs[2] = {r->data.f[k], ri->data.f[k]};
+            double xs[2] = {t->data.f[k], (double)ti->data.i[k]},
+                   gs[2] = {r->data.f[k], exact ? (double)ri->data.i[k] : ri->data.f[k]};
             for (int w = 0; w < 2; w++) {
                 double x = xs[w], want;
                 switch (fn) {
@@ -902,6 +904,34 @@ static void test_math(void)
     he_tensor *b = he_tensor_astype(ti, HE_DT_BOOL, 0);
     CHECK(!he_tensor_math(HE_MATH_EXP, b) && has_err("bool"), "math on bool");
     drop(b), drop(t), drop(ti);
+}
+
+/* abs and relu on int and fixed tensors: exact, the element type kept, the
+** scalar's overflow error for abs of the most negative value (issue 9). */
+static void test_math_exact(void)
+{
+    int64_t sh[1] = {200};
+    for (int dt = HE_DT_INT; dt <= HE_DT_FIXED; dt += HE_DT_FIXED - HE_DT_INT) {
+        int frac = dt == HE_DT_FIXED ? 12 : 0;
+        he_tensor *t = he_tensor_new((he_dtype)dt, frac, 1, sh);
+        if (!t) return;
+        for (int64_t k = 0; k < t->size; k++) t->data.i[k] = (int64_t)he_prng_u64(&G); /* any 64-bit value */
+        t->data.i[0] = INT64_MAX, t->data.i[1] = INT64_MIN + 1, t->data.i[2] = 0, t->data.i[3] = -1;
+        he_tensor *a = he_tensor_math(HE_MATH_ABS, t), *r = he_tensor_math(HE_MATH_RELU, t);
+        CHECK(a && r && a->dtype == dt && r->dtype == dt && a->frac == frac && r->frac == frac, "types %d", dt);
+        for (int64_t k = 0; a && r && k < t->size; k++) {
+            int64_t x = t->data.i[k];
+            CHECK(a->data.i[k] == (x < 0 ? -x : x) && r->data.i[k] == (x < 0 ? 0 : x), "%d: abs/relu(%lld)", dt,
+                  (long long)x);
+        }
+        drop(a), drop(r);
+        t->data.i[7] = INT64_MIN;
+        CHECK(!he_tensor_math(HE_MATH_ABS, t) && has_err(dt == HE_DT_INT ? "int overflow in abs" : "fixed overflow in abs"),
+              "abs of INT64_MIN: %s", he_errmsg());
+        r = he_tensor_math(HE_MATH_RELU, t);
+        CHECK(r && r->data.i[7] == 0, "relu of INT64_MIN");
+        drop(r), drop(t);
+    }
 }
 
 static void test_concat(void)
@@ -1181,6 +1211,7 @@ int main(void)
     RUN(test_matmul);
     RUN(test_reductions);
     RUN(test_math);
+    RUN(test_math_exact);
     RUN(test_concat);
     RUN(test_astype);
     RUN(test_repr);
