@@ -5,8 +5,10 @@
 */
 #ifndef HE_CHECK_H
 #define HE_CHECK_H
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int check_failed_;
 
@@ -49,5 +51,18 @@ static inline char *check_tmpdir(char *buf, size_t n, const char *name)
         return NULL;
     }
     return buf;
+}
+
+/* Entries of folder dir other than . and .. (left-over temporaries show
+** here). */
+static inline int check_dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
 }
 #endif

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -348,17 +347,7 @@ static void test_corrupt(void)
     drop(t);
 }
 
-/* Files in dir other than . and .. */
-static int dir_entries(void)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
+static int dir_entries(void) { return check_dir_entries(dir); }
 
 /* A save that fails midway (here the file size limit, as a full disk would)
 ** leaves the previous file whole and no temporary; a link is not written

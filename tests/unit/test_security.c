@@ -61,17 +61,7 @@ static int mode_of(const char *path)
     return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
 }
 
-/* Entries of dir other than . and .. (left-over temporaries show here). */
-static int dir_entries(void)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
+static int dir_entries(void) { return check_dir_entries(dir); }
 
 static void clear_dir(void)
 {
