@@ -109,16 +109,19 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
 {
     int64_t d[MAXRANK];
     int r;
-    if (arg->kind == N_INT) {
-        d[0] = arg->ival;
-        return ty_tensor(elem, 0, 1, d);
-    }
-    if (ck_const_shape(arg, d, &r)) {
+    bool one = arg->kind == N_INT;
+    if (one) d[0] = arg->ival, r = 1;
+    if (one || ck_const_shape(arg, d, &r)) {
         for (int i = 0; i < r; i++)
             if (d[i] < 0) {
                 ck_error(c, arg, "%s: negative dimension %lld", fn, (long long)d[i]);
                 return ty_any;
             }
+        /* the run time's bound on shapes, known here already */
+        if (he_shape_check(r, d, fn, NULL) < 0) {
+            ck_error(c, arg, "%s", he_errmsg());
+            return ty_any;
+        }
         return ty_tensor(elem, 0, r, d);
     }
     if (t->kind == T_INT) return ty_tensor(elem, 0, 1, NULL);
@@ -138,7 +141,7 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
 static type *r_zeros(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    return shaped(c, a[0], t[0], T_FLOAT, "zeros");
+    return shaped(c, a[0], t[0], T_FLOAT, builtins[call->bi].name);
 }
 
 static type *r_full(checker *c, node *call, node **a, type **t, int n)
@@ -206,25 +209,31 @@ static type *r_reshape(checker *c, node *call, node **a, type **t, int n)
     int r;
     if (ck_const_shape(a[1], d, &r)) {
         int neg = 0;
-        int64_t prod = 1;
+        int64_t prod = 1, dd[MAXRANK];
         for (int i = 0; i < r; i++) {
             if (d[i] == -1) neg++;
             else if (d[i] < 0) {
                 ck_error(c, a[1], "reshape: negative dimension %lld", (long long)d[i]);
                 return ty_any;
-            } else prod *= d[i];
+            }
+            dd[i] = d[i] == -1 ? 1 : d[i];
         }
         if (neg > 1) {
             ck_error(c, a[1], "reshape: at most one dimension may be -1");
             return ty_any;
         }
+        /* the run time's bound on shapes, known here already; then the
+        ** product cannot overflow */
+        if (he_shape_check(r, dd, "reshape", NULL) < 0) {
+            ck_error(c, a[1], "%s%s", he_errmsg(), neg ? " (the -1 counted as 1)" : "");
+            return ty_any;
+        }
+        for (int i = 0; i < r; i++) prod *= dd[i];
         /* the total size, when known, must agree */
         int64_t total = 1;
         bool known = t[0]->kind == T_TENSOR && t[0]->rank >= 0;
-        for (int i = 0; known && i < t[0]->rank; i++) {
-            if (t[0]->dims[i] == DIM_ANY) known = false;
-            else total *= t[0]->dims[i];
-        }
+        for (int i = 0; known && i < t[0]->rank; i++)
+            if (t[0]->dims[i] == DIM_ANY || __builtin_mul_overflow(total, t[0]->dims[i], &total)) known = false;
         for (int i = 0; i < r; i++)
             if (d[i] == -1) d[i] = known && prod > 0 && total % prod == 0 ? total / prod : DIM_ANY;
         if (known && !neg && prod != total) {
