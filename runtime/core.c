@@ -434,7 +434,8 @@ int he_file_write(const char *path, const void *buf, size_t len, unsigned flags,
     if (rc == 0 && rename(tmp, path) < 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
     if (rc < 0) unlink(tmp);
     if (close(fd) < 0 && rc == 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
-    if (rc == 0 && sync_dir(dir) < 0) rc = he_error("%s: cannot sync the folder of %s: %s", what, path, strerror(errno));
+    if (rc == 0 && sync_dir(dir) < 0)
+        rc = he_error("%s: cannot sync the folder of %s: %s", what, path, strerror(errno));
 out:
     he_free(tmp);
     free(dir);
