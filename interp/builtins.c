@@ -111,16 +111,19 @@ static type *shaped(checker *c, node *arg, type *t, tkind elem, const char *fn)
 {
     int64_t d[MAXRANK];
     int r;
-    if (arg->kind == N_INT) {
-        d[0] = arg->ival;
-        return ty_tensor(elem, 0, 1, d);
-    }
-    if (ck_const_shape(arg, d, &r)) {
+    bool one = arg->kind == N_INT;
+    if (one) d[0] = arg->ival, r = 1;
+    if (one || ck_const_shape(arg, d, &r)) {
         for (int i = 0; i < r; i++)
             if (d[i] < 0) {
                 ck_error(c, arg, "%s: negative dimension %lld", fn, (long long)d[i]);
                 return ty_any;
             }
+        /* the run time's bound on shapes, known here already */
+        if (he_shape_check(r, d, fn, NULL) < 0) {
+            ck_error(c, arg, "%s", he_errmsg());
+            return ty_any;
+        }
         return ty_tensor(elem, 0, r, d);
     }
     if (t->kind == T_INT) return ty_tensor(elem, 0, 1, NULL);
@@ -208,25 +211,31 @@ static type *r_reshape(checker *c, node *call, node **a, type **t, int n)
     int r;
     if (ck_const_shape(a[1], d, &r)) {
         int neg = 0;
-        int64_t prod = 1;
+        int64_t prod = 1, dd[MAXRANK];
         for (int i = 0; i < r; i++) {
             if (d[i] == -1) neg++;
             else if (d[i] < 0) {
                 ck_error(c, a[1], "reshape: negative dimension %lld", (long long)d[i]);
                 return ty_any;
-            } else prod *= d[i];
+            }
+            dd[i] = d[i] == -1 ? 1 : d[i];
         }
         if (neg > 1) {
             ck_error(c, a[1], "reshape: at most one dimension may be -1");
             return ty_any;
         }
+        /* the run time's bound on shapes, known here already; then the
+        ** product cannot overflow */
+        if (he_shape_check(r, dd, "reshape", NULL) < 0) {
+            ck_error(c, a[1], "%s%s", he_errmsg(), neg ? " (the -1 counted as 1)" : "");
+            return ty_any;
+        }
+        for (int i = 0; i < r; i++) prod *= dd[i];
         /* the total size, when known, must agree */
         int64_t total = 1;
         bool known = t[0]->kind == T_TENSOR && t[0]->rank >= 0;
-        for (int i = 0; known && i < t[0]->rank; i++) {
-            if (t[0]->dims[i] == DIM_ANY) known = false;
-            else total *= t[0]->dims[i];
-        }
+        for (int i = 0; known && i < t[0]->rank; i++)
+            if (t[0]->dims[i] == DIM_ANY || __builtin_mul_overflow(total, t[0]->dims[i], &total)) known = false;
         for (int i = 0; i < r; i++)
             if (d[i] == -1) d[i] = known && prod > 0 && total % prod == 0 ? total / prod : DIM_ANY;
         if (known && !neg && prod != total) {
@@ -317,10 +326,12 @@ static type *r_math(checker *c, node *call, node **a, type **t, int n)
     return ty_float;
 }
 
+/* abs and relu keep int and fixed, scalars and tensors alike */
 static type *r_abs(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
     if (t[0]->kind == T_INT || t[0]->kind == T_FIXED) return t[0];
+    if (t[0]->kind == T_TENSOR && (t[0]->elem == T_INT || t[0]->elem == T_FIXED)) return t[0];
     return r_math(c, call, a, t, n);
 }
 
@@ -355,7 +366,17 @@ static type *r_outer(checker *c, node *call, node **a, type **t, int n)
     need_tensor(c, a[1], t[1], "outer", 2);
     int64_t d[2] = {t[0]->kind == T_TENSOR && t[0]->rank == 1 ? t[0]->dims[0] : DIM_ANY,
                     t[1]->kind == T_TENSOR && t[1]->rank == 1 ? t[1]->dims[0] : DIM_ANY};
-    return ty_tensor(T_FLOAT, 0, 2, d);
+    if (t[0]->kind != T_TENSOR || t[1]->kind != T_TENSOR) return ty_tensor(T_ANY, 0, 2, d);
+    /* the element type of a[i] * b[j] */
+    int frac = 0;
+    tkind e = t[0]->elem == T_BOOL || t[1]->elem == T_BOOL
+                  ? T_VOID
+                  : ck_arith_kind(t[0]->elem, t[1]->elem, t[0]->frac, t[1]->frac, &frac, HE_OP_MUL);
+    if (e == T_VOID) {
+        ck_error(c, call, "outer: cannot multiply %s by %s", ty_str_of(t[0]), ty_str_of(t[1]));
+        return ty_any;
+    }
+    return ty_tensor(e, frac, 2, d);
 }
 
 static type *r_onehot(checker *c, node *call, node **a, type **t, int n)
@@ -663,8 +684,18 @@ MATH(log, HE_MATH_LOG, log)
 MATH(tanh, HE_MATH_TANH, tanh)
 MATH(sigmoid, HE_MATH_SIGMOID, sigmoid)
 MATH(sqrt, HE_MATH_SQRT, sqrt)
-MATH(relu, HE_MATH_RELU, relu)
 #undef MATH
+
+static int f_relu(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (a[0].tag == HE_INT || a[0].tag == HE_FIXED) {
+        *out = a[0];
+        if (a[0].as.i < 0) out->as.i = 0;
+        return 0;
+    }
+    return math1(a, out, HE_MATH_RELU, relu, "relu");
+}
 
 static int f_abs(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -731,18 +762,15 @@ static int f_outer(he_vm *vm, he_value *a, int n, he_value *out)
     he_tensor *x, *y;
     if (want_tensor(a[0], "outer", 1, &x) < 0 || want_tensor(a[1], "outer", 2, &y) < 0) return -1;
     if (x->ndim != 1 || y->ndim != 1) return he_error("outer: needs two 1-d tensors");
-    int64_t sh[2] = {x->size, y->size};
-    he_tensor *r = he_tensor_new(HE_DT_FLOAT, 0, 2, sh);
-    if (!r) return -1;
-    for (int64_t i = 0; i < x->size; i++) {
-        double xi = x->dtype == HE_DT_FLOAT ? x->data.f[i] : x->dtype == HE_DT_FIXED ? he_fixed_to_double(x->data.i[i], x->frac) : (double)x->data.i[i];
-        for (int64_t j = 0; j < y->size; j++) {
-            double yj = y->dtype == HE_DT_FLOAT ? y->data.f[j] : y->dtype == HE_DT_FIXED ? he_fixed_to_double(y->data.i[j], y->frac) : (double)y->data.i[j];
-            r->data.f[i * y->size + j] = xi * yj;
-        }
-    }
-    *out = tv(r);
-    return 0;
+    if (x->dtype == HE_DT_BOOL || y->dtype == HE_DT_BOOL) return he_error("outer: needs numbers, not bool");
+    /* x as a column times y as a row: the element types and overflow
+    ** errors of '*' */
+    he_tensor *col = he_tensor_reshape(x, 2, (int64_t[]){x->size, 1});
+    he_tensor *row = col ? he_tensor_reshape(y, 2, (int64_t[]){1, y->size}) : NULL;
+    int rc = row ? he_tensor_binop(HE_OP_MUL, tv(col), tv(row), out) : -1;
+    if (col) he_release(tv(col));
+    if (row) he_release(tv(row));
+    return rc;
 }
 
 static int f_one_hot(he_vm *vm, he_value *a, int n, he_value *out)
@@ -1012,12 +1040,12 @@ static const builtin core_builtins[] = {
     {"tanh", NULL, 1, 1, f_tanh, r_math, "tanh(x)"},
     {"sigmoid", NULL, 1, 1, f_sigmoid, r_math, "sigmoid(x) = 1 / (1 + exp(-x))"},
     {"sqrt", NULL, 1, 1, f_sqrt, r_math, "sqrt(x)"},
-    {"relu", NULL, 1, 1, f_relu, r_math, "relu(x) = max(x, 0)"},
+    {"relu", NULL, 1, 1, f_relu, r_abs, "relu(x) = max(x, 0)"},
     {"abs", NULL, 1, 1, f_abs, r_abs, "abs(x)"},
     {"floor", NULL, 1, 1, f_floor, r_math, "floor(x): float"},
     {"round", NULL, 1, 1, f_round, r_math, "round(x): float, halves away from zero"},
     {"concat", NULL, 2, 3, f_concat, r_concat, "concat(a, b [, axis])"},
-    {"outer", NULL, 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (float)"},
+    {"outer", NULL, 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (a[i] * b[j])"},
     {"one_hot", NULL, 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i"},
     {"load_npy", NULL, 1, 1, f_load_npy, r_load_npy, "load_npy(path): a tensor from a NumPy .npy file"},
     {"save_npy", NULL, 2, 2, f_save_npy, r_save_npy, "save_npy(path, t): writes a NumPy .npy file"},

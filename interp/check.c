@@ -93,7 +93,7 @@ static type *join(type *a, type *b)
 }
 
 /* Element kind of an arithmetic result, or T_VOID when not allowed. */
-static tkind arith_kind(tkind a, tkind b, int fa, int fb, int *frac, he_op op)
+tkind ck_arith_kind(tkind a, tkind b, int fa, int fb, int *frac, he_op op)
 {
     *frac = 0;
     if (a == T_ANY || b == T_ANY) return T_ANY;
@@ -282,7 +282,7 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
             return ty_any;
         }
         int frac;
-        tkind e = arith_kind(a->elem, b->elem, a->frac, b->frac, &frac, HE_OP_MUL);
+        tkind e = ck_arith_kind(a->elem, b->elem, a->frac, b->frac, &frac, HE_OP_MUL);
         if (e == T_VOID) {
             ck_error(c, n, "cannot multiply %s by %s", ty_str_of(a), ty_str_of(b));
             return ty_any;
@@ -320,7 +320,7 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
             }
             e = T_BOOL;
         } else {
-            e = arith_kind(ea, eb, fa, fb, &frac, op);
+            e = ck_arith_kind(ea, eb, fa, fb, &frac, op);
             if (e == T_VOID) {
                 ck_error(c, n, "cannot apply '%s' to %s and %s", opname(op), ty_str_of(a), ty_str_of(b));
                 return ty_any;
@@ -347,7 +347,7 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
         return ty_any;
     }
     int frac;
-    tkind e = arith_kind(a->kind, b->kind, a->frac, b->frac, &frac, op);
+    tkind e = ck_arith_kind(a->kind, b->kind, a->frac, b->frac, &frac, op);
     if (e == T_VOID) {
         if ((op == HE_OP_MOD || op == HE_OP_POW) && (a->kind == T_FIXED || b->kind == T_FIXED))
             ck_error(c, n, "'%s' is not defined on fixed point (%s %s %s): convert with float(x)", opname(op),

@@ -71,5 +71,8 @@ const native_module *native_module_find(const char *name);
 void ck_error(checker *c, node *at, const char *fmt, ...) HE_PRINTF(3, 4);
 /* The constant int tensor literal of a node (e.g. a shape [2, 3]); false if not one. */
 bool ck_const_shape(node *n, int64_t *dims, int *rank);
+/* Element kind of a op b on numbers (the result's fraction bits in *frac),
+** T_VOID when the operator does not take them (check.c). */
+tkind ck_arith_kind(tkind a, tkind b, int fa, int fb, int *frac, he_op op);
 
 #endif

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Thread_local char errbuf[1024];
@@ -311,15 +314,91 @@ int he_buf_double(he_buf *b, double d)
 
 /* --- files ------------------------------------------------------------------ */
 
-int he_file_write(const char *path, const void *buf, size_t len, bool secret, const char *what)
+/* Stale temporaries. A save that died (killed, power cut, full disk and
+** then a crash) leaves PATH.<16 hex>.tmp behind, perhaps holding secret
+** material; each save of PATH removes the ones of its own target. Only
+** names of exactly that pattern, regular files (not links) owned by this
+** user. Two writers of the same target may run at once, so a temporary is
+** removed only when nobody writes it any more: a writer holds an exclusive
+** flock on its temporary from creation until after the rename (the kernel
+** drops the lock when its process dies), and a temporary is removed only
+** when that lock can be taken AND it was last modified more than
+** STALE_TEMP_SECONDS ago (the age covers the instant between a writer's
+** open and its flock, and file systems where flock does not work, where the
+** lock is never taken and nothing is removed). */
+#define STALE_TEMP_SECONDS 60
+#define TEMP_SUFFIX_LEN 21 /* ".<16 hex>" + ".tmp" */
+
+static bool is_temp_name(const char *name, const char *base, size_t bl)
+{
+    if (strlen(name) != bl + TEMP_SUFFIX_LEN || strncmp(name, base, bl) != 0 || name[bl] != '.') return false;
+    for (int k = 1; k <= 16; k++)
+        if (!strchr("0123456789abcdef", name[bl + k]) || !name[bl + k]) return false;
+    return strcmp(name + bl + 17, ".tmp") == 0;
+}
+
+/* Splits path into its folder (a new string; "." when none) and base name. */
+static char *dir_of(const char *path, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash) return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, path, n), d[n] = '\0';
+    return d;
+}
+
+static void remove_stale_temps(const char *dir, const char *base)
+{
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int dfd = dirfd(d);
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_temp_name(e->d_name, base, bl)) continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st, again;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            st.st_mtime < now - STALE_TEMP_SECONDS && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            fstatat(dfd, e->d_name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_dev == st.st_dev &&
+            again.st_ino == st.st_ino)
+            unlinkat(dfd, e->d_name, 0);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Syncs a folder so a rename in it survives a crash. File systems that
+** cannot sync a folder say EINVAL: nothing to do there. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno == EACCES ? 0 : -1;
+    int rc = fsync(fd) < 0 && errno != EINVAL && errno != EROFS ? -1 : 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int he_file_write(const char *path, const void *buf, size_t len, unsigned flags, const char *what)
 {
     if (!path || (!buf && len) || !what) he_misuse("he_file_write: NULL");
+    bool secret = flags & HE_FILE_SECRET;
     /* only regular files are replaced (renaming over /dev/null, a FIFO or a
-    ** directory would destroy it); a symbolic link is written through */
+    ** directory would destroy it); a symbolic link only when asked: a link
+    ** planted at a predictable name would otherwise redirect the write */
     struct stat st;
     char *resolved = NULL;
     if (lstat(path, &st) == 0) {
         if (S_ISLNK(st.st_mode)) {
+            if (!(flags & HE_FILE_FOLLOW_LINK))
+                return he_error("%s: cannot write %s: it is a symbolic link (refusing to write through it)", what,
+                                path);
             resolved = realpath(path, NULL);
             if (!resolved || stat(resolved, &st) < 0) {
                 free(resolved);
@@ -328,30 +407,33 @@ int he_file_write(const char *path, const void *buf, size_t len, bool secret, co
             path = resolved;
         }
         if (!S_ISREG(st.st_mode)) {
+            int rc = he_error("%s: cannot write %s: not a regular file", what, path);
             free(resolved);
-            return he_error("%s: cannot write %s: not a regular file", what, path);
+            return rc;
         }
     }
+    const char *base;
+    char *dir = dir_of(path, &base);
     size_t pl = strlen(path);
-    char *tmp = he_malloc(pl + 32);
+    char *tmp = dir ? he_malloc(pl + TEMP_SUFFIX_LEN + 1) : NULL;
     if (!tmp) {
+        free(dir);
         free(resolved);
-        return -1;
+        return he_error("%s: out of memory", what);
     }
+    remove_stale_temps(dir, base);
     int fd = -1;
     for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-        snprintf(tmp, pl + 32, "%s.%016llx.tmp", path, (unsigned long long)he_random_u64());
+        snprintf(tmp, pl + TEMP_SUFFIX_LEN + 1, "%s.%016llx.tmp", path, (unsigned long long)he_random_u64());
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, secret ? 0600 : 0644);
         if (fd < 0 && errno != EEXIST) break;
     }
-    if (fd < 0) {
-        int e = errno;
-        he_free(tmp);
-        he_error("%s: cannot create %s: %s", what, path, strerror(e));
-        free(resolved);
-        return -1;
-    }
     int rc = 0;
+    if (fd < 0) {
+        rc = he_error("%s: cannot create %s: %s", what, path, strerror(errno));
+        goto out;
+    }
+    (void)flock(fd, LOCK_EX | LOCK_NB); /* held until the rename: not stale */
     /* O_EXCL made the file with our mode; fchmod guards against odd umasks */
     if (secret && fchmod(fd, 0600) < 0)
         rc = he_error("%s: cannot restrict %s to mode 0600: %s", what, path, strerror(errno));
@@ -364,10 +446,14 @@ int he_file_write(const char *path, const void *buf, size_t len, bool secret, co
         else off += (size_t)w;
     }
     if (rc == 0 && fsync(fd) < 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
-    if (close(fd) < 0 && rc == 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
     if (rc == 0 && rename(tmp, path) < 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
     if (rc < 0) unlink(tmp);
+    if (close(fd) < 0 && rc == 0) rc = he_error("%s: cannot write %s: %s", what, path, strerror(errno));
+    if (rc == 0 && sync_dir(dir) < 0)
+        rc = he_error("%s: cannot sync the folder of %s: %s", what, path, strerror(errno));
+out:
     he_free(tmp);
+    free(dir);
     free(resolved);
     return rc;
 }

@@ -119,12 +119,19 @@ int he_buf_printf(he_buf *b, const char *fmt, ...) HE_PRINTF(2, 3);
 int he_buf_double(he_buf *b, double d);
 
 /* --- files ------------------------------------------------------------------ */
+/* he_file_write flags (a bool `secret` of older callers reads as HE_FILE_SECRET) */
+#define HE_FILE_SECRET 1u      /* mode 0600 */
+#define HE_FILE_FOLLOW_LINK 2u /* a symbolic link at path: replace its target */
 /* Writes len bytes to path atomically: into a new temporary file beside it
-** (created with O_EXCL, mode 0600 when secret, else 0644 less the umask),
-** synced, then renamed over path. On failure path is left as it was and the
-** temporary is removed. A secret file never exists with a wider mode, even
-** when path existed before with 0644. `what` prefixes error messages. */
-int he_file_write(const char *path, const void *buf, size_t len, bool secret,
+** (PATH.<16 hex digits>.tmp, created with O_EXCL|O_NOFOLLOW, mode 0600 with
+** HE_FILE_SECRET, else 0644 less the umask), synced, renamed over path, and
+** the folder synced. On failure path is left as it was and the temporary
+** is removed. A secret file never exists with a wider mode, even when path
+** existed before with 0644. Only a regular file is replaced; a symbolic
+** link at path is refused unless flags has HE_FILE_FOLLOW_LINK. Temporaries
+** of path left by a writer that died are removed (see core.c). `what`
+** prefixes error messages. */
+int he_file_write(const char *path, const void *buf, size_t len, unsigned flags,
                   const char *what) HE_WARN_UNUSED;
 /* Reads a whole file (at most max bytes, else an error) into a he_malloc'd
 ** buffer of *len bytes (plus a zero byte after them). Buffers outgrown

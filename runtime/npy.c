@@ -262,12 +262,8 @@ he_tensor *he_npy_load(const char *path)
     }
     npy_dtype dt = {0, 0, false};
     if (parse_descr(path, descr, &dt) < 0) goto done;
-    int64_t count = 1;
-    for (int d = 0; d < ndim; d++)
-        if (__builtin_mul_overflow(count, shape[d], &count) || count > (INT64_MAX >> 4)) {
-            he_error("%s: .npy shape is too large", path);
-            goto done;
-        }
+    int64_t count;
+    if (he_shape_check(ndim, shape, path, &count) < 0) goto done;
     size_t avail = len - start - hlen, need;
     if (he_mul_size((size_t)count, (size_t)dt.size, &need) < 0) goto done;
     if (avail < need) {
@@ -387,17 +383,8 @@ int he_npy_save(const char *path, const he_tensor *t)
         }
         }
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        he_free(out);
-        return he_error("%s: cannot create: %s", path, strerror(errno));
-    }
-    size_t w = fwrite(out, 1, flen, f);
-    int e = errno;
+    /* atomic, like keys and ciphertexts: a failed save leaves the old file */
+    int wrc = he_file_write(path, out, flen, 0, "save_npy");
     he_free(out);
-    if (fclose(f) != 0 || w != flen) {
-        unlink(path);
-        return he_error("%s: write failed: %s", path, strerror(w != flen ? e : errno));
-    }
-    return 0;
+    return wrc;
 }

@@ -58,25 +58,35 @@ static int check_frac(he_dtype dt, int frac)
     return 0;
 }
 
+int he_shape_check(int ndim, const int64_t *shape, const char *what, int64_t *size)
+{
+    const char *sep = what ? ": " : "";
+    if (!what) what = "";
+    if (ndim < 0 || ndim > HE_MAXDIM)
+        return he_error("%s%sa tensor has 0 to %d dimensions, not %d", what, sep, HE_MAXDIM, ndim);
+    int64_t all = 1, nonzero = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0)
+            return he_error("%s%snegative dimension %lld in shape %s", what, sep, (long long)shape[d],
+                            he_shape_str(ndim, shape).s);
+        /* the bound holds for the nonzero product, so no product overflows */
+        if (shape[d] > HE_TENSOR_MAXSIZE || (shape[d] && nonzero > HE_TENSOR_MAXSIZE / shape[d]))
+            return he_error("%s%stensor shape %s is too large (at most 2^48 elements, counting every dimension "
+                            "that is not 0)",
+                            what, sep, he_shape_str(ndim, shape).s);
+        if (shape[d]) nonzero *= shape[d];
+        all *= shape[d];
+    }
+    if (size) *size = all;
+    return 0;
+}
+
 /* Allocates a tensor; zero-fills when zero is set. */
 static he_tensor *tensor_alloc(he_dtype dt, int frac, int ndim, const int64_t *shape, bool zero)
 {
     if (check_frac(dt, frac) < 0) return NULL;
-    if (ndim < 0 || ndim > HE_MAXDIM) {
-        he_error("a tensor has 0 to %d dimensions, not %d", HE_MAXDIM, ndim);
-        return NULL;
-    }
-    int64_t size = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0) {
-            he_error("negative dimension %lld in shape %s", (long long)shape[d], he_shape_str(ndim, shape).s);
-            return NULL;
-        }
-        if (__builtin_mul_overflow(size, shape[d], &size) || size > (INT64_MAX >> 4)) {
-            he_error("tensor shape %s is too large", he_shape_str(ndim, shape).s);
-            return NULL;
-        }
-    }
+    int64_t size;
+    if (he_shape_check(ndim, shape, NULL, &size) < 0) return NULL;
     he_tensor *t = he_malloc(sizeof *t);
     if (!t) return NULL;
     void *data = zero ? he_calloc((size_t)(size ? size : 1), 8) : he_malloc((size_t)(size ? size : 1) * 8);
@@ -520,6 +530,7 @@ he_tensor *he_tensor_reshape(const he_tensor *t, int ndim, const int64_t *shape)
                  he_shape_str(ndim, shape).s);
         return NULL;
     }
+    if (he_shape_check(ndim, sh, "reshape", NULL) < 0) return NULL;
     he_tensor *r = tensor_alloc((he_dtype)t->dtype, t->frac, ndim, sh, false);
     if (r && r->size) memcpy(r->data.i, t->data.i, (size_t)r->size * 8);
     return r;
@@ -1351,6 +1362,23 @@ he_tensor *he_tensor_math(he_math fn, const he_tensor *t)
         he_error("%s: not defined on a bool tensor", math_names[fn]);
         return NULL;
     }
+    if ((fn == HE_MATH_ABS || fn == HE_MATH_RELU) && t->dtype != HE_DT_FLOAT) {
+        /* exact on int and fixed, keeping the element type; abs of the most
+        ** negative value overflows, as for a scalar */
+        he_tensor *r = he_tensor_copy(t);
+        if (!r) return NULL;
+        int64_t *v = r->data.i;
+        for (int64_t k = 0; k < r->size; k++) {
+            if (v[k] >= 0) continue;
+            if (fn == HE_MATH_RELU) v[k] = 0;
+            else if (v[k] == INT64_MIN) {
+                he_error("%s overflow in abs", t->dtype == HE_DT_INT ? "int" : "fixed");
+                tensor_drop(r);
+                return NULL;
+            } else v[k] = -v[k];
+        }
+        return r;
+    }
     he_tensor *r = he_tensor_astype(t, HE_DT_FLOAT, 0);
     if (!r) return NULL;
     double *x = r->data.f;
@@ -1479,12 +1507,15 @@ static int repr_rec(const he_tensor *t, const int64_t *stride, int d, int64_t of
 
 int he_tensor_repr(const he_tensor *t, he_buf *out)
 {
-    int64_t stride[HE_MAXDIM], st = 1;
+    /* an empty tensor such as [2^24, 2^24, 0] abbreviates too: the count
+    ** of brackets printed is the product of the dimensions that are not 0 */
+    int64_t stride[HE_MAXDIM], st = 1, lists = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         stride[d] = st;
         st *= t->shape[d];
+        if (t->shape[d]) lists *= t->shape[d];
     }
-    return repr_rec(t, stride, 0, 0, t->size > 1000, out);
+    return repr_rec(t, stride, 0, 0, t->size > 1000 || lists > 1000, out);
 }
 
 /* --- the object type ------------------------------------------------------------------ */

@@ -38,7 +38,18 @@ static inline he_tensor *he_as_tensor(he_value v) { return (he_tensor *)v.as.o; 
 
 const char *he_dtype_name(he_dtype dt); /* "int", "float", "fixed", "bool" */
 
-/* New zero-filled tensor. Fails on a negative dimension or size overflow. */
+/* The bound on shapes: each dimension, and the product of the dimensions
+** that are not 0, at most HE_TENSOR_MAXSIZE (2^48). Then every product of
+** dimensions, and that product times 8 bytes, fits in int64_t and size_t,
+** even for an empty tensor such as [0, 2^40, 2^40]. */
+#define HE_TENSOR_MAXSIZE (INT64_C(1) << 48)
+/* Checks a shape (0..HE_MAXDIM dimensions, none negative, within the bound):
+** every tensor constructor and every loader of shaped data calls it.
+** *size (may be NULL) gets the number of elements. `what` (may be NULL)
+** prefixes the message. */
+int he_shape_check(int ndim, const int64_t *shape, const char *what, int64_t *size) HE_WARN_UNUSED;
+
+/* New zero-filled tensor. Fails on a shape he_shape_check refuses. */
 he_tensor *he_tensor_new(he_dtype dt, int frac, int ndim, const int64_t *shape);
 he_tensor *he_tensor_copy(const he_tensor *t);
 /* Converts element type (float->int truncates toward zero with range check;
@@ -97,7 +108,9 @@ int he_tensor_max(const he_tensor *t, int axis, he_value *out);
 int he_tensor_min(const he_tensor *t, int axis, he_value *out);
 int he_tensor_argmax(const he_tensor *t, int axis, he_value *out);
 
-/* Maths on float tensors (int and fixed are converted to float first). */
+/* Maths on float tensors (int and fixed are converted to float first),
+** but abs and relu keep int and fixed exact, with their element type (abs
+** of the most negative value is an overflow error, as for a scalar). */
 typedef enum he_math {
     HE_MATH_EXP, HE_MATH_LOG, HE_MATH_TANH, HE_MATH_SIGMOID, HE_MATH_SQRT, HE_MATH_ABS,
     HE_MATH_RELU

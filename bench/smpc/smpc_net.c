@@ -210,7 +210,8 @@ static int session(he_smpc_trunc tr, result *res)
 int main(void)
 {
     if (he_init() < 0) return 1;
-    snprintf(dir, sizeof dir, "/tmp/he_smpc_benchXXXXXX");
+    const char *tmpd = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/he_smpc_benchXXXXXX", tmpd && *tmpd && strlen(tmpd) < 40 ? tmpd : P_tmpdir);
     if (!mkdtemp(dir)) return 1;
     result r[NOPS], rl[NOPS];
     int rc = 0;

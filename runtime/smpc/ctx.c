@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "smpc/smpc_int.h"
+#include "tensor.h"
 
 void he_smpc_config_init(he_smpc_config *cfg)
 {
@@ -203,11 +204,9 @@ void stats_round(he_smpc_ctx *ctx) { ctx->stats.rounds++; }
 static int shape_size(int ndim, const int64_t *shape, size_t *size)
 {
     if (ndim < 0 || ndim > HE_SMPC_MAXDIM) return he_error("smpc: %d dimensions (at most %d)", ndim, HE_SMPC_MAXDIM);
-    size_t s = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) return he_error("smpc: negative dimension %lld", (long long)shape[i]);
-        if (he_mul_size(s, (size_t)shape[i], &s) < 0) return -1;
-    }
+    int64_t n;
+    if (he_shape_check(ndim, shape, "smpc", &n) < 0) return -1; /* bounds every dimension, zeros or not */
+    size_t s = (size_t)n;
     if (s > ((size_t)1 << 34)) return he_error("smpc: share tensor too large");
     *size = s;
     return 0;

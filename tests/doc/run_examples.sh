@@ -22,7 +22,7 @@
 #
 # Each block runs as its own file in its own folder, named after the doc file
 # and line (e.g. $TMPDIR/doc_ckks.md-L42/example.he), with that folder as
-# working directory and TMPDIR=<folder>/tmp: an example that writes files uses
+# working directory and its sub-folder tmp as TMPDIR: an example that writes files uses
 # tmpdir(), and in compared output that folder reads as $TMPDIR.
 # Environment: HE (the interpreter, default build/he), TMPDIR.
 HE=${HE:-build/he}

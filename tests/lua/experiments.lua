@@ -5,8 +5,7 @@ local he = require "he"
 
 local root = (arg[0]:match("(.*/)") or "./") .. "../../"
 local exp_dir = root .. "scripts/experiments/"
-local out = os.tmpname()
-os.remove(out)
+local out = T.tmppath("experiments")
 
 local function read(path)
   local f = io.open(path, "r")

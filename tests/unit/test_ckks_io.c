@@ -18,8 +18,8 @@
 static he_ckks_ctx *ctx;
 static he_ckks_keys *keys;
 static he_prng g;
-static char dir[] = "/tmp/he_ckks_io_XXXXXX";
-static char path[256];
+static char dir[256];
+static char path[512];
 
 static const char *tmp(const char *name)
 {
@@ -331,7 +331,7 @@ static void test_mutations_with_valid_checksum(void)
 int main(void)
 {
     if (he_init() < 0) return 1;
-    if (!mkdtemp(dir)) {
+    if (!check_tmpdir(dir, sizeof dir, "he_ckks_io")) {
         printf("not ok setup: mkdtemp\n");
         return 0;
     }

@@ -805,12 +805,7 @@ int main(void)
 {
     if (he_init() < 0) return 1;
     if (getenv("HE_DATA")) user_data = strdup(getenv("HE_DATA"));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/he_test_data_XXXXXX", tmp && strlen(tmp) < 30 ? tmp : "/tmp");
-    if (!mkdtemp(root)) {
-        printf("# mkdtemp failed\n");
-        return 1;
-    }
+    if (!check_tmpdir(root, sizeof root, "he_test_data")) return 1;
     RUN(test_mnist_gzip);
     RUN(test_mnist_plain);
     RUN(test_mnist_damaged);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -313,6 +316,23 @@ static void test_corrupt(void)
     const uint8_t b2[2] = {1, 2};
     m = make_npy(b, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", b2, 2);
     refused(b, m, "not 0 or 1", "bool byte 2");
+    /* empty arrays with huge dimensions (fuzz inputs of issue 9): every
+    ** dimension and the product of those that are not 0 are bounded */
+    static const char *const huge[] = {
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (0, 9223372036854775807, 9223372036854775807), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }",
+        "{'descr': '|b1', 'fortran_order': False, 'shape': (4611686018427387904, 0, 4), }",
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (281474976710657, 0), }",
+    };
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        size_t m = make_npy(b, 1, huge[i], NULL, 0);
+        refused(b, m, "too large", huge[i]);
+    }
+    size_t m0 = make_npy(b, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (0, 16777216, 16777216), }", NULL, 0);
+    he_tensor *e = load_bytes(b, m0);
+    CHECK(e && e->size == 0 && e->ndim == 3 && e->shape[2] == 16777216, "[0, 2^24, 2^24] (at the bound): %s",
+          e ? "wrong shape" : he_errmsg());
+    drop(e);
     /* header length pointing past the end */
     memcpy(b, good, n);
     b[8] = 0xff, b[9] = 0xff;
@@ -327,12 +347,51 @@ static void test_corrupt(void)
     drop(t);
 }
 
+static int dir_entries(void) { return check_dir_entries(dir); }
+
+/* A save that fails midway (here the file size limit, as a full disk would)
+** leaves the previous file whole and no temporary; a link is not written
+** through. */
+static void test_save_atomic(void)
+{
+    char a[160], l[160];
+    snprintf(a, sizeof a, "%s/a.npy", dir);
+    snprintf(l, sizeof l, "%s/l.npy", dir);
+    he_tensor *old = he_tensor_arange(0, 10, 1);
+    CHECK(he_npy_save(a, old) == 0, "save: %s", he_errmsg());
+    int n0 = dir_entries();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        int64_t shape[2] = {100, 100};
+        he_tensor *big = he_tensor_new(HE_DT_FLOAT, 0, 2, shape);
+        if (!big || setrlimit(RLIMIT_FSIZE, &rl) < 0) _exit(2);
+        int rc = he_npy_save(a, big);
+        _exit(rc < 0 && has_err(a) && has_err("cannot write") ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the save over the size limit did not fail cleanly (status %d)", status);
+    he_tensor *back = he_npy_load(a);
+    bool same = back && back->dtype == HE_DT_INT && back->ndim == 1 && back->size == 10;
+    for (int64_t k = 0; same && k < 10; k++) same = back->data.i[k] == k;
+    CHECK(same, "the previous file was damaged: %s", back ? "other contents" : he_errmsg());
+    CHECK(dir_entries() == n0, "a temporary was left (%d entries, %d before)", dir_entries(), n0);
+    drop(back);
+    CHECK(symlink(a, l) == 0, "symlink");
+    CHECK(he_npy_save(l, old) < 0 && has_err("symbolic link"), "saved through a link: %s", he_errmsg());
+    unlink(l);
+    unlink(a);
+    drop(old);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
     he_prng_seed(&G, 99);
-    snprintf(dir, sizeof dir, "/tmp/he_npy_XXXXXX");
-    if (!mkdtemp(dir)) {
+    if (!check_tmpdir(dir, sizeof dir, "he_npy")) {
         SKIP(test_npy, "mkdtemp failed");
         return 0;
     }
@@ -341,6 +400,7 @@ int main(void)
     RUN(test_dtypes);
     RUN(test_roundtrip);
     RUN(test_corrupt);
+    RUN(test_save_atomic);
     unlink(path);
     if (rmdir(dir) != 0) printf("not ok cleanup: cannot remove %s\n", dir);
     return 0;

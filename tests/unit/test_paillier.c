@@ -397,8 +397,7 @@ int main(void)
 {
     if (he_init() < 0) return 1;
     he_prng_seed(&G, 1999);
-    snprintf(dir, sizeof dir, "/tmp/he_paillier_XXXXXX");
-    if (!mkdtemp(dir)) return 1;
+    if (!check_tmpdir(dir, sizeof dir, "he_paillier")) return 1;
     SK = he_paillier_keygen(512, HE_PAILLIER_INSECURE);
     SK2 = he_paillier_keygen(1024, HE_PAILLIER_INSECURE | HE_PAILLIER_PLAIN_PRIMES);
     if (!SK || !SK2) {

@@ -2,7 +2,8 @@
 ** test_security.c: regression tests of the security review.
 **   - GMP's allocations go through the runtime's wiping hooks after he_init;
 **   - he_file_write: atomic, mode 0600 for secrets even over an existing
-**     0644 file, an existing file untouched when the write fails;
+**     0644 file, an existing file untouched when the write fails, a
+**     symbolic link refused unless asked, stale temporaries removed;
 **   - he_file_read: whole files, size limits, files of unknown size;
 **   - secret keys (Paillier, CKKS) and share files saved over a 0644 file
 **     end up 0600;
@@ -16,6 +17,9 @@
 **     HE_FUZZ_ITERS sets the number of mutations per loader (default 150).
 */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
 #include <gmp.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -29,7 +33,7 @@
 #include "paillier/paillier.h"
 #include "smpc/smpc.h"
 
-static char dir[] = "/tmp/he_security_XXXXXX";
+static char dir[256];
 static char pathbuf[512];
 static he_prng g;
 static int iters = 150;
@@ -57,17 +61,7 @@ static int mode_of(const char *path)
     return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
 }
 
-/* Entries of dir other than . and .. (left-over temporaries show here). */
-static int dir_entries(void)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
+static int dir_entries(void) { return check_dir_entries(dir); }
 
 static void clear_dir(void)
 {
@@ -141,21 +135,84 @@ static void test_file_write_failure(void)
     struct stat st;
     CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode) && dir_entries() == 1, "the FIFO was replaced");
     unlink(fifo);
-    /* a symbolic link is written through: the link stays, its target changes */
+    /* a symbolic link is refused: the link and its target stay as they were */
     char target[512], link[512];
     snprintf(target, sizeof target, "%s", tmp("target"));
     snprintf(link, sizeof link, "%s", tmp("link"));
     CHECK(put_file(target, "old", 3, 0644) == 0 && symlink(target, link) == 0, "setup link");
-    CHECK(he_file_write(link, "new!", 4, true, "t") == 0, "through a link: %s", he_errmsg());
+    CHECK(he_file_write(link, "new!", 4, true, "t") < 0 && strstr(he_errmsg(), "t: cannot write") &&
+              strstr(he_errmsg(), "symbolic link"),
+          "through a link: %s", he_errmsg());
     uint8_t *b = NULL;
     size_t n = 0;
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+    CHECK(he_file_read(target, 100, "t", &b, &n) == 0 && n == 3 && memcmp(b, "old", 3) == 0 && mode_of(target) == 0644,
+          "target written through a link (mode %o)", mode_of(target));
+    he_free_secret(b, n + 1);
+    CHECK(dir_entries() == 2, "temporaries left (%d)", dir_entries());
+    /* ... unless asked: then the link stays and its target changes */
+    CHECK(he_file_write(link, "new!", 4, HE_FILE_SECRET | HE_FILE_FOLLOW_LINK, "t") == 0, "following: %s",
+          he_errmsg());
     CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
     CHECK(he_file_read(target, 100, "t", &b, &n) == 0 && n == 4 && memcmp(b, "new!", 4) == 0 && mode_of(target) == 0600,
           "target not written (mode %o)", mode_of(target));
     he_free_secret(b, n + 1);
     CHECK(dir_entries() == 2, "temporaries left (%d)", dir_entries());
     unlink(link);
-    CHECK(symlink(tmp("nowhere"), link) == 0 && he_file_write(link, "x", 1, true, "t") < 0, "dangling link written");
+    CHECK(symlink(tmp("nowhere"), link) == 0 && he_file_write(link, "x", 1, true, "t") < 0 &&
+              he_file_write(link, "x", 1, HE_FILE_FOLLOW_LINK, "t") < 0,
+          "dangling link written");
+    CHECK(lstat(tmp("nowhere"), &st) < 0, "a file made at the end of a dangling link");
+}
+
+/* A file of a given age in seconds (its modification time set back). */
+static int put_aged(const char *path, int age)
+{
+    if (put_file(path, "stale secret", 12, 0600) < 0) return -1;
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= age;
+    ts[1] = ts[0];
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Temporaries that a dead writer left behind are removed by the next save
+** of the same target; nothing else is. */
+static void test_file_write_stale(void)
+{
+    clear_dir();
+    char stale[512], fresh[512], locked[512], upper[512], shorter[512], other[512], slink[512];
+    snprintf(stale, sizeof stale, "%s", tmp("key.0123456789abcdef.tmp"));
+    snprintf(fresh, sizeof fresh, "%s", tmp("key.00000000deadbeef.tmp"));
+    snprintf(locked, sizeof locked, "%s", tmp("key.fedcba9876543210.tmp"));
+    snprintf(upper, sizeof upper, "%s", tmp("key.0123456789ABCDEF.tmp"));
+    snprintf(shorter, sizeof shorter, "%s", tmp("key.0123456789abcde.tmp"));
+    snprintf(other, sizeof other, "%s", tmp("kez.0123456789abcdef.tmp"));
+    snprintf(slink, sizeof slink, "%s", tmp("key.1111111111111111.tmp"));
+    CHECK(put_aged(stale, 3600) == 0 && put_aged(fresh, 5) == 0 && put_aged(locked, 3600) == 0 &&
+              put_aged(upper, 3600) == 0 && put_aged(shorter, 3600) == 0 && put_aged(other, 3600) == 0 &&
+              put_aged(tmp("victim"), 3600) == 0 && symlink(tmp("victim"), slink) == 0,
+          "setup");
+    /* a live writer holds a lock on its temporary */
+    int lfd = open(locked, O_RDONLY);
+    CHECK(lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0, "lock");
+    CHECK(he_file_write(tmp("key"), "new", 3, true, "t") == 0, "write: %s", he_errmsg());
+    CHECK(!exists(stale), "the stale temporary is still there");
+    CHECK(exists(fresh), "a temporary written seconds ago was removed");
+    CHECK(exists(locked), "a temporary locked by a live writer was removed");
+    CHECK(exists(upper) && exists(shorter) && exists(other), "a name outside the pattern was removed");
+    CHECK(exists(slink) && exists(tmp("victim")), "a link or its target was removed");
+    CHECK(dir_entries() == 8, "%d entries (want key, 5 temporaries, the link and its target)", dir_entries());
+    /* once its writer is gone, the locked one goes too */
+    if (lfd >= 0) close(lfd);
+    CHECK(he_file_write(tmp("key"), "newer", 5, false, "t") == 0, "write: %s", he_errmsg());
+    CHECK(!exists(locked) && exists(fresh), "after the writer died");
 }
 
 static void test_file_read(void)
@@ -438,6 +495,22 @@ static void test_share_files(void)
     CHECK(put_file(q, b, n, 0600) == 0 && !he_share_load(sctx, q) && strstr(he_errmsg(), "older version"),
           "old format: %s", he_errmsg());
     memcpy(b, "HESMPCS2", 8);
+    /* an empty share tensor with huge dimensions (fuzz input of issue 9):
+    ** header (runtime/smpc/ctx.c: ndim at byte 48, shape at 56) and
+    ** checksum rewritten, no shares; [0, 2, 3] loads, [0, 2^62, 2^62] not */
+    uint8_t e[120 + 32];
+    memcpy(e, b, 120);
+    int64_t shapes[2][3] = {{0, 2, 3}, {0, INT64_C(1) << 62, INT64_C(1) << 62}};
+    for (int k = 0; k < 2; k++) {
+        int32_t nd = 3;
+        memcpy(e + 48, &nd, 4);
+        memcpy(e + 56, shapes[k], sizeof shapes[k]);
+        crypto_generichash(e + 120, 32, e, 120, NULL, 0);
+        he_share *z = put_file(q, e, sizeof e, 0600) == 0 ? he_share_load(sctx, q) : NULL;
+        if (k == 0) CHECK(z && he_share_size(z) == 0, "empty share [0, 2, 3]: %s", he_errmsg());
+        else CHECK(!z && strstr(he_errmsg(), "damaged"), "share of shape [0, 2^62, 2^62] loaded");
+        he_share_free(z);
+    }
     he_share *y = he_share_load(sctx, p);
     double o[6];
     CHECK(y && he_smpc_reveal_double(sctx, y, HE_SMPC_ALL, o) == 0 && o[1] == -2.5, "load: %s", he_errmsg());
@@ -484,7 +557,7 @@ int main(void)
 {
     mp_get_memory_functions(&gmp_alloc0, NULL, &gmp_free0);
     if (he_init() < 0) return 1;
-    if (!mkdtemp(dir)) {
+    if (!check_tmpdir(dir, sizeof dir, "he_security")) {
         printf("not ok setup: mkdtemp\n");
         return 0;
     }
@@ -494,6 +567,7 @@ int main(void)
     RUN(test_gmp_hooks);
     RUN(test_file_write_modes);
     RUN(test_file_write_failure);
+    RUN(test_file_write_stale);
     RUN(test_file_read);
 
     psk = he_paillier_keygen(512, HE_PAILLIER_INSECURE | HE_PAILLIER_PLAIN_PRIMES);

@@ -816,13 +816,12 @@ static void test_broadcast(void)
 
 static void test_save_load(void)
 {
-    char path[] = "/tmp/he_smpc_shareXXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        CHECK(0, "mkstemp");
+    char path[300];
+    if (!check_tmpdir(path, sizeof path - 8, "he_smpc_share")) {
+        CHECK(0, "mkdtemp");
         return;
     }
-    close(fd);
+    strcat(path, "/share");
     he_smpc_ctx *ctx = sim(3, 16);
     if (!ctx) return;
     double a[6] = {1, -2.5, 3, 4, 5, 6}, o[6];
@@ -843,12 +842,14 @@ static void test_save_load(void)
     he_share_free(x);
     he_smpc_free(ctx);
     unlink(path);
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
 }
 
 static void test_offline_files(void)
 {
-    char dir[] = "/tmp/he_smpc_matXXXXXX";
-    if (!mkdtemp(dir)) {
+    char dir[64];
+    if (!check_tmpdir(dir, sizeof dir, "he_smpc_mat")) {
         CHECK(0, "mkdtemp");
         return;
     }
@@ -934,10 +935,8 @@ static long file_size(const char *path)
 ** which request differs. */
 static void test_material_once_checked(void)
 {
-    const char *t = getenv("TMPDIR");
     char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/he_smpc_onceXXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (!check_tmpdir(dir, sizeof dir, "he_smpc_once")) {
         CHECK(0, "mkdtemp");
         return;
     }

@@ -537,8 +537,7 @@ static void test_killed_party(void)
 int main(void)
 {
     if (he_init() < 0) return 1;
-    snprintf(dir, sizeof dir, "/tmp/he_smpc_netXXXXXX");
-    if (!mkdtemp(dir)) return 1;
+    if (!check_tmpdir(dir, sizeof dir, "he_smpc_net")) return 1;
     RUN(test_net_compute);
     RUN(test_net_zp);
     RUN(test_net_offline);

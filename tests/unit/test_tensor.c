@@ -879,9 +879,11 @@ static void test_math(void)
     t->data.f[0] = 0.0, t->data.f[1] = -800, t->data.f[2] = 800;
     for (int fn = HE_MATH_EXP; fn <= HE_MATH_RELU; fn++) {
         he_tensor *r = he_tensor_math((he_math)fn, t), *ri = he_tensor_math((he_math)fn, ti);
-        CHECK(r && ri && r->dtype == HE_DT_FLOAT && ri->dtype == HE_DT_FLOAT, "math %d", fn);
+        bool exact = fn == HE_MATH_ABS || fn == HE_MATH_RELU; /* int stays int */
+        CHECK(r && ri && r->dtype == HE_DT_FLOAT && ri->dtype == (exact ? HE_DT_INT : HE_DT_FLOAT), "math %d", fn);
         for (int64_t k = 0; r && ri && k < t->size; k++) {
-            double xs[2] = {t->data.f[k], (double)ti->data.i[k]}, gs[2] = {r->data.f[k], ri->data.f[k]};
+            double xs[2] = {t->data.f[k], (double)ti->data.i[k]},
+                   gs[2] = {r->data.f[k], exact ? (double)ri->data.i[k] : ri->data.f[k]};
             for (int w = 0; w < 2; w++) {
                 double x = xs[w], want;
                 switch (fn) {
@@ -902,6 +904,34 @@ static void test_math(void)
     he_tensor *b = he_tensor_astype(ti, HE_DT_BOOL, 0);
     CHECK(!he_tensor_math(HE_MATH_EXP, b) && has_err("bool"), "math on bool");
     drop(b), drop(t), drop(ti);
+}
+
+/* abs and relu on int and fixed tensors: exact, the element type kept, the
+** scalar's overflow error for abs of the most negative value (issue 9). */
+static void test_math_exact(void)
+{
+    int64_t sh[1] = {200};
+    for (int dt = HE_DT_INT; dt <= HE_DT_FIXED; dt += HE_DT_FIXED - HE_DT_INT) {
+        int frac = dt == HE_DT_FIXED ? 12 : 0;
+        he_tensor *t = he_tensor_new((he_dtype)dt, frac, 1, sh);
+        if (!t) return;
+        for (int64_t k = 0; k < t->size; k++) t->data.i[k] = (int64_t)he_prng_u64(&G); /* any 64-bit value */
+        t->data.i[0] = INT64_MAX, t->data.i[1] = INT64_MIN + 1, t->data.i[2] = 0, t->data.i[3] = -1;
+        he_tensor *a = he_tensor_math(HE_MATH_ABS, t), *r = he_tensor_math(HE_MATH_RELU, t);
+        CHECK(a && r && a->dtype == dt && r->dtype == dt && a->frac == frac && r->frac == frac, "types %d", dt);
+        for (int64_t k = 0; a && r && k < t->size; k++) {
+            int64_t x = t->data.i[k];
+            CHECK(a->data.i[k] == (x < 0 ? -x : x) && r->data.i[k] == (x < 0 ? 0 : x), "%d: abs/relu(%lld)", dt,
+                  (long long)x);
+        }
+        drop(a), drop(r);
+        t->data.i[7] = INT64_MIN;
+        const char *want = dt == HE_DT_INT ? "int overflow in abs" : "fixed overflow in abs";
+        CHECK(!he_tensor_math(HE_MATH_ABS, t) && has_err(want), "abs of INT64_MIN: %s", he_errmsg());
+        r = he_tensor_math(HE_MATH_RELU, t);
+        CHECK(r && r->data.i[7] == 0, "relu of INT64_MIN");
+        drop(r), drop(t);
+    }
 }
 
 static void test_concat(void)
@@ -1000,6 +1030,68 @@ static void test_astype(void)
           he_errmsg());
     CHECK(!he_tensor_astype(big, HE_DT_FIXED, 70), "bad frac");
     drop(i), drop(big), drop(f);
+}
+
+/* Shapes (fuzz inputs of issue 9): every dimension and the product of the
+** dimensions that are not 0 are bounded, so an empty tensor cannot carry
+** dimensions whose products overflow in printing, slicing, joining or
+** reducing (run under SANITIZE=1: UBSan aborted there before). */
+static void test_shape_bound(void)
+{
+    static const int64_t bad[][3] = {
+        {0, INT64_C(4294967296), INT64_C(4294967296)},
+        {0, INT64_MAX, INT64_MAX},
+        {INT64_C(1) << 62, INT64_C(1) << 62, 0},
+        {INT64_C(1) << 49, 0, 1},
+        {0, 0, (INT64_C(1) << 48) + 1},
+        {INT64_C(1) << 20, INT64_C(1) << 20, INT64_C(1) << 9},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(!he_tensor_new(HE_DT_FLOAT, 0, 3, bad[i]) && has_err("too large"), "shape %zu accepted: %s", i,
+              he_errmsg());
+        CHECK(!he_tensor_full(HE_DT_INT, 0, 3, bad[i], he_int(1)) && has_err("too large"), "full %zu", i);
+        CHECK(he_shape_check(3, bad[i], "w", NULL) < 0 && has_err("w: tensor shape"), "check %zu: %s", i, he_errmsg());
+    }
+    he_tensor *z = he_tensor_new(HE_DT_INT, 0, 1, (int64_t[]){0});
+    CHECK(z && !he_tensor_reshape(z, 3, bad[0]) && has_err("reshape: tensor shape [0, 4294967296, 4294967296]"),
+          "reshape: %s", he_errmsg());
+    drop(z);
+    /* at the bound: accepted, and every operation works on it */
+    int64_t edge[3] = {0, INT64_C(1) << 24, INT64_C(1) << 24}, sz = -1;
+    CHECK(he_shape_check(3, edge, NULL, &sz) == 0 && sz == 0, "the bound refused: %s", he_errmsg());
+    he_tensor *t = he_tensor_new(HE_DT_FLOAT, 0, 3, edge);
+    CHECK(t && t->size == 0, "[0, 2^24, 2^24]: %s", he_errmsg());
+    if (!t) return;
+    he_buf b;
+    he_buf_init(&b);
+    CHECK(he_tensor_repr(t, &b) == 0 && b.data && strcmp(b.data, "[]") == 0, "repr");
+    he_buf_free(&b);
+    he_slice sl[2] = {{0, HE_SLICE_END, 1, false}, {1, 2, 1, true}};
+    he_tensor *r = he_tensor_slice(t, 2, sl);
+    CHECK(r && r->ndim == 2 && r->size == 0 && r->shape[1] == edge[2], "t[:, 1]: %s", he_errmsg());
+    drop(r);
+    he_tensor *two[2] = {t, t};
+    r = he_tensor_concat(2, two, 1);
+    CHECK(!r && has_err("too large"), "concat over the bound: %s", r ? "accepted" : he_errmsg());
+    drop(r);
+    r = he_tensor_concat(2, two, 0);
+    CHECK(r && r->size == 0 && r->shape[1] == edge[1], "concat: %s", he_errmsg());
+    drop(r);
+    he_value v = he_nil();
+    CHECK(he_tensor_argmax(t, 1, &v) == 0 && he_is_tensor(v) && he_as_tensor(v)->size == 0, "argmax: %s",
+          he_errmsg());
+    dropv(v);
+    CHECK(he_tensor_sum(t, 2, &v) == 0 && he_is_tensor(v) && he_as_tensor(v)->size == 0, "sum: %s", he_errmsg());
+    dropv(v);
+    r = he_tensor_transpose(t);
+    CHECK(r && r->shape[0] == edge[2] && r->shape[2] == 0, "transpose: %s", he_errmsg());
+    /* an empty tensor with many lists prints abbreviated, not 2^48 of them */
+    he_buf_init(&b);
+    CHECK(r && he_tensor_repr(r, &b) == 0 && b.len < 400 && strstr(b.data, "..."), "transposed repr (%zu bytes)",
+          b.len);
+    he_buf_free(&b);
+    drop(r);
+    drop(t);
 }
 
 static void repr_is(he_tensor *t, const char *want)
@@ -1119,9 +1211,11 @@ int main(void)
     RUN(test_matmul);
     RUN(test_reductions);
     RUN(test_math);
+    RUN(test_math_exact);
     RUN(test_concat);
     RUN(test_astype);
     RUN(test_repr);
+    RUN(test_shape_bound);
     RUN(test_type_hooks);
     return 0;
 }

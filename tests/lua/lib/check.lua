@@ -69,4 +69,16 @@ function T.same(got, want, what, path)
   for i = 1, #want do T.same(got[i], want[i], what, path .. "[" .. i .. "]") end
 end
 
+-- A path for a test's file or folder NAME inside $TMPDIR (tests/run.sh gives
+-- every test a private one), so two runs of the suite never collide.
+function T.tmppath(name)
+  local d = os.getenv("TMPDIR")
+  if not d or d == "" then
+    d = os.tmpname()
+    os.remove(d)
+    assert(os.execute("mkdir -m 700 '" .. d .. "'"))
+  end
+  return d .. "/" .. name
+end
+
 return T
