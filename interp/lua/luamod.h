@@ -5,7 +5,7 @@
 ** as a full userdata "he.Value" that owns one reference (released, and so
 ** wiped when the type holds a secret, by __gc or __close). Its methods come
 ** from a per-type table: a runtime type (ciphertext, key, share...) gets
-** Lua methods from one small file interp/lua_NAME.c defining
+** Lua methods from one small file interp/lua/lua_NAME.c defining
 **
 **     int he_lua_open_NAME(lua_State *L)
 **     {
