@@ -153,6 +153,9 @@ struct he_vm {
     ** this and returns -1; the run unwinds without printing a traceback
     ** (SMPC: the dealer process after serving) */
     bool halted;
+    /* he --plan: ckks.plan prints every plan; the first ckks.keygen ends the
+    ** run (nothing is encrypted) */
+    bool plan_only;
     char errmsg[1024];
 };
 
@@ -170,6 +173,8 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
 int he_run_file(he_vm *vm, const char *path, int flags);
 /* Calls a function value with arguments; used by builtins and the Lua module. */
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out);
+/* The source line being run (innermost frame), 0 when none. */
+int he_vm_line(he_vm *vm);
 /* Loads and runs a module by name (search path), for import. */
 module *he_vm_import(he_vm *vm, const char *name, const char *from_dir);
 /* The type of an expression in the REPL's scope (for :type); -1 on error. */

@@ -1,0 +1,1067 @@
+/*
+** ckks_plan.c: the CKKS planner. `ckks.plan(f, args...)` runs the .he
+** function f, the same code a user runs encrypted, on SHADOW ciphertexts:
+** values of type cipher<ckks> that carry no polynomials but the plain value
+** of every slot (the simulation), their level, scale and the variance of
+** each slot's error under the CKKS error model below. Every operator and
+** ckks function on a shadow mirrors what interp/mod_ckks.c does on a real
+** ciphertext (the same level and scale decisions: alignment, factor
+** scales, masking before a sum) and records it: products with the line
+** where each level is spent, relinearizations, rescales, rotation steps,
+** key switches. Loops and stdlib functions simply run (an abstract RUN);
+** what cannot be planned (a comparison of an encrypted value, a decrypt,
+** batches) stops the plan with the line.
+**
+**   pass 1  a chain of 38 levels with nominal scales: the depth f needs;
+**   pass 2  the real chain of the smallest 128-bit-secure parameters for
+**           that depth and a scale (its primes, its level scales, N/2
+**           slots): the exact levels, operation counts, rotation steps,
+**           and the predicted error; when the error misses the precision
+**           asked for, the scale grows by the missing bits and pass 2
+**           runs again (N grows when the chain needs it).
+** Against a given context (`ckks.plan(f, x, ctx)`) only pass 2 runs, on
+** that context's chain: a product past level 0 is refused with its line.
+**
+** The error model (slot domain; N the ring dimension, Delta the scale,
+** sigma^2 = 10.5 the variance of the runtime's centered binomial noise,
+** eta = 21, and 2/3 that of its uniform ternary secret). A polynomial
+** error with independent coefficients of variance v gives each (real) slot
+** an error of variance N v / (2 Delta^2) (the canonical embedding sums N
+** terms; the real part keeps half), as in Costache, Curtis, Hales, Murphy,
+** Ogilvie, Player, "On the precision loss in approximate homomorphic
+** encryption" (SAC 2023) and the CKKS paper (Cheon, Kim, Kim, Song 2017):
+**   encoding        coefficients rounded: v = 1/12;
+**   encryption      public key, e = u e_pk + e_0 + e_1 s: v = sigma^2 (1 + 4N/3);
+**   rescale         rounding of c_0 + c_1 s after the division: v = (1 + 2N/3)/12,
+**                   at the new scale;
+**   key switching   hybrid with one special prime P and one digit per
+**                   prime (SEAL's, as the runtime): sum_j d_j e_j / P with
+**                   centered digits (variance q_j^2/12) plus the rounding
+**                   of the division by P:
+**                   v = N sigma^2 sum_j q_j^2 / (12 P^2) + (1 + 2N/3)/12
+**                   (relinearization adds it at scale Delta^2, before the
+**                   rescale, where it vanishes; a rotation at Delta);
+**   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
+**                   slot, with the simulated m of that slot; a plaintext
+**                   factor encoded at scale r adds its encoding error
+**                   (m^2 N / (24 r^2) for a vector, m^2 / (12 r^2) for a
+**                   number); additions add variances (errors taken
+**                   independent).
+** OpenFHE, SEAL and Lattigo estimate the same terms with worst-case
+** (canonical-norm) bounds; EVA keeps the scale and waterline instead of a
+** variance. This model predicts the root mean square error over the
+** result's slots, sqrt(mean Var); tests/lang/crypto/ckks_plan_error.he
+** compares it with real encrypted runs on random inputs.
+**
+** The time per call adds up a cost per operation measured once (the table
+** below: N * primes for the element-wise operations, N * primes^2 for a
+** key switch, which dominates).
+*/
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks_plan.h"
+#include "modutil.h"
+
+#define PASS1_LEVELS (HE_CKKS_MAX_PRIMES - 2)
+#define PASS1_BITS 40
+#define SIGMA2 10.5              /* centered binomial, eta = 21 */
+#define TERN (2.0 / 3.0)         /* uniform ternary secret */
+#define DEFAULT_ERROR_BITS 20    /* rms error 2^-20 unless asked */
+#define MAX_STEPS 256
+#define SAME_SCALE 1e-10
+
+/*
+** Measured costs, in nanoseconds per N * primes (a key switch: per
+** N * primes * (primes + 1)), fitted to build/he timing 20 repetitions of
+** c + c, c * c, c * 0.5 and ckks.rotate(c, 1) at the top level of the
+** chains (N, depth) = (8192, 3), (16384, 8), (32768, 16), VM overhead
+** included; 2026-12-06, on the project's build machine: an Intel Xeon
+** with AVX-512 IFMA (the kernels used), 2 cores shared, one thread.
+** The fits are within 25% at all three sizes.
+*/
+#define NS_ADD 8.0
+#define NS_MULCT 20.0        /* tensor product and rescale, without the key switch */
+#define NS_PLAIN 30.0        /* encode, multiply, rescale */
+#define NS_KS 23.0           /* per N * primes * (primes + 1) */
+
+/* --- the run ----------------------------------------------------------------------------------- */
+typedef struct prun {
+    he_vm *vm;
+    unsigned gen;
+    ckks_levels lv;
+    unsigned slots;
+    int minlevel;
+    int spend_line[HE_CKKS_MAX_PRIMES];   /* the line where level l was first reached */
+    const char *spend_what[HE_CKKS_MAX_PRIMES];
+    ckks_counts cnt;
+    int steps[MAX_STEPS];
+    int nsteps;
+    double seconds;
+    double maxabs;
+} prun;
+
+static prun *cur;
+static unsigned next_gen = 1;
+
+static int line_now(void) { return cur ? he_vm_line(cur->vm) : 0; }
+
+int ckks_shadow_refuse(const char *what)
+{
+    return he_error("ckks.plan: cannot plan %s (line %d)", what, line_now());
+}
+
+/* --- shadow ciphertexts -------------------------------------------------------------------------- */
+typedef struct sct {
+    he_obj obj;
+    unsigned gen;
+    int64_t n;
+    bool scalar, clean;
+    int level;
+    double scale;
+    unsigned slots;
+    double *v, *var;
+} sct;
+
+static const he_type sct_type;
+
+static void sct_free(he_obj *o)
+{
+    sct *c = (sct *)o;
+    free(c->v);
+    free(c->var);
+    free(c);
+}
+
+static int sct_repr(const he_obj *o, he_buf *b)
+{
+    const sct *c = (const sct *)o;
+    char len[32] = "";
+    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    return he_buf_printf(b, "<cipher ckks%s (planning) level %d scale 2^%.4g>", len, c->level, log2(c->scale));
+}
+
+static int sct_len(const he_obj *o, int64_t *n)
+{
+    const sct *c = (const sct *)o;
+    if (c->scalar) return he_error("len: an encrypted scalar has no length");
+    *n = c->n;
+    return 0;
+}
+
+bool ckks_is_shadow(he_value v) { return he_is(v, &sct_type); }
+
+static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
+{
+    sct *c = he_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    he_obj_init(&c->obj, &sct_type);
+    c->gen = cur->gen;
+    c->n = n;
+    c->scalar = scalar;
+    c->clean = clean && !scalar;
+    c->level = level;
+    c->scale = scale;
+    c->slots = cur->slots;
+    c->v = calloc(cur->slots, sizeof(double));
+    c->var = calloc(cur->slots, sizeof(double));
+    if (!c->v || !c->var) {
+        sct_free(&c->obj);
+        he_error("out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+static sct *dup(const sct *a)
+{
+    sct *c = sct_new(a->n, a->scalar, a->clean, a->level, a->scale);
+    if (!c) return NULL;
+    memcpy(c->v, a->v, sizeof(double) * a->slots);
+    memcpy(c->var, a->var, sizeof(double) * a->slots);
+    return c;
+}
+
+static int live(const sct *c)
+{
+    if (!cur || c->gen != cur->gen)
+        return he_error("ckks: a planning value (shadow ciphertext) used outside the ckks.plan that made it");
+    return 0;
+}
+
+/* The noise terms (variances of one slot). */
+static double slot_var(double coef_var, double scale)
+{
+    return (double)cur->lv.n * coef_var / (2.0 * scale * scale);
+}
+static double rescale_var(double scale) { return slot_var((1.0 + TERN * cur->lv.n) / 12.0, scale); }
+static double ks_var(int level, double scale)
+{
+    double p = cur->lv.q[cur->lv.depth + 1], s = 0;
+    for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / p) * (cur->lv.q[j] / p);
+    return slot_var(cur->lv.n * SIGMA2 * s / 12.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
+}
+static double fresh_var(double scale) { return slot_var(1.0 / 12.0 + SIGMA2 * (1.0 + 4.0 * cur->lv.n / 3.0), scale); }
+
+/* Costs: the primes in use at a level are level + 1. */
+static void cost(double ns, int level, bool ks)
+{
+    double k = level + 1.0;
+    cur->seconds += 1e-9 * ns * cur->lv.n * k * (ks ? k + 1.0 : 1.0);
+}
+
+/* Records a result: the deepest level reached and the line that reached it. */
+static sct *track(sct *r, const char *what)
+{
+    if (!r) return NULL;
+    while (cur->minlevel > r->level && cur->minlevel > 0) {
+        cur->minlevel--;
+        cur->spend_line[cur->minlevel] = line_now();
+        cur->spend_what[cur->minlevel] = what;
+    }
+    for (unsigned i = 0; i < r->slots; i++)
+        if (fabs(r->v[i]) > cur->maxabs) cur->maxabs = fabs(r->v[i]);
+    return r;
+}
+
+static int exhausted(const char *what)
+{
+    return he_error("ckks.plan: %s at line %d needs more depth than the chain's %d levels (the context has depth "
+                    "%d; plan without a context, or build it with depth >= %d)",
+                    what, line_now(), cur->lv.depth, cur->lv.depth, cur->lv.depth + 1);
+}
+
+static bool same_scale(double a, double b) { return fabs(a - b) <= SAME_SCALE * fmax(fabs(a), fabs(b)); }
+
+/* mod_ckks.c's to_level_scale: x to level l and scale s (a product by 1
+** at a chosen scale and a rescale when the scale changes). */
+static int to_level_scale(sct *x, int l, double s)
+{
+    if (same_scale(x->scale, s)) {
+        x->level = l;
+        return 0;
+    }
+    if (x->level <= l) return he_error("ckks.plan: internal: scale alignment without a level to spend");
+    double r = s * cur->lv.q[l + 1] / x->scale;
+    if (!(r >= 0x1p20 && r < 0x1p61))
+        return he_error("ckks.plan: cannot align the scales 2^%.4g and 2^%.4g (line %d)", log2(x->scale), log2(s),
+                        line_now());
+    cost(NS_PLAIN, l + 1, false);
+    x->level = l;
+    x->scale = s;
+    double rv = rescale_var(s);
+    for (unsigned i = 0; i < x->slots; i++) x->var[i] += rv;
+    cur->cnt.rescales++;
+    return 0;
+}
+
+/* mod_ckks.c's align: x and y (copies) to one level and scale. */
+static int align(sct *x, sct *y)
+{
+    if (x->level == y->level) {
+        if (same_scale(x->scale, y->scale)) return 0;
+        if (x->level == 0) return exhausted("aligning two scales at level 0");
+        x->level--;
+        return to_level_scale(y, x->level, x->scale);
+    }
+    if (x->level > y->level) return to_level_scale(x, y->level, y->scale);
+    return to_level_scale(y, x->level, x->scale);
+}
+
+static int put(sct *r, int rc, he_value *out)
+{
+    if (rc < 0 || !r) {
+        if (r) he_release(he_objv(&r->obj));
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static int add_sub(he_op op, const sct *a, const sct *b, he_value *out)
+{
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld) (line %d)", (long long)a->n, (long long)b->n,
+                        line_now());
+    sct *x = dup(a), *y = dup(b);
+    int rc = x && y ? align(x, y) : -1;
+    if (rc == 0) {
+        double sg = op == HE_OP_SUB ? -1.0 : 1.0;
+        for (unsigned i = 0; i < x->slots; i++) {
+            x->v[i] += sg * y->v[i];
+            x->var[i] += y->var[i];
+        }
+        x->n = a->scalar ? b->n : a->n;
+        x->scalar = a->scalar && b->scalar;
+        x->clean = a->clean && b->clean && !x->scalar;
+        cost(NS_ADD, x->level, false);
+    }
+    if (y) he_release(he_objv(&y->obj));
+    return put(track(x, "alignment"), rc, out);
+}
+
+static int mul_ct(const sct *a, const sct *b, he_value *out)
+{
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld) (line %d)", (long long)a->n, (long long)b->n,
+                        line_now());
+    int l = a->level < b->level ? a->level : b->level;
+    if (l == 0) return exhausted("a product of two ciphertexts");
+    sct *x = dup(a), *y = dup(b);
+    int rc = x && y ? 0 : -1;
+    if (rc == 0 && x->level > l) rc = to_level_scale(x, l, y->scale);
+    else if (rc == 0 && y->level > l) rc = to_level_scale(y, l, x->scale);
+    if (rc == 0) {
+        double s2 = x->scale * y->scale, ns = s2 / cur->lv.q[l];
+        double kv = ks_var(l, s2), rv = rescale_var(ns);
+        for (unsigned i = 0; i < x->slots; i++) {
+            double m1 = x->v[i], m2 = y->v[i], v1 = x->var[i], v2 = y->var[i];
+            x->v[i] = m1 * m2;
+            x->var[i] = m1 * m1 * v2 + m2 * m2 * v1 + v1 * v2 + kv + rv;
+        }
+        x->level = l - 1;
+        x->scale = ns;
+        x->n = a->scalar ? b->n : a->n;
+        x->scalar = a->scalar && b->scalar;
+        x->clean = (a->clean || b->clean) && !x->scalar;
+        cur->cnt.products++;
+        cur->cnt.relins++;
+        cur->cnt.keyswitches++;
+        cur->cnt.rescales++;
+        cost(NS_MULCT, l, false);
+        cost(NS_KS, l, true);
+    }
+    if (y) he_release(he_objv(&y->obj));
+    return put(track(x, "a product of two ciphertexts"), rc, out);
+}
+
+/* mod_ckks.c's factor_scale. */
+static double factor_scale(int l, double sa, double *res)
+{
+    double q = cur->lv.q[l], r = cur->lv.lscale[l - 1] * q / sa;
+    if (!(r >= 0x1p20 && r <= 0x1p60)) r = q;
+    *res = sa * r / q;
+    if (r == q) *res = sa;
+    return r;
+}
+
+/* A plaintext operand: a number, or the values of a 1-D tensor. */
+typedef struct plainv {
+    bool tensor, is_int;
+    int64_t i, n;
+    double x;
+    double *v;
+} plainv;
+
+static int plain_get(he_value v, plainv *p)
+{
+    memset(p, 0, sizeof *p);
+    switch (v.tag) {
+    case HE_INT: p->is_int = true; p->i = v.as.i; p->x = (double)v.as.i; return 0;
+    case HE_FLOAT: p->x = v.as.f; return 0;
+    case HE_FIXED: p->x = he_fixed_to_double(v.as.i, v.frac); return 0;
+    default: break;
+    }
+    if (!he_is_tensor(v)) return he_error("ckks: cannot combine a ciphertext and %s (line %d)", he_typename(v), line_now());
+    he_tensor *t = he_as_tensor(v);
+    if (t->ndim != 1 || t->dtype == HE_DT_BOOL || t->size < 1)
+        return he_error("ckks: plaintext tensors must be non-empty 1-D number tensors (line %d)", line_now());
+    p->tensor = true;
+    p->n = t->size;
+    p->v = malloc(sizeof(double) * (size_t)t->size);
+    if (!p->v) return he_error("out of memory");
+    for (int64_t k = 0; k < t->size; k++)
+        p->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
+                  : t->dtype == HE_DT_INT ? (double)t->data.i[k]
+                                          : he_fixed_to_double(t->data.i[k], t->frac);
+    return 0;
+}
+
+static int check_len(const sct *c, int64_t m)
+{
+    if (m > (int64_t)c->slots)
+        return he_error("ckks: %lld values exceed the %u slots (line %d)", (long long)m, c->slots, line_now());
+    if (!c->scalar && m != c->n)
+        return he_error("ckks: length mismatch (a ciphertext of %lld and a plaintext of %lld) (line %d)",
+                        (long long)c->n, (long long)m, line_now());
+    return 0;
+}
+
+static int mul_plain(const sct *c, plainv *p, he_value *out)
+{
+    if (p->tensor && check_len(c, p->n) < 0) return -1;
+    if (!p->tensor && p->is_int) { /* exact, no level */
+        sct *r = dup(c);
+        if (!r) return -1;
+        double x = p->x;
+        for (unsigned i = 0; i < r->slots; i++) {
+            r->v[i] *= x;
+            r->var[i] *= x * x;
+        }
+        cost(NS_ADD, r->level, false);
+        return put(track(r, "a product by an int"), 0, out);
+    }
+    int l = c->level;
+    if (l == 0) return exhausted(p->tensor ? "a product by a plaintext vector" : "a product by a real");
+    double res, r = factor_scale(l, c->scale, &res);
+    sct *o = dup(c);
+    if (!o) return -1;
+    double rv = rescale_var(res), ev = p->tensor ? (double)cur->lv.n / (24.0 * r * r) : 1.0 / (12.0 * r * r);
+    for (unsigned i = 0; i < o->slots; i++) {
+        double f = p->tensor ? (i < (unsigned)p->n ? p->v[i] : 0.0) : p->x, m = o->v[i];
+        o->v[i] = m * f;
+        o->var[i] = f * f * o->var[i] + m * m * ev + rv;
+    }
+    o->level = l - 1;
+    o->scale = res;
+    if (p->tensor) {
+        o->n = p->n;
+        o->scalar = false;
+        o->clean = true;
+    }
+    cur->cnt.plain_products++;
+    cur->cnt.rescales++;
+    cost(NS_PLAIN, l, false);
+    return put(track(o, p->tensor ? "a product by a plaintext vector" : "a product by a real"), 0, out);
+}
+
+static int add_plain(const sct *c, plainv *p, bool negate_plain, bool negate_ct, he_value *out)
+{
+    if (p->tensor && check_len(c, p->n) < 0) return -1;
+    sct *r = dup(c);
+    if (!r) return -1;
+    int64_t n = p->tensor ? p->n : c->n;
+    bool scalar = c->scalar && !p->tensor;
+    double sg = negate_plain ? -1.0 : 1.0, ev = scalar ? 1.0 / (12.0 * c->scale * c->scale) : slot_var(1.0 / 12.0, c->scale);
+    for (unsigned i = 0; i < r->slots; i++) {
+        if (negate_ct) r->v[i] = -r->v[i];
+        double add = scalar ? p->x : (int64_t)i < n ? (p->tensor ? p->v[i] : p->x) : 0.0;
+        r->v[i] += sg * add;
+        r->var[i] += ev;
+    }
+    r->n = n;
+    r->scalar = scalar;
+    r->clean = p->tensor ? !c->scalar && c->clean : c->clean;
+    cost(NS_ADD, r->level, false);
+    return put(track(r, "an addition"), 0, out);
+}
+
+static int sct_binop(he_op op, he_value a, he_value b, he_value *out)
+{
+    bool sa = he_is(a, &sct_type), sb = he_is(b, &sct_type);
+    if ((sa && live((sct *)a.as.o) < 0) || (sb && live((sct *)b.as.o) < 0)) return -1;
+    if (op >= HE_OP_LT && op <= HE_OP_NE)
+        return ckks_shadow_refuse("a comparison of an encrypted value (control flow cannot depend on encrypted data)");
+    if ((sa && sb && (he_is(a, &sct_type) != he_is(b, &sct_type))) || (a.tag == HE_OBJ && b.tag == HE_OBJ && sa != sb &&
+                                                                       !he_is_tensor(sa ? b : a)))
+        return ckks_shadow_refuse("an operation between a planning value and a real ciphertext");
+    if (sa && sb) {
+        const sct *x = (const sct *)a.as.o, *y = (const sct *)b.as.o;
+        switch (op) {
+        case HE_OP_ADD:
+        case HE_OP_SUB: return add_sub(op, x, y, out);
+        case HE_OP_MUL: return mul_ct(x, y, out);
+        default: return ckks_shadow_refuse("this operator on two ciphertexts");
+        }
+    }
+    const sct *c = (const sct *)(sa ? a : b).as.o;
+    bool swapped = !sa;
+    if (op != HE_OP_ADD && op != HE_OP_SUB && op != HE_OP_MUL && op != HE_OP_DIV)
+        return ckks_shadow_refuse("this operator on a ciphertext");
+    if (op == HE_OP_DIV && swapped) return ckks_shadow_refuse("a division by a ciphertext");
+    plainv p;
+    if (plain_get(sa ? b : a, &p) < 0) return -1;
+    int rc = -1;
+    if (op == HE_OP_DIV) {
+        if (!p.tensor && p.x == 0) {
+            he_error("division by zero (line %d)", line_now());
+            goto done;
+        }
+        for (int64_t k = 0; k < p.n; k++) {
+            if (p.v[k] == 0) {
+                he_error("division by zero (element %lld, line %d)", (long long)k, line_now());
+                goto done;
+            }
+            p.v[k] = 1.0 / p.v[k];
+        }
+        p.x = 1.0 / p.x;
+        p.is_int = false;
+        op = HE_OP_MUL;
+    }
+    rc = op == HE_OP_MUL ? mul_plain(c, &p, out)
+                         : add_plain(c, &p, op == HE_OP_SUB && !swapped, op == HE_OP_SUB && swapped, out);
+done:
+    free(p.v);
+    return rc;
+}
+
+static int sct_unop(he_op op, he_value a, he_value *out)
+{
+    const sct *c = (const sct *)a.as.o;
+    if (live(c) < 0) return -1;
+    if (op != HE_OP_NEG) return ckks_shadow_refuse("this operator on a ciphertext");
+    sct *r = dup(c);
+    if (!r) return -1;
+    for (unsigned i = 0; i < r->slots; i++) r->v[i] = -r->v[i];
+    return put(r, 0, out);
+}
+
+static const he_type sct_type = {
+    .name = CKKS_CT_NAME, .free = sct_free, .repr = sct_repr, .binop = sct_binop, .unop = sct_unop, .len = sct_len,
+};
+
+static void add_step(int s)
+{
+    for (int i = 0; i < cur->nsteps; i++)
+        if (cur->steps[i] == s) return;
+    if (cur->nsteps < MAX_STEPS) cur->steps[cur->nsteps++] = s;
+}
+
+/* rotate x by s (slot i gets slot i + s) with a key switch. */
+static void rotate_raw(sct *x, int64_t s)
+{
+    unsigned S = x->slots;
+    double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
+    if (v && w) {
+        double kv = ks_var(x->level, x->scale);
+        for (unsigned i = 0; i < S; i++) {
+            unsigned j = (unsigned)((((int64_t)i + s) % (int64_t)S + (int64_t)S) % (int64_t)S);
+            v[i] = x->v[j];
+            w[i] = x->var[j] + kv;
+        }
+        memcpy(x->v, v, sizeof(double) * S);
+        memcpy(x->var, w, sizeof(double) * S);
+    }
+    free(v);
+    free(w);
+    cur->cnt.rotations++;
+    cur->cnt.keyswitches++;
+    cost(NS_KS, x->level, true);
+}
+
+int ckks_shadow_rotate(he_value cv, int64_t k, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    int64_t s = k % (int64_t)c->slots;
+    sct *r = dup(c);
+    if (!r) return -1;
+    r->clean = s == 0 && c->clean;
+    if (!c->scalar && s != 0) {
+        rotate_raw(r, s);
+        add_step((int)s);
+    }
+    return put(track(r, "a rotation"), 0, out);
+}
+
+int ckks_shadow_sum(he_value cv, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    if (c->scalar) {
+        sct *r = dup(c);
+        return put(r, r ? 0 : -1, out);
+    }
+    he_value src = cv;
+    bool own = false;
+    if (!c->clean) { /* mask the slots past the vector (one level) */
+        if (c->level == 0) return exhausted("ckks.sum's mask of the slots past the vector");
+        plainv p = {.tensor = true, .n = c->n};
+        p.v = malloc(sizeof(double) * (size_t)c->n);
+        if (!p.v) return he_error("out of memory");
+        for (int64_t i = 0; i < c->n; i++) p.v[i] = 1.0;
+        int rc = mul_plain(c, &p, &src);
+        free(p.v);
+        if (rc < 0) return -1;
+        own = true;
+    }
+    sct *r = dup((const sct *)src.as.o);
+    if (own) he_release(src);
+    if (!r) return -1;
+    unsigned S = r->slots;
+    double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
+    if (!v || !w) {
+        free(v);
+        free(w);
+        he_release(he_objv(&r->obj));
+        return he_error("out of memory");
+    }
+    for (unsigned b = 1; b < S; b <<= 1) { /* x + rotate(x, b), as he_ckks_sum_slots */
+        double kv = ks_var(r->level, r->scale);
+        for (unsigned i = 0; i < S; i++) {
+            v[i] = r->v[i] + r->v[(i + b) % S];
+            w[i] = r->var[i] + r->var[(i + b) % S] + kv;
+        }
+        memcpy(r->v, v, sizeof(double) * S);
+        memcpy(r->var, w, sizeof(double) * S);
+        cur->cnt.rotations++;
+        cur->cnt.keyswitches++;
+        cost(NS_KS, r->level, true);
+        cost(NS_ADD, r->level, false);
+        add_step((int)b);
+    }
+    free(v);
+    free(w);
+    r->n = 1;
+    r->scalar = true;
+    r->clean = false;
+    return put(track(r, "a sum across slots"), 0, out);
+}
+
+int ckks_shadow_level(he_value c) { return ((const sct *)c.as.o)->level; }
+double ckks_shadow_scale(he_value c) { return ((const sct *)c.as.o)->scale; }
+
+/* --- input specs and precision ------------------------------------------------------------------ */
+typedef struct cinput {
+    he_obj obj;
+    int64_t n;
+    double *v; /* n sample values */
+    double bound;
+} cinput;
+
+static void cinput_free(he_obj *o)
+{
+    cinput *c = (cinput *)o;
+    free(c->v);
+    free(c);
+}
+
+static int cinput_repr(const he_obj *o, he_buf *b)
+{
+    const cinput *c = (const cinput *)o;
+    return he_buf_printf(b, "<ckks input [%lld] in [-%g, %g]>", (long long)c->n, c->bound, c->bound);
+}
+
+static const he_type cinput_type = {.name = CKKS_INPUT_NAME, .free = cinput_free, .repr = cinput_repr};
+
+/* input(n [, bound]): n deterministic samples, uniform in [-bound, bound]
+** (the same plan every time); input(samples): those values. */
+int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    double bound = 1.0;
+    if (n > 1) {
+        if (a[1].tag == HE_INT) bound = (double)a[1].as.i;
+        else if (a[1].tag == HE_FLOAT) bound = a[1].as.f;
+        else return he_error("ckks.input: the bound must be a number, got %s", he_typename(a[1]));
+        if (!(bound > 0 && bound < 1e15)) return he_error("ckks.input: the bound must be positive, not %g", bound);
+    }
+    cinput *c = he_calloc(1, sizeof *c);
+    if (!c) return -1;
+    he_obj_init(&c->obj, &cinput_type);
+    if (a[0].tag == HE_INT) {
+        if (a[0].as.i < 1 || a[0].as.i > 16384) {
+            free(c);
+            return he_error("ckks.input: the length must be in [1, 16384], not %lld", (long long)a[0].as.i);
+        }
+        c->n = a[0].as.i;
+        c->bound = bound;
+        c->v = malloc(sizeof(double) * (size_t)c->n);
+        uint64_t *r = malloc(sizeof(uint64_t) * (size_t)c->n);
+        static const unsigned char seed[randombytes_SEEDBYTES] = "he ckks.plan input samples";
+        if (c->v && r) {
+            randombytes_buf_deterministic(r, sizeof(uint64_t) * (size_t)c->n, seed);
+            for (int64_t i = 0; i < c->n; i++) c->v[i] = bound * (2.0 * ldexp((double)(r[i] >> 11), -53) - 1.0);
+        }
+        free(r);
+    } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim == 1 && he_as_tensor(a[0])->dtype != HE_DT_BOOL &&
+               he_as_tensor(a[0])->size > 0 && he_as_tensor(a[0])->size <= 16384) {
+        he_tensor *t = he_as_tensor(a[0]);
+        c->n = t->size;
+        c->v = malloc(sizeof(double) * (size_t)c->n);
+        for (int64_t k = 0; c->v && k < t->size; k++) {
+            c->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
+                      : t->dtype == HE_DT_INT ? (double)t->data.i[k]
+                                              : he_fixed_to_double(t->data.i[k], t->frac);
+            if (fabs(c->v[k]) > c->bound) c->bound = fabs(c->v[k]);
+        }
+    } else {
+        free(c);
+        return he_error("ckks.input: expected a length (int) or 1 to 16384 sample values (a 1-D tensor), got %s",
+                        he_typename(a[0]));
+    }
+    if (!c->v) {
+        cinput_free(&c->obj);
+        return he_error("out of memory");
+    }
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+typedef struct cprec {
+    he_obj obj;
+    double err; /* the rms error asked for */
+    int bits;   /* or 0 */
+} cprec;
+
+static void cprec_free(he_obj *o) { free(o); }
+
+static int cprec_repr(const he_obj *o, he_buf *b)
+{
+    const cprec *p = (const cprec *)o;
+    if (p->bits) return he_buf_printf(b, "<ckks precision %d bits>", p->bits);
+    return he_buf_printf(b, "<ckks precision %g>", p->err);
+}
+
+static const he_type cprec_type = {.name = CKKS_PREC_NAME, .free = cprec_free, .repr = cprec_repr};
+
+int ckks_f_precision(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cprec *p = he_calloc(1, sizeof *p);
+    if (!p) return -1;
+    he_obj_init(&p->obj, &cprec_type);
+    if (a[0].tag == HE_INT && a[0].as.i >= 1 && a[0].as.i <= 40) {
+        p->bits = (int)a[0].as.i;
+        p->err = ldexp(1.0, -p->bits);
+    } else if (a[0].tag == HE_FLOAT && a[0].as.f > 0 && a[0].as.f < 1e6) {
+        p->err = a[0].as.f;
+    } else {
+        free(p);
+        return he_error("ckks.precision: bits in [1, 40] (int) or an error bound > 0 (float), got %s",
+                        he_typename(a[0]));
+    }
+    *out = he_objv(&p->obj);
+    return 0;
+}
+
+/* --- plans ------------------------------------------------------------------------------------------ */
+typedef struct cplan {
+    he_obj obj;
+    char *fname;
+    ckks_levels lv;
+    int depth;            /* levels the function spends */
+    int spend_line[HE_CKKS_MAX_PRIMES];
+    const char *spend_what[HE_CKKS_MAX_PRIMES];
+    ckks_counts cnt;
+    int steps[MAX_STEPS];
+    int nsteps;
+    double seconds, err, target, maxabs, res_scale;
+    int res_level;
+    int64_t res_n;
+    bool res_scalar, against;
+    int64_t inputs[8];
+    int ninputs;
+} cplan;
+
+static void cplan_free(he_obj *o)
+{
+    cplan *p = (cplan *)o;
+    free(p->fname);
+    free(p);
+}
+
+/* Sizes in bytes, as runtime/ckks/serial.c writes them: the envelope (56
+** bytes of header, 32 of checksum), then the body. k = depth + 1 data
+** primes; a key-switching key: per digit (k of them) the k + 1 residues of
+** b, and one 32-byte seed. */
+#define ENV 88u
+static double key_ksk(const cplan *p)
+{
+    double k = p->lv.depth + 1.0;
+    return 8.0 * k * (k + 1) * p->lv.n + 32;
+}
+static double bytes_public(const cplan *p) { return ENV + 4 + 8.0 * (p->lv.depth + 1) * p->lv.n + 32; }
+static double bytes_relin(const cplan *p) { return ENV + 4 + key_ksk(p); }
+static double bytes_galois(const cplan *p) { return 4 + key_ksk(p); }
+static double bytes_ct(const cplan *p) { return ENV + 24 + 16.0 * (p->lv.depth + 1) * p->lv.n; }
+
+static int cplan_repr(const he_obj *o, he_buf *b)
+{
+    const cplan *p = (const cplan *)o;
+    const ckks_levels *lv = &p->lv;
+    int total = 0;
+    for (int i = 0; i <= lv->depth + 1; i++) total += lv->bits[i];
+    int rc = he_buf_printf(b, "<ckks plan of %s: depth %d, N=%u (%u slots), scale 2^%d, chain {", p->fname, p->depth,
+                           lv->n, lv->n / 2, lv->sbits);
+    for (int i = 0; rc == 0 && i <= lv->depth; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", lv->bits[i]);
+    if (rc == 0)
+        rc = he_buf_printf(b, "} + special %d = %d bits (128-bit bound %d)%s\n", lv->bits[lv->depth + 1], total,
+                           he_ckks_max_bits(lv->n), p->against ? ", the context given" : "");
+    if (rc == 0) rc = he_buf_puts(b, "  inputs:");
+    for (int i = 0; rc == 0 && i < p->ninputs; i++) rc = he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
+    if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
+    for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
+        rc = he_buf_printf(b, "\n    line %d: level %d -> %d (%s)", p->spend_line[l], l + 1, l, p->spend_what[l]);
+    if (rc == 0 && p->depth == 0) rc = he_buf_puts(b, " none");
+    if (rc == 0) {
+        char len[32] = "";
+        if (!p->res_scalar) snprintf(len, sizeof len, " [%lld]", (long long)p->res_n);
+        rc = he_buf_printf(b, "\n  result:%s at level %d, scale 2^%.2f; largest value %.3g\n", len, p->res_level,
+                           log2(p->res_scale), p->maxabs);
+    }
+    if (rc == 0)
+        rc = he_buf_printf(b, "  operations: products %ld, relinearizations %ld, plain products %ld, rotations %ld, "
+                              "key switches %ld, rescales %ld\n",
+                           p->cnt.products, p->cnt.relins, p->cnt.plain_products, p->cnt.rotations,
+                           p->cnt.keyswitches, p->cnt.rescales);
+    if (rc == 0) rc = he_buf_puts(b, "  Galois keys for steps: [");
+    for (int i = 0; rc == 0 && i < p->nsteps; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", p->steps[i]);
+    if (rc == 0)
+        rc = he_buf_printf(b, "]\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f, "
+                              "ciphertext %.0f\n",
+                           bytes_public(p), bytes_relin(p), bytes_galois(p), bytes_ct(p));
+    if (rc == 0)
+        rc = he_buf_printf(b, "  time per call: about %.3g ms\n  error: rms %.2g predicted (asked: %.2g)>",
+                           p->seconds * 1e3, p->err, p->target);
+    return rc;
+}
+
+static const he_type cplan_type = {.name = CKKS_PLAN_NAME, .free = cplan_free, .repr = cplan_repr};
+
+bool ckks_is_plan(he_value v) { return he_is(v, &cplan_type); }
+
+void ckks_plan_params(he_value plan, int *n, int *sbits, int *depth, const int **steps, int *nsteps)
+{
+    const cplan *p = (const cplan *)plan.as.o;
+    *n = (int)p->lv.n;
+    *sbits = p->lv.sbits;
+    *depth = p->lv.depth;
+    *steps = p->steps;
+    *nsteps = p->nsteps;
+}
+
+int ckks_plan_counts(he_value plan, he_value *out)
+{
+    if (!ckks_is_plan(plan)) return he_error("ckks.counts: expected a ckks plan, got %s", he_typename(plan));
+    return ckks_counts_str(&((const cplan *)plan.as.o)->cnt, out);
+}
+
+double ckks_plan_error(he_value plan) { return ((const cplan *)plan.as.o)->err; }
+int ckks_plan_depth(he_value plan) { return ((const cplan *)plan.as.o)->depth; }
+
+int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckks_levels lv;
+    if (!ckks_is_plan(a[0])) return he_error("ckks.fits: expected a ckks plan, got %s", he_typename(a[0]));
+    if (ckks_context_levels(a[1], &lv) < 0) return -1;
+    const cplan *p = (const cplan *)a[0].as.o;
+    bool ok = lv.depth >= p->depth;
+    for (int i = 0; i < p->ninputs; i++) ok &= p->inputs[i] <= (int64_t)lv.n / 2;
+    *out = he_bool(ok);
+    return 0;
+}
+
+/* --- the planning runs ---------------------------------------------------------------------------- */
+typedef struct job {
+    he_vm *vm;
+    he_value fn;
+    he_value *args; /* the arguments, with input specs where shadows go */
+    int nargs;
+} job;
+
+/* Runs f once on the chain lv; fills run and the result's rms error. */
+static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *run, sct **result)
+{
+    memset(run, 0, sizeof *run);
+    run->vm = jb->vm;
+    run->gen = next_gen++;
+    run->lv = *lv;
+    run->slots = slots;
+    run->minlevel = lv->depth;
+    prun *saved = cur;
+    cur = run;
+    he_value *args = he_calloc((size_t)(jb->nargs ? jb->nargs : 1), sizeof *args);
+    int rc = args ? 0 : -1;
+    for (int i = 0; rc == 0 && i < jb->nargs; i++) {
+        if (!he_is(jb->args[i], &cinput_type)) {
+            args[i] = jb->args[i];
+            he_retain(args[i]);
+            continue;
+        }
+        const cinput *in = (const cinput *)jb->args[i].as.o;
+        if (in->n > (int64_t)slots) {
+            rc = he_error("ckks.plan: an input of %lld values exceeds the %u slots", (long long)in->n, slots);
+            break;
+        }
+        double s = lv->lscale[lv->depth];
+        sct *c = sct_new(in->n, false, true, lv->depth, s);
+        if (!c) {
+            rc = -1;
+            break;
+        }
+        double fv = fresh_var(s);
+        for (unsigned k = 0; k < slots; k++) {
+            c->v[k] = (int64_t)k < in->n ? in->v[k] : 0.0;
+            c->var[k] = fv;
+        }
+        track(c, "input");
+        args[i] = he_objv(&c->obj);
+    }
+    he_value ret = he_nil();
+    if (rc == 0) rc = he_vm_call(jb->vm, jb->fn, args, jb->nargs, &ret);
+    for (int i = 0; args && i < jb->nargs; i++) he_release(args[i]);
+    he_free(args);
+    if (rc == 0 && !he_is(ret, &sct_type)) {
+        rc = he_error("ckks.plan: the function must return a ciphertext computed from its ckks.input arguments, "
+                      "not %s",
+                      he_typename(ret));
+        he_release(ret);
+    }
+    cur = saved;
+    if (rc < 0) return -1;
+    *result = (sct *)ret.as.o;
+    return 0;
+}
+
+static double rms_error(const sct *r)
+{
+    int64_t n = r->scalar ? 1 : r->n;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += r->var[i];
+    return sqrt(s / (double)n);
+}
+
+/* The fake chain of pass 1: many levels, every scale and prime 2^40. */
+static void pass1_levels(ckks_levels *lv)
+{
+    memset(lv, 0, sizeof *lv);
+    lv->n = 32768;
+    lv->depth = PASS1_LEVELS;
+    lv->sbits = PASS1_BITS;
+    for (int i = 0; i <= PASS1_LEVELS + 1; i++) {
+        lv->q[i] = ldexp(1.0, PASS1_BITS);
+        lv->lscale[i] = ldexp(1.0, PASS1_BITS);
+        lv->bits[i] = PASS1_BITS;
+    }
+}
+
+/* The smallest secure chain for the depth and scale with at least `slots` slots. */
+static int pick_levels(int depth, int sbits, int64_t need_slots, ckks_levels *lv)
+{
+    static const int64_t ns[] = {4096, 8192, 16384, 32768};
+    for (int i = 0; i < 4; i++) {
+        he_ckks_params p;
+        if (ns[i] / 2 < need_slots) continue;
+        if (ckks_chain_params(ns[i], sbits, depth, false, &p) != CKKS_BAD_NONE) continue;
+        he_value ctx;
+        if (ckks_make_context(ns[i], sbits, depth, &ctx) < 0) return -1;
+        int rc = ckks_context_levels(ctx, lv);
+        he_release(ctx);
+        return rc;
+    }
+    return he_error("ckks.plan: depth %d with a scale of 2^%d does not fit the 128-bit bound at any N up to 32768 "
+                    "(%lld slots needed)",
+                    depth, sbits, (long long)need_slots);
+}
+
+int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    he_value fn = a[0];
+    job jb = {.vm = vm, .fn = fn, .args = he_calloc((size_t)n, sizeof(he_value)), .nargs = 0};
+    if (!jb.args) return -1;
+    double target = ldexp(1.0, -DEFAULT_ERROR_BITS);
+    bool have_ctx = false;
+    ckks_levels lv;
+    int64_t maxlen = 1, inputs[8];
+    int ninputs = 0;
+    for (int i = 1; i < n; i++) {
+        if (he_is(a[i], &cprec_type)) target = ((const cprec *)a[i].as.o)->err;
+        else if (ckks_is_context(a[i])) {
+            if (ckks_context_levels(a[i], &lv) < 0) goto fail;
+            have_ctx = true;
+        } else {
+            if (he_is(a[i], &cinput_type)) {
+                int64_t len = ((const cinput *)a[i].as.o)->n;
+                if (len > maxlen) maxlen = len;
+                if (ninputs < 8) inputs[ninputs++] = len;
+            }
+            jb.args[jb.nargs++] = a[i];
+        }
+    }
+    if (ninputs == 0) {
+        he_error("ckks.plan: no encrypted argument: give each one as ckks.input(length) or ckks.input(samples)");
+        goto fail;
+    }
+    prun run;
+    sct *res = NULL;
+    int depth;
+    if (!have_ctx) {
+        ckks_levels l1;
+        pass1_levels(&l1);
+        unsigned s1 = 2;
+        while (s1 < maxlen) s1 <<= 1;
+        if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
+        he_release(he_objv(&res->obj));
+        depth = l1.depth - run.minlevel;
+        int sbits = 30;
+        bool ok = false;
+        for (int tries = 0; tries < 8 && !ok; tries++) {
+            if (pick_levels(depth, sbits, maxlen, &lv) < 0) goto fail;
+            if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+            double err = rms_error(res);
+            int used = lv.depth - run.minlevel;
+            if (used != depth) { /* the real scales spent another level: plan for it */
+                depth = used;
+                he_release(he_objv(&res->obj));
+                continue;
+            }
+            int more = err > target ? (int)ceil(log2(err / target)) : 0;
+            if (more == 0 && tries == 0 && err < target / 2) more = (int)ceil(log2(err / target)); /* fewer bits */
+            if (more == 0 || (more < 0 && sbits <= 20)) {
+                ok = true;
+                break;
+            }
+            he_release(he_objv(&res->obj));
+            sbits += more;
+            if (sbits < 20) sbits = 20;
+            if (sbits > 50) {
+                he_error("ckks.plan: an rms error of %g needs a scale over 2^50 (the error is %g at 2^%d)", target,
+                         err, sbits - more);
+                goto fail;
+            }
+        }
+        if (!ok) {
+            he_error("ckks.plan: no parameters settled (error %g asked)", target);
+            goto fail;
+        }
+    } else {
+        if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+    }
+    cplan *p = he_calloc(1, sizeof *p);
+    if (!p) {
+        he_release(he_objv(&res->obj));
+        goto fail;
+    }
+    he_obj_init(&p->obj, &cplan_type);
+    {
+        he_buf rb = {0}; /* the function as the VM prints it */
+        if (he_repr(fn, &rb, false) == 0 && rb.data) p->fname = strdup(rb.data);
+        he_buf_free(&rb);
+    }
+    if (!p->fname) p->fname = strdup("a function");
+    p->lv = lv;
+    p->depth = lv.depth - run.minlevel;
+    memcpy(p->spend_line, run.spend_line, sizeof p->spend_line);
+    memcpy(p->spend_what, run.spend_what, sizeof p->spend_what);
+    p->cnt = run.cnt;
+    memcpy(p->steps, run.steps, sizeof p->steps);
+    p->nsteps = run.nsteps;
+    p->seconds = run.seconds;
+    p->err = rms_error(res);
+    p->target = target;
+    p->maxabs = run.maxabs;
+    p->res_scale = res->scale;
+    p->res_level = res->level;
+    p->res_n = res->n;
+    p->res_scalar = res->scalar;
+    p->against = have_ctx;
+    memcpy(p->inputs, inputs, sizeof inputs);
+    p->ninputs = ninputs;
+    he_release(he_objv(&res->obj));
+    he_free(jb.args);
+    *out = he_objv(&p->obj);
+    if (vm->plan_only) {
+        he_buf b = {0};
+        if (he_repr(*out, &b, false) == 0) printf("%s\n", b.data);
+        he_buf_free(&b);
+    }
+    return 0;
+fail:
+    he_free(jb.args);
+    return -1;
+}
