@@ -102,6 +102,7 @@ typedef struct prun {
     int nsteps;
     double seconds;
     double maxabs;
+    double f0; /* the variance of a fresh encryption's error in one slot */
 } prun;
 
 static prun *cur;
@@ -123,7 +124,13 @@ typedef struct sct {
     int level;
     double scale;
     unsigned slots;
-    double *v, *var;
+    /* slot i's error: g[i] E_src[i] + an independent part of variance
+    ** var[i], where E_src is the fresh encryption error of input src
+    ** (variance f0): errors of one input combined slot-wise stay correlated
+    ** (x + 0.5 x, x * x); a rotation or other input makes them independent */
+    double *v, *var, *g;
+    int src;
+    double f0; /* the run's f0 */
 } sct;
 
 static const he_type sct_type;
@@ -133,6 +140,7 @@ static void sct_free(he_obj *o)
     sct *c = (sct *)o;
     free(c->v);
     free(c->var);
+    free(c->g);
     free(c);
 }
 
@@ -168,7 +176,10 @@ static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
     c->slots = cur->slots;
     c->v = calloc(cur->slots, sizeof(double));
     c->var = calloc(cur->slots, sizeof(double));
-    if (!c->v || !c->var) {
+    c->g = calloc(cur->slots, sizeof(double));
+    c->src = -1;
+    c->f0 = cur->f0;
+    if (!c->v || !c->var || !c->g) {
         sct_free(&c->obj);
         he_error("out of memory");
         return NULL;
@@ -182,7 +193,29 @@ static sct *dup(const sct *a)
     if (!c) return NULL;
     memcpy(c->v, a->v, sizeof(double) * a->slots);
     memcpy(c->var, a->var, sizeof(double) * a->slots);
+    memcpy(c->g, a->g, sizeof(double) * a->slots);
+    c->src = a->src;
     return c;
+}
+
+/* The correlated part made independent. */
+static void fold(sct *c)
+{
+    if (c->src < 0) return;
+    for (unsigned i = 0; i < c->slots; i++) {
+        c->var[i] += c->g[i] * c->g[i] * c->f0;
+        c->g[i] = 0;
+    }
+    c->src = -1;
+}
+
+static double total_var(const sct *c, unsigned i) { return c->var[i] + c->g[i] * c->g[i] * c->f0; }
+
+/* Two operands' errors made comparable: one source, or folded. */
+static void same_source(sct *x, sct *y)
+{
+    if (x->src >= 0 && y->src >= 0 && x->src != y->src) fold(y);
+    if (x->src < 0) x->src = y->src;
 }
 
 static int live(const sct *c)
@@ -290,9 +323,11 @@ static int add_sub(he_op op, const sct *a, const sct *b, he_value *out)
     int rc = x && y ? align(x, y) : -1;
     if (rc == 0) {
         double sg = op == HE_OP_SUB ? -1.0 : 1.0;
+        same_source(x, y);
         for (unsigned i = 0; i < x->slots; i++) {
             x->v[i] += sg * y->v[i];
             x->var[i] += y->var[i];
+            x->g[i] += sg * y->g[i];
         }
         x->n = a->scalar ? b->n : a->n;
         x->scalar = a->scalar && b->scalar;
@@ -317,10 +352,12 @@ static int mul_ct(const sct *a, const sct *b, he_value *out)
     if (rc == 0) {
         double s2 = x->scale * y->scale, ns = s2 / cur->lv.q[l];
         double kv = ks_var(l, s2), rv = rescale_var(ns);
+        same_source(x, y);
         for (unsigned i = 0; i < x->slots; i++) {
-            double m1 = x->v[i], m2 = y->v[i], v1 = x->var[i], v2 = y->var[i];
+            double m1 = x->v[i], m2 = y->v[i];
             x->v[i] = m1 * m2;
-            x->var[i] = m1 * m1 * v2 + m2 * m2 * v1 + v1 * v2 + kv + rv;
+            x->var[i] = m1 * m1 * y->var[i] + m2 * m2 * x->var[i] + total_var(x, i) * total_var(y, i) + kv + rv;
+            x->g[i] = m2 * x->g[i] + m1 * y->g[i];
         }
         x->level = l - 1;
         x->scale = ns;
@@ -400,6 +437,7 @@ static int mul_plain(const sct *c, plainv *p, he_value *out)
         for (unsigned i = 0; i < r->slots; i++) {
             r->v[i] *= x;
             r->var[i] *= x * x;
+            r->g[i] *= x;
         }
         cost(NS_ADD, r->level, false);
         return put(track(r, "a product by an int"), 0, out);
@@ -414,6 +452,7 @@ static int mul_plain(const sct *c, plainv *p, he_value *out)
         double f = p->tensor ? (i < (unsigned)p->n ? p->v[i] : 0.0) : p->x, m = o->v[i];
         o->v[i] = m * f;
         o->var[i] = f * f * o->var[i] + m * m * ev + rv;
+        o->g[i] *= f;
     }
     o->level = l - 1;
     o->scale = res;
@@ -437,7 +476,7 @@ static int add_plain(const sct *c, plainv *p, bool negate_plain, bool negate_ct,
     bool scalar = c->scalar && !p->tensor;
     double sg = negate_plain ? -1.0 : 1.0, ev = scalar ? 1.0 / (12.0 * c->scale * c->scale) : slot_var(1.0 / 12.0, c->scale);
     for (unsigned i = 0; i < r->slots; i++) {
-        if (negate_ct) r->v[i] = -r->v[i];
+        if (negate_ct) r->v[i] = -r->v[i], r->g[i] = -r->g[i];
         double add = scalar ? p->x : (int64_t)i < n ? (p->tensor ? p->v[i] : p->x) : 0.0;
         r->v[i] += sg * add;
         r->var[i] += ev;
@@ -505,7 +544,7 @@ static int sct_unop(he_op op, he_value a, he_value *out)
     if (op != HE_OP_NEG) return ckks_shadow_refuse("this operator on a ciphertext");
     sct *r = dup(c);
     if (!r) return -1;
-    for (unsigned i = 0; i < r->slots; i++) r->v[i] = -r->v[i];
+    for (unsigned i = 0; i < r->slots; i++) r->v[i] = -r->v[i], r->g[i] = -r->g[i];
     return put(r, 0, out);
 }
 
@@ -524,6 +563,7 @@ static void add_step(int s)
 static void rotate_raw(sct *x, int64_t s)
 {
     unsigned S = x->slots;
+    fold(x);
     double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
     if (v && w) {
         double kv = ks_var(x->level, x->scale);
@@ -581,6 +621,7 @@ int ckks_shadow_sum(he_value cv, he_value *out)
     sct *r = dup((const sct *)src.as.o);
     if (own) he_release(src);
     if (!r) return -1;
+    fold(r);
     unsigned S = r->slots;
     double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
     if (!v || !w) {
@@ -879,15 +920,16 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
             break;
         }
         double s = lv->lscale[lv->depth];
+        run->f0 = fresh_var(s);
         sct *c = sct_new(in->n, false, true, lv->depth, s);
         if (!c) {
             rc = -1;
             break;
         }
-        double fv = fresh_var(s);
+        c->src = i;
         for (unsigned k = 0; k < slots; k++) {
             c->v[k] = (int64_t)k < in->n ? in->v[k] : 0.0;
-            c->var[k] = fv;
+            c->g[k] = 1.0;
         }
         track(c, "input");
         args[i] = he_objv(&c->obj);
@@ -912,7 +954,7 @@ static double rms_error(const sct *r)
 {
     int64_t n = r->scalar ? 1 : r->n;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += r->var[i];
+    for (int64_t i = 0; i < n; i++) s += total_var(r, (unsigned)i);
     return sqrt(s / (double)n);
 }
 
