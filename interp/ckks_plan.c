@@ -36,9 +36,10 @@
 **                   at the new scale;
 **   key switching   hybrid with one special prime P and one digit per
 **                   prime (SEAL's, as the runtime): sum_j d_j e_j / P with
-**                   centered digits (variance q_j^2/12) plus the rounding
-**                   of the division by P:
-**                   v = N sigma^2 sum_j q_j^2 / (12 P^2) + (1 + 2N/3)/12
+**                   the digits d_j uniform in [0, q_j) (the runtime does
+**                   not center them: E d^2 = q_j^2/3) plus the rounding of
+**                   the division by P:
+**                   v = N sigma^2 sum_j q_j^2 / (3 P^2) + (1 + 2N/3)/12
 **                   (relinearization adds it at scale Delta^2, before the
 **                   rescale, where it vanishes; a rotation at Delta);
 **   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
@@ -235,7 +236,7 @@ static double ks_var(int level, double scale)
 {
     double p = cur->lv.q[cur->lv.depth + 1], s = 0;
     for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / p) * (cur->lv.q[j] / p);
-    return slot_var(cur->lv.n * SIGMA2 * s / 12.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
+    return slot_var(cur->lv.n * SIGMA2 * s / 3.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
 }
 static double fresh_var(double scale) { return slot_var(1.0 / 12.0 + SIGMA2 * (1.0 + 4.0 * cur->lv.n / 3.0), scale); }
 
@@ -795,20 +796,28 @@ static void cplan_free(he_obj *o)
     free(p);
 }
 
-/* Sizes in bytes, as runtime/ckks/serial.c writes them: the envelope (56
-** bytes of header, 32 of checksum), then the body. k = depth + 1 data
-** primes; a key-switching key: per digit (k of them) the k + 1 residues of
-** b, and one 32-byte seed. */
-#define ENV 88u
-static double key_ksk(const cplan *p)
+/* Sizes in bytes, as runtime/ckks/serial.c writes them: an envelope of 88
+** bytes (56 of header, 32 of checksum) around a body; k = depth + 1 data
+** primes. The public key: its k residues of b and a 32-byte seed; a
+** key-switching key (relinearization, each Galois key): per digit (k of
+** them) the k + 1 residues of b, and one seed; a Galois key also its u32
+** Galois element. The server's key file (ckks.save_keys of
+** ckks.public_keys) is the envelope, a u32 of parts, those keys, and a u32
+** count before the Galois keys; a ciphertext file (ckks.save) is the
+** runtime's ciphertext (24 bytes of header, 2 polynomials of k residues) in
+** the language's 64-byte header and 32-byte checksum. */
+static double bytes_public(const cplan *p) { return 8.0 * (p->lv.depth + 1) * p->lv.n + 32; }
+static double bytes_relin(const cplan *p)
 {
     double k = p->lv.depth + 1.0;
     return 8.0 * k * (k + 1) * p->lv.n + 32;
 }
-static double bytes_public(const cplan *p) { return ENV + 4 + 8.0 * (p->lv.depth + 1) * p->lv.n + 32; }
-static double bytes_relin(const cplan *p) { return ENV + 4 + key_ksk(p); }
-static double bytes_galois(const cplan *p) { return 4 + key_ksk(p); }
-static double bytes_ct(const cplan *p) { return ENV + 24 + 16.0 * (p->lv.depth + 1) * p->lv.n; }
+static double bytes_galois(const cplan *p) { return 4 + bytes_relin(p); }
+static double bytes_server(const cplan *p)
+{
+    return 88 + 4 + bytes_public(p) + bytes_relin(p) + (p->nsteps ? 4 + p->nsteps * bytes_galois(p) : 0);
+}
+static double bytes_ct(const cplan *p) { return 64 + 88 + 24 + 16.0 * (p->lv.depth + 1) * p->lv.n + 32; }
 
 static int cplan_repr(const he_obj *o, he_buf *b)
 {
@@ -842,9 +851,9 @@ static int cplan_repr(const he_obj *o, he_buf *b)
     if (rc == 0) rc = he_buf_puts(b, "  Galois keys for steps: [");
     for (int i = 0; rc == 0 && i < p->nsteps; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", p->steps[i]);
     if (rc == 0)
-        rc = he_buf_printf(b, "]\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f, "
-                              "ciphertext %.0f\n",
-                           bytes_public(p), bytes_relin(p), bytes_galois(p), bytes_ct(p));
+        rc = he_buf_printf(b, "]\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f; "
+                              "server key file %.0f, ciphertext file %.0f\n",
+                           bytes_public(p), bytes_relin(p), bytes_galois(p), bytes_server(p), bytes_ct(p));
     if (rc == 0)
         rc = he_buf_printf(b, "  time per call: about %.3g ms\n  error: rms %.2g predicted (asked: %.2g)>",
                            p->seconds * 1e3, p->err, p->target);
@@ -972,23 +981,14 @@ static void pass1_levels(ckks_levels *lv)
     }
 }
 
-/* The smallest secure chain for the depth and scale with at least `slots` slots. */
-static int pick_levels(int depth, int sbits, int64_t need_slots, ckks_levels *lv)
+/* The levels of the secure chain for N, the scale and the depth. */
+static int levels_for(int64_t n, int sbits, int depth, ckks_levels *lv)
 {
-    static const int64_t ns[] = {4096, 8192, 16384, 32768};
-    for (int i = 0; i < 4; i++) {
-        he_ckks_params p;
-        if (ns[i] / 2 < need_slots) continue;
-        if (ckks_chain_params(ns[i], sbits, depth, false, &p) != CKKS_BAD_NONE) continue;
-        he_value ctx;
-        if (ckks_make_context(ns[i], sbits, depth, &ctx) < 0) return -1;
-        int rc = ckks_context_levels(ctx, lv);
-        he_release(ctx);
-        return rc;
-    }
-    return he_error("ckks.plan: depth %d with a scale of 2^%d does not fit the 128-bit bound at any N up to 32768 "
-                    "(%lld slots needed)",
-                    depth, sbits, (long long)need_slots);
+    he_value ctx;
+    if (ckks_make_context(n, sbits, depth, &ctx) < 0) return -1;
+    int rc = ckks_context_levels(ctx, lv);
+    he_release(ctx);
+    return rc;
 }
 
 int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
@@ -1030,35 +1030,48 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
         he_release(he_objv(&res->obj));
         depth = l1.depth - run.minlevel;
-        int sbits = 30;
+        /* the smallest N, then the smallest scale at that N, whose
+        ** predicted error meets the target (the error is about
+        ** proportional to 2^-bits; each candidate is checked by a run) */
+        static const int64_t ns[] = {4096, 8192, 16384, 32768};
         bool ok = false;
-        for (int tries = 0; tries < 8 && !ok; tries++) {
-            if (pick_levels(depth, sbits, maxlen, &lv) < 0) goto fail;
-            if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
-            double err = rms_error(res);
-            int used = lv.depth - run.minlevel;
-            if (used != depth) { /* the real scales spent another level: plan for it */
-                depth = used;
+        double last_err = 0;
+        for (int ni = 0; ni < 4 && !ok; ni++) {
+            if (ns[ni] / 2 < maxlen) continue;
+            int sbits = 30, best = 0;
+            for (int tries = 0; tries < 8; tries++) {
+                he_ckks_params pp;
+                if (sbits < 20 || sbits > 50 || ckks_chain_params(ns[ni], sbits, depth, false, &pp) != CKKS_BAD_NONE) {
+                    if (sbits > 20 && !best) { sbits--; continue; } /* maybe fewer bits still fit and suffice */
+                    break;
+                }
+                if (levels_for(ns[ni], sbits, depth, &lv) < 0) goto fail;
+                if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+                double err = rms_error(res);
+                int used = lv.depth - run.minlevel;
                 he_release(he_objv(&res->obj));
-                continue;
+                if (used != depth) { /* the real scales spent another level: plan for it */
+                    depth = used;
+                    continue;
+                }
+                last_err = err;
+                int more = err > target ? (int)ceil(log2(err / target)) : (int)floor(log2(err / target)) + 1;
+                if (err <= target) best = best && best < sbits ? best : sbits;
+                if (err <= target && (more >= 0 || sbits <= 20)) break;
+                int next = sbits + (more == 0 ? 1 : more);
+                if (next < 20) next = 20;
+                if (best && next >= best) break;
+                sbits = next;
             }
-            int more = err > target ? (int)ceil(log2(err / target)) : 0;
-            if (more == 0 && tries == 0 && err < target / 2) more = (int)ceil(log2(err / target)); /* fewer bits */
-            if (more == 0 || (more < 0 && sbits <= 20)) {
+            if (best) {
+                if (levels_for(ns[ni], best, depth, &lv) < 0 || run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
                 ok = true;
-                break;
-            }
-            he_release(he_objv(&res->obj));
-            sbits += more;
-            if (sbits < 20) sbits = 20;
-            if (sbits > 50) {
-                he_error("ckks.plan: an rms error of %g needs a scale over 2^50 (the error is %g at 2^%d)", target,
-                         err, sbits - more);
-                goto fail;
             }
         }
         if (!ok) {
-            he_error("ckks.plan: no parameters settled (error %g asked)", target);
+            he_error("ckks.plan: no 128-bit-secure parameters up to N=32768 give depth %d with an rms error of %g "
+                     "(%g at the last try); ask for less precision",
+                     depth, target, last_err);
             goto fail;
         }
     } else {

@@ -46,6 +46,7 @@ static void usage(FILE *to)
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
+          "  --plan script.he   print every ckks.plan the script makes; stop before ckks.keygen (nothing encrypted)\n"
           "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
           "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
           "  --parties FILE     the party file (host:port and public key of each party)\n"
@@ -99,7 +100,7 @@ static int run_file_cb(void *p)
 static const char *const keywords[] = {"let", "fn", "if", "else", "while", "for", "in", "return", "break",
                                        "continue", "import", "as", "and", "or", "not", "true", "false", "int",
                                        "float", "fixed", "bool", "str", NULL};
-static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", NULL};
+static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", ":plan", NULL};
 
 static char *complete_gen(const char *text, int state)
 {
@@ -171,6 +172,7 @@ static const char *const help_text =
     "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
     "  :load FILE         run FILE here; its definitions stay\n"
     "  :time EXPR         run EXPR and print how long it took\n"
+    "  :plan F, ARGS      print the CKKS plan of F (ARGS: ckks.input(n), plain values, options)\n"
     "  :quit, Ctrl-D      leave\n"
     "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
 
@@ -262,6 +264,12 @@ static bool meta(const char *line)
             run_guarded(run_file_cb, &a);
             the_vm->script_dir = saved;
         }
+    } else if (prefix_of(cmd, ":plan")) {
+        /* :plan f, ckks.input(n), ...: the plan of f, printed */
+        char code[4200];
+        snprintf(code, sizeof code, "import ckks\nprint(ckks.plan(%s))", arg);
+        struct src_arg a = {"<repl>", code, strlen(code), 0};
+        run_guarded(run_src_cb, &a);
     } else if (prefix_of(cmd, ":time")) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -431,6 +439,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--key") == 0 && i + 1 < argc) the_vm->party_key = argv[++i];
         else if (strcmp(a, "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else if (strcmp(a, "--check") == 0 && i + 1 < argc) check = argv[++i];
+        else if (strcmp(a, "--plan") == 0) the_vm->plan_only = true;
         else if (a[0] == '-' && a[1] != '\0') {
             static const char *const with_arg[] = {"-e", "--lua", "--party", "--parties", "--key", "--dump", "--check",
                                                    NULL};

@@ -757,6 +757,7 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
 {
     cctx *c = NULL;
     if (vm && vm->plan_only) { /* he --plan: nothing is encrypted */
+        fprintf(stderr, "he --plan: stopped at ckks.keygen (line %d): nothing was encrypted\n", he_vm_line(vm));
         vm->halted = true;
         return -1;
     }
