@@ -39,7 +39,10 @@
 **                   the digits d_j uniform in [0, q_j) (the runtime does
 **                   not center them: E d^2 = q_j^2/3) plus the rounding of
 **                   the division by P:
-**                   v = N sigma^2 sum_j q_j^2 / (3 P^2) + (1 + 2N/3)/12
+**                   v = N sigma^2 sum_j q_j^2 / (3 P^2) + (1 + 2N/3)/12,
+**                   of which the digits' mean (q_j/2) makes a bias fixed by
+**                   the key and concentrated on the first slots (see
+**                   ks_bias), the rest noise spread evenly
 **                   (relinearization adds it at scale Delta^2, before the
 **                   rescale, where it vanishes; a rotation at Delta);
 **   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
@@ -104,6 +107,9 @@ typedef struct prun {
     double seconds;
     double maxabs;
     double f0; /* the variance of a fresh encryption's error in one slot */
+    double *ksprof; /* per slot: |1 + z + ... + z^(N-1)|^2 at its root z (key-switching bias) */
+    int overflow_line; /* where a value first outgrew its level's modulus (0: never) */
+    int overflow_level;
 } prun;
 
 static prun *cur;
@@ -236,7 +242,35 @@ static double ks_var(int level, double scale)
 {
     double p = cur->lv.q[cur->lv.depth + 1], s = 0;
     for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / p) * (cur->lv.q[j] / p);
-    return slot_var(cur->lv.n * SIGMA2 * s / 3.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
+    return slot_var(cur->lv.n * SIGMA2 * s / 12.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
+}
+
+/* The key-switching bias of slot i: the digits' mean q_j/2 times the
+** all-ones polynomial 1(X) times the key's errors, sum_j q_j/(2P) e_j(X):
+** at slot i's root z_i = exp(i pi 5^i / N), |1(z_i)|^2 = 1/sin^2(pi 5^i / 2N)
+** times the slot variance of that error polynomial. Fixed for a key (a
+** bias, not noise), largest in the first slots, on average three times the
+** centered part. */
+static double ks_bias(int level, double scale, unsigned i)
+{
+    if (!cur->ksprof) return 0;
+    double p = cur->lv.q[cur->lv.depth + 1], s = 0;
+    for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / (2 * p)) * (cur->lv.q[j] / (2 * p));
+    return cur->ksprof[i] * slot_var(SIGMA2 * s, scale);
+}
+
+static double *ks_profile(unsigned n)
+{
+    unsigned slots = n / 2;
+    double *prof = malloc(sizeof(double) * slots);
+    if (!prof) return NULL;
+    uint64_t e = 1, m = 2 * (uint64_t)n;
+    for (unsigned i = 0; i < slots; i++) {
+        double h = sin(M_PI * (double)e / (2.0 * n));
+        prof[i] = 1.0 / (h * h);
+        e = e * 5 % m;
+    }
+    return prof;
 }
 static double fresh_var(double scale) { return slot_var(1.0 / 12.0 + SIGMA2 * (1.0 + 4.0 * cur->lv.n / 3.0), scale); }
 
@@ -256,8 +290,18 @@ static sct *track(sct *r, const char *what)
         cur->spend_line[cur->minlevel] = line_now();
         cur->spend_what[cur->minlevel] = what;
     }
+    double big = 0;
     for (unsigned i = 0; i < r->slots; i++)
-        if (fabs(r->v[i]) > cur->maxabs) cur->maxabs = fabs(r->v[i]);
+        if (fabs(r->v[i]) > big) big = fabs(r->v[i]);
+    if (big > cur->maxabs) cur->maxabs = big;
+    /* the value times the scale must stay below half the level's modulus
+    ** (with a bit to spare for the error), or decryption wraps around */
+    double room = -2;
+    for (int j = 0; j <= r->level; j++) room += log2(cur->lv.q[j]);
+    if (big > 0 && !cur->overflow_line && log2(big) + log2(r->scale) > room) {
+        cur->overflow_line = line_now();
+        cur->overflow_level = r->level;
+    }
     return r;
 }
 
@@ -571,7 +615,7 @@ static void rotate_raw(sct *x, int64_t s)
         for (unsigned i = 0; i < S; i++) {
             unsigned j = (unsigned)((((int64_t)i + s) % (int64_t)S + (int64_t)S) % (int64_t)S);
             v[i] = x->v[j];
-            w[i] = x->var[j] + kv;
+            w[i] = x->var[j] + kv + ks_bias(x->level, x->scale, i);
         }
         memcpy(x->v, v, sizeof(double) * S);
         memcpy(x->var, w, sizeof(double) * S);
@@ -635,7 +679,7 @@ int ckks_shadow_sum(he_value cv, he_value *out)
         double kv = ks_var(r->level, r->scale);
         for (unsigned i = 0; i < S; i++) {
             v[i] = r->v[i] + r->v[(i + b) % S];
-            w[i] = r->var[i] + r->var[(i + b) % S] + kv;
+            w[i] = r->var[i] + r->var[(i + b) % S] + kv + ks_bias(r->level, r->scale, i);
         }
         memcpy(r->v, v, sizeof(double) * S);
         memcpy(r->var, w, sizeof(double) * S);
@@ -679,8 +723,9 @@ static int cinput_repr(const he_obj *o, he_buf *b)
 
 static const he_type cinput_type = {.name = CKKS_INPUT_NAME, .free = cinput_free, .repr = cinput_repr};
 
-/* input(n [, bound]): n deterministic samples, uniform in [-bound, bound]
-** (the same plan every time); input(samples): those values. */
+/* input(n [, bound]): n deterministic samples, bound, -bound, then uniform
+** in [-bound, bound] (the same plan every time); input(samples): those
+** values. */
 int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
@@ -707,6 +752,8 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
         if (c->v && r) {
             randombytes_buf_deterministic(r, sizeof(uint64_t) * (size_t)c->n, seed);
             for (int64_t i = 0; i < c->n; i++) c->v[i] = bound * (2.0 * ldexp((double)(r[i] >> 11), -53) - 1.0);
+            c->v[0] = bound; /* the extremes are planned too */
+            if (c->n > 1) c->v[1] = -bound;
         }
         free(r);
     } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim == 1 && he_as_tensor(a[0])->dtype != HE_DT_BOOL &&
@@ -913,6 +960,7 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
     run->lv = *lv;
     run->slots = slots;
     run->minlevel = lv->depth;
+    run->ksprof = slots == lv->n / 2 ? ks_profile(lv->n) : NULL;
     prun *saved = cur;
     cur = run;
     he_value *args = he_calloc((size_t)(jb->nargs ? jb->nargs : 1), sizeof *args);
@@ -954,6 +1002,8 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
         he_release(ret);
     }
     cur = saved;
+    free(run->ksprof);
+    run->ksprof = NULL;
     if (rc < 0) return -1;
     *result = (sct *)ret.as.o;
     return 0;
@@ -1006,6 +1056,10 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         else if (ckks_is_context(a[i])) {
             if (ckks_context_levels(a[i], &lv) < 0) goto fail;
             have_ctx = true;
+        } else if (ckks_is_plan(a[i])) { /* against another plan's parameters */
+            const cplan *o = (const cplan *)a[i].as.o;
+            if (levels_for(o->lv.n, o->lv.sbits, o->lv.depth, &lv) < 0) goto fail;
+            have_ctx = true;
         } else {
             if (he_is(a[i], &cinput_type)) {
                 int64_t len = ((const cinput *)a[i].as.o)->n;
@@ -1022,14 +1076,21 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     prun run;
     sct *res = NULL;
     int depth;
+    ckks_levels l1;
+    pass1_levels(&l1);
+    unsigned s1 = 2;
+    while (s1 < maxlen) s1 <<= 1;
+    if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
+    he_release(he_objv(&res->obj));
+    depth = l1.depth - run.minlevel;
+    if (have_ctx && depth > lv.depth) { /* the operation that goes past the context's chain */
+        int l = l1.depth - lv.depth - 1;
+        he_error("ckks.plan: the function needs depth %d, the context has %d: %s at line %d goes past its last "
+                 "level (plan without the context, or make it with depth >= %d)",
+                 depth, lv.depth, run.spend_what[l], run.spend_line[l], depth);
+        goto fail;
+    }
     if (!have_ctx) {
-        ckks_levels l1;
-        pass1_levels(&l1);
-        unsigned s1 = 2;
-        while (s1 < maxlen) s1 <<= 1;
-        if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
-        he_release(he_objv(&res->obj));
-        depth = l1.depth - run.minlevel;
         /* the smallest N, then the smallest scale at that N, whose
         ** predicted error meets the target (the error is about
         ** proportional to 2^-bits; each candidate is checked by a run) */
@@ -1047,9 +1108,13 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
                 }
                 if (levels_for(ns[ni], sbits, depth, &lv) < 0) goto fail;
                 if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
-                double err = rms_error(res);
+                double err = run.overflow_line ? INFINITY : rms_error(res);
                 int used = lv.depth - run.minlevel;
                 he_release(he_objv(&res->obj));
+                if (run.overflow_line) { /* more headroom: a larger scale gives larger first primes */
+                    sbits++;
+                    continue;
+                }
                 if (used != depth) { /* the real scales spent another level: plan for it */
                     depth = used;
                     continue;
@@ -1076,6 +1141,13 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         }
     } else {
         if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+        if (run.overflow_line) {
+            he_release(he_objv(&res->obj));
+            he_error("ckks.plan: a value at line %d outgrows the modulus left at level %d of the context (largest "
+                     "value %.3g at scale 2^%d): use a context with a larger first prime (scale) or smaller values",
+                     run.overflow_line, run.overflow_level, run.maxabs, lv.sbits);
+            goto fail;
+        }
     }
     cplan *p = he_calloc(1, sizeof *p);
     if (!p) {
