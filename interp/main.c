@@ -46,7 +46,6 @@ static void usage(FILE *to)
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
-          "  --plan script.he   print every ckks.plan the script makes; stop before ckks.keygen (nothing encrypted)\n"
           "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
           "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
           "  --parties FILE     the party file (host:port and public key of each party)\n"
