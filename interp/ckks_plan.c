@@ -398,7 +398,14 @@ static int mul_ct(const sct *a, const sct *b, he_value *out)
         double s2 = x->scale * y->scale, ns = s2 / cur->lv.q[l];
         double kv = ks_var(l, s2), rv = rescale_var(ns);
         same_source(x, y);
-        for (unsigned i = 0; i < x->slots; i++) {
+        bool square = a == b; /* c * c: one error, doubled (2 m e), not two independent ones */
+        for (unsigned i = 0; square && i < x->slots; i++) {
+            double m = x->v[i], t = total_var(x, i);
+            x->v[i] = m * m;
+            x->var[i] = 4 * m * m * x->var[i] + 2 * t * t + kv + rv;
+            x->g[i] *= 2 * m;
+        }
+        for (unsigned i = 0; !square && i < x->slots; i++) {
             double m1 = x->v[i], m2 = y->v[i];
             x->v[i] = m1 * m2;
             x->var[i] = m1 * m1 * y->var[i] + m2 * m2 * x->var[i] + total_var(x, i) * total_var(y, i) + kv + rv;
@@ -697,12 +704,99 @@ int ckks_shadow_sum(he_value cv, he_value *out)
     return put(track(r, "a sum across slots"), 0, out);
 }
 
+/* ckks.dot(batch, w) on shadows: mod_ckks.c's f_dot (sum_i w[i] * c_i, one
+** rescale): the operands brought to one level and scale (one level lower
+** when the lowest ones differ in scale), the weights encoded at the
+** factor scale. */
+int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
+{
+    if (m == 0) return he_error("ckks.dot: the batch is empty");
+    for (int64_t i = 0; i < m; i++)
+        if (live((const sct *)v[i]) < 0) return -1;
+    if (!he_is_tensor(wv) || he_as_tensor(wv)->dtype == HE_DT_BOOL ||
+        (he_as_tensor(wv)->ndim != 1 && he_as_tensor(wv)->ndim != 2))
+        return he_error("ckks.dot: the weights must be a 1-D or 2-D number tensor, got %s", he_typename(wv));
+    he_tensor *w = he_as_tensor(wv);
+    if (w->shape[0] != m)
+        return he_error("ckks.dot: %lld weights for %lld ciphertexts (line %d)", (long long)w->shape[0], (long long)m,
+                        line_now());
+    int64_t len = 0;
+    bool scalar = true, clean = true;
+    int lmin = INT32_MAX;
+    for (int64_t i = 0; i < m; i++) {
+        const sct *c = (const sct *)v[i];
+        if (!c->scalar) {
+            if (len && c->n != len)
+                return he_error("ckks.dot: length mismatch (%lld and %lld) (line %d)", (long long)len, (long long)c->n,
+                                line_now());
+            len = c->n;
+            scalar = false;
+            clean &= c->clean;
+        } else clean = false;
+        if (c->level < lmin) lmin = c->level;
+    }
+    int64_t cols = w->ndim == 2 ? w->shape[1] : 0;
+    if (w->ndim == 2) {
+        if (cols < 1 || cols > (int64_t)cur->slots || (len && cols != len))
+            return he_error("ckks.dot: weight rows of %lld for ciphertexts of %lld (line %d)", (long long)cols,
+                            (long long)(len ? len : 1), line_now());
+        if (!len) len = cols;
+        scalar = false;
+        clean = true;
+    }
+    double sc = 0;
+    bool mixed = false;
+    for (int64_t i = 0; i < m; i++) {
+        const sct *c = (const sct *)v[i];
+        if (c->level != lmin) continue;
+        if (sc == 0) sc = c->scale;
+        else if (!same_scale(sc, c->scale)) mixed = true;
+    }
+    int l = mixed ? lmin - 1 : lmin;
+    if (l < 1) return exhausted("a dot product");
+    double res, q = factor_scale(l, sc, &res);
+    sct *r = sct_new(scalar ? 1 : len, scalar, clean, l - 1, res);
+    if (!r) return -1;
+    double ev = cols ? (double)cur->lv.n / (24.0 * q * q) : 1.0 / (12.0 * q * q), rv = rescale_var(res);
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < m; i++) {
+        sct *x = dup((const sct *)v[i]);
+        if (!x) {
+            rc = -1;
+            break;
+        }
+        if (x->level != l || !same_scale(x->scale, sc)) rc = to_level_scale(x, l, sc);
+        fold(x); /* terms from many inputs: errors taken independent */
+        for (unsigned k = 0; rc == 0 && k < r->slots; k++) {
+            int64_t e = cols ? i * cols + (int64_t)k : i;
+            double f = cols && (int64_t)k >= cols ? 0.0
+                       : w->dtype == HE_DT_FLOAT ? w->data.f[e]
+                       : w->dtype == HE_DT_INT   ? (double)w->data.i[e]
+                                                 : he_fixed_to_double(w->data.i[e], w->frac);
+            r->v[k] += f * x->v[k];
+            r->var[k] += f * f * x->var[k] + x->v[k] * x->v[k] * ev;
+        }
+        he_release(he_objv(&x->obj));
+    }
+    if (rc < 0) {
+        he_release(he_objv(&r->obj));
+        return -1;
+    }
+    for (unsigned k = 0; k < r->slots; k++) r->var[k] += rv;
+    cur->cnt.plain_products += m;
+    cur->cnt.rescales++;
+    cost(NS_PLAIN, l, false);
+    cost(NS_ADD * (double)m, l, false);
+    return put(track(r, "a dot product"), 0, out);
+}
+
 int ckks_shadow_level(he_value c) { return ((const sct *)c.as.o)->level; }
 double ckks_shadow_scale(he_value c) { return ((const sct *)c.as.o)->scale; }
 
 /* --- input specs and precision ------------------------------------------------------------------ */
 typedef struct cinput {
     he_obj obj;
+    int64_t rows, cols; /* a 2-D input: a batch of rows ciphertexts of cols values */
     int64_t n;
     double *v; /* n sample values */
     double bound;
@@ -718,6 +812,7 @@ static void cinput_free(he_obj *o)
 static int cinput_repr(const he_obj *o, he_buf *b)
 {
     const cinput *c = (const cinput *)o;
+    if (c->rows) return he_buf_printf(b, "<ckks input rows [%lld, %lld]>", (long long)c->rows, (long long)c->cols);
     return he_buf_printf(b, "<ckks input [%lld] in [-%g, %g]>", (long long)c->n, c->bound, c->bound);
 }
 
@@ -756,10 +851,15 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
             if (c->n > 1) c->v[1] = -bound;
         }
         free(r);
-    } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim == 1 && he_as_tensor(a[0])->dtype != HE_DT_BOOL &&
-               he_as_tensor(a[0])->size > 0 && he_as_tensor(a[0])->size <= 16384) {
+    } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim <= 2 && he_as_tensor(a[0])->ndim >= 1 &&
+               he_as_tensor(a[0])->dtype != HE_DT_BOOL && he_as_tensor(a[0])->size > 0 &&
+               he_as_tensor(a[0])->shape[he_as_tensor(a[0])->ndim - 1] <= 16384) {
         he_tensor *t = he_as_tensor(a[0]);
         c->n = t->size;
+        if (t->ndim == 2) {
+            c->rows = t->shape[0];
+            c->cols = t->shape[1];
+        }
         c->v = malloc(sizeof(double) * (size_t)c->n);
         for (int64_t k = 0; c->v && k < t->size; k++) {
             c->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
@@ -832,7 +932,7 @@ typedef struct cplan {
     int res_level;
     int64_t res_n;
     bool res_scalar, against;
-    int64_t inputs[8];
+    int64_t inputs[8], rows[8]; /* each input's length (and rows, for a batch) */
     int ninputs;
 } cplan;
 
@@ -879,7 +979,9 @@ static int cplan_repr(const he_obj *o, he_buf *b)
         rc = he_buf_printf(b, "} + special %d = %d bits (128-bit bound %d)%s\n", lv->bits[lv->depth + 1], total,
                            he_ckks_max_bits(lv->n), p->against ? ", the context given" : "");
     if (rc == 0) rc = he_buf_puts(b, "  inputs:");
-    for (int i = 0; rc == 0 && i < p->ninputs; i++) rc = he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
+    for (int i = 0; rc == 0 && i < p->ninputs; i++)
+        rc = p->rows[i] ? he_buf_printf(b, " %lld ciphertexts [%lld]", (long long)p->rows[i], (long long)p->inputs[i])
+                        : he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
     if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
     for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
         rc = he_buf_printf(b, "\n    line %d: level %d -> %d (%s)", p->spend_line[l], l + 1, l, p->spend_what[l]);
@@ -972,6 +1074,32 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
             continue;
         }
         const cinput *in = (const cinput *)jb->args[i].as.o;
+        if (in->rows) { /* a batch: one ciphertext per row, as ckks.encrypt_rows */
+            he_value *cs = he_calloc((size_t)in->rows, sizeof *cs);
+            if (!cs || in->cols > (int64_t)slots) {
+                he_free(cs);
+                rc = cs ? he_error("ckks.plan: rows of %lld values exceed the %u slots", (long long)in->cols, slots) : -1;
+                break;
+            }
+            double s = lv->lscale[lv->depth];
+            run->f0 = fresh_var(s);
+            for (int64_t r = 0; rc == 0 && r < in->rows; r++) {
+                sct *c = sct_new(in->cols, false, true, lv->depth, s);
+                if (!c) {
+                    rc = -1;
+                    break;
+                }
+                for (unsigned k = 0; k < slots; k++) {
+                    c->v[k] = (int64_t)k < in->cols ? in->v[r * in->cols + k] : 0.0;
+                    c->var[k] = run->f0;
+                }
+                cs[r] = he_objv(&c->obj);
+            }
+            if (rc == 0) rc = ckks_shadow_batch(cs, in->rows, &args[i]);
+            for (int64_t r = 0; r < in->rows; r++) he_release(cs[r]);
+            he_free(cs);
+            continue;
+        }
         if (in->n > (int64_t)slots) {
             rc = he_error("ckks.plan: an input of %lld values exceeds the %u slots", (long long)in->n, slots);
             break;
@@ -1049,7 +1177,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     double target = ldexp(1.0, -DEFAULT_ERROR_BITS);
     bool have_ctx = false;
     ckks_levels lv;
-    int64_t maxlen = 1, inputs[8];
+    int64_t maxlen = 1, inputs[8] = {0}, rows[8] = {0};
     int ninputs = 0;
     for (int i = 1; i < n; i++) {
         if (he_is(a[i], &cprec_type)) target = ((const cprec *)a[i].as.o)->err;
@@ -1062,9 +1190,10 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
             have_ctx = true;
         } else {
             if (he_is(a[i], &cinput_type)) {
-                int64_t len = ((const cinput *)a[i].as.o)->n;
+                const cinput *ci = (const cinput *)a[i].as.o;
+                int64_t len = ci->rows ? ci->cols : ci->n;
                 if (len > maxlen) maxlen = len;
-                if (ninputs < 8) inputs[ninputs++] = len;
+                if (ninputs < 8) rows[ninputs] = ci->rows, inputs[ninputs++] = len;
             }
             jb.args[jb.nargs++] = a[i];
         }
@@ -1178,6 +1307,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     p->res_scalar = res->scalar;
     p->against = have_ctx;
     memcpy(p->inputs, inputs, sizeof inputs);
+    memcpy(p->rows, rows, sizeof rows);
     p->ninputs = ninputs;
     he_release(he_objv(&res->obj));
     he_free(jb.args);

@@ -43,7 +43,11 @@ int ckks_shadow_rotate(he_value c, int64_t k, he_value *out);
 int ckks_shadow_sum(he_value c, he_value *out);
 int ckks_shadow_level(he_value c);
 double ckks_shadow_scale(he_value c);
-int ckks_shadow_refuse(const char *what); /* "cannot plan: what, at line N" */
+int ckks_shadow_refuse(const char *what);
+/* ckks.dot on a batch of shadows (mirrors mod_ckks.c's f_dot) */
+int ckks_shadow_dot(he_obj **v, int64_t m, he_value w, he_value *out);
+/* mod_ckks.c: a batch holding the shadows v[0..m) (retained) */
+int ckks_shadow_batch(he_value *v, int64_t m, he_value *out); /* "cannot plan: what, at line N" */
 /* plans */
 bool ckks_is_plan(he_value v);
 /* The plan's parameters and rotation steps (owned by the plan). */

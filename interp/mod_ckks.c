@@ -617,8 +617,9 @@ static const he_type cct_type = {
 /* --- batches: many ciphertexts, for the fused dot product ------------------------------------- */
 typedef struct cbatch {
     he_obj obj;
-    cct **v;
+    cct **v;        /* or, in a shadow batch, the planner's shadow ciphertexts */
     int64_t n, cap;
+    bool shadow;    /* made while planning: holds shadows (ckks_plan.c) */
 } cbatch;
 
 static void cbatch_free(he_obj *o)
@@ -1129,8 +1130,14 @@ static int f_push(he_vm *vm, he_value *a, int n, he_value *out)
     cbatch *b = NULL;
     cct *c = NULL;
     *out = he_nil();
-    if (ckks_is_shadow(a[1])) return ckks_shadow_refuse("ckks.push (batches and ckks.dot are not planned yet)");
-    if (WANT_BATCH(a[0], "push", &b) < 0 || WANT_CT(a[1], "push", &c) < 0) return -1;
+    if (WANT_BATCH(a[0], "push", &b) < 0) return -1;
+    if (ckks_is_shadow(a[1])) { /* planning: a batch of shadows */
+        if (b->n > 0 && !b->shadow) return ckks_shadow_refuse("a batch that mixes real and planning ciphertexts");
+        b->shadow = true;
+        return cbatch_push(b, (cct *)a[1].as.o);
+    }
+    if (WANT_CT(a[1], "push", &c) < 0) return -1;
+    if (b->shadow) return ckks_shadow_refuse("a batch that mixes real and planning ciphertexts");
     return cbatch_push(b, c);
 }
 
@@ -1145,6 +1152,21 @@ static int f_get(he_vm *vm, he_value *a, int n, he_value *out)
         return he_error("ckks.get: index %lld out of range for a batch of %lld", (long long)a[1].as.i, (long long)b->n);
     b->v[i]->obj.rc++;
     *out = he_objv(&b->v[i]->obj);
+    return 0;
+}
+
+/* A batch of the planner's shadows (ckks.input of a 2-D tensor). */
+int ckks_shadow_batch(he_value *v, int64_t m, he_value *out)
+{
+    cbatch *b = cbatch_new();
+    if (!b) return -1;
+    b->shadow = true;
+    for (int64_t i = 0; i < m; i++)
+        if (cbatch_push(b, (cct *)v[i].as.o) < 0) {
+            cbatch_free(&b->obj);
+            return -1;
+        }
+    *out = he_objv(&b->obj);
     return 0;
 }
 
@@ -1184,6 +1206,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     cbatch *b = NULL;
     if (WANT_BATCH(a[0], "dot", &b) < 0) return -1;
+    if (b->shadow) return ckks_shadow_dot((he_obj **)b->v, b->n, a[1], out);
     if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype == HE_DT_BOOL ||
         (he_as_tensor(a[1])->ndim != 1 && he_as_tensor(a[1])->ndim != 2))
         return he_error("ckks.dot: the weights must be a 1-D or 2-D number tensor, got %s", he_typename(a[1]));
@@ -1674,8 +1697,8 @@ static type *r_plan(checker *c, node *call, node **a, type **t, int n)
 static type *r_input(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    mod_need(c, a[0], t[0], t[0]->kind == T_INT || (t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && t[0]->rank <= 1),
-             "a length (int) or sample values (a 1-D tensor)");
+    mod_need(c, a[0], t[0], t[0]->kind == T_INT || (t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && t[0]->rank <= 2),
+             "a length (int) or sample values (a 1-D tensor; 2-D: a batch, one ciphertext per row)");
     if (n > 1) mod_need(c, a[1], t[1], ty_is_num(t[1]), "the bound of the values (a number)");
     return ty_obj(CKKS_INPUT_NAME);
 }
@@ -1745,7 +1768,8 @@ static const builtin fns[] = {
      "plan(f, args... [, precision] [, ctx]): runs f on shadow ciphertexts for its ckks.input arguments and "
      "gives the depth, parameters, keys, sizes, time and error (against ctx: refuses what does not fit)"},
     {"input", NULL, 1, 2, ckks_f_input, r_input,
-     "input(n [, bound]) or input(samples): an encrypted argument of plan (length n, values in [-bound, bound])"},
+     "input(n [, bound]) or input(samples): an encrypted argument of plan (length n, values in [-bound, bound]); "
+     "input(X), X 2-D: a batch, one ciphertext per row (as encrypt_rows)"},
     {"precision", NULL, 1, 1, ckks_f_precision, r_precision,
      "precision(bits) or precision(error): the rms error plan aims for (2^-bits, or an absolute bound)"},
     {"fits", NULL, 2, 2, ckks_f_fits, r_fits, "fits(plan, ctx): whether ctx has the depth and slots the plan needs"},
