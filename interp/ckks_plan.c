@@ -101,6 +101,7 @@ typedef struct prun {
     int minlevel;
     int spend_line[HE_CKKS_MAX_PRIMES];   /* the line where level l was first reached */
     const char *spend_what[HE_CKKS_MAX_PRIMES];
+    double spend_scale[HE_CKKS_MAX_PRIMES];
     ckks_counts cnt;
     int steps[MAX_STEPS];
     int nsteps;
@@ -289,6 +290,7 @@ static sct *track(sct *r, const char *what)
         cur->minlevel--;
         cur->spend_line[cur->minlevel] = line_now();
         cur->spend_what[cur->minlevel] = what;
+        cur->spend_scale[cur->minlevel] = r->scale;
     }
     double big = 0;
     for (unsigned i = 0; i < r->slots; i++)
@@ -925,6 +927,7 @@ typedef struct cplan {
     int depth;            /* levels the function spends */
     int spend_line[HE_CKKS_MAX_PRIMES];
     const char *spend_what[HE_CKKS_MAX_PRIMES];
+    double spend_scale[HE_CKKS_MAX_PRIMES];
     ckks_counts cnt;
     int steps[MAX_STEPS];
     int nsteps;
@@ -984,7 +987,8 @@ static int cplan_repr(const he_obj *o, he_buf *b)
                         : he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
     if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
     for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
-        rc = he_buf_printf(b, "\n    line %d: level %d -> %d (%s)", p->spend_line[l], l + 1, l, p->spend_what[l]);
+        rc = he_buf_printf(b, "\n    line %d: level %d -> %d, scale 2^%.2f (%s)", p->spend_line[l], l + 1, l,
+                           log2(p->spend_scale[l]), p->spend_what[l]);
     if (rc == 0 && p->depth == 0) rc = he_buf_puts(b, " none");
     if (rc == 0) {
         char len[32] = "";
@@ -1031,6 +1035,7 @@ int ckks_plan_counts(he_value plan, he_value *out)
 
 double ckks_plan_error(he_value plan) { return ((const cplan *)plan.as.o)->err; }
 int ckks_plan_depth(he_value plan) { return ((const cplan *)plan.as.o)->depth; }
+double ckks_plan_seconds(he_value plan) { return ((const cplan *)plan.as.o)->seconds; }
 
 int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -1207,7 +1212,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     int depth;
     ckks_levels l1;
     pass1_levels(&l1);
-    unsigned s1 = 2;
+    unsigned s1 = 2048; /* the slots of the smallest ring: rotations by steps below it behave alike */
     while (s1 < maxlen) s1 <<= 1;
     if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
     he_release(he_objv(&res->obj));
@@ -1294,6 +1299,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     p->depth = lv.depth - run.minlevel;
     memcpy(p->spend_line, run.spend_line, sizeof p->spend_line);
     memcpy(p->spend_what, run.spend_what, sizeof p->spend_what);
+    memcpy(p->spend_scale, run.spend_scale, sizeof p->spend_scale);
     p->cnt = run.cnt;
     memcpy(p->steps, run.steps, sizeof p->steps);
     p->nsteps = run.nsteps;

@@ -55,6 +55,7 @@ void ckks_plan_params(he_value plan, int *n, int *sbits, int *depth, const int *
 int ckks_plan_counts(he_value plan, he_value *out);
 double ckks_plan_error(he_value plan); /* the predicted rms error of the result */
 int ckks_plan_depth(he_value plan);
+double ckks_plan_seconds(he_value plan); /* the expected time per call */
 /* the builtins */
 int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out);

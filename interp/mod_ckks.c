@@ -1740,6 +1740,14 @@ static int f_error(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+static int f_seconds(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!ckks_is_plan(a[0])) return he_error("ckks.seconds: expected a ckks plan, got %s", he_typename(a[0]));
+    *out = he_float(ckks_plan_seconds(a[0]));
+    return 0;
+}
+
 static type *r_counts(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
@@ -1786,6 +1794,8 @@ static const builtin fns[] = {
     {"scale", NULL, 1, 1, f_scale, r_scale, "scale(c): c's scale"},
     {"depth", NULL, 1, 1, f_depth, r_depth, "depth(ctx) / depth(plan): the context's or the plan's multiplicative depth"},
     {"error", NULL, 1, 1, f_error, r_error, "error(plan): the predicted rms error of the planned result"},
+    {"seconds", NULL, 1, 1, f_seconds, r_error,
+     "seconds(plan): the expected time of one call, from measured costs per operation"},
     {"slots", NULL, 1, 1, f_slots, r_ctx_int, "slots(ctx): N/2"},
     {"batch", NULL, 0, 0, f_batch, r_batch, "batch(): an empty batch of ciphertexts (for dot)"},
     {"push", NULL, 2, 2, f_push, r_push, "push(b, c): appends a ciphertext to a batch"},
