@@ -100,6 +100,7 @@ typedef struct prun {
     unsigned slots;
     int minlevel;
     int spend_line[HE_CKKS_MAX_PRIMES];   /* the line where level l was first reached */
+    char spend_file[HE_CKKS_MAX_PRIMES][48]; /* its file's name, when not the planning script's */
     const char *spend_what[HE_CKKS_MAX_PRIMES];
     double spend_scale[HE_CKKS_MAX_PRIMES];
     ckks_counts cnt;
@@ -108,6 +109,7 @@ typedef struct prun {
     double seconds;
     double maxabs;
     double f0; /* the variance of a fresh encryption's error in one slot */
+    const char *script; /* the file ckks.plan was called from */
     double *ksprof; /* per slot: |1 + z + ... + z^(N-1)|^2 at its root z (key-switching bias) */
     int overflow_line; /* where a value first outgrew its level's modulus (0: never) */
     int overflow_level;
@@ -289,6 +291,9 @@ static sct *track(sct *r, const char *what)
     while (cur->minlevel > r->level && cur->minlevel > 0) {
         cur->minlevel--;
         cur->spend_line[cur->minlevel] = line_now();
+        const char *f = he_vm_file(cur->vm), *base = f ? strrchr(f, '/') : NULL;
+        snprintf(cur->spend_file[cur->minlevel], sizeof cur->spend_file[0], "%s",
+                 f && cur->script && strcmp(f, cur->script) != 0 ? (base ? base + 1 : f) : "");
         cur->spend_what[cur->minlevel] = what;
         cur->spend_scale[cur->minlevel] = r->scale;
     }
@@ -926,6 +931,7 @@ typedef struct cplan {
     ckks_levels lv;
     int depth;            /* levels the function spends */
     int spend_line[HE_CKKS_MAX_PRIMES];
+    char spend_file[HE_CKKS_MAX_PRIMES][48];
     const char *spend_what[HE_CKKS_MAX_PRIMES];
     double spend_scale[HE_CKKS_MAX_PRIMES];
     ckks_counts cnt;
@@ -987,8 +993,9 @@ static int cplan_repr(const he_obj *o, he_buf *b)
                         : he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
     if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
     for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
-        rc = he_buf_printf(b, "\n    line %d: level %d -> %d, scale 2^%.2f (%s)", p->spend_line[l], l + 1, l,
-                           log2(p->spend_scale[l]), p->spend_what[l]);
+        rc = he_buf_printf(b, "\n    %s%sline %d: level %d -> %d, scale 2^%.2f (%s)", p->spend_file[l],
+                           p->spend_file[l][0] ? " " : "", p->spend_line[l], l + 1, l, log2(p->spend_scale[l]),
+                           p->spend_what[l]);
     if (rc == 0 && p->depth == 0) rc = he_buf_puts(b, " none");
     if (rc == 0) {
         char len[32] = "";
@@ -1067,6 +1074,7 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
     run->lv = *lv;
     run->slots = slots;
     run->minlevel = lv->depth;
+    run->script = he_vm_file(jb->vm);
     run->ksprof = slots == lv->n / 2 ? ks_profile(lv->n) : NULL;
     prun *saved = cur;
     cur = run;
@@ -1298,6 +1306,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     p->lv = lv;
     p->depth = lv.depth - run.minlevel;
     memcpy(p->spend_line, run.spend_line, sizeof p->spend_line);
+    memcpy(p->spend_file, run.spend_file, sizeof p->spend_file);
     memcpy(p->spend_what, run.spend_what, sizeof p->spend_what);
     memcpy(p->spend_scale, run.spend_scale, sizeof p->spend_scale);
     p->cnt = run.cnt;

@@ -175,6 +175,7 @@ int he_run_file(he_vm *vm, const char *path, int flags);
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out);
 /* The source line being run (innermost frame), 0 when none. */
 int he_vm_line(he_vm *vm);
+const char *he_vm_file(he_vm *vm); /* its file (NULL when none) */
 /* Loads and runs a module by name (search path), for import. */
 module *he_vm_import(he_vm *vm, const char *name, const char *from_dir);
 /* The type of an expression in the REPL's scope (for :type); -1 on error. */

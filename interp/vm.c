@@ -181,6 +181,11 @@ int he_vm_line(he_vm *vm)
     return vm && vm->nframes > 0 ? frame_line(&vm->frames[vm->nframes - 1]) : 0;
 }
 
+const char *he_vm_file(he_vm *vm)
+{
+    return vm && vm->nframes > 0 ? frame_file(&vm->frames[vm->nframes - 1]) : NULL;
+}
+
 /* Builds "file:line: runtime error: msg" and the traceback, innermost first. */
 static void build_trace(he_vm *vm, const char *msg, int stop)
 {
