@@ -808,6 +808,32 @@ int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
     return put(track(r, "a dot product"), 0, out);
 }
 
+bool ckks_planning(void) { return cur != NULL; }
+
+/* ckks.encrypt inside a planned function (a vector of ones the server
+** encrypts with the public key, say): a fresh shadow at the top level. */
+int ckks_shadow_encrypt(he_value x, he_value *out)
+{
+    plainv p;
+    if (plain_get(x, &p) < 0) return -1;
+    if (p.tensor && p.n > (int64_t)cur->slots) {
+        free(p.v);
+        return he_error("ckks.encrypt: %lld values exceed the %u slots (line %d)", (long long)p.n, cur->slots,
+                        line_now());
+    }
+    double s = cur->lv.lscale[cur->lv.depth];
+    sct *c = sct_new(p.tensor ? p.n : 1, !p.tensor, true, cur->lv.depth, s);
+    if (c) {
+        double fv = fresh_var(s);
+        for (unsigned k = 0; k < c->slots; k++) {
+            c->v[k] = !p.tensor ? p.x : (int64_t)k < p.n ? p.v[k] : 0.0;
+            c->var[k] = fv;
+        }
+    }
+    free(p.v);
+    return put(track(c, "an encryption"), c ? 0 : -1, out);
+}
+
 int ckks_shadow_level(he_value c) { return ((const sct *)c.as.o)->level; }
 double ckks_shadow_scale(he_value c) { return ((const sct *)c.as.o)->scale; }
 
@@ -1076,6 +1102,8 @@ typedef struct job {
     int nargs;
 } job;
 
+static double rms_error(const sct *r);
+
 /* Runs f once on the chain lv; fills run and the result's rms error. */
 static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *run, sct **result)
 {
@@ -1147,9 +1175,23 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *
     if (rc == 0) rc = he_vm_call(jb->vm, jb->fn, args, jb->nargs, &ret);
     for (int i = 0; args && i < jb->nargs; i++) he_release(args[i]);
     he_free(args);
+    he_obj **items;
+    int64_t nitems = 0;
+    if (rc == 0 && ckks_is_batch(ret, &items, &nitems) && nitems > 0) {
+        /* a batch of results: the one with the largest error stands for it */
+        sct *worst = NULL;
+        double we = -1;
+        for (int64_t i = 0; i < nitems; i++) {
+            double e = rms_error((const sct *)items[i]);
+            if (e > we) we = e, worst = (sct *)items[i];
+        }
+        worst->obj.rc++;
+        he_release(ret);
+        ret = he_objv(&worst->obj);
+    }
     if (rc == 0 && !he_is(ret, &sct_type)) {
-        rc = he_error("ckks.plan: the function must return a ciphertext computed from its ckks.input arguments, "
-                      "not %s",
+        rc = he_error("ckks.plan: the function must return a ciphertext (or a batch of them) computed from its "
+                      "ckks.input arguments, not %s",
                       he_typename(ret));
         he_release(ret);
     }

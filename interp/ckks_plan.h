@@ -47,7 +47,12 @@ int ckks_shadow_refuse(const char *what);
 /* ckks.dot on a batch of shadows (mirrors mod_ckks.c's f_dot) */
 int ckks_shadow_dot(he_obj **v, int64_t m, he_value w, he_value *out);
 /* mod_ckks.c: a batch holding the shadows v[0..m) (retained) */
-int ckks_shadow_batch(he_value *v, int64_t m, he_value *out); /* "cannot plan: what, at line N" */
+int ckks_shadow_batch(he_value *v, int64_t m, he_value *out);
+/* mod_ckks.c: whether v is a batch of shadows; its items */
+bool ckks_is_batch(he_value v, he_obj ***items, int64_t *n);
+/* whether a plan is running (ckks.encrypt then makes a shadow) */
+bool ckks_planning(void);
+int ckks_shadow_encrypt(he_value x, he_value *out); /* "cannot plan: what, at line N" */
 /* plans */
 bool ckks_is_plan(he_value v);
 /* The plan's parameters and rotation steps (owned by the plan). */

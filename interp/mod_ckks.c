@@ -857,6 +857,7 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ckeys *k = NULL;
     if (WANT_KEYS(a[0], "encrypt", &k) < 0) return -1;
+    if (ckks_planning()) return ckks_shadow_encrypt(a[1], out); /* inside a planned function */
     plain p;
     if (plain_of(a[1], &p, "encrypt") < 0) return -1;
     const he_ckks_ctx *ctx = k->c->ctx;
@@ -1156,6 +1157,15 @@ static int f_get(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 /* A batch of the planner's shadows (ckks.input of a 2-D tensor). */
+bool ckks_is_batch(he_value v, he_obj ***items, int64_t *n)
+{
+    if (!he_is(v, &cbatch_type)) return false;
+    cbatch *b = (cbatch *)v.as.o;
+    *items = (he_obj **)b->v;
+    *n = b->n;
+    return b->shadow;
+}
+
 int ckks_shadow_batch(he_value *v, int64_t m, he_value *out)
 {
     cbatch *b = cbatch_new();
