@@ -117,6 +117,9 @@ struct he_vm {
     ** this and returns -1; the run unwinds without printing a traceback
     ** (SMPC: the dealer process after serving) */
     bool halted;
+    /* he --plan: ckks.plan prints every plan; the first ckks.keygen ends the
+    ** run (nothing is encrypted) */
+    bool plan_only;
     char errmsg[1024];
 };
 
@@ -138,6 +141,9 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
 int he_run_file(he_vm *vm, const char *path, int flags);
 /* Calls a function value with arguments; used by builtins and the Lua module. */
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out);
+/* The source line being run (innermost frame), 0 when none. */
+int he_vm_line(he_vm *vm);
+const char *he_vm_file(he_vm *vm); /* its file (NULL when none) */
 /* The type of an expression in the REPL's scope (for :type), without
 ** evaluating it; -1 on error. */
 int he_type_of(he_vm *vm, const char *src, he_buf *out);

@@ -61,6 +61,18 @@ static int frame_line(frame *f)
     return f->p->lines[at];
 }
 
+/* The source line the innermost frame is at (0 outside a run): for
+** builtins that report where something happens (the CKKS planner). */
+int he_vm_line(he_vm *vm)
+{
+    return vm && vm->nframes > 0 ? frame_line(&vm->frames[vm->nframes - 1]) : 0;
+}
+
+const char *he_vm_file(he_vm *vm)
+{
+    return vm && vm->nframes > 0 ? frame_file(&vm->frames[vm->nframes - 1]) : NULL;
+}
+
 /* Builds "file:line: runtime error: msg" and the traceback, innermost first. */
 static void build_trace(he_vm *vm, const char *msg, int stop)
 {

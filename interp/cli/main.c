@@ -48,6 +48,7 @@ static void usage(FILE *to)
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
+          "  --plan             print every ckks.plan the script makes; stop before ckks.keygen\n"
           "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
           "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
           "  --parties FILE     the party file (host:port and public key of each party)\n"
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--key") == 0 && i + 1 < argc) cli_vm->party_key = argv[++i];
         else if (strcmp(a, "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else if (strcmp(a, "--check") == 0 && i + 1 < argc) check = argv[++i];
+        else if (strcmp(a, "--plan") == 0) cli_vm->plan_only = true;
         else if (a[0] == '-' && a[1] != '\0') {
             static const char *const with_arg[] = {"-e", "--lua", "--party", "--parties", "--key", "--dump", "--check",
                                                    NULL};

@@ -32,7 +32,7 @@ static int type_cb(void *p)
 static const char *const keywords[] = {"let", "fn", "if", "else", "while", "for", "in", "return", "break",
                                        "continue", "import", "as", "and", "or", "not", "true", "false", "int",
                                        "float", "fixed", "bool", "str", NULL};
-static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", NULL};
+static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", ":plan", NULL};
 
 static char *complete_gen(const char *text, int state)
 {
@@ -104,6 +104,7 @@ static const char *const help_text =
     "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
     "  :load FILE         run FILE here; its definitions stay\n"
     "  :time EXPR         run EXPR and print how long it took\n"
+    "  :plan F, ARGS      print the CKKS plan of F (ARGS: ckks.input(n), plain values, options)\n"
     "  :quit, Ctrl-D      leave\n"
     "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
 
@@ -193,6 +194,12 @@ static bool meta(const char *line)
             run_guarded(run_file_cb, &a);
             cli_vm->script_dir = saved;
         }
+    } else if (prefix_of(cmd, ":plan")) {
+        /* :plan f, ckks.input(n), ...: the plan of f, printed */
+        char code[4200];
+        snprintf(code, sizeof code, "import ckks\nprint(ckks.plan(%s))", arg);
+        struct src_arg a = {"<repl>", code, strlen(code), 0};
+        run_guarded(run_src_cb, &a);
     } else if (prefix_of(cmd, ":time")) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -55,10 +55,11 @@
 #include <string.h>
 
 #include "ckks/ckks.h"
+#include "ckks_plan.h"
 #include "interp.h"
 #include "modutil.h"
 
-#define CT_NAME "cipher<ckks>"
+#define CT_NAME CKKS_CT_NAME
 #define CTX_NAME "ckks_context"
 #define KEYS_NAME "ckks_keys"
 #define BATCH_NAME "ckks_batch"
@@ -117,6 +118,31 @@ static int chain_params(int64_t n, int64_t sbits, int64_t depth, bool insecure, 
     p->scale = ldexp(1.0, s);
     p->insecure = insecure;
     return BAD_NONE;
+}
+
+int ckks_chain_params(int64_t n, int64_t sbits, int64_t depth, bool insecure, he_ckks_params *p)
+{
+    return chain_params(n, sbits, depth, insecure, p);
+}
+
+/* What real ciphertexts went through, for ckks.counts() (the planner's
+** predictions are compared with it). */
+ckks_counts ckks_real_counts;
+
+int ckks_counts_str(const ckks_counts *c, he_value *out)
+{
+    he_buf b = {0};
+    if (he_buf_printf(&b, "products %ld, relinearizations %ld, plain products %ld, rotations %ld, key switches %ld, "
+                          "rescales %ld", c->products, c->relins, c->plain_products, c->rotations, c->keyswitches,
+                      c->rescales) < 0) {
+        he_buf_free(&b);
+        return -1;
+    }
+    he_str *str = he_str_new(b.data, b.len);
+    he_buf_free(&b);
+    if (!str) return -1;
+    *out = he_objv(&str->obj);
+    return 0;
 }
 
 /* --- the context object ------------------------------------------------------------------- */
@@ -302,6 +328,7 @@ static int to_level_scale(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks
     if (!(r >= 0x1p20 && r < 0x1p61))
         return he_error("ckks: cannot align the scales 2^%.4g and 2^%.4g", log2(sa), log2(s));
     if (he_ckks_mul_scalar(ctx, out, out, 1.0, r) < 0 || he_ckks_rescale(ctx, out, out) < 0) return -1;
+    ckks_real_counts.rescales++;
     he_ckks_ct_set_scale(out, s);
     return 0;
 }
@@ -421,6 +448,12 @@ static int mul_ct_raw(const cct *ca, he_ckks_ct *out, const he_ckks_ct *a, const
     if (rc == 0) rc = he_ckks_mul(ctx, out, a, b);
     if (rc == 0) rc = he_ckks_relin(ca->keys->k, out, out);
     if (rc == 0) rc = he_ckks_rescale(ctx, out, out); /* scale: lscale[l]^2 / q_l = lscale[l - 1] */
+    if (rc == 0) {
+        ckks_real_counts.products++;
+        ckks_real_counts.relins++;
+        ckks_real_counts.keyswitches++;
+        ckks_real_counts.rescales++;
+    }
     he_ckks_ct_free(t);
     return rc;
 }
@@ -457,6 +490,8 @@ static int mul_num_raw(const cct *c, he_ckks_ct *out, const he_ckks_ct *a, const
     if (l == 0) return exhausted(c->keys->c, "a product by a real at level 0");
     double res, r = factor_scale(c->keys->c, l, he_ckks_ct_scale(a), &res);
     if (he_ckks_mul_scalar(ctx, out, a, p->x, r) < 0 || he_ckks_rescale(ctx, out, out) < 0) return -1;
+    ckks_real_counts.plain_products++;
+    ckks_real_counts.rescales++;
     he_ckks_ct_set_scale(out, res);
     return 0;
 }
@@ -472,7 +507,11 @@ static int mul_tensor_raw(const cct *c, he_ckks_ct *out, const he_ckks_ct *a, co
     if (rc == 0) rc = he_ckks_encode(ctx, pt, v, (size_t)m, l, r);
     if (rc == 0) rc = he_ckks_mul_pt(ctx, out, a, pt);
     if (rc == 0) rc = he_ckks_rescale(ctx, out, out);
-    if (rc == 0) he_ckks_ct_set_scale(out, res);
+    if (rc == 0) {
+        he_ckks_ct_set_scale(out, res);
+        ckks_real_counts.plain_products++;
+        ckks_real_counts.rescales++;
+    }
     he_ckks_pt_free(pt);
     return rc;
 }
@@ -578,8 +617,9 @@ static const he_type cct_type = {
 /* --- batches: many ciphertexts, for the fused dot product ------------------------------------- */
 typedef struct cbatch {
     he_obj obj;
-    cct **v;
+    cct **v;        /* or, in a shadow batch, the planner's shadow ciphertexts */
     int64_t n, cap;
+    bool shadow;    /* made while planning: holds shadows (ckks_plan.c) */
 } cbatch;
 
 static void cbatch_free(he_obj *o)
@@ -677,6 +717,30 @@ static int context(he_value *a, he_value *out, bool insecure)
     return 0;
 }
 
+int ckks_make_context(int64_t n, int64_t sbits, int64_t depth, he_value *out)
+{
+    he_value a[3] = {he_int(n), he_int(sbits), he_int(depth)};
+    return context(a, out, false);
+}
+
+bool ckks_is_context(he_value v) { return he_is(v, &cctx_type); }
+
+int ckks_context_levels(he_value v, ckks_levels *out)
+{
+    if (!he_is(v, &cctx_type)) return he_error("ckks: expected a ckks context, got %s", he_typename(v));
+    const cctx *c = (const cctx *)v.as.o;
+    memset(out, 0, sizeof *out);
+    out->n = he_ckks_ctx_n(c->ctx);
+    out->depth = c->depth;
+    out->sbits = c->sbits;
+    for (int i = 0; i <= c->depth + 1; i++) {
+        out->q[i] = (double)he_ckks_ctx_prime(c->ctx, (unsigned)i);
+        out->bits[i] = (int)ceil(log2(out->q[i]));
+    }
+    for (int l = 0; l <= c->depth; l++) out->lscale[l] = c->lscale[l];
+    return 0;
+}
+
 static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -692,8 +756,32 @@ static int f_context_insecure(he_vm *vm, he_value *a, int n, he_value *out)
 /* keygen(ctx [, steps]): secret, public, relinearization keys; Galois keys for the steps. */
 static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm;
     cctx *c = NULL;
+    if (vm && vm->plan_only) { /* he --plan: nothing is encrypted */
+        fprintf(stderr, "he --plan: stopped at ckks.keygen (line %d): nothing was encrypted\n", he_vm_line(vm));
+        vm->halted = true;
+        return -1;
+    }
+    if (ckks_is_plan(a[0])) { /* the plan's context, and Galois keys for exactly its steps */
+        if (n > 1) return he_error("ckks.keygen: a plan names its rotation steps itself");
+        int pn, ps, pd, np;
+        const int *ps_steps;
+        ckks_plan_params(a[0], &pn, &ps, &pd, &ps_steps, &np);
+        he_value cv;
+        if (ckks_make_context(pn, ps, pd, &cv) < 0) return -1;
+        ckeys *k = ckeys_new((cctx *)cv.as.o);
+        he_release(cv);
+        int rc = k ? he_ckks_keygen(k->k) : -1;
+        if (rc == 0) rc = he_ckks_keygen_relin(k->k);
+        if (rc == 0 && np) rc = he_ckks_keygen_galois(k->k, ps_steps, (size_t)np, false);
+        if (rc == 0) rc = ckeys_set_id(k);
+        if (rc < 0) {
+            if (k) he_release(he_objv(&k->obj));
+            return -1;
+        }
+        *out = he_objv(&k->obj);
+        return 0;
+    }
     if (WANT_CTX(a[0], "keygen", &c) < 0) return -1;
     int *steps = NULL;
     size_t nsteps = 0;
@@ -769,6 +857,7 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ckeys *k = NULL;
     if (WANT_KEYS(a[0], "encrypt", &k) < 0) return -1;
+    if (ckks_planning()) return ckks_shadow_encrypt(a[1], out); /* inside a planned function */
     plain p;
     if (plain_of(a[1], &p, "encrypt") < 0) return -1;
     const he_ckks_ctx *ctx = k->c->ctx;
@@ -811,6 +900,7 @@ static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ckeys *k = NULL;
     cct *c = NULL;
+    if (ckks_is_shadow(a[1])) return ckks_shadow_refuse("ckks.decrypt inside the planned function");
     if (WANT_KEYS(a[0], "decrypt", &k) < 0 || WANT_CT(a[1], "decrypt", &c) < 0) return -1;
     if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_SECRET))
         return he_error("ckks.decrypt: needs the secret key, not public keys");
@@ -910,12 +1000,15 @@ static int f_rotate(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
+    if (ckks_is_shadow(a[0]) && a[1].tag == HE_INT) return ckks_shadow_rotate(a[0], a[1].as.i, out);
     if (WANT_CT(a[0], "rotate", &c) < 0) return -1;
     if (a[1].tag != HE_INT) return he_error("ckks.rotate: the step must be an int, got %s", he_typename(a[1]));
     int64_t slots = he_ckks_ctx_slots(ctx_of(c)), s = a[1].as.i % slots;
     cct *r = cct_new(c->keys, c->n, c->scalar, s == 0 && c->clean);
     if (!r) return -1;
     if (c->scalar || s == 0) return put(r, he_ckks_ct_copy(r->ct, c->ct), out); /* the same in every slot */
+    ckks_real_counts.rotations++;
+    ckks_real_counts.keyswitches++;
     if (he_ckks_rotate(c->keys->k, r->ct, c->ct, (int)s) < 0) {
         drop(r);
         if (strstr(he_errmsg(), "Galois"))
@@ -942,6 +1035,7 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
+    if (ckks_is_shadow(a[0])) return ckks_shadow_sum(a[0], out);
     if (WANT_CT(a[0], "sum", &c) < 0) return -1;
     cct *r = cct_new(c->keys, 1, true, false);
     if (!r) return -1;
@@ -962,6 +1056,10 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
         src = t;
     }
     int rc = he_ckks_sum_slots(c->keys->k, r->ct, src);
+    for (unsigned b = 1; rc == 0 && b < he_ckks_ctx_slots(ctx_of(c)); b <<= 1) {
+        ckks_real_counts.rotations++;
+        ckks_real_counts.keyswitches++;
+    }
     he_ckks_ct_free(t);
     if (rc < 0 && strstr(he_errmsg(), "Galois"))
         he_error("ckks.sum: needs the rotation keys for the powers of two: make the keys with "
@@ -973,6 +1071,10 @@ static int f_level(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
+    if (ckks_is_shadow(a[0])) {
+        *out = he_int(ckks_shadow_level(a[0]));
+        return 0;
+    }
     if (WANT_CT(a[0], "level", &c) < 0) return -1;
     *out = he_int(he_ckks_ct_level(c->ct));
     return 0;
@@ -982,6 +1084,10 @@ static int f_scale(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
+    if (ckks_is_shadow(a[0])) {
+        *out = he_float(ckks_shadow_scale(a[0]));
+        return 0;
+    }
     if (WANT_CT(a[0], "scale", &c) < 0) return -1;
     *out = he_float(he_ckks_ct_scale(c->ct));
     return 0;
@@ -991,6 +1097,10 @@ static int f_depth(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cctx *c = NULL;
+    if (ckks_is_plan(a[0])) {
+        *out = he_int(ckks_plan_depth(a[0]));
+        return 0;
+    }
     if (WANT_CTX(a[0], "depth", &c) < 0) return -1;
     *out = he_int(c->depth);
     return 0;
@@ -1021,7 +1131,14 @@ static int f_push(he_vm *vm, he_value *a, int n, he_value *out)
     cbatch *b = NULL;
     cct *c = NULL;
     *out = he_nil();
-    if (WANT_BATCH(a[0], "push", &b) < 0 || WANT_CT(a[1], "push", &c) < 0) return -1;
+    if (WANT_BATCH(a[0], "push", &b) < 0) return -1;
+    if (ckks_is_shadow(a[1])) { /* planning: a batch of shadows */
+        if (b->n > 0 && !b->shadow) return ckks_shadow_refuse("a batch that mixes real and planning ciphertexts");
+        b->shadow = true;
+        return cbatch_push(b, (cct *)a[1].as.o);
+    }
+    if (WANT_CT(a[1], "push", &c) < 0) return -1;
+    if (b->shadow) return ckks_shadow_refuse("a batch that mixes real and planning ciphertexts");
     return cbatch_push(b, c);
 }
 
@@ -1036,6 +1153,30 @@ static int f_get(he_vm *vm, he_value *a, int n, he_value *out)
         return he_error("ckks.get: index %lld out of range for a batch of %lld", (long long)a[1].as.i, (long long)b->n);
     b->v[i]->obj.rc++;
     *out = he_objv(&b->v[i]->obj);
+    return 0;
+}
+
+/* A batch of the planner's shadows (ckks.input of a 2-D tensor). */
+bool ckks_is_batch(he_value v, he_obj ***items, int64_t *n)
+{
+    if (!he_is(v, &cbatch_type)) return false;
+    cbatch *b = (cbatch *)v.as.o;
+    *items = (he_obj **)b->v;
+    *n = b->n;
+    return b->shadow;
+}
+
+int ckks_shadow_batch(he_value *v, int64_t m, he_value *out)
+{
+    cbatch *b = cbatch_new();
+    if (!b) return -1;
+    b->shadow = true;
+    for (int64_t i = 0; i < m; i++)
+        if (cbatch_push(b, (cct *)v[i].as.o) < 0) {
+            cbatch_free(&b->obj);
+            return -1;
+        }
+    *out = he_objv(&b->obj);
     return 0;
 }
 
@@ -1075,6 +1216,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     cbatch *b = NULL;
     if (WANT_BATCH(a[0], "dot", &b) < 0) return -1;
+    if (b->shadow) return ckks_shadow_dot((he_obj **)b->v, b->n, a[1], out);
     if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype == HE_DT_BOOL ||
         (he_as_tensor(a[1])->ndim != 1 && he_as_tensor(a[1])->ndim != 2))
         return he_error("ckks.dot: the weights must be a 1-D or 2-D number tensor, got %s", he_typename(a[1]));
@@ -1158,7 +1300,11 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
             rc = he_ckks_dot_pt(ctx, r->ct, (const he_ckks_ct *const *)in, (const he_ckks_pt *const *)pts, (size_t)m);
     }
     if (rc == 0) rc = he_ckks_rescale(ctx, r->ct, r->ct);
-    if (rc == 0) he_ckks_ct_set_scale(r->ct, res);
+    if (rc == 0) {
+        he_ckks_ct_set_scale(r->ct, res);
+        ckks_real_counts.plain_products += m;
+        ckks_real_counts.rescales++;
+    }
     for (int64_t i = 0; tmp && i < m; i++) he_ckks_ct_free(tmp[i]);
     for (int64_t i = 0; pts && i < m; i++) he_ckks_pt_free(pts[i]);
     he_free(tmp);
@@ -1387,7 +1533,7 @@ static type *r_context_insecure(checker *c, node *call, node **a, type **t, int 
 static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
-    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME) || ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks context or plan");
     if (n > 1)
         mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
              "the rotation steps (an int tensor)");
@@ -1551,13 +1697,103 @@ static type *r_load(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CT_NAME);
 }
 
+static type *r_plan(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], t[0]->kind == T_FN, "the function to plan");
+    return ty_obj(CKKS_PLAN_NAME);
+}
+
+static type *r_input(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], t[0]->kind == T_INT || (t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && t[0]->rank <= 2),
+             "a length (int) or sample values (a 1-D tensor; 2-D: a batch, one ciphertext per row)");
+    if (n > 1) mod_need(c, a[1], t[1], ty_is_num(t[1]), "the bound of the values (a number)");
+    return ty_obj(CKKS_INPUT_NAME);
+}
+
+static type *r_precision(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_num(t[0]), "bits (int) or an absolute error (float)");
+    return ty_obj(CKKS_PREC_NAME);
+}
+
+static type *r_fits(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks plan");
+    mod_need(c, a[1], t[1], ty_is_obj(t[1], CTX_NAME), "a ckks context");
+    return ty_bool;
+}
+
+static type *r_depth(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME) || ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks context or plan");
+    return ty_int;
+}
+
+static type *r_error(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks plan");
+    return ty_float;
+}
+
+static int f_error(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!ckks_is_plan(a[0])) return he_error("ckks.error: expected a ckks plan, got %s", he_typename(a[0]));
+    *out = he_float(ckks_plan_error(a[0]));
+    return 0;
+}
+
+static int f_seconds(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!ckks_is_plan(a[0])) return he_error("ckks.seconds: expected a ckks plan, got %s", he_typename(a[0]));
+    *out = he_float(ckks_plan_seconds(a[0]));
+    return 0;
+}
+
+static type *r_counts(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (n > 0) mod_need(c, a[0], t[0], ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks plan");
+    return ty_str;
+}
+
+static int f_counts(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (n > 0) return ckks_plan_counts(a[0], out);
+    int rc = ckks_counts_str(&ckks_real_counts, out);
+    memset(&ckks_real_counts, 0, sizeof ckks_real_counts);
+    return rc;
+}
+
 static const builtin fns[] = {
     {"context", NULL, 3, 3, f_context, r_context,
      "context(N, scale_bits, depth): N in 4096..32768, scale 2^scale_bits, the multiplicative depth"},
     {"context_insecure", NULL, 3, 3, f_context_insecure, r_context_insecure,
      "context_insecure(N, scale_bits, depth): any power-of-two N, no security bound, for tests only (warns)"},
     {"keygen", NULL, 1, 2, f_keygen, r_keygen,
-     "keygen(ctx [, steps]): secret, public and relinearization keys, Galois keys for the rotation steps"},
+     "keygen(ctx [, steps]): secret, public and relinearization keys, Galois keys for the rotation steps; "
+     "keygen(plan): the plan's context and keys, with Galois keys for exactly its steps"},
+    {"plan", NULL, 1, -1, ckks_f_plan, r_plan,
+     "plan(f, args... [, precision] [, ctx]): runs f on shadow ciphertexts for its ckks.input arguments and "
+     "gives the depth, parameters, keys, sizes, time and error (against ctx: refuses what does not fit)"},
+    {"input", NULL, 1, 2, ckks_f_input, r_input,
+     "input(n [, bound]) or input(samples): an encrypted argument of plan (length n, values in [-bound, bound]); "
+     "input(X), X 2-D: a batch, one ciphertext per row (as encrypt_rows)"},
+    {"precision", NULL, 1, 1, ckks_f_precision, r_precision,
+     "precision(bits) or precision(error): the rms error plan aims for (2^-bits, or an absolute bound)"},
+    {"fits", NULL, 2, 2, ckks_f_fits, r_fits, "fits(plan, ctx): whether ctx has the depth and slots the plan needs"},
+    {"counts", NULL, 0, 1, f_counts, r_counts,
+     "counts() / counts(plan): the operations real ciphertexts went through since the last counts() (and resets "
+     "them), or the plan's predicted ones, in the same words"},
     {"pow2_steps", NULL, 1, 1, f_pow2_steps, r_ctx_steps, "pow2_steps(ctx): [1, 2, 4, ..., slots/2], for keygen"},
     {"public_keys", NULL, 1, 1, f_public_keys, r_keys, "public_keys(keys): the keys without the secret key"},
     {"encrypt", NULL, 2, 2, f_encrypt, r_encrypt, "encrypt(keys, x): x a number (in every slot) or a 1-D tensor"},
@@ -1566,7 +1802,10 @@ static const builtin fns[] = {
     {"sum", NULL, 1, 1, f_sum, r_ct, "sum(c): the sum across c's slots (an encrypted scalar)"},
     {"level", NULL, 1, 1, f_level, r_level, "level(c): levels left (0: no more products)"},
     {"scale", NULL, 1, 1, f_scale, r_scale, "scale(c): c's scale"},
-    {"depth", NULL, 1, 1, f_depth, r_ctx_int, "depth(ctx): the context's multiplicative depth"},
+    {"depth", NULL, 1, 1, f_depth, r_depth, "depth(ctx) / depth(plan): the context's or the plan's multiplicative depth"},
+    {"error", NULL, 1, 1, f_error, r_error, "error(plan): the predicted rms error of the planned result"},
+    {"seconds", NULL, 1, 1, f_seconds, r_error,
+     "seconds(plan): the expected time of one call, from measured costs per operation"},
     {"slots", NULL, 1, 1, f_slots, r_ctx_int, "slots(ctx): N/2"},
     {"batch", NULL, 0, 0, f_batch, r_batch, "batch(): an empty batch of ciphertexts (for dot)"},
     {"push", NULL, 2, 2, f_push, r_push, "push(b, c): appends a ciphertext to a batch"},

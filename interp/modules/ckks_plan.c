@@ -1,0 +1,1392 @@
+/*
+** ckks_plan.c: the CKKS planner. `ckks.plan(f, args...)` runs the .he
+** function f, the same code a user runs encrypted, on SHADOW ciphertexts:
+** values of type cipher<ckks> that carry no polynomials but the plain value
+** of every slot (the simulation), their level, scale and the variance of
+** each slot's error under the CKKS error model below. Every operator and
+** ckks function on a shadow mirrors what interp/mod_ckks.c does on a real
+** ciphertext (the same level and scale decisions: alignment, factor
+** scales, masking before a sum) and records it: products with the line
+** where each level is spent, relinearizations, rescales, rotation steps,
+** key switches, batches and fused dot products. Loops and stdlib
+** functions simply run (an abstract RUN); what cannot be planned (a
+** comparison of an encrypted value, a decrypt) stops the plan with the line.
+**
+**   pass 1  a chain of 38 levels with nominal scales: the depth f needs;
+**   pass 2  the real chain of candidate 128-bit-secure parameters for that
+**           depth (its primes, its level scales, N/2 slots): the exact
+**           levels, operation counts, rotation steps and the predicted
+**           error. Candidates go by N, smallest first, and at each N by
+**           the scale: it moves by the bits the error misses (or has to
+**           spare) until the smallest scale that meets the precision is
+**           found; a value that would outgrow its level's modulus rules
+**           the candidate out.
+** Against a given context (`ckks.plan(f, x, ctx)`, or another plan's
+** parameters) pass 1 finds whether the depth fits (if not: the operation
+** and line that go past the last level) and pass 2 runs on that chain.
+**
+** The error model (slot domain; N the ring dimension, Delta the scale,
+** sigma^2 = 10.5 the variance of the runtime's centered binomial noise,
+** eta = 21, and 2/3 that of its uniform ternary secret). A polynomial
+** error with independent coefficients of variance v gives each (real) slot
+** an error of variance N v / (2 Delta^2) (the canonical embedding sums N
+** terms; the real part keeps half), as in Costache, Curtis, Hales, Murphy,
+** Ogilvie, Player, "On the precision loss in approximate homomorphic
+** encryption" (SAC 2023) and the CKKS paper (Cheon, Kim, Kim, Song 2017):
+**   encoding        coefficients rounded: v = 1/12;
+**   encryption      public key, e = u e_pk + e_0 + e_1 s: v = sigma^2 (1 + 4N/3);
+**   rescale         rounding of c_0 + c_1 s after the division: v = (1 + 2N/3)/12,
+**                   at the new scale;
+**   key switching   hybrid with one special prime P and one digit per
+**                   prime (SEAL's, as the runtime): sum_j d_j e_j / P with
+**                   the digits d_j uniform in [0, q_j) (the runtime does
+**                   not center them: E d^2 = q_j^2/3) plus the rounding of
+**                   the division by P:
+**                   v = N sigma^2 sum_j q_j^2 / (3 P^2) + (1 + 2N/3)/12,
+**                   of which the digits' mean (q_j/2) makes a bias fixed by
+**                   the key and concentrated on the first slots (see
+**                   ks_bias), the rest noise spread evenly
+**                   (relinearization adds it at scale Delta^2, before the
+**                   rescale, where it vanishes; a rotation at Delta);
+**   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
+**                   slot, with the simulated m of that slot; a plaintext
+**                   factor encoded at scale r adds its encoding error
+**                   (m^2 N / (24 r^2) for a vector, m^2 / (12 r^2) for a
+**                   number). The error of slot i is kept as g_i E_i + an
+**                   independent part, E the fresh error of one input: sums
+**                   and products of values from one input stay correlated
+**                   slot-wise (x + 0.5 x, x * x); a rotation, a dot product
+**                   or another input makes them independent, and c * c is
+**                   one error doubled (2 m e).
+** The libraries measure rather than predict: SEAL has no estimate, OpenFHE
+** and Lattigo report the precision of decrypted values, and EVA plans scales
+** and levels (a waterline), not the error. This model predicts the root
+** mean square error over the result's slots, sqrt(mean Var), before any
+** encryption; tests/lang/crypto/ckks_plan_error.he and ckks_plan_net.he
+** compare it with real encrypted runs on random inputs (measured/predicted
+** 0.85 to 1.4 slot-wise; 1.2 to 1.8 for the small network, whose layers
+** share pixels; a sum across all slots read from one slot varies more, the
+** key-switching bias being one draw per key).
+**
+** The time per call adds up a cost per operation measured once (the table
+** below: N * primes for the element-wise operations, N * primes^2 for a
+** key switch, which dominates).
+*/
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks_plan.h"
+#include "modutil.h"
+
+#define PASS1_LEVELS (HE_CKKS_MAX_PRIMES - 2)
+#define PASS1_BITS 40
+#define SIGMA2 10.5              /* centered binomial, eta = 21 */
+#define TERN (2.0 / 3.0)         /* uniform ternary secret */
+#define DEFAULT_ERROR_BITS 20    /* rms error 2^-20 unless asked */
+#define MAX_STEPS 256
+#define SAME_SCALE 1e-10
+
+/*
+** Measured costs, in nanoseconds per N * primes (a key switch: per
+** N * primes * (primes + 1)), fitted to build/he timing 20 repetitions of
+** c + c, c * c, c * 0.5 and ckks.rotate(c, 1) at the top level of the
+** chains (N, depth) = (8192, 3), (16384, 8), (32768, 16), VM overhead
+** included; 2026-12-06, on the project's build machine: an Intel Xeon
+** with AVX-512 IFMA (the kernels used), 2 cores shared, one thread.
+** The fits are within 25% at all three sizes.
+*/
+#define NS_ADD 8.0
+#define NS_MULCT 20.0        /* tensor product and rescale, without the key switch */
+#define NS_PLAIN 30.0        /* encode, multiply, rescale */
+#define NS_KS 23.0           /* per N * primes * (primes + 1) */
+
+/* --- the run ----------------------------------------------------------------------------------- */
+typedef struct prun {
+    he_vm *vm;
+    unsigned gen;
+    ckks_levels lv;
+    unsigned slots;
+    int minlevel;
+    int spend_line[HE_CKKS_MAX_PRIMES];   /* the line where level l was first reached */
+    char spend_file[HE_CKKS_MAX_PRIMES][48]; /* its file's name, when not the planning script's */
+    const char *spend_what[HE_CKKS_MAX_PRIMES];
+    double spend_scale[HE_CKKS_MAX_PRIMES];
+    ckks_counts cnt;
+    int steps[MAX_STEPS];
+    int nsteps;
+    double seconds;
+    double maxabs;
+    double f0; /* the variance of a fresh encryption's error in one slot */
+    const char *script; /* the file ckks.plan was called from */
+    double *ksprof; /* per slot: |1 + z + ... + z^(N-1)|^2 at its root z (key-switching bias) */
+    int overflow_line; /* where a value first outgrew its level's modulus (0: never) */
+    int overflow_level;
+} prun;
+
+static prun *cur;
+static unsigned next_gen = 1;
+
+static int line_now(void) { return cur ? he_vm_line(cur->vm) : 0; }
+
+int ckks_shadow_refuse(const char *what)
+{
+    return he_error("ckks.plan: cannot plan %s (line %d)", what, line_now());
+}
+
+/* --- shadow ciphertexts -------------------------------------------------------------------------- */
+typedef struct sct {
+    he_obj obj;
+    unsigned gen;
+    int64_t n;
+    bool scalar, clean;
+    int level;
+    double scale;
+    unsigned slots;
+    /* slot i's error: g[i] E_src[i] + an independent part of variance
+    ** var[i], where E_src is the fresh encryption error of input src
+    ** (variance f0): errors of one input combined slot-wise stay correlated
+    ** (x + 0.5 x, x * x); a rotation or other input makes them independent */
+    double *v, *var, *g;
+    int src;
+    double f0; /* the run's f0 */
+} sct;
+
+static const he_type sct_type;
+
+static void sct_free(he_obj *o)
+{
+    sct *c = (sct *)o;
+    free(c->v);
+    free(c->var);
+    free(c->g);
+    free(c);
+}
+
+static int sct_repr(const he_obj *o, he_buf *b)
+{
+    const sct *c = (const sct *)o;
+    char len[32] = "";
+    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    return he_buf_printf(b, "<cipher ckks%s (planning) level %d scale 2^%.4g>", len, c->level, log2(c->scale));
+}
+
+static int sct_len(const he_obj *o, int64_t *n)
+{
+    const sct *c = (const sct *)o;
+    if (c->scalar) return he_error("len: an encrypted scalar has no length");
+    *n = c->n;
+    return 0;
+}
+
+bool ckks_is_shadow(he_value v) { return he_is(v, &sct_type); }
+
+static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
+{
+    sct *c = he_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    he_obj_init(&c->obj, &sct_type);
+    c->gen = cur->gen;
+    c->n = n;
+    c->scalar = scalar;
+    c->clean = clean && !scalar;
+    c->level = level;
+    c->scale = scale;
+    c->slots = cur->slots;
+    c->v = calloc(cur->slots, sizeof(double));
+    c->var = calloc(cur->slots, sizeof(double));
+    c->g = calloc(cur->slots, sizeof(double));
+    c->src = -1;
+    c->f0 = cur->f0;
+    if (!c->v || !c->var || !c->g) {
+        sct_free(&c->obj);
+        he_error("out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+static sct *dup(const sct *a)
+{
+    sct *c = sct_new(a->n, a->scalar, a->clean, a->level, a->scale);
+    if (!c) return NULL;
+    memcpy(c->v, a->v, sizeof(double) * a->slots);
+    memcpy(c->var, a->var, sizeof(double) * a->slots);
+    memcpy(c->g, a->g, sizeof(double) * a->slots);
+    c->src = a->src;
+    return c;
+}
+
+/* The correlated part made independent. */
+static void fold(sct *c)
+{
+    if (c->src < 0) return;
+    for (unsigned i = 0; i < c->slots; i++) {
+        c->var[i] += c->g[i] * c->g[i] * c->f0;
+        c->g[i] = 0;
+    }
+    c->src = -1;
+}
+
+static double total_var(const sct *c, unsigned i) { return c->var[i] + c->g[i] * c->g[i] * c->f0; }
+
+/* Two operands' errors made comparable: one source, or folded. */
+static void same_source(sct *x, sct *y)
+{
+    if (x->src >= 0 && y->src >= 0 && x->src != y->src) fold(y);
+    if (x->src < 0) x->src = y->src;
+}
+
+static int live(const sct *c)
+{
+    if (!cur || c->gen != cur->gen)
+        return he_error("ckks: a planning value (shadow ciphertext) used outside the ckks.plan that made it");
+    return 0;
+}
+
+/* The noise terms (variances of one slot). */
+static double slot_var(double coef_var, double scale)
+{
+    return (double)cur->lv.n * coef_var / (2.0 * scale * scale);
+}
+static double rescale_var(double scale) { return slot_var((1.0 + TERN * cur->lv.n) / 12.0, scale); }
+static double ks_var(int level, double scale)
+{
+    double p = cur->lv.q[cur->lv.depth + 1], s = 0;
+    for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / p) * (cur->lv.q[j] / p);
+    return slot_var(cur->lv.n * SIGMA2 * s / 12.0 + (1.0 + TERN * cur->lv.n) / 12.0, scale);
+}
+
+/* The key-switching bias of slot i: the digits' mean q_j/2 times the
+** all-ones polynomial 1(X) times the key's errors, sum_j q_j/(2P) e_j(X):
+** at slot i's root z_i = exp(i pi 5^i / N), |1(z_i)|^2 = 1/sin^2(pi 5^i / 2N)
+** times the slot variance of that error polynomial. Fixed for a key (a
+** bias, not noise), largest in the first slots, on average three times the
+** centered part. */
+static double ks_bias(int level, double scale, unsigned i)
+{
+    if (!cur->ksprof) return 0;
+    double p = cur->lv.q[cur->lv.depth + 1], s = 0;
+    for (int j = 0; j <= level; j++) s += (cur->lv.q[j] / (2 * p)) * (cur->lv.q[j] / (2 * p));
+    return cur->ksprof[i] * slot_var(SIGMA2 * s, scale);
+}
+
+static double *ks_profile(unsigned n)
+{
+    unsigned slots = n / 2;
+    double *prof = malloc(sizeof(double) * slots);
+    if (!prof) return NULL;
+    uint64_t e = 1, m = 2 * (uint64_t)n;
+    for (unsigned i = 0; i < slots; i++) {
+        double h = sin(M_PI * (double)e / (2.0 * n));
+        prof[i] = 1.0 / (h * h);
+        e = e * 5 % m;
+    }
+    return prof;
+}
+static double fresh_var(double scale) { return slot_var(1.0 / 12.0 + SIGMA2 * (1.0 + 4.0 * cur->lv.n / 3.0), scale); }
+
+/* Costs: the primes in use at a level are level + 1. */
+static void cost(double ns, int level, bool ks)
+{
+    double k = level + 1.0;
+    cur->seconds += 1e-9 * ns * cur->lv.n * k * (ks ? k + 1.0 : 1.0);
+}
+
+/* Records a result: the deepest level reached and the line that reached it. */
+static sct *track(sct *r, const char *what)
+{
+    if (!r) return NULL;
+    while (cur->minlevel > r->level && cur->minlevel > 0) {
+        cur->minlevel--;
+        cur->spend_line[cur->minlevel] = line_now();
+        const char *f = he_vm_file(cur->vm), *base = f ? strrchr(f, '/') : NULL;
+        snprintf(cur->spend_file[cur->minlevel], sizeof cur->spend_file[0], "%s",
+                 f && cur->script && strcmp(f, cur->script) != 0 ? (base ? base + 1 : f) : "");
+        cur->spend_what[cur->minlevel] = what;
+        cur->spend_scale[cur->minlevel] = r->scale;
+    }
+    double big = 0;
+    for (unsigned i = 0; i < r->slots; i++)
+        if (fabs(r->v[i]) > big) big = fabs(r->v[i]);
+    if (big > cur->maxabs) cur->maxabs = big;
+    /* the value times the scale must stay below half the level's modulus
+    ** (with a bit to spare for the error), or decryption wraps around */
+    double room = -2;
+    for (int j = 0; j <= r->level; j++) room += log2(cur->lv.q[j]);
+    if (big > 0 && !cur->overflow_line && log2(big) + log2(r->scale) > room) {
+        cur->overflow_line = line_now();
+        cur->overflow_level = r->level;
+    }
+    return r;
+}
+
+static int exhausted(const char *what)
+{
+    return he_error("ckks.plan: %s at line %d needs more depth than the chain's %d levels (the context has depth "
+                    "%d; plan without a context, or build it with depth >= %d)",
+                    what, line_now(), cur->lv.depth, cur->lv.depth, cur->lv.depth + 1);
+}
+
+static bool same_scale(double a, double b) { return fabs(a - b) <= SAME_SCALE * fmax(fabs(a), fabs(b)); }
+
+/* mod_ckks.c's to_level_scale: x to level l and scale s (a product by 1
+** at a chosen scale and a rescale when the scale changes). */
+static int to_level_scale(sct *x, int l, double s)
+{
+    if (same_scale(x->scale, s)) {
+        x->level = l;
+        return 0;
+    }
+    if (x->level <= l) return he_error("ckks.plan: internal: scale alignment without a level to spend");
+    double r = s * cur->lv.q[l + 1] / x->scale;
+    if (!(r >= 0x1p20 && r < 0x1p61))
+        return he_error("ckks.plan: cannot align the scales 2^%.4g and 2^%.4g (line %d)", log2(x->scale), log2(s),
+                        line_now());
+    cost(NS_PLAIN, l + 1, false);
+    x->level = l;
+    x->scale = s;
+    double rv = rescale_var(s);
+    for (unsigned i = 0; i < x->slots; i++) x->var[i] += rv;
+    cur->cnt.rescales++;
+    return 0;
+}
+
+/* mod_ckks.c's align: x and y (copies) to one level and scale. */
+static int align(sct *x, sct *y)
+{
+    if (x->level == y->level) {
+        if (same_scale(x->scale, y->scale)) return 0;
+        if (x->level == 0) return exhausted("aligning two scales at level 0");
+        x->level--;
+        return to_level_scale(y, x->level, x->scale);
+    }
+    if (x->level > y->level) return to_level_scale(x, y->level, y->scale);
+    return to_level_scale(y, x->level, x->scale);
+}
+
+static int put(sct *r, int rc, he_value *out)
+{
+    if (rc < 0 || !r) {
+        if (r) he_release(he_objv(&r->obj));
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+static int add_sub(he_op op, const sct *a, const sct *b, he_value *out)
+{
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld) (line %d)", (long long)a->n, (long long)b->n,
+                        line_now());
+    sct *x = dup(a), *y = dup(b);
+    int rc = x && y ? align(x, y) : -1;
+    if (rc == 0) {
+        double sg = op == HE_OP_SUB ? -1.0 : 1.0;
+        same_source(x, y);
+        for (unsigned i = 0; i < x->slots; i++) {
+            x->v[i] += sg * y->v[i];
+            x->var[i] += y->var[i];
+            x->g[i] += sg * y->g[i];
+        }
+        x->n = a->scalar ? b->n : a->n;
+        x->scalar = a->scalar && b->scalar;
+        x->clean = a->clean && b->clean && !x->scalar;
+        cost(NS_ADD, x->level, false);
+    }
+    if (y) he_release(he_objv(&y->obj));
+    return put(track(x, "alignment"), rc, out);
+}
+
+static int mul_ct(const sct *a, const sct *b, he_value *out)
+{
+    if (!a->scalar && !b->scalar && a->n != b->n)
+        return he_error("ckks: length mismatch (%lld and %lld) (line %d)", (long long)a->n, (long long)b->n,
+                        line_now());
+    int l = a->level < b->level ? a->level : b->level;
+    if (l == 0) return exhausted("a product of two ciphertexts");
+    sct *x = dup(a), *y = dup(b);
+    int rc = x && y ? 0 : -1;
+    if (rc == 0 && x->level > l) rc = to_level_scale(x, l, y->scale);
+    else if (rc == 0 && y->level > l) rc = to_level_scale(y, l, x->scale);
+    if (rc == 0) {
+        double s2 = x->scale * y->scale, ns = s2 / cur->lv.q[l];
+        double kv = ks_var(l, s2), rv = rescale_var(ns);
+        same_source(x, y);
+        bool square = a == b; /* c * c: one error, doubled (2 m e), not two independent ones */
+        for (unsigned i = 0; square && i < x->slots; i++) {
+            double m = x->v[i], t = total_var(x, i);
+            x->v[i] = m * m;
+            x->var[i] = 4 * m * m * x->var[i] + 2 * t * t + kv + rv;
+            x->g[i] *= 2 * m;
+        }
+        for (unsigned i = 0; !square && i < x->slots; i++) {
+            double m1 = x->v[i], m2 = y->v[i];
+            x->v[i] = m1 * m2;
+            x->var[i] = m1 * m1 * y->var[i] + m2 * m2 * x->var[i] + total_var(x, i) * total_var(y, i) + kv + rv;
+            x->g[i] = m2 * x->g[i] + m1 * y->g[i];
+        }
+        x->level = l - 1;
+        x->scale = ns;
+        x->n = a->scalar ? b->n : a->n;
+        x->scalar = a->scalar && b->scalar;
+        x->clean = (a->clean || b->clean) && !x->scalar;
+        cur->cnt.products++;
+        cur->cnt.relins++;
+        cur->cnt.keyswitches++;
+        cur->cnt.rescales++;
+        cost(NS_MULCT, l, false);
+        cost(NS_KS, l, true);
+    }
+    if (y) he_release(he_objv(&y->obj));
+    return put(track(x, "a product of two ciphertexts"), rc, out);
+}
+
+/* mod_ckks.c's factor_scale. */
+static double factor_scale(int l, double sa, double *res)
+{
+    double q = cur->lv.q[l], r = cur->lv.lscale[l - 1] * q / sa;
+    if (!(r >= 0x1p20 && r <= 0x1p60)) r = q;
+    *res = sa * r / q;
+    if (r == q) *res = sa;
+    return r;
+}
+
+/* A plaintext operand: a number, or the values of a 1-D tensor. */
+typedef struct plainv {
+    bool tensor, is_int;
+    int64_t i, n;
+    double x;
+    double *v;
+} plainv;
+
+static int plain_get(he_value v, plainv *p)
+{
+    memset(p, 0, sizeof *p);
+    switch (v.tag) {
+    case HE_INT: p->is_int = true; p->i = v.as.i; p->x = (double)v.as.i; return 0;
+    case HE_FLOAT: p->x = v.as.f; return 0;
+    case HE_FIXED: p->x = he_fixed_to_double(v.as.i, v.frac); return 0;
+    default: break;
+    }
+    if (!he_is_tensor(v)) return he_error("ckks: cannot combine a ciphertext and %s (line %d)", he_typename(v), line_now());
+    he_tensor *t = he_as_tensor(v);
+    if (t->ndim != 1 || t->dtype == HE_DT_BOOL || t->size < 1)
+        return he_error("ckks: plaintext tensors must be non-empty 1-D number tensors (line %d)", line_now());
+    p->tensor = true;
+    p->n = t->size;
+    p->v = malloc(sizeof(double) * (size_t)t->size);
+    if (!p->v) return he_error("out of memory");
+    for (int64_t k = 0; k < t->size; k++)
+        p->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
+                  : t->dtype == HE_DT_INT ? (double)t->data.i[k]
+                                          : he_fixed_to_double(t->data.i[k], t->frac);
+    return 0;
+}
+
+static int check_len(const sct *c, int64_t m)
+{
+    if (m > (int64_t)c->slots)
+        return he_error("ckks: %lld values exceed the %u slots (line %d)", (long long)m, c->slots, line_now());
+    if (!c->scalar && m != c->n)
+        return he_error("ckks: length mismatch (a ciphertext of %lld and a plaintext of %lld) (line %d)",
+                        (long long)c->n, (long long)m, line_now());
+    return 0;
+}
+
+static int mul_plain(const sct *c, plainv *p, he_value *out)
+{
+    if (p->tensor && check_len(c, p->n) < 0) return -1;
+    if (!p->tensor && p->is_int) { /* exact, no level */
+        sct *r = dup(c);
+        if (!r) return -1;
+        double x = p->x;
+        for (unsigned i = 0; i < r->slots; i++) {
+            r->v[i] *= x;
+            r->var[i] *= x * x;
+            r->g[i] *= x;
+        }
+        cost(NS_ADD, r->level, false);
+        return put(track(r, "a product by an int"), 0, out);
+    }
+    int l = c->level;
+    if (l == 0) return exhausted(p->tensor ? "a product by a plaintext vector" : "a product by a real");
+    double res, r = factor_scale(l, c->scale, &res);
+    sct *o = dup(c);
+    if (!o) return -1;
+    double rv = rescale_var(res), ev = p->tensor ? (double)cur->lv.n / (24.0 * r * r) : 1.0 / (12.0 * r * r);
+    for (unsigned i = 0; i < o->slots; i++) {
+        double f = p->tensor ? (i < (unsigned)p->n ? p->v[i] : 0.0) : p->x, m = o->v[i];
+        o->v[i] = m * f;
+        o->var[i] = f * f * o->var[i] + m * m * ev + rv;
+        o->g[i] *= f;
+    }
+    o->level = l - 1;
+    o->scale = res;
+    if (p->tensor) {
+        o->n = p->n;
+        o->scalar = false;
+        o->clean = true;
+    }
+    cur->cnt.plain_products++;
+    cur->cnt.rescales++;
+    cost(NS_PLAIN, l, false);
+    return put(track(o, p->tensor ? "a product by a plaintext vector" : "a product by a real"), 0, out);
+}
+
+static int add_plain(const sct *c, plainv *p, bool negate_plain, bool negate_ct, he_value *out)
+{
+    if (p->tensor && check_len(c, p->n) < 0) return -1;
+    sct *r = dup(c);
+    if (!r) return -1;
+    int64_t n = p->tensor ? p->n : c->n;
+    bool scalar = c->scalar && !p->tensor;
+    double sg = negate_plain ? -1.0 : 1.0, ev = scalar ? 1.0 / (12.0 * c->scale * c->scale) : slot_var(1.0 / 12.0, c->scale);
+    for (unsigned i = 0; i < r->slots; i++) {
+        if (negate_ct) r->v[i] = -r->v[i], r->g[i] = -r->g[i];
+        double add = scalar ? p->x : (int64_t)i < n ? (p->tensor ? p->v[i] : p->x) : 0.0;
+        r->v[i] += sg * add;
+        r->var[i] += ev;
+    }
+    r->n = n;
+    r->scalar = scalar;
+    r->clean = p->tensor ? !c->scalar && c->clean : c->clean;
+    cost(NS_ADD, r->level, false);
+    return put(track(r, "an addition"), 0, out);
+}
+
+static int sct_binop(he_op op, he_value a, he_value b, he_value *out)
+{
+    bool sa = he_is(a, &sct_type), sb = he_is(b, &sct_type);
+    if ((sa && live((sct *)a.as.o) < 0) || (sb && live((sct *)b.as.o) < 0)) return -1;
+    if (op >= HE_OP_LT && op <= HE_OP_NE)
+        return ckks_shadow_refuse("a comparison of an encrypted value (control flow cannot depend on encrypted data)");
+    if (sa != sb && (sa ? b : a).tag == HE_OBJ && !he_is_tensor(sa ? b : a))
+        return he_error("ckks.plan: cannot plan an operation between a planned ciphertext and %s (line %d)",
+                        he_typename(sa ? b : a), line_now());
+    if (sa && sb) {
+        const sct *x = (const sct *)a.as.o, *y = (const sct *)b.as.o;
+        switch (op) {
+        case HE_OP_ADD:
+        case HE_OP_SUB: return add_sub(op, x, y, out);
+        case HE_OP_MUL: return mul_ct(x, y, out);
+        default: return ckks_shadow_refuse("this operator on two ciphertexts");
+        }
+    }
+    const sct *c = (const sct *)(sa ? a : b).as.o;
+    bool swapped = !sa;
+    if (op != HE_OP_ADD && op != HE_OP_SUB && op != HE_OP_MUL && op != HE_OP_DIV)
+        return ckks_shadow_refuse("this operator on a ciphertext");
+    if (op == HE_OP_DIV && swapped) return ckks_shadow_refuse("a division by a ciphertext");
+    plainv p;
+    if (plain_get(sa ? b : a, &p) < 0) return -1;
+    int rc = -1;
+    if (op == HE_OP_DIV) {
+        if (!p.tensor && p.x == 0) {
+            he_error("division by zero (line %d)", line_now());
+            goto done;
+        }
+        for (int64_t k = 0; k < p.n; k++) {
+            if (p.v[k] == 0) {
+                he_error("division by zero (element %lld, line %d)", (long long)k, line_now());
+                goto done;
+            }
+            p.v[k] = 1.0 / p.v[k];
+        }
+        p.x = 1.0 / p.x;
+        p.is_int = false;
+        op = HE_OP_MUL;
+    }
+    rc = op == HE_OP_MUL ? mul_plain(c, &p, out)
+                         : add_plain(c, &p, op == HE_OP_SUB && !swapped, op == HE_OP_SUB && swapped, out);
+done:
+    free(p.v);
+    return rc;
+}
+
+static int sct_unop(he_op op, he_value a, he_value *out)
+{
+    const sct *c = (const sct *)a.as.o;
+    if (live(c) < 0) return -1;
+    if (op != HE_OP_NEG) return ckks_shadow_refuse("this operator on a ciphertext");
+    sct *r = dup(c);
+    if (!r) return -1;
+    for (unsigned i = 0; i < r->slots; i++) r->v[i] = -r->v[i], r->g[i] = -r->g[i];
+    return put(r, 0, out);
+}
+
+static const he_type sct_type = {
+    .name = CKKS_CT_NAME, .free = sct_free, .repr = sct_repr, .binop = sct_binop, .unop = sct_unop, .len = sct_len,
+};
+
+static void add_step(int s)
+{
+    for (int i = 0; i < cur->nsteps; i++)
+        if (cur->steps[i] == s) return;
+    if (cur->nsteps < MAX_STEPS) cur->steps[cur->nsteps++] = s;
+}
+
+/* rotate x by s (slot i gets slot i + s) with a key switch. */
+static void rotate_raw(sct *x, int64_t s)
+{
+    unsigned S = x->slots;
+    fold(x);
+    double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
+    if (v && w) {
+        double kv = ks_var(x->level, x->scale);
+        for (unsigned i = 0; i < S; i++) {
+            unsigned j = (unsigned)((((int64_t)i + s) % (int64_t)S + (int64_t)S) % (int64_t)S);
+            v[i] = x->v[j];
+            w[i] = x->var[j] + kv + ks_bias(x->level, x->scale, i);
+        }
+        memcpy(x->v, v, sizeof(double) * S);
+        memcpy(x->var, w, sizeof(double) * S);
+    }
+    free(v);
+    free(w);
+    cur->cnt.rotations++;
+    cur->cnt.keyswitches++;
+    cost(NS_KS, x->level, true);
+}
+
+int ckks_shadow_rotate(he_value cv, int64_t k, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    int64_t s = k % (int64_t)c->slots;
+    sct *r = dup(c);
+    if (!r) return -1;
+    r->clean = s == 0 && c->clean;
+    if (!c->scalar && s != 0) {
+        rotate_raw(r, s);
+        add_step((int)s);
+    }
+    return put(track(r, "a rotation"), 0, out);
+}
+
+int ckks_shadow_sum(he_value cv, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    if (c->scalar) {
+        sct *r = dup(c);
+        return put(r, r ? 0 : -1, out);
+    }
+    he_value src = cv;
+    bool own = false;
+    if (!c->clean) { /* mask the slots past the vector (one level) */
+        if (c->level == 0) return exhausted("ckks.sum's mask of the slots past the vector");
+        plainv p = {.tensor = true, .n = c->n};
+        p.v = malloc(sizeof(double) * (size_t)c->n);
+        if (!p.v) return he_error("out of memory");
+        for (int64_t i = 0; i < c->n; i++) p.v[i] = 1.0;
+        int rc = mul_plain(c, &p, &src);
+        free(p.v);
+        if (rc < 0) return -1;
+        own = true;
+    }
+    sct *r = dup((const sct *)src.as.o);
+    if (own) he_release(src);
+    if (!r) return -1;
+    fold(r);
+    unsigned S = r->slots;
+    double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
+    if (!v || !w) {
+        free(v);
+        free(w);
+        he_release(he_objv(&r->obj));
+        return he_error("out of memory");
+    }
+    for (unsigned b = 1; b < S; b <<= 1) { /* x + rotate(x, b), as he_ckks_sum_slots */
+        double kv = ks_var(r->level, r->scale);
+        for (unsigned i = 0; i < S; i++) {
+            v[i] = r->v[i] + r->v[(i + b) % S];
+            w[i] = r->var[i] + r->var[(i + b) % S] + kv + ks_bias(r->level, r->scale, i);
+        }
+        memcpy(r->v, v, sizeof(double) * S);
+        memcpy(r->var, w, sizeof(double) * S);
+        cur->cnt.rotations++;
+        cur->cnt.keyswitches++;
+        cost(NS_KS, r->level, true);
+        cost(NS_ADD, r->level, false);
+        add_step((int)b);
+    }
+    free(v);
+    free(w);
+    r->n = 1;
+    r->scalar = true;
+    r->clean = false;
+    return put(track(r, "a sum across slots"), 0, out);
+}
+
+/* ckks.dot(batch, w) on shadows: mod_ckks.c's f_dot (sum_i w[i] * c_i, one
+** rescale): the operands brought to one level and scale (one level lower
+** when the lowest ones differ in scale), the weights encoded at the
+** factor scale. */
+int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
+{
+    if (m == 0) return he_error("ckks.dot: the batch is empty");
+    for (int64_t i = 0; i < m; i++)
+        if (live((const sct *)v[i]) < 0) return -1;
+    if (!he_is_tensor(wv) || he_as_tensor(wv)->dtype == HE_DT_BOOL ||
+        (he_as_tensor(wv)->ndim != 1 && he_as_tensor(wv)->ndim != 2))
+        return he_error("ckks.dot: the weights must be a 1-D or 2-D number tensor, got %s", he_typename(wv));
+    he_tensor *w = he_as_tensor(wv);
+    if (w->shape[0] != m)
+        return he_error("ckks.dot: %lld weights for %lld ciphertexts (line %d)", (long long)w->shape[0], (long long)m,
+                        line_now());
+    int64_t len = 0;
+    bool scalar = true, clean = true;
+    int lmin = INT32_MAX;
+    for (int64_t i = 0; i < m; i++) {
+        const sct *c = (const sct *)v[i];
+        if (!c->scalar) {
+            if (len && c->n != len)
+                return he_error("ckks.dot: length mismatch (%lld and %lld) (line %d)", (long long)len, (long long)c->n,
+                                line_now());
+            len = c->n;
+            scalar = false;
+            clean &= c->clean;
+        } else clean = false;
+        if (c->level < lmin) lmin = c->level;
+    }
+    int64_t cols = w->ndim == 2 ? w->shape[1] : 0;
+    if (w->ndim == 2) {
+        if (cols < 1 || cols > (int64_t)cur->slots || (len && cols != len))
+            return he_error("ckks.dot: weight rows of %lld for ciphertexts of %lld (line %d)", (long long)cols,
+                            (long long)(len ? len : 1), line_now());
+        if (!len) len = cols;
+        scalar = false;
+        clean = true;
+    }
+    double sc = 0;
+    bool mixed = false;
+    for (int64_t i = 0; i < m; i++) {
+        const sct *c = (const sct *)v[i];
+        if (c->level != lmin) continue;
+        if (sc == 0) sc = c->scale;
+        else if (!same_scale(sc, c->scale)) mixed = true;
+    }
+    int l = mixed ? lmin - 1 : lmin;
+    if (l < 1) return exhausted("a dot product");
+    double res, q = factor_scale(l, sc, &res);
+    sct *r = sct_new(scalar ? 1 : len, scalar, clean, l - 1, res);
+    if (!r) return -1;
+    double ev = cols ? (double)cur->lv.n / (24.0 * q * q) : 1.0 / (12.0 * q * q), rv = rescale_var(res);
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < m; i++) {
+        sct *x = dup((const sct *)v[i]);
+        if (!x) {
+            rc = -1;
+            break;
+        }
+        if (x->level != l || !same_scale(x->scale, sc)) rc = to_level_scale(x, l, sc);
+        fold(x); /* terms from many inputs: errors taken independent */
+        for (unsigned k = 0; rc == 0 && k < r->slots; k++) {
+            int64_t e = cols ? i * cols + (int64_t)k : i;
+            double f = cols && (int64_t)k >= cols ? 0.0
+                       : w->dtype == HE_DT_FLOAT ? w->data.f[e]
+                       : w->dtype == HE_DT_INT   ? (double)w->data.i[e]
+                                                 : he_fixed_to_double(w->data.i[e], w->frac);
+            r->v[k] += f * x->v[k];
+            r->var[k] += f * f * x->var[k] + x->v[k] * x->v[k] * ev;
+        }
+        he_release(he_objv(&x->obj));
+    }
+    if (rc < 0) {
+        he_release(he_objv(&r->obj));
+        return -1;
+    }
+    for (unsigned k = 0; k < r->slots; k++) r->var[k] += rv;
+    cur->cnt.plain_products += m;
+    cur->cnt.rescales++;
+    cost(NS_PLAIN, l, false);
+    cost(NS_ADD * (double)m, l, false);
+    return put(track(r, "a dot product"), 0, out);
+}
+
+bool ckks_planning(void) { return cur != NULL; }
+
+/* ckks.encrypt inside a planned function (a vector of ones the server
+** encrypts with the public key, say): a fresh shadow at the top level. */
+int ckks_shadow_encrypt(he_value x, he_value *out)
+{
+    plainv p;
+    if (plain_get(x, &p) < 0) return -1;
+    if (p.tensor && p.n > (int64_t)cur->slots) {
+        free(p.v);
+        return he_error("ckks.encrypt: %lld values exceed the %u slots (line %d)", (long long)p.n, cur->slots,
+                        line_now());
+    }
+    double s = cur->lv.lscale[cur->lv.depth];
+    sct *c = sct_new(p.tensor ? p.n : 1, !p.tensor, true, cur->lv.depth, s);
+    if (c) {
+        double fv = fresh_var(s);
+        for (unsigned k = 0; k < c->slots; k++) {
+            c->v[k] = !p.tensor ? p.x : (int64_t)k < p.n ? p.v[k] : 0.0;
+            c->var[k] = fv;
+        }
+    }
+    free(p.v);
+    return put(track(c, "an encryption"), c ? 0 : -1, out);
+}
+
+int ckks_shadow_level(he_value c) { return ((const sct *)c.as.o)->level; }
+double ckks_shadow_scale(he_value c) { return ((const sct *)c.as.o)->scale; }
+
+/* --- input specs and precision ------------------------------------------------------------------ */
+typedef struct cinput {
+    he_obj obj;
+    int64_t rows, cols; /* a 2-D input: a batch of rows ciphertexts of cols values */
+    int64_t n;
+    double *v; /* n sample values */
+    double bound;
+} cinput;
+
+static void cinput_free(he_obj *o)
+{
+    cinput *c = (cinput *)o;
+    free(c->v);
+    free(c);
+}
+
+static int cinput_repr(const he_obj *o, he_buf *b)
+{
+    const cinput *c = (const cinput *)o;
+    if (c->rows) return he_buf_printf(b, "<ckks input rows [%lld, %lld]>", (long long)c->rows, (long long)c->cols);
+    return he_buf_printf(b, "<ckks input [%lld] in [-%g, %g]>", (long long)c->n, c->bound, c->bound);
+}
+
+static const he_type cinput_type = {.name = CKKS_INPUT_NAME, .free = cinput_free, .repr = cinput_repr};
+
+/* input(n [, bound]): n deterministic samples, bound, -bound, then uniform
+** in [-bound, bound] (the same plan every time); input(samples): those
+** values. */
+int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    double bound = 1.0;
+    if (n > 1) {
+        if (a[1].tag == HE_INT) bound = (double)a[1].as.i;
+        else if (a[1].tag == HE_FLOAT) bound = a[1].as.f;
+        else return he_error("ckks.input: the bound must be a number, got %s", he_typename(a[1]));
+        if (!(bound > 0 && bound < 1e15)) return he_error("ckks.input: the bound must be positive, not %g", bound);
+    }
+    cinput *c = he_calloc(1, sizeof *c);
+    if (!c) return -1;
+    he_obj_init(&c->obj, &cinput_type);
+    if (a[0].tag == HE_INT) {
+        if (a[0].as.i < 1 || a[0].as.i > 16384) {
+            free(c);
+            return he_error("ckks.input: the length must be in [1, 16384], not %lld", (long long)a[0].as.i);
+        }
+        c->n = a[0].as.i;
+        c->bound = bound;
+        c->v = malloc(sizeof(double) * (size_t)c->n);
+        uint64_t *r = malloc(sizeof(uint64_t) * (size_t)c->n);
+        static const unsigned char seed[randombytes_SEEDBYTES] = "he ckks.plan input samples";
+        if (c->v && r) {
+            randombytes_buf_deterministic(r, sizeof(uint64_t) * (size_t)c->n, seed);
+            for (int64_t i = 0; i < c->n; i++) c->v[i] = bound * (2.0 * ldexp((double)(r[i] >> 11), -53) - 1.0);
+            c->v[0] = bound; /* the extremes are planned too */
+            if (c->n > 1) c->v[1] = -bound;
+        }
+        free(r);
+    } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim <= 2 && he_as_tensor(a[0])->ndim >= 1 &&
+               he_as_tensor(a[0])->dtype != HE_DT_BOOL && he_as_tensor(a[0])->size > 0 &&
+               he_as_tensor(a[0])->shape[he_as_tensor(a[0])->ndim - 1] <= 16384) {
+        he_tensor *t = he_as_tensor(a[0]);
+        c->n = t->size;
+        if (t->ndim == 2) {
+            c->rows = t->shape[0];
+            c->cols = t->shape[1];
+        }
+        c->v = malloc(sizeof(double) * (size_t)c->n);
+        for (int64_t k = 0; c->v && k < t->size; k++) {
+            c->v[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k]
+                      : t->dtype == HE_DT_INT ? (double)t->data.i[k]
+                                              : he_fixed_to_double(t->data.i[k], t->frac);
+            if (fabs(c->v[k]) > c->bound) c->bound = fabs(c->v[k]);
+        }
+    } else {
+        free(c);
+        return he_error("ckks.input: expected a length (int) or 1 to 16384 sample values (a 1-D tensor), got %s",
+                        he_typename(a[0]));
+    }
+    if (!c->v) {
+        cinput_free(&c->obj);
+        return he_error("out of memory");
+    }
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+typedef struct cprec {
+    he_obj obj;
+    double err; /* the rms error asked for */
+    int bits;   /* or 0 */
+} cprec;
+
+static void cprec_free(he_obj *o) { free(o); }
+
+static int cprec_repr(const he_obj *o, he_buf *b)
+{
+    const cprec *p = (const cprec *)o;
+    if (p->bits) return he_buf_printf(b, "<ckks precision %d bits>", p->bits);
+    return he_buf_printf(b, "<ckks precision %g>", p->err);
+}
+
+static const he_type cprec_type = {.name = CKKS_PREC_NAME, .free = cprec_free, .repr = cprec_repr};
+
+int ckks_f_precision(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cprec *p = he_calloc(1, sizeof *p);
+    if (!p) return -1;
+    he_obj_init(&p->obj, &cprec_type);
+    if (a[0].tag == HE_INT && a[0].as.i >= 1 && a[0].as.i <= 40) {
+        p->bits = (int)a[0].as.i;
+        p->err = ldexp(1.0, -p->bits);
+    } else if (a[0].tag == HE_FLOAT && a[0].as.f > 0 && a[0].as.f < 1e6) {
+        p->err = a[0].as.f;
+    } else {
+        free(p);
+        return he_error("ckks.precision: bits in [1, 40] (int) or an error bound > 0 (float), got %s",
+                        he_typename(a[0]));
+    }
+    *out = he_objv(&p->obj);
+    return 0;
+}
+
+/* --- plans ------------------------------------------------------------------------------------------ */
+typedef struct cplan {
+    he_obj obj;
+    char *fname;
+    ckks_levels lv;
+    int depth;            /* levels the function spends */
+    int spend_line[HE_CKKS_MAX_PRIMES];
+    char spend_file[HE_CKKS_MAX_PRIMES][48];
+    const char *spend_what[HE_CKKS_MAX_PRIMES];
+    double spend_scale[HE_CKKS_MAX_PRIMES];
+    ckks_counts cnt;
+    int steps[MAX_STEPS];
+    int nsteps;
+    double seconds, err, target, maxabs, res_scale;
+    int res_level;
+    int64_t res_n;
+    bool res_scalar, against;
+    int64_t inputs[8], rows[8]; /* each input's length (and rows, for a batch) */
+    int ninputs;
+} cplan;
+
+static void cplan_free(he_obj *o)
+{
+    cplan *p = (cplan *)o;
+    free(p->fname);
+    free(p);
+}
+
+/* Sizes in bytes, as runtime/ckks/serial.c writes them: an envelope of 88
+** bytes (56 of header, 32 of checksum) around a body; k = depth + 1 data
+** primes. The public key: its k residues of b and a 32-byte seed; a
+** key-switching key (relinearization, each Galois key): per digit (k of
+** them) the k + 1 residues of b, and one seed; a Galois key also its u32
+** Galois element. The server's key file (ckks.save_keys of
+** ckks.public_keys) is the envelope, a u32 of parts, those keys, and a u32
+** count before the Galois keys; a ciphertext file (ckks.save) is the
+** runtime's ciphertext (24 bytes of header, 2 polynomials of k residues) in
+** the language's 64-byte header and 32-byte checksum. */
+static double bytes_public(const cplan *p) { return 8.0 * (p->lv.depth + 1) * p->lv.n + 32; }
+static double bytes_relin(const cplan *p)
+{
+    double k = p->lv.depth + 1.0;
+    return 8.0 * k * (k + 1) * p->lv.n + 32;
+}
+static double bytes_galois(const cplan *p) { return 4 + bytes_relin(p); }
+static double bytes_server(const cplan *p)
+{
+    return 88 + 4 + bytes_public(p) + bytes_relin(p) + (p->nsteps ? 4 + p->nsteps * bytes_galois(p) : 0);
+}
+static double bytes_ct(const cplan *p) { return 64 + 88 + 24 + 16.0 * (p->lv.depth + 1) * p->lv.n + 32; }
+
+static int cplan_repr(const he_obj *o, he_buf *b)
+{
+    const cplan *p = (const cplan *)o;
+    const ckks_levels *lv = &p->lv;
+    int total = 0;
+    for (int i = 0; i <= lv->depth + 1; i++) total += lv->bits[i];
+    int rc = he_buf_printf(b, "<ckks plan of %s: depth %d, N=%u (%u slots), scale 2^%d, chain {", p->fname, p->depth,
+                           lv->n, lv->n / 2, lv->sbits);
+    for (int i = 0; rc == 0 && i <= lv->depth; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", lv->bits[i]);
+    if (rc == 0)
+        rc = he_buf_printf(b, "} + special %d = %d bits (128-bit bound %d)%s\n", lv->bits[lv->depth + 1], total,
+                           he_ckks_max_bits(lv->n), p->against ? ", the context given" : "");
+    if (rc == 0) rc = he_buf_puts(b, "  inputs:");
+    for (int i = 0; rc == 0 && i < p->ninputs; i++)
+        rc = p->rows[i] ? he_buf_printf(b, " %lld ciphertexts [%lld]", (long long)p->rows[i], (long long)p->inputs[i])
+                        : he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
+    if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
+    for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
+        rc = he_buf_printf(b, "\n    %s%sline %d: level %d -> %d, scale 2^%.2f (%s)", p->spend_file[l],
+                           p->spend_file[l][0] ? " " : "", p->spend_line[l], l + 1, l, log2(p->spend_scale[l]),
+                           p->spend_what[l]);
+    if (rc == 0 && p->depth == 0) rc = he_buf_puts(b, " none");
+    if (rc == 0) {
+        char len[32] = "";
+        if (!p->res_scalar) snprintf(len, sizeof len, " [%lld]", (long long)p->res_n);
+        rc = he_buf_printf(b, "\n  result:%s at level %d, scale 2^%.2f; largest value on the way %.3g\n", len, p->res_level,
+                           log2(p->res_scale), p->maxabs);
+    }
+    if (rc == 0)
+        rc = he_buf_printf(b, "  operations: products %ld, relinearizations %ld, plain products %ld, rotations %ld, "
+                              "key switches %ld, rescales %ld\n",
+                           p->cnt.products, p->cnt.relins, p->cnt.plain_products, p->cnt.rotations,
+                           p->cnt.keyswitches, p->cnt.rescales);
+    if (rc == 0) rc = he_buf_puts(b, "  Galois keys for steps: [");
+    for (int i = 0; rc == 0 && i < p->nsteps; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", p->steps[i]);
+    if (rc == 0)
+        rc = he_buf_printf(b, "]\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f; "
+                              "server key file %.0f, ciphertext file %.0f\n",
+                           bytes_public(p), bytes_relin(p), bytes_galois(p), bytes_server(p), bytes_ct(p));
+    if (rc == 0)
+        rc = he_buf_printf(b, "  time per call: about %.3g ms\n  error: rms %.2g predicted (asked: %.2g)>",
+                           p->seconds * 1e3, p->err, p->target);
+    return rc;
+}
+
+static const he_type cplan_type = {.name = CKKS_PLAN_NAME, .free = cplan_free, .repr = cplan_repr};
+
+bool ckks_is_plan(he_value v) { return he_is(v, &cplan_type); }
+
+void ckks_plan_params(he_value plan, int *n, int *sbits, int *depth, const int **steps, int *nsteps)
+{
+    const cplan *p = (const cplan *)plan.as.o;
+    *n = (int)p->lv.n;
+    *sbits = p->lv.sbits;
+    *depth = p->lv.depth;
+    *steps = p->steps;
+    *nsteps = p->nsteps;
+}
+
+int ckks_plan_counts(he_value plan, he_value *out)
+{
+    if (!ckks_is_plan(plan)) return he_error("ckks.counts: expected a ckks plan, got %s", he_typename(plan));
+    return ckks_counts_str(&((const cplan *)plan.as.o)->cnt, out);
+}
+
+double ckks_plan_error(he_value plan) { return ((const cplan *)plan.as.o)->err; }
+int ckks_plan_depth(he_value plan) { return ((const cplan *)plan.as.o)->depth; }
+double ckks_plan_seconds(he_value plan) { return ((const cplan *)plan.as.o)->seconds; }
+
+int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckks_levels lv;
+    if (!ckks_is_plan(a[0])) return he_error("ckks.fits: expected a ckks plan, got %s", he_typename(a[0]));
+    if (ckks_context_levels(a[1], &lv) < 0) return -1;
+    const cplan *p = (const cplan *)a[0].as.o;
+    bool ok = lv.depth >= p->depth;
+    for (int i = 0; i < p->ninputs; i++) ok &= p->inputs[i] <= (int64_t)lv.n / 2;
+    *out = he_bool(ok);
+    return 0;
+}
+
+/* --- the planning runs ---------------------------------------------------------------------------- */
+typedef struct job {
+    he_vm *vm;
+    he_value fn;
+    he_value *args; /* the arguments, with input specs where shadows go */
+    int nargs;
+} job;
+
+static double rms_error(const sct *r);
+
+/* Runs f once on the chain lv; fills run and the result's rms error. */
+static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, prun *run, sct **result)
+{
+    memset(run, 0, sizeof *run);
+    run->vm = jb->vm;
+    run->gen = next_gen++;
+    run->lv = *lv;
+    run->slots = slots;
+    run->minlevel = lv->depth;
+    run->script = he_vm_file(jb->vm);
+    run->ksprof = slots == lv->n / 2 ? ks_profile(lv->n) : NULL;
+    prun *saved = cur;
+    cur = run;
+    he_value *args = he_calloc((size_t)(jb->nargs ? jb->nargs : 1), sizeof *args);
+    int rc = args ? 0 : -1;
+    for (int i = 0; rc == 0 && i < jb->nargs; i++) {
+        if (!he_is(jb->args[i], &cinput_type)) {
+            args[i] = jb->args[i];
+            he_retain(args[i]);
+            continue;
+        }
+        const cinput *in = (const cinput *)jb->args[i].as.o;
+        if (in->rows) { /* a batch: one ciphertext per row, as ckks.encrypt_rows */
+            he_value *cs = he_calloc((size_t)in->rows, sizeof *cs);
+            if (!cs || in->cols > (int64_t)slots) {
+                he_free(cs);
+                rc = cs ? he_error("ckks.plan: rows of %lld values exceed the %u slots", (long long)in->cols, slots) : -1;
+                break;
+            }
+            double s = lv->lscale[lv->depth];
+            run->f0 = fresh_var(s);
+            for (int64_t r = 0; rc == 0 && r < in->rows; r++) {
+                sct *c = sct_new(in->cols, false, true, lv->depth, s);
+                if (!c) {
+                    rc = -1;
+                    break;
+                }
+                for (unsigned k = 0; k < slots; k++) {
+                    c->v[k] = (int64_t)k < in->cols ? in->v[r * in->cols + k] : 0.0;
+                    c->var[k] = run->f0;
+                }
+                cs[r] = he_objv(&c->obj);
+            }
+            if (rc == 0) rc = ckks_shadow_batch(cs, in->rows, &args[i]);
+            for (int64_t r = 0; r < in->rows; r++) he_release(cs[r]);
+            he_free(cs);
+            continue;
+        }
+        if (in->n > (int64_t)slots) {
+            rc = he_error("ckks.plan: an input of %lld values exceeds the %u slots", (long long)in->n, slots);
+            break;
+        }
+        double s = lv->lscale[lv->depth];
+        run->f0 = fresh_var(s);
+        sct *c = sct_new(in->n, false, true, lv->depth, s);
+        if (!c) {
+            rc = -1;
+            break;
+        }
+        c->src = i;
+        for (unsigned k = 0; k < slots; k++) {
+            c->v[k] = (int64_t)k < in->n ? in->v[k] : 0.0;
+            c->g[k] = 1.0;
+        }
+        track(c, "input");
+        args[i] = he_objv(&c->obj);
+    }
+    he_value ret = he_nil();
+    if (rc == 0) rc = he_vm_call(jb->vm, jb->fn, args, jb->nargs, &ret);
+    for (int i = 0; args && i < jb->nargs; i++) he_release(args[i]);
+    he_free(args);
+    he_obj **items;
+    int64_t nitems = 0;
+    if (rc == 0 && ckks_is_batch(ret, &items, &nitems) && nitems > 0) {
+        /* a batch of results: the one with the largest error stands for it */
+        sct *worst = NULL;
+        double we = -1;
+        for (int64_t i = 0; i < nitems; i++) {
+            double e = rms_error((const sct *)items[i]);
+            if (e > we) we = e, worst = (sct *)items[i];
+        }
+        worst->obj.rc++;
+        he_release(ret);
+        ret = he_objv(&worst->obj);
+    }
+    if (rc == 0 && !he_is(ret, &sct_type)) {
+        rc = he_error("ckks.plan: the function must return a ciphertext (or a batch of them) computed from its "
+                      "ckks.input arguments, not %s",
+                      he_typename(ret));
+        he_release(ret);
+    }
+    cur = saved;
+    free(run->ksprof);
+    run->ksprof = NULL;
+    if (rc < 0) return -1;
+    *result = (sct *)ret.as.o;
+    return 0;
+}
+
+static double rms_error(const sct *r)
+{
+    int64_t n = r->scalar ? 1 : r->n;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += total_var(r, (unsigned)i);
+    return sqrt(s / (double)n);
+}
+
+/* The fake chain of pass 1: many levels, every scale and prime 2^40. */
+static void pass1_levels(ckks_levels *lv)
+{
+    memset(lv, 0, sizeof *lv);
+    lv->n = 32768;
+    lv->depth = PASS1_LEVELS;
+    lv->sbits = PASS1_BITS;
+    for (int i = 0; i <= PASS1_LEVELS + 1; i++) {
+        lv->q[i] = ldexp(1.0, PASS1_BITS);
+        lv->lscale[i] = ldexp(1.0, PASS1_BITS);
+        lv->bits[i] = PASS1_BITS;
+    }
+}
+
+/* The levels of the secure chain for N, the scale and the depth. */
+static int levels_for(int64_t n, int sbits, int depth, ckks_levels *lv)
+{
+    he_value ctx;
+    if (ckks_make_context(n, sbits, depth, &ctx) < 0) return -1;
+    int rc = ckks_context_levels(ctx, lv);
+    he_release(ctx);
+    return rc;
+}
+
+int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    he_value fn = a[0];
+    job jb = {.vm = vm, .fn = fn, .args = he_calloc((size_t)n, sizeof(he_value)), .nargs = 0};
+    if (!jb.args) return -1;
+    double target = ldexp(1.0, -DEFAULT_ERROR_BITS);
+    bool have_ctx = false;
+    ckks_levels lv;
+    int64_t maxlen = 1, inputs[8] = {0}, rows[8] = {0};
+    int ninputs = 0;
+    for (int i = 1; i < n; i++) {
+        if (he_is(a[i], &cprec_type)) target = ((const cprec *)a[i].as.o)->err;
+        else if (ckks_is_context(a[i])) {
+            if (ckks_context_levels(a[i], &lv) < 0) goto fail;
+            have_ctx = true;
+        } else if (ckks_is_plan(a[i])) { /* against another plan's parameters */
+            const cplan *o = (const cplan *)a[i].as.o;
+            if (levels_for(o->lv.n, o->lv.sbits, o->lv.depth, &lv) < 0) goto fail;
+            have_ctx = true;
+        } else {
+            if (he_is(a[i], &cinput_type)) {
+                const cinput *ci = (const cinput *)a[i].as.o;
+                int64_t len = ci->rows ? ci->cols : ci->n;
+                if (len > maxlen) maxlen = len;
+                if (ninputs < 8) rows[ninputs] = ci->rows, inputs[ninputs++] = len;
+            }
+            jb.args[jb.nargs++] = a[i];
+        }
+    }
+    if (ninputs == 0) {
+        he_error("ckks.plan: no encrypted argument: give each one as ckks.input(length) or ckks.input(samples)");
+        goto fail;
+    }
+    prun run;
+    sct *res = NULL;
+    int depth;
+    ckks_levels l1;
+    pass1_levels(&l1);
+    unsigned s1 = 2048; /* the slots of the smallest ring: rotations by steps below it behave alike */
+    while (s1 < maxlen) s1 <<= 1;
+    if (run_pass(&jb, &l1, s1, &run, &res) < 0) goto fail;
+    he_release(he_objv(&res->obj));
+    depth = l1.depth - run.minlevel;
+    if (have_ctx && depth > lv.depth) { /* the operation that goes past the context's chain */
+        int l = l1.depth - lv.depth - 1;
+        he_error("ckks.plan: the function needs depth %d, the context has %d: %s at line %d goes past its last "
+                 "level (plan without the context, or make it with depth >= %d)",
+                 depth, lv.depth, run.spend_what[l], run.spend_line[l], depth);
+        goto fail;
+    }
+    if (!have_ctx) {
+        /* the smallest N, then the smallest scale at that N, whose
+        ** predicted error meets the target (the error is about
+        ** proportional to 2^-bits; each candidate is checked by a run) */
+        static const int64_t ns[] = {4096, 8192, 16384, 32768};
+        bool ok = false;
+        double last_err = 0;
+        for (int ni = 0; ni < 4 && !ok; ni++) {
+            if (ns[ni] / 2 < maxlen) continue;
+            int sbits = 30, best = 0;
+            for (int tries = 0; tries < 8; tries++) {
+                he_ckks_params pp;
+                if (sbits < 20 || sbits > 50 || ckks_chain_params(ns[ni], sbits, depth, false, &pp) != CKKS_BAD_NONE) {
+                    if (sbits > 20 && !best) { sbits--; continue; } /* maybe fewer bits still fit and suffice */
+                    break;
+                }
+                if (levels_for(ns[ni], sbits, depth, &lv) < 0) goto fail;
+                if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+                double err = run.overflow_line ? INFINITY : rms_error(res);
+                int used = lv.depth - run.minlevel;
+                he_release(he_objv(&res->obj));
+                if (run.overflow_line) { /* more headroom: a larger scale gives larger first primes */
+                    sbits++;
+                    continue;
+                }
+                if (used != depth) { /* the real scales spent another level: plan for it */
+                    depth = used;
+                    continue;
+                }
+                last_err = err;
+                int more = err > target ? (int)ceil(log2(err / target)) : (int)floor(log2(err / target)) + 1;
+                if (err <= target) best = best && best < sbits ? best : sbits;
+                if (err <= target && (more >= 0 || sbits <= 20)) break;
+                int next = sbits + (more == 0 ? 1 : more);
+                if (next < 20) next = 20;
+                if (best && next >= best) break;
+                sbits = next;
+            }
+            if (best) {
+                if (levels_for(ns[ni], best, depth, &lv) < 0 || run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+                ok = true;
+            }
+        }
+        if (!ok) {
+            he_error("ckks.plan: no 128-bit-secure parameters up to N=32768 give depth %d with an rms error of %g "
+                     "(%g at the last try); ask for less precision",
+                     depth, target, last_err);
+            goto fail;
+        }
+    } else {
+        if (run_pass(&jb, &lv, lv.n / 2, &run, &res) < 0) goto fail;
+        if (run.overflow_line) {
+            he_release(he_objv(&res->obj));
+            he_error("ckks.plan: a value at line %d outgrows the modulus left at level %d of the context (largest "
+                     "value %.3g at scale 2^%d): use a context with a larger first prime (scale) or smaller values",
+                     run.overflow_line, run.overflow_level, run.maxabs, lv.sbits);
+            goto fail;
+        }
+    }
+    cplan *p = he_calloc(1, sizeof *p);
+    if (!p) {
+        he_release(he_objv(&res->obj));
+        goto fail;
+    }
+    he_obj_init(&p->obj, &cplan_type);
+    {
+        he_buf rb = {0}; /* the function as the VM prints it */
+        if (he_repr(fn, &rb, false) == 0 && rb.data) p->fname = strdup(rb.data);
+        he_buf_free(&rb);
+    }
+    if (!p->fname) p->fname = strdup("a function");
+    p->lv = lv;
+    p->depth = lv.depth - run.minlevel;
+    memcpy(p->spend_line, run.spend_line, sizeof p->spend_line);
+    memcpy(p->spend_file, run.spend_file, sizeof p->spend_file);
+    memcpy(p->spend_what, run.spend_what, sizeof p->spend_what);
+    memcpy(p->spend_scale, run.spend_scale, sizeof p->spend_scale);
+    p->cnt = run.cnt;
+    memcpy(p->steps, run.steps, sizeof p->steps);
+    p->nsteps = run.nsteps;
+    p->seconds = run.seconds;
+    p->err = rms_error(res);
+    p->target = target;
+    p->maxabs = run.maxabs;
+    p->res_scale = res->scale;
+    p->res_level = res->level;
+    p->res_n = res->n;
+    p->res_scalar = res->scalar;
+    p->against = have_ctx;
+    memcpy(p->inputs, inputs, sizeof inputs);
+    memcpy(p->rows, rows, sizeof rows);
+    p->ninputs = ninputs;
+    he_release(he_objv(&res->obj));
+    he_free(jb.args);
+    *out = he_objv(&p->obj);
+    if (vm->plan_only) {
+        he_buf b = {0};
+        if (he_repr(*out, &b, false) == 0) printf("%s\n", b.data);
+        he_buf_free(&b);
+    }
+    return 0;
+fail:
+    he_free(jb.args);
+    return -1;
+}
