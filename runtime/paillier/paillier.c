@@ -824,6 +824,16 @@ static void fingerprint(const he_paillier_pk *pk, uint8_t fp[32])
     crypto_generichash(fp, 32, buf, cnt, NULL, 0);
 }
 
+/* A ciphertext file's key fingerprint (fp, len bytes) against pk's. */
+static int same_key(const he_paillier_pk *pk, const uint8_t *fp, size_t len, const char *path)
+{
+    uint8_t want[32];
+    fingerprint(pk, want);
+    if (len != 32 || sodium_memcmp(want, fp, 32) != 0)
+        return he_error("paillier: %s was encrypted under another key", path);
+    return 0;
+}
+
 /* A modulus read from a file: size and oddness. */
 static int check_modulus(const he_paillier_pk *pk, const char *path)
 {
@@ -957,12 +967,7 @@ int he_paillier_ctv_load(const he_paillier_pk *pk, const char *path, he_paillier
     const uint8_t *fp[3];
     size_t fl[3];
     int rc = read_file(path, KIND_CTV, &buf, &blen, fp, fl, 3);
-    if (rc == 0) {
-        uint8_t want[32];
-        fingerprint(pk, want);
-        if (fl[0] != 32 || sodium_memcmp(want, fp[0], 32) != 0)
-            rc = he_error("paillier: %s was encrypted under another key", path);
-    }
+    if (rc == 0) rc = same_key(pk, fp[0], fl[0], path);
     size_t n = 0, w = ct_width(pk);
     if (rc == 0 && fl[1] != 12) rc = he_error("paillier: %s is damaged (header)", path);
     if (rc == 0) {
@@ -999,12 +1004,7 @@ int he_paillier_ct_load(const he_paillier_pk *pk, he_paillier_ct *c, const char 
     const uint8_t *fp[2];
     size_t fl[2];
     int rc = read_file(path, KIND_CT, &buf, &blen, fp, fl, 2);
-    if (rc == 0) {
-        uint8_t want[32];
-        fingerprint(pk, want);
-        if (fl[0] != 32 || sodium_memcmp(want, fp[0], 32) != 0)
-            rc = he_error("paillier: %s was encrypted under another key", path);
-    }
+    if (rc == 0) rc = same_key(pk, fp[0], fl[0], path);
     if (rc == 0) {
         mpz_t t;
         mpz_init(t);
