@@ -153,6 +153,12 @@ static ict *ict_new(ikey *key, int kind, unsigned rows, unsigned cols)
     return c;
 }
 
+/* Ciphertexts under one key (a key loaded from a file is the key it was saved from). */
+static bool same_key(const ict *a, const ict *b)
+{
+    return a->key == b->key || he_ivhe_same_key(a->key->k, b->key->k);
+}
+
 /* A new value of the same shape as a. */
 static ict *like(const ict *a) { return ict_new(a->key, a->kind, a->rows, a->cols); }
 
@@ -259,7 +265,7 @@ static he_shapestr ishape(const ict *c)
 static int broadcast(ict *a, ict *b, ict **x, ict **y)
 {
     *x = *y = NULL;
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     if (a->kind == b->kind) {
         if (a->cols != b->cols || a->rows != b->rows)
             return he_error("ivhe: shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
@@ -304,7 +310,7 @@ static int add_sub_ct(he_op op, ict *a, ict *b, he_value *out)
 /* Element-wise product (a scalar broadcasts through the cheaper scalar product). */
 static int mul_ct(ict *a, ict *b, he_value *out)
 {
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     he_ivhe_key *k = a->key->k;
     int64_t sf = a->key->sf;
     ict *r = NULL;
@@ -441,7 +447,7 @@ static int plain_rows_matmul(he_tensor *t, ict *W, he_value *out)
 
 static int matmul_ct(ict *a, ict *b, he_value *out)
 {
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     if (a->kind == K_SCALAR || b->kind == K_SCALAR) return he_error("ivhe: '@' needs vectors or matrices, not scalars");
     he_ivhe_key *k = a->key->k;
     ict *r = NULL, *bt = NULL;
@@ -565,6 +571,35 @@ static int want_int(he_value v, const char *fn, const char *what, int64_t lo, in
     return 0;
 }
 
+/* The warning line of he_ivhe_warning(), once per VM: every program that
+** makes or loads a key prints it. */
+static void warn_once(he_vm *vm)
+{
+    if (vm->warned_ivhe) return;
+    if (vm->out) fflush(vm->out); /* keeps the order in a log of both streams */
+    fprintf(vm->err ? vm->err : stderr, "%s\n", he_ivhe_warning());
+    fflush(vm->err ? vm->err : stderr);
+    vm->warned_ivhe = true;
+}
+
+/* A runtime key (NULL: an error is set) as a value; takes it. */
+static int key_value(he_ivhe_key *k, he_value *out)
+{
+    if (!k) return -1;
+    ikey *o = he_malloc(sizeof *o);
+    if (!o) {
+        he_ivhe_key_free(k);
+        return -1;
+    }
+    const he_ivhe_params *p = he_ivhe_key_params(k);
+    he_obj_init(&o->obj, &ikey_type);
+    o->k = k;
+    o->sf = p->scale;
+    o->max_dim = p->max_dim;
+    *out = he_objv(&o->obj);
+    return 0;
+}
+
 /* keygen([max_dim, scale, w, l, a_bound, t_bound, e_bound]) */
 static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -585,25 +620,8 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
         }
     }
     if (he_ivhe_params_check(&p) < 0) return -1;
-    if (!vm->warned_ivhe) {
-        if (vm->out) fflush(vm->out); /* keeps the order in a log of both streams */
-        fprintf(vm->err ? vm->err : stderr, "%s\n", he_ivhe_warning());
-        fflush(vm->err ? vm->err : stderr);
-        vm->warned_ivhe = true;
-    }
-    he_ivhe_key *k = he_ivhe_key_new(&p);
-    if (!k) return -1;
-    ikey *o = he_malloc(sizeof *o);
-    if (!o) {
-        he_ivhe_key_free(k);
-        return -1;
-    }
-    he_obj_init(&o->obj, &ikey_type);
-    o->k = k;
-    o->sf = p.scale;
-    o->max_dim = p.max_dim;
-    *out = he_objv(&o->obj);
-    return 0;
+    warn_once(vm);
+    return key_value(he_ivhe_key_new(&p), out);
 }
 
 static int f_precompute(he_vm *vm, he_value *a, int n, he_value *out)
@@ -644,7 +662,7 @@ static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
     ikey *k = NULL;
     ict *c = NULL;
     if (want_key(a[0], "decrypt", &k) < 0 || want_ct(a[1], "decrypt", &c) < 0) return -1;
-    if (c->key->k != k->k) return he_error("ivhe.decrypt: the ciphertext is under another key");
+    if (c->key != k && !he_ivhe_same_key(c->key->k, k->k)) return he_error("ivhe.decrypt: the ciphertext is under another key");
     if (c->kind == K_SCALAR) {
         double x;
         if (he_ivhe_decrypt_fixed(k->k, c->c[0], &x) < 0) return -1;
@@ -670,7 +688,7 @@ static int f_noise(he_vm *vm, he_value *a, int n, he_value *out)
     ikey *k = NULL;
     ict *c = NULL;
     if (want_key(a[0], "noise", &k) < 0 || want_ct(a[1], "noise", &c) < 0) return -1;
-    if (c->key->k != k->k) return he_error("ivhe.noise: the ciphertext is under another key");
+    if (c->key != k && !he_ivhe_same_key(c->key->k, k->k)) return he_error("ivhe.noise: the ciphertext is under another key");
     double m = 0;
     for (unsigned i = 0; i < c->rows; i++) {
         double e;
@@ -973,7 +991,7 @@ static int f_sub_rows(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_index(a[1], "sub_rows", W->rows, &idx) < 0 || want_ct(a[2], "sub_rows", &v) < 0) return -1;
     if (v->kind != K_VECTOR || v->cols != W->cols)
         return he_error("ivhe.sub_rows: the update must be an encrypted vector of %u", W->cols);
-    if (v->key->k != W->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(v, W)) return he_error("ivhe: ciphertexts under different keys");
     for (int64_t i = 0; i < idx->size; i++) {
         he_ivhe_ct *row = W->c[idx->data.i[i]];
         if (he_ivhe_sub(row, row, v->c[0]) < 0) return -1;
@@ -1000,7 +1018,7 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     }
     ict *W = (ict *)a[0].as.o, *G = NULL;
     if (want_ct(a[1], "sgd", &G) < 0) return -1;
-    if (G->key->k != W->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(G, W)) return he_error("ivhe: ciphertexts under different keys");
     if (G->kind != W->kind || G->rows != W->rows || G->cols != W->cols)
         return he_error("ivhe.sgd: shape mismatch: %s and %s", ishape(W).s, ishape(G).s);
     double num = nearbyint(rate * (double)FRAC_DEN);
@@ -1013,6 +1031,73 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     }
     he_ivhe_ct_free(t);
     return rc;
+}
+
+/* --- files --------------------------------------------------------------------------- */
+static int want_path(he_value v, const char *fn, const char **path)
+{
+    if (!he_is(v, &he_str_type)) return he_error("ivhe.%s: the path must be a str, got %s", fn, he_typename(v));
+    *path = he_as_str(v)->data;
+    return 0;
+}
+
+static int f_save_key(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ikey *k = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (want_key(a[0], "save_key", &k) < 0 || want_path(a[1], "save_key", &path) < 0) return -1;
+    return he_ivhe_key_save(k->k, path);
+}
+
+static int f_load_key(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)n;
+    const char *path = NULL;
+    if (want_path(a[0], "load_key", &path) < 0) return -1;
+    he_ivhe_key *k = he_ivhe_key_load(path);
+    if (!k) return -1;
+    warn_once(vm);
+    return key_value(k, out);
+}
+
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ict *c = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (want_ct(a[0], "save", &c) < 0 || want_path(a[1], "save", &path) < 0) return -1;
+    return he_ivhe_ctv_save(c->key->k, (const he_ivhe_ct *const *)c->c, c->rows, (uint32_t)c->kind, path);
+}
+
+static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ikey *k = NULL;
+    const char *path = NULL;
+    if (want_key(a[0], "load", &k) < 0 || want_path(a[1], "load", &path) < 0) return -1;
+    he_ivhe_ct **v = NULL;
+    unsigned cnt = 0;
+    uint32_t kind = 0;
+    if (he_ivhe_ctv_load(k->k, path, &v, &cnt, &kind) < 0) return -1;
+    int rc = 0;
+    if (kind > K_MATRIX || (kind != K_MATRIX && cnt != 1) || (kind == K_SCALAR && v[0]->dim != 1))
+        rc = he_error("ivhe.load: %s is damaged (shape)", path);
+    ict *c = rc == 0 ? ict_new(k, (int)kind, 0, v[0]->dim) : NULL;
+    if (c) {
+        /* ict_new made no rows: the loaded ciphertexts become them */
+        ict *big = he_realloc(c, sizeof *c + (size_t)cnt * sizeof c->c[0]);
+        if (big) {
+            c = big;
+            for (unsigned i = 0; i < cnt; i++) c->c[i] = v[i], v[i] = NULL;
+            c->rows = cnt;
+        } else rc = -1;
+    } else rc = -1;
+    for (unsigned i = 0; i < cnt; i++) he_ivhe_ct_free(v[i]);
+    he_free(v);
+    return put(c, rc, out);
 }
 
 /* --- static rules ------------------------------------------------------------------------ */
@@ -1181,6 +1266,37 @@ static type *r_sgd(checker *c, node *call, node **a, type **t, int n)
     return ty_void;
 }
 
+static type *r_save_key(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_load_key(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "a path (str)");
+    return ty_obj(KEY_NAME);
+}
+
+static type *r_save(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "an ivhe ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_load(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_obj(CT_NAME);
+}
+
 static const builtin fns[] = {
     {"keygen", NULL, 0, 7, f_keygen, r_keygen,
      "keygen([max_dim, scale, w, l, a_bound, t_bound, e_bound]): a key (defaults 10, 1000, 2^25, 100, 10, 10, 10); warns once"},
@@ -1203,6 +1319,10 @@ static const builtin fns[] = {
     {"mean_rows", NULL, 2, 2, f_mean_rows, r_rows, "mean_rows(W, idx): mean of rows idx (encrypted or plain W)"},
     {"sgd", NULL, 3, 3, f_sgd, r_sgd, "sgd(W, G, rate): W -= rate * G in place (encrypted or plain)"},
     {"sub_rows", NULL, 3, 3, f_sub_rows, r_rows, "sub_rows(W, idx, v): W[i] -= v for i in idx, in place"},
+    {"save_key", NULL, 2, 2, f_save_key, r_save_key, "save_key(key, path): the key's secrets and parameters, mode 0600"},
+    {"load_key", NULL, 1, 1, f_load_key, r_load_key, "load_key(path): a key saved by save_key; warns once"},
+    {"save", NULL, 2, 2, f_save, r_save, "save(c, path): an encrypted scalar, vector or matrix"},
+    {"load", NULL, 2, 2, f_load, r_load, "load(key, path): a ciphertext saved by save, under this key"},
 };
 
 const native_module he_mod_ivhe = {
