@@ -512,6 +512,18 @@ static type *call(checker *c, node *n)
     return ty_any;
 }
 
+/* The type of a[...] for an object type a of a native module; NULL when no
+** module indexes it. */
+static type *obj_index_type(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    for (int m = 0; native_modules[m]; m++)
+        if (native_modules[m]->index_rule) {
+            type *r = native_modules[m]->index_rule(c, n, a, nidx, nslices);
+            if (r) return r;
+        }
+    return NULL;
+}
+
 static type *index_expr(checker *c, node *n)
 {
     type *bt = expr(c, n->a);
@@ -540,6 +552,10 @@ static type *index_expr(checker *c, node *n)
     }
     if (bt->kind == T_ANY) return ty_any;
     if (bt->kind == T_STR && n->list.n == 1) return ty_str; /* s[i], s[a:b:c]: bytes */
+    if (bt->kind == T_OBJ) { /* ciphertexts, shares: their module's rule */
+        type *r = obj_index_type(c, n, bt, nidx, n->list.n - nidx);
+        if (r) return r;
+    }
     if (bt->kind != T_TENSOR) {
         ck_error(c, n, "cannot index a value of type %s", ty_str_of(bt));
         return ty_any;
@@ -1034,7 +1050,8 @@ static void stmt(checker *c, node *n)
                 vt = ty_any;
             } else vt = ty_any;
         } else if (a->kind == T_ANY) vt = ty_any;
-        else {
+        else if (a->kind == T_OBJ && (vt = obj_index_type(c, n->a, a, 1, 0))) {
+        } else {
             ck_error(c, n->a, "cannot iterate over %s (use a..b for a range of ints, or a tensor)", ty_str_of(a));
             vt = ty_any;
         }

@@ -65,6 +65,10 @@ typedef struct native_module {
     ** types, or NULL when the rule does not apply to these types */
     type *(*binop_rule)(checker *c, node *n, he_op op, type *a, type *b);
     type *(*unop_rule)(checker *c, node *n, he_op op, type *a);
+    /* type of a[...] with nidx indices and nslices slices where a is one of
+    ** this module's object types (also of the variable of `for x in a`:
+    ** one index), or NULL when the rule does not apply to a */
+    type *(*index_rule)(checker *c, node *n, type *a, int nidx, int nslices);
 } native_module;
 extern const native_module *const native_modules[];
 const native_module *native_module_find(const char *name);

@@ -544,8 +544,81 @@ static int ict_unop(he_op op, he_value a, he_value *out)
     return 0;
 }
 
+/* Slots first, first + step, ... (count of them) of the vector ciphertext
+** v (dimension cols) into out: a copy when all are taken in order, else
+** each extracted and the scalars packed (key switches). */
+static int take_slots(const ict *c, const he_ivhe_ct *v, int64_t first, int64_t count, int64_t step,
+                      he_ivhe_ct *out)
+{
+    if (count == c->cols && step == 1) return he_ivhe_ct_copy(out, v);
+    he_ivhe_ct **sc = he_calloc((size_t)count, sizeof *sc);
+    if (!sc) return -1;
+    int rc = 0;
+    for (int64_t k = 0; k < count && rc == 0; k++)
+        rc = (sc[k] = he_ivhe_ct_new(1)) ? he_ivhe_extract(c->key->k, sc[k], v, (unsigned)(first + k * step)) : -1;
+    if (rc == 0) rc = he_ivhe_pack(c->key->k, out, (const he_ivhe_ct *const *)sc, (unsigned)count);
+    for (int64_t k = 0; k < count; k++) he_ivhe_ct_free(sc[k]);
+    he_free(sc);
+    return rc;
+}
+
+/* v[j], v[a:b:k] of a vector; m[i], m[a:b], m[i, j], m[:, j], m[a:b, c:d] of
+** a matrix (rows, then slots). Rows are taken by copying; slots, unless all
+** are taken in order, by extraction and packing (key switches). */
+static int ict_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const ict *c = (const ict *)o;
+    if (c->kind == K_SCALAR) return he_error("cannot index an encrypted IVHE scalar");
+    int axes = c->kind == K_MATRIX ? 2 : 1;
+    if (n > axes)
+        return he_error("too many indices (%d) for an encrypted IVHE %s", n, axes == 2 ? "matrix" : "vector");
+    int64_t rfirst = 0, rcount = 1, rstep = 1, sfirst = 0, scount = c->cols, sstep = 1;
+    bool rindex = false, sindex = false;
+    const he_slice *slot = NULL;
+    if (c->kind == K_MATRIX) {
+        if (he_slice_resolve(&s[0], c->rows, 0, &rfirst, &rcount) < 0) return -1;
+        rindex = s[0].is_index;
+        rstep = rindex || rcount <= 1 ? 1 : s[0].step;
+        if (n > 1) slot = &s[1];
+    } else slot = &s[0];
+    if (slot) {
+        if (he_slice_resolve(slot, c->cols, axes - 1, &sfirst, &scount) < 0) return -1;
+        sindex = slot->is_index;
+        sstep = sindex || scount <= 1 ? 1 : slot->step;
+    }
+    if (rcount == 0 || scount == 0) return he_error("ivhe: an empty slice of an encrypted value");
+    /* the result: scalar, vector (of slots, or of one slot of each row) or matrix */
+    int kind;
+    unsigned rrows = 1, rcols;
+    if (rindex || c->kind == K_VECTOR) kind = sindex ? K_SCALAR : K_VECTOR, rcols = sindex ? 1 : (unsigned)scount;
+    else if (sindex) kind = K_VECTOR, rcols = (unsigned)rcount;
+    else kind = K_MATRIX, rrows = (unsigned)rcount, rcols = (unsigned)scount;
+    ict *r = ict_new(c->key, kind, rrows, rcols);
+    if (!r) return -1;
+    int rc = 0;
+    if (c->kind == K_MATRIX && !rindex && sindex) {
+        /* column j of the rows taken: one slot of each, packed */
+        he_ivhe_ct **sc = he_calloc((size_t)rcount, sizeof *sc);
+        rc = sc ? 0 : -1;
+        for (int64_t k = 0; k < rcount && rc == 0; k++)
+            rc = (sc[k] = he_ivhe_ct_new(1)) ? he_ivhe_extract(c->key->k, sc[k], c->c[rfirst + k * rstep], (unsigned)sfirst)
+                                              : -1;
+        if (rc == 0) rc = he_ivhe_pack(c->key->k, r->c[0], (const he_ivhe_ct *const *)sc, (unsigned)rcount);
+        for (int64_t k = 0; sc && k < rcount; k++) he_ivhe_ct_free(sc[k]);
+        he_free(sc);
+    } else {
+        for (unsigned k = 0; k < rrows && rc == 0; k++) {
+            const he_ivhe_ct *v = c->c[rfirst + (int64_t)k * rstep];
+            rc = sindex ? he_ivhe_extract(c->key->k, r->c[k], v, (unsigned)sfirst)
+                        : take_slots(c, v, sfirst, scount, sstep, r->c[k]);
+        }
+    }
+    return put(r, rc, out);
+}
+
 static const he_type ict_type = {
     .name = CT_NAME, .free = ict_free, .repr = ict_repr, .binop = ict_binop, .unop = ict_unop, .len = ict_len,
+    .index = ict_index,
 };
 
 /* --- functions ------------------------------------------------------------------------ */
@@ -1144,6 +1217,15 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     }
 }
 
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    if (!is_ct(a)) return NULL;
+    if (nidx + nslices > 2)
+        ck_error(c, n, "too many indices (%d): an encrypted IVHE value has at most 2 axes (rows, slots)",
+                 nidx + nslices);
+    return a;
+}
+
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
 {
     if (!is_ct(a)) return NULL;
@@ -1331,4 +1413,5 @@ const native_module he_mod_ivhe = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
 };

@@ -339,9 +339,26 @@ static int pct_unop(he_op op, he_value a, he_value *out)
     return 0;
 }
 
+/* c[i] (an encrypted scalar), c[a:b:k] (a vector): copies of the
+** ciphertexts taken, no key needed. */
+static int pct_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const pct *c = (const pct *)o;
+    if (c->ndim == 0) return he_error("cannot index an encrypted Paillier scalar");
+    if (n > 1) return he_error("too many indices (%d) for an encrypted Paillier vector", n);
+    he_tensor *map = mod_slice_map(1, &c->n, n, s);
+    if (!map) return -1;
+    pct *r = pct_new(c->pub, map->ndim, map->size, c->scale);
+    for (int64_t i = 0; r && i < map->size; i++) mpz_set(r->c[i].c, c->c[map->data.i[i]].c);
+    he_release(he_objv(&map->obj));
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 static const he_type pct_type = {
     .name = "cipher<paillier>", .free = pct_free, .repr = pct_repr, .binop = pct_binop, .unop = pct_unop,
-    .len = pct_len,
+    .len = pct_len, .index = pct_index,
 };
 
 /* --- functions ------------------------------------------------------------------------ */
@@ -649,6 +666,14 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     return ty_any;
 }
 
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    if (!is_ct(a)) return NULL;
+    if (nidx + nslices > 1)
+        ck_error(c, n, "too many indices (%d) for an encrypted Paillier vector (1-D)", nidx + nslices);
+    return a;
+}
+
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
 {
     if (!is_ct(a)) return NULL;
@@ -750,4 +775,5 @@ const native_module he_mod_paillier = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
 };

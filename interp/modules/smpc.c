@@ -526,8 +526,24 @@ static int shr_unop(he_op op, he_value a, he_value *out)
     return done(x->c, r, he_smpc_neg(x->c->ctx, r->s, x->s), out);
 }
 
+/* x[i, a:b, ...]: the shares of the elements taken (local: nothing is sent). */
+static int shr_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const shr *x = (const shr *)o;
+    int nd = he_share_ndim(x->s);
+    if (nd == 0) return he_error("cannot index a scalar share");
+    if (n > nd) return he_error("too many indices (%d) for a %d-D share", n, nd);
+    he_tensor *map = mod_slice_map(nd, he_share_shape(x->s), n, s);
+    if (!map) return -1;
+    shr *r = shr_new(x->c);
+    int rc = r ? he_share_gather(r->s, x->s, map->data.i, map->ndim, map->shape) : -1;
+    he_release(he_objv(&map->obj));
+    return done(x->c, r, rc, out);
+}
+
 static const he_type shr_type = {
     .name = "share", .free = shr_free, .repr = shr_repr, .binop = shr_binop, .unop = shr_unop, .len = shr_len,
+    .index = shr_index,
 };
 
 /* --- argument helpers ------------------------------------------------------------------------ */
@@ -1158,6 +1174,12 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     }
 }
 
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    (void)c; (void)n; (void)nidx; (void)nslices; /* the rank is known when it runs */
+    return is_share(a) ? a : NULL;
+}
+
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
 {
     if (!is_share(a)) return NULL;
@@ -1308,4 +1330,5 @@ const native_module he_mod_smpc = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
 };
