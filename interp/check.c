@@ -512,6 +512,21 @@ static type *call(checker *c, node *n)
     return ty_any;
 }
 
+type *ck_obj_method(checker *c, node *at, const char *name, type **t, int n)
+{
+    int obj = -1;
+    for (int i = 0; i < n && obj < 0; i++)
+        if (t[i]->kind == T_OBJ) obj = i;
+    if (obj < 0) return NULL;
+    for (int m = 0; native_modules[m]; m++)
+        if (native_modules[m]->method_rule) {
+            type *r = native_modules[m]->method_rule(c, at, name, t, n);
+            if (r) return r;
+        }
+    ck_error(c, at, "%s: not defined on %s", name, ty_str_of(t[obj]));
+    return ty_any;
+}
+
 /* The type of a[...] for an object type a of a native module; NULL when no
 ** module indexes it. */
 static type *obj_index_type(checker *c, node *n, type *a, int nidx, int nslices)
@@ -776,6 +791,7 @@ static type *expr_(checker *c, node *n)
             for (int i = 0; i < bt->rank; i++) d[i] = bt->dims[bt->rank - 1 - i];
             return ty_tensor(bt->elem, bt->frac, bt->rank, d);
         }
+        if (strcmp(n->name, "T") == 0 && bt->kind == T_OBJ) return ck_obj_method(c, n, "transpose", &bt, 1);
         if (strcmp(n->name, "shape") == 0 && (bt->kind == T_TENSOR || bt->kind == T_ANY)) {
             int64_t d = bt->kind == T_TENSOR && bt->rank >= 0 ? bt->rank : DIM_ANY;
             return ty_tensor(T_INT, 0, 1, &d);

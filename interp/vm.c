@@ -997,9 +997,10 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(TRANSPOSE) {
                 SAVE_PC();
-                if (!he_is_tensor(RB)) {
-                    he_error(".T needs a tensor, not %s", he_typename(RB));
-                    THROW();
+                if (!he_is_tensor(RB)) { /* ciphertexts, shares: their transpose */
+                    if (he_obj_transpose(RB, &tmp) < 0) THROW();
+                    setv(&RA, tmp);
+                    vmbreak;
                 }
                 he_tensor *t = he_tensor_transpose(he_as_tensor(RB));
                 if (!t) THROW();

@@ -86,6 +86,11 @@ struct he_type {
     ** he_slice of tensor.h; is_index drops the axis), also how iteration
     ** takes element i; NULL = cannot be indexed */
     int (*index)(const he_obj *o, int n, const struct he_slice *s, he_value *out);
+    /* The global builtins on this type, by name: "sum" (a[0], [axis a[1]]),
+    ** "count" (how many elements "sum" adds into each result: what mean
+    ** divides by), "transpose" (a[0]; also .T), "outer" (a[0] or a[1] is
+    ** the object). 1 = not this name; NULL = none */
+    int (*method)(const char *name, he_value *a, int n, he_value *out);
 };
 
 /* --- constructors --------------------------------------------------------- */

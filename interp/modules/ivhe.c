@@ -616,9 +616,11 @@ static int ict_index(const he_obj *o, int n, const he_slice *s, he_value *out)
     return put(r, rc, out);
 }
 
+static int ict_method(const char *name, he_value *a, int n, he_value *out);
+
 static const he_type ict_type = {
     .name = CT_NAME, .free = ict_free, .repr = ict_repr, .binop = ict_binop, .unop = ict_unop, .len = ict_len,
-    .index = ict_index,
+    .index = ict_index, .method = ict_method,
 };
 
 /* --- functions ------------------------------------------------------------------------ */
@@ -1106,6 +1108,75 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     return rc;
 }
 
+/* --- the global builtins on ciphertexts: sum, mean, transpose (.T), outer ---------------- */
+/* The axis of sum(c, axis) over kind's axes (a matrix: rows 0, slots 1),
+** -1 for no axis. */
+static int sum_axis(const ict *c, he_value *a, int n, int *axis)
+{
+    *axis = -1;
+    if (n < 2) return 0;
+    int axes = c->kind == K_MATRIX ? 2 : c->kind == K_VECTOR ? 1 : 0;
+    if (a[1].tag != HE_INT) return he_error("sum: the axis must be an int, got %s", he_typename(a[1]));
+    int64_t x = a[1].as.i < 0 ? a[1].as.i + axes : a[1].as.i;
+    if (x < 0 || x >= axes)
+        return he_error("sum: axis %lld out of range for an encrypted IVHE %s", (long long)a[1].as.i,
+                        axes == 2 ? "matrix" : axes == 1 ? "vector" : "scalar");
+    *axis = (int)x;
+    return 0;
+}
+
+/* Each row's slots summed, packed into a vector (one slot per row). */
+static int row_sums(const ict *c, he_value *out)
+{
+    ict *r = ict_new(c->key, K_VECTOR, 1, c->rows);
+    he_ivhe_ct **sc = r ? he_calloc(c->rows, sizeof *sc) : NULL;
+    int rc = sc ? 0 : -1;
+    for (unsigned i = 0; rc == 0 && i < c->rows; i++)
+        rc = (sc[i] = he_ivhe_ct_new(1)) ? he_ivhe_sum(c->key->k, sc[i], c->c[i]) : -1;
+    if (rc == 0) rc = he_ivhe_pack(c->key->k, r->c[0], (const he_ivhe_ct *const *)sc, c->rows);
+    for (unsigned i = 0; sc && i < c->rows; i++) he_ivhe_ct_free(sc[i]);
+    he_free(sc);
+    return put(r, rc, out);
+}
+
+static int ict_method(const char *name, he_value *a, int n, he_value *out)
+{
+    if (strcmp(name, "outer") == 0) return f_outer(NULL, a, n, out);
+    const ict *c = (const ict *)a[0].as.o;
+    if (!he_is(a[0], &ict_type)) return 1;
+    if (strcmp(name, "transpose") == 0) {
+        if (c->kind != K_MATRIX) { /* as NumPy: a vector or scalar is its own transpose */
+            a[0].as.o->rc++;
+            *out = a[0];
+            return 0;
+        }
+        return put(transposed(c), 0, out);
+    }
+    int axis;
+    bool sum = strcmp(name, "sum") == 0;
+    if (!sum && strcmp(name, "count") != 0) return 1;
+    if (sum_axis(c, a, n, &axis) < 0) return -1;
+    if (!sum) {
+        int64_t k = c->kind == K_SCALAR ? 1
+                    : c->kind == K_VECTOR ? c->cols
+                    : axis < 0 ? (int64_t)c->rows * c->cols
+                    : axis == 0 ? c->rows : c->cols;
+        *out = he_int(k);
+        return 0;
+    }
+    if (c->kind == K_MATRIX && axis == 1) return row_sums(c, out);
+    /* the rows added (a matrix), then the slots (no axis, or a vector) */
+    he_value rows = a[0];
+    if (c->kind == K_MATRIX && f_sum(NULL, a, 1, &rows) < 0) return -1;
+    if (c->kind == K_MATRIX && axis == 0) {
+        *out = rows;
+        return 0;
+    }
+    int rc = f_sum(NULL, &rows, 1, out);
+    if (c->kind == K_MATRIX) he_release(rows);
+    return rc;
+}
+
 /* --- files --------------------------------------------------------------------------- */
 static int want_path(he_value v, const char *fn, const char **path)
 {
@@ -1224,6 +1295,16 @@ static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
         ck_error(c, n, "too many indices (%d): an encrypted IVHE value has at most 2 axes (rows, slots)",
                  nidx + nslices);
     return a;
+}
+
+static type *method_rule(checker *c, node *call, const char *name, type **t, int n)
+{
+    bool mine = false;
+    for (int i = 0; i < n; i++) mine = mine || is_ct(t[i]);
+    if (!mine) return NULL;
+    if (strcmp(name, "outer") == 0)
+        for (int i = 0; i < n; i++) mod_need(c, call, t[i], is_ct(t[i]) || is_ptensor(t[i]), "a vector");
+    return ty_obj(CT_NAME);
 }
 
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
@@ -1414,4 +1495,5 @@ const native_module he_mod_ivhe = {
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
     .index_rule = index_rule,
+    .method_rule = method_rule,
 };
