@@ -193,7 +193,8 @@ static type *r_eye(checker *c, node *call, node **a, type **t, int n)
 
 static type *r_transpose(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call; (void)n;
+    type *o = ck_obj_method(c, call, "transpose", t, n);
+    if (o) return o;
     if (!need_tensor(c, a[0], t[0], "transpose", 1) || t[0]->kind == T_ANY) return ty_any;
     if (t[0]->rank < 0) return t[0];
     int64_t d[MAXRANK];
@@ -291,8 +292,24 @@ static type *reduce_rule(checker *c, node **a, type **t, int n, const char *fn, 
     return ty_tensor(e, frac, r, d);
 }
 
-static type *r_sum(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "sum", T_VOID); }
-static type *r_mean(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "mean", T_FLOAT); }
+static type *r_sum(checker *c, node *call, node **a, type **t, int n)
+{
+    type *o = ck_obj_method(c, call, "sum", t, 1);
+    if (o) {
+        if (n > 1) need_int(c, a[1], t[1], "sum", 2);
+        return o;
+    }
+    return reduce_rule(c, a, t, n, "sum", T_VOID);
+}
+static type *r_mean(checker *c, node *call, node **a, type **t, int n)
+{
+    type *o = ck_obj_method(c, call, "mean", t, 1);
+    if (o) {
+        if (n > 1) need_int(c, a[1], t[1], "mean", 2);
+        return o;
+    }
+    return reduce_rule(c, a, t, n, "mean", T_FLOAT);
+}
 static type *r_argmax(checker *c, node *call, node **a, type **t, int n) { (void)call; return reduce_rule(c, a, t, n, "argmax", T_INT); }
 
 static type *r_maxmin(checker *c, node *call, node **a, type **t, int n)
@@ -361,7 +378,8 @@ static type *r_concat(checker *c, node *call, node **a, type **t, int n)
 
 static type *r_outer(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call; (void)n;
+    type *o = ck_obj_method(c, call, "outer", t, n);
+    if (o) return o;
     need_tensor(c, a[0], t[0], "outer", 1);
     need_tensor(c, a[1], t[1], "outer", 2);
     int64_t d[2] = {t[0]->kind == T_TENSOR && t[0]->rank == 1 ? t[0]->dims[0] : DIM_ANY,
@@ -595,9 +613,33 @@ static int random_common(he_value *a, int n, he_value *out, bool normal)
 static int f_uniform(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return random_common(a, n, out, false); }
 static int f_normal(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return random_common(a, n, out, true); }
 
+/* The builtin `name` on an object argument (a ciphertext, a share): its
+** type's method; *done false when no argument is such an object. */
+static int obj_method(const char *name, he_value *a, int n, he_value *out, bool *done)
+{
+    *done = false;
+    for (int i = 0; i < n; i++)
+        if (a[i].tag == HE_OBJ && a[i].as.o->type->method) {
+            *done = true;
+            int rc = a[i].as.o->type->method(name, a, n, out);
+            return rc == 1 ? he_error("%s: not defined on %s", name, he_typename(a[i])) : rc;
+        }
+    return 0;
+}
+
+int he_obj_transpose(he_value v, he_value *out)
+{
+    bool done;
+    int rc = obj_method("transpose", &v, 1, out, &done);
+    return done ? rc : he_error(".T needs a tensor, not %s", he_typename(v));
+}
+
 static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm; (void)n;
+    (void)vm;
+    bool done;
+    int rc = obj_method("transpose", a, n, out, &done);
+    if (done) return rc;
     he_tensor *t;
     if (want_tensor(a[0], "transpose", 1, &t) < 0) return -1;
     he_tensor *r = he_tensor_transpose(t);
@@ -631,8 +673,30 @@ static int reduce(he_value *a, int n, he_value *out, reduce_fn fn, const char *n
     return fn(t, (int)axis, out);
 }
 
-static int f_sum(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_sum, "sum"); }
-static int f_mean(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_mean, "mean"); }
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    bool done;
+    int rc = obj_method("sum", a, n, out, &done);
+    return done ? rc : reduce(a, n, out, he_tensor_sum, "sum");
+}
+
+static int f_mean(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    bool done;
+    he_value total, count;
+    int rc = obj_method("sum", a, n, &total, &done);
+    if (!done) return reduce(a, n, out, he_tensor_mean, "mean");
+    if (rc < 0) return -1;
+    /* an object's mean: its sum divided by the count of what was added */
+    rc = a[0].as.o->type->method("count", a, n, &count);
+    if (rc == 0 && (count.tag != HE_INT || count.as.i < 1)) rc = he_error("mean: of nothing");
+    if (rc == 1) rc = he_error("mean: not defined on %s", he_typename(a[0]));
+    if (rc == 0) rc = he_binop(HE_OP_DIV, total, he_float((double)count.as.i), out);
+    he_release(total);
+    return rc;
+}
 static int f_argmax(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return reduce(a, n, out, he_tensor_argmax, "argmax"); }
 
 static int maxmin(he_value *a, int n, he_value *out, bool mx)
@@ -758,7 +822,10 @@ static int f_concat(he_vm *vm, he_value *a, int n, he_value *out)
 
 static int f_outer(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm; (void)n;
+    (void)vm;
+    bool done;
+    int rc0 = obj_method("outer", a, n, out, &done);
+    if (done) return rc0;
     he_tensor *x, *y;
     if (want_tensor(a[0], "outer", 1, &x) < 0 || want_tensor(a[1], "outer", 2, &y) < 0) return -1;
     if (x->ndim != 1 || y->ndim != 1) return he_error("outer: needs two 1-d tensors");

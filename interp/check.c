@@ -512,6 +512,33 @@ static type *call(checker *c, node *n)
     return ty_any;
 }
 
+type *ck_obj_method(checker *c, node *at, const char *name, type **t, int n)
+{
+    int obj = -1;
+    for (int i = 0; i < n && obj < 0; i++)
+        if (t[i]->kind == T_OBJ) obj = i;
+    if (obj < 0) return NULL;
+    for (int m = 0; native_modules[m]; m++)
+        if (native_modules[m]->method_rule) {
+            type *r = native_modules[m]->method_rule(c, at, name, t, n);
+            if (r) return r;
+        }
+    ck_error(c, at, "%s: not defined on %s", name, ty_str_of(t[obj]));
+    return ty_any;
+}
+
+/* The type of a[...] for an object type a of a native module; NULL when no
+** module indexes it. */
+static type *obj_index_type(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    for (int m = 0; native_modules[m]; m++)
+        if (native_modules[m]->index_rule) {
+            type *r = native_modules[m]->index_rule(c, n, a, nidx, nslices);
+            if (r) return r;
+        }
+    return NULL;
+}
+
 static type *index_expr(checker *c, node *n)
 {
     type *bt = expr(c, n->a);
@@ -540,6 +567,10 @@ static type *index_expr(checker *c, node *n)
     }
     if (bt->kind == T_ANY) return ty_any;
     if (bt->kind == T_STR && n->list.n == 1) return ty_str; /* s[i], s[a:b:c]: bytes */
+    if (bt->kind == T_OBJ) { /* ciphertexts, shares: their module's rule */
+        type *r = obj_index_type(c, n, bt, nidx, n->list.n - nidx);
+        if (r) return r;
+    }
     if (bt->kind != T_TENSOR) {
         ck_error(c, n, "cannot index a value of type %s", ty_str_of(bt));
         return ty_any;
@@ -760,6 +791,7 @@ static type *expr_(checker *c, node *n)
             for (int i = 0; i < bt->rank; i++) d[i] = bt->dims[bt->rank - 1 - i];
             return ty_tensor(bt->elem, bt->frac, bt->rank, d);
         }
+        if (strcmp(n->name, "T") == 0 && bt->kind == T_OBJ) return ck_obj_method(c, n, "transpose", &bt, 1);
         if (strcmp(n->name, "shape") == 0 && (bt->kind == T_TENSOR || bt->kind == T_ANY)) {
             int64_t d = bt->kind == T_TENSOR && bt->rank >= 0 ? bt->rank : DIM_ANY;
             return ty_tensor(T_INT, 0, 1, &d);
@@ -1034,7 +1066,8 @@ static void stmt(checker *c, node *n)
                 vt = ty_any;
             } else vt = ty_any;
         } else if (a->kind == T_ANY) vt = ty_any;
-        else {
+        else if (a->kind == T_OBJ && (vt = obj_index_type(c, n->a, a, 1, 0))) {
+        } else {
             ck_error(c, n->a, "cannot iterate over %s (use a..b for a range of ints, or a tensor)", ty_str_of(a));
             vt = ty_any;
         }

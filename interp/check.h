@@ -65,10 +65,22 @@ typedef struct native_module {
     ** types, or NULL when the rule does not apply to these types */
     type *(*binop_rule)(checker *c, node *n, he_op op, type *a, type *b);
     type *(*unop_rule)(checker *c, node *n, he_op op, type *a);
+    /* type of a[...] with nidx indices and nslices slices where a is one of
+    ** this module's object types (also of the variable of `for x in a`:
+    ** one index), or NULL when the rule does not apply to a */
+    type *(*index_rule)(checker *c, node *n, type *a, int nidx, int nslices);
+    /* type of the global builtin `name` (sum, mean, transpose (.T), outer)
+    ** on arguments t[0..n-1] of which one is this module's object type, or
+    ** NULL when no argument is */
+    type *(*method_rule)(checker *c, node *call, const char *name, type **t, int n);
 } native_module;
 extern const native_module *const native_modules[];
 const native_module *native_module_find(const char *name);
 void ck_error(checker *c, node *at, const char *fmt, ...) HE_PRINTF(3, 4);
+/* The type of builtin `name` on arguments t[0..n-1] when one is an object
+** (ciphertext, share): its module's method_rule, or an error there when no
+** module has the builtin for it; NULL when no argument is an object. */
+type *ck_obj_method(checker *c, node *at, const char *name, type **t, int n);
 /* The constant int tensor literal of a node (e.g. a shape [2, 3]); false if not one. */
 bool ck_const_shape(node *n, int64_t *dims, int *rank);
 /* Element kind of a op b on numbers (the result's fraction bits in *frac),

@@ -139,6 +139,8 @@ void he_vm_free(he_vm *vm);
 #define HE_RUN_CHECK 4 /* check only */
 int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int flags);
 int he_run_file(he_vm *vm, const char *path, int flags);
+/* v.T of a ciphertext or share (its type's "transpose" method, builtins.c). */
+int he_obj_transpose(he_value v, he_value *out);
 /* Calls a function value with arguments; used by builtins and the Lua module. */
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out);
 /* The source line being run (innermost frame), 0 when none. */

@@ -179,13 +179,18 @@ static int iter_get(he_value v, int64_t i, he_value *out)
         *out = he_objv(&c->obj);
         return 0;
     }
+    if (v.tag == HE_OBJ && v.as.o->type->index) {
+        he_slice s = {.start = i, .stop = i + 1, .step = 1, .is_index = true};
+        return v.as.o->type->index(v.as.o, 1, &s, out);
+    }
     return he_error("cannot iterate over %s", he_typename(v));
 }
 
 static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
 {
     bool str = he_is(base, &he_str_type);
-    if (!he_is_tensor(base) && !(str && n == 1)) return he_error("cannot slice %s", he_typename(base));
+    bool obj = base.tag == HE_OBJ && base.as.o->type->index; /* ciphertexts, shares */
+    if (!he_is_tensor(base) && !(str && n == 1) && !obj) return he_error("cannot slice %s", he_typename(base));
     he_slice s[HE_MAXDIM];
     if (n > HE_MAXDIM) return he_error("too many indices");
     for (int i = 0; i < n; i++) {
@@ -208,6 +213,7 @@ static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_val
             items += 1;
         }
     }
+    if (obj && !he_is_tensor(base)) return base.as.o->type->index(base.as.o, n, s, out);
     if (str) {
         /* bytes, as s[i] indexes them; bounds as for tensors */
         const he_str *b = he_as_str(base);
@@ -235,6 +241,15 @@ static int do_index(he_value base, he_value *idx, int n, he_value *out)
             if (i < 0 || i >= (int64_t)s->len)
                 return he_error("index %lld out of range for a string of length %zu", (long long)idx[0].as.i, s->len);
             return iter_get(base, i, out);
+        }
+        if (base.tag == HE_OBJ && base.as.o->type->index) { /* ciphertexts, shares */
+            he_slice s[HE_MAXDIM];
+            if (n > HE_MAXDIM) return he_error("too many indices");
+            for (int i = 0; i < n; i++) {
+                if (idx[i].tag != HE_INT) return he_error("index must be int, not %s", he_typename(idx[i]));
+                s[i] = (he_slice){.start = idx[i].as.i, .stop = idx[i].as.i, .step = 1, .is_index = true};
+            }
+            return base.as.o->type->index(base.as.o, n, s, out);
         }
         return he_error("cannot index %s", he_typename(base));
     }
@@ -994,9 +1009,10 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             }
             vmcase(TRANSPOSE) {
                 SAVE_PC();
-                if (!he_is_tensor(RB)) {
-                    he_error(".T needs a tensor, not %s", he_typename(RB));
-                    THROW();
+                if (!he_is_tensor(RB)) { /* ciphertexts, shares: their transpose */
+                    if (he_obj_transpose(RB, &tmp) < 0) THROW();
+                    setv(&RA, tmp);
+                    vmbreak;
                 }
                 he_tensor *t = he_tensor_transpose(he_as_tensor(RB));
                 if (!t) THROW();

@@ -72,6 +72,8 @@ extern const char *const he_op_symbol[HE_OP__COUNT];
 ** binop is called with the object on either side: it sees both operands and
 ** returns 1 when it does not handle this pair (so the other side may try),
 ** 0 on success, -1 on error (he_error set). */
+struct he_slice;
+
 struct he_type {
     const char *name;
     void (*free)(he_obj *o); /* frees contents and the object; wipes secrets */
@@ -80,6 +82,15 @@ struct he_type {
     int (*unop)(he_op op, he_value a, he_value *out);
     /* number of elements/rows for len() and iteration; NULL = not iterable */
     int (*len)(const he_obj *o, int64_t *n);
+    /* o[s_0, ..., s_(n-1)]: one index or slice per leading axis (struct
+    ** he_slice of tensor.h; is_index drops the axis), also how iteration
+    ** takes element i; NULL = cannot be indexed */
+    int (*index)(const he_obj *o, int n, const struct he_slice *s, he_value *out);
+    /* The global builtins on this type, by name: "sum" (a[0], [axis a[1]]),
+    ** "count" (how many elements "sum" adds into each result: what mean
+    ** divides by), "transpose" (a[0]; also .T), "outer" (a[0] or a[1] is
+    ** the object). 1 = not this name; NULL = none */
+    int (*method)(const char *name, he_value *a, int n, he_value *out);
 };
 
 /* --- constructors --------------------------------------------------------- */

@@ -153,6 +153,12 @@ static ict *ict_new(ikey *key, int kind, unsigned rows, unsigned cols)
     return c;
 }
 
+/* Ciphertexts under one key (a key loaded from a file is the key it was saved from). */
+static bool same_key(const ict *a, const ict *b)
+{
+    return a->key == b->key || he_ivhe_same_key(a->key->k, b->key->k);
+}
+
 /* A new value of the same shape as a. */
 static ict *like(const ict *a) { return ict_new(a->key, a->kind, a->rows, a->cols); }
 
@@ -259,7 +265,7 @@ static he_shapestr ishape(const ict *c)
 static int broadcast(ict *a, ict *b, ict **x, ict **y)
 {
     *x = *y = NULL;
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     if (a->kind == b->kind) {
         if (a->cols != b->cols || a->rows != b->rows)
             return he_error("ivhe: shape mismatch: %s and %s", ishape(a).s, ishape(b).s);
@@ -304,7 +310,7 @@ static int add_sub_ct(he_op op, ict *a, ict *b, he_value *out)
 /* Element-wise product (a scalar broadcasts through the cheaper scalar product). */
 static int mul_ct(ict *a, ict *b, he_value *out)
 {
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     he_ivhe_key *k = a->key->k;
     int64_t sf = a->key->sf;
     ict *r = NULL;
@@ -441,7 +447,7 @@ static int plain_rows_matmul(he_tensor *t, ict *W, he_value *out)
 
 static int matmul_ct(ict *a, ict *b, he_value *out)
 {
-    if (a->key != b->key && a->key->k != b->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(a, b)) return he_error("ivhe: ciphertexts under different keys");
     if (a->kind == K_SCALAR || b->kind == K_SCALAR) return he_error("ivhe: '@' needs vectors or matrices, not scalars");
     he_ivhe_key *k = a->key->k;
     ict *r = NULL, *bt = NULL;
@@ -538,8 +544,83 @@ static int ict_unop(he_op op, he_value a, he_value *out)
     return 0;
 }
 
+/* Slots first, first + step, ... (count of them) of the vector ciphertext
+** v (dimension cols) into out: a copy when all are taken in order, else
+** each extracted and the scalars packed (key switches). */
+static int take_slots(const ict *c, const he_ivhe_ct *v, int64_t first, int64_t count, int64_t step,
+                      he_ivhe_ct *out)
+{
+    if (count == c->cols && step == 1) return he_ivhe_ct_copy(out, v);
+    he_ivhe_ct **sc = he_calloc((size_t)count, sizeof *sc);
+    if (!sc) return -1;
+    int rc = 0;
+    for (int64_t k = 0; k < count && rc == 0; k++)
+        rc = (sc[k] = he_ivhe_ct_new(1)) ? he_ivhe_extract(c->key->k, sc[k], v, (unsigned)(first + k * step)) : -1;
+    if (rc == 0) rc = he_ivhe_pack(c->key->k, out, (const he_ivhe_ct *const *)sc, (unsigned)count);
+    for (int64_t k = 0; k < count; k++) he_ivhe_ct_free(sc[k]);
+    he_free(sc);
+    return rc;
+}
+
+/* v[j], v[a:b:k] of a vector; m[i], m[a:b], m[i, j], m[:, j], m[a:b, c:d] of
+** a matrix (rows, then slots). Rows are taken by copying; slots, unless all
+** are taken in order, by extraction and packing (key switches). */
+static int ict_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const ict *c = (const ict *)o;
+    if (c->kind == K_SCALAR) return he_error("cannot index an encrypted IVHE scalar");
+    int axes = c->kind == K_MATRIX ? 2 : 1;
+    if (n > axes)
+        return he_error("too many indices (%d) for an encrypted IVHE %s", n, axes == 2 ? "matrix" : "vector");
+    int64_t rfirst = 0, rcount = 1, rstep = 1, sfirst = 0, scount = c->cols, sstep = 1;
+    bool rindex = false, sindex = false;
+    const he_slice *slot = NULL;
+    if (c->kind == K_MATRIX) {
+        if (he_slice_resolve(&s[0], c->rows, 0, &rfirst, &rcount) < 0) return -1;
+        rindex = s[0].is_index;
+        rstep = rindex || rcount <= 1 ? 1 : s[0].step;
+        if (n > 1) slot = &s[1];
+    } else slot = &s[0];
+    if (slot) {
+        if (he_slice_resolve(slot, c->cols, axes - 1, &sfirst, &scount) < 0) return -1;
+        sindex = slot->is_index;
+        sstep = sindex || scount <= 1 ? 1 : slot->step;
+    }
+    if (rcount == 0 || scount == 0) return he_error("ivhe: an empty slice of an encrypted value");
+    /* the result: scalar, vector (of slots, or of one slot of each row) or matrix */
+    int kind;
+    unsigned rrows = 1, rcols;
+    if (rindex || c->kind == K_VECTOR) kind = sindex ? K_SCALAR : K_VECTOR, rcols = sindex ? 1 : (unsigned)scount;
+    else if (sindex) kind = K_VECTOR, rcols = (unsigned)rcount;
+    else kind = K_MATRIX, rrows = (unsigned)rcount, rcols = (unsigned)scount;
+    ict *r = ict_new(c->key, kind, rrows, rcols);
+    if (!r) return -1;
+    int rc = 0;
+    if (c->kind == K_MATRIX && !rindex && sindex) {
+        /* column j of the rows taken: one slot of each, packed */
+        he_ivhe_ct **sc = he_calloc((size_t)rcount, sizeof *sc);
+        rc = sc ? 0 : -1;
+        for (int64_t k = 0; k < rcount && rc == 0; k++)
+            rc = (sc[k] = he_ivhe_ct_new(1)) ? he_ivhe_extract(c->key->k, sc[k], c->c[rfirst + k * rstep], (unsigned)sfirst)
+                                              : -1;
+        if (rc == 0) rc = he_ivhe_pack(c->key->k, r->c[0], (const he_ivhe_ct *const *)sc, (unsigned)rcount);
+        for (int64_t k = 0; sc && k < rcount; k++) he_ivhe_ct_free(sc[k]);
+        he_free(sc);
+    } else {
+        for (unsigned k = 0; k < rrows && rc == 0; k++) {
+            const he_ivhe_ct *v = c->c[rfirst + (int64_t)k * rstep];
+            rc = sindex ? he_ivhe_extract(c->key->k, r->c[k], v, (unsigned)sfirst)
+                        : take_slots(c, v, sfirst, scount, sstep, r->c[k]);
+        }
+    }
+    return put(r, rc, out);
+}
+
+static int ict_method(const char *name, he_value *a, int n, he_value *out);
+
 static const he_type ict_type = {
     .name = CT_NAME, .free = ict_free, .repr = ict_repr, .binop = ict_binop, .unop = ict_unop, .len = ict_len,
+    .index = ict_index, .method = ict_method,
 };
 
 /* --- functions ------------------------------------------------------------------------ */
@@ -565,6 +646,35 @@ static int want_int(he_value v, const char *fn, const char *what, int64_t lo, in
     return 0;
 }
 
+/* The warning line of he_ivhe_warning(), once per VM: every program that
+** makes or loads a key prints it. */
+static void warn_once(he_vm *vm)
+{
+    if (vm->warned_ivhe) return;
+    if (vm->out) fflush(vm->out); /* keeps the order in a log of both streams */
+    fprintf(vm->err ? vm->err : stderr, "%s\n", he_ivhe_warning());
+    fflush(vm->err ? vm->err : stderr);
+    vm->warned_ivhe = true;
+}
+
+/* A runtime key (NULL: an error is set) as a value; takes it. */
+static int key_value(he_ivhe_key *k, he_value *out)
+{
+    if (!k) return -1;
+    ikey *o = he_malloc(sizeof *o);
+    if (!o) {
+        he_ivhe_key_free(k);
+        return -1;
+    }
+    const he_ivhe_params *p = he_ivhe_key_params(k);
+    he_obj_init(&o->obj, &ikey_type);
+    o->k = k;
+    o->sf = p->scale;
+    o->max_dim = p->max_dim;
+    *out = he_objv(&o->obj);
+    return 0;
+}
+
 /* keygen([max_dim, scale, w, l, a_bound, t_bound, e_bound]) */
 static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -585,25 +695,8 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
         }
     }
     if (he_ivhe_params_check(&p) < 0) return -1;
-    if (!vm->warned_ivhe) {
-        if (vm->out) fflush(vm->out); /* keeps the order in a log of both streams */
-        fprintf(vm->err ? vm->err : stderr, "%s\n", he_ivhe_warning());
-        fflush(vm->err ? vm->err : stderr);
-        vm->warned_ivhe = true;
-    }
-    he_ivhe_key *k = he_ivhe_key_new(&p);
-    if (!k) return -1;
-    ikey *o = he_malloc(sizeof *o);
-    if (!o) {
-        he_ivhe_key_free(k);
-        return -1;
-    }
-    he_obj_init(&o->obj, &ikey_type);
-    o->k = k;
-    o->sf = p.scale;
-    o->max_dim = p.max_dim;
-    *out = he_objv(&o->obj);
-    return 0;
+    warn_once(vm);
+    return key_value(he_ivhe_key_new(&p), out);
 }
 
 static int f_precompute(he_vm *vm, he_value *a, int n, he_value *out)
@@ -644,7 +737,7 @@ static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
     ikey *k = NULL;
     ict *c = NULL;
     if (want_key(a[0], "decrypt", &k) < 0 || want_ct(a[1], "decrypt", &c) < 0) return -1;
-    if (c->key->k != k->k) return he_error("ivhe.decrypt: the ciphertext is under another key");
+    if (c->key != k && !he_ivhe_same_key(c->key->k, k->k)) return he_error("ivhe.decrypt: the ciphertext is under another key");
     if (c->kind == K_SCALAR) {
         double x;
         if (he_ivhe_decrypt_fixed(k->k, c->c[0], &x) < 0) return -1;
@@ -670,7 +763,7 @@ static int f_noise(he_vm *vm, he_value *a, int n, he_value *out)
     ikey *k = NULL;
     ict *c = NULL;
     if (want_key(a[0], "noise", &k) < 0 || want_ct(a[1], "noise", &c) < 0) return -1;
-    if (c->key->k != k->k) return he_error("ivhe.noise: the ciphertext is under another key");
+    if (c->key != k && !he_ivhe_same_key(c->key->k, k->k)) return he_error("ivhe.noise: the ciphertext is under another key");
     double m = 0;
     for (unsigned i = 0; i < c->rows; i++) {
         double e;
@@ -973,7 +1066,7 @@ static int f_sub_rows(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_index(a[1], "sub_rows", W->rows, &idx) < 0 || want_ct(a[2], "sub_rows", &v) < 0) return -1;
     if (v->kind != K_VECTOR || v->cols != W->cols)
         return he_error("ivhe.sub_rows: the update must be an encrypted vector of %u", W->cols);
-    if (v->key->k != W->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(v, W)) return he_error("ivhe: ciphertexts under different keys");
     for (int64_t i = 0; i < idx->size; i++) {
         he_ivhe_ct *row = W->c[idx->data.i[i]];
         if (he_ivhe_sub(row, row, v->c[0]) < 0) return -1;
@@ -1000,7 +1093,7 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     }
     ict *W = (ict *)a[0].as.o, *G = NULL;
     if (want_ct(a[1], "sgd", &G) < 0) return -1;
-    if (G->key->k != W->key->k) return he_error("ivhe: ciphertexts under different keys");
+    if (!same_key(G, W)) return he_error("ivhe: ciphertexts under different keys");
     if (G->kind != W->kind || G->rows != W->rows || G->cols != W->cols)
         return he_error("ivhe.sgd: shape mismatch: %s and %s", ishape(W).s, ishape(G).s);
     double num = nearbyint(rate * (double)FRAC_DEN);
@@ -1013,6 +1106,142 @@ static int f_sgd(he_vm *vm, he_value *a, int n, he_value *out)
     }
     he_ivhe_ct_free(t);
     return rc;
+}
+
+/* --- the global builtins on ciphertexts: sum, mean, transpose (.T), outer ---------------- */
+/* The axis of sum(c, axis) over kind's axes (a matrix: rows 0, slots 1),
+** -1 for no axis. */
+static int sum_axis(const ict *c, he_value *a, int n, int *axis)
+{
+    *axis = -1;
+    if (n < 2) return 0;
+    int axes = c->kind == K_MATRIX ? 2 : c->kind == K_VECTOR ? 1 : 0;
+    if (a[1].tag != HE_INT) return he_error("sum: the axis must be an int, got %s", he_typename(a[1]));
+    int64_t x = a[1].as.i < 0 ? a[1].as.i + axes : a[1].as.i;
+    if (x < 0 || x >= axes)
+        return he_error("sum: axis %lld out of range for an encrypted IVHE %s", (long long)a[1].as.i,
+                        axes == 2 ? "matrix" : axes == 1 ? "vector" : "scalar");
+    *axis = (int)x;
+    return 0;
+}
+
+/* Each row's slots summed, packed into a vector (one slot per row). */
+static int row_sums(const ict *c, he_value *out)
+{
+    ict *r = ict_new(c->key, K_VECTOR, 1, c->rows);
+    he_ivhe_ct **sc = r ? he_calloc(c->rows, sizeof *sc) : NULL;
+    int rc = sc ? 0 : -1;
+    for (unsigned i = 0; rc == 0 && i < c->rows; i++)
+        rc = (sc[i] = he_ivhe_ct_new(1)) ? he_ivhe_sum(c->key->k, sc[i], c->c[i]) : -1;
+    if (rc == 0) rc = he_ivhe_pack(c->key->k, r->c[0], (const he_ivhe_ct *const *)sc, c->rows);
+    for (unsigned i = 0; sc && i < c->rows; i++) he_ivhe_ct_free(sc[i]);
+    he_free(sc);
+    return put(r, rc, out);
+}
+
+static int ict_method(const char *name, he_value *a, int n, he_value *out)
+{
+    if (strcmp(name, "outer") == 0) return f_outer(NULL, a, n, out);
+    const ict *c = (const ict *)a[0].as.o;
+    if (!he_is(a[0], &ict_type)) return 1;
+    if (strcmp(name, "transpose") == 0) {
+        if (c->kind != K_MATRIX) { /* as NumPy: a vector or scalar is its own transpose */
+            a[0].as.o->rc++;
+            *out = a[0];
+            return 0;
+        }
+        return put(transposed(c), 0, out);
+    }
+    int axis;
+    bool sum = strcmp(name, "sum") == 0;
+    if (!sum && strcmp(name, "count") != 0) return 1;
+    if (sum_axis(c, a, n, &axis) < 0) return -1;
+    if (!sum) {
+        int64_t k = c->kind == K_SCALAR ? 1
+                    : c->kind == K_VECTOR ? c->cols
+                    : axis < 0 ? (int64_t)c->rows * c->cols
+                    : axis == 0 ? c->rows : c->cols;
+        *out = he_int(k);
+        return 0;
+    }
+    if (c->kind == K_MATRIX && axis == 1) return row_sums(c, out);
+    /* the rows added (a matrix), then the slots (no axis, or a vector) */
+    he_value rows = a[0];
+    if (c->kind == K_MATRIX && f_sum(NULL, a, 1, &rows) < 0) return -1;
+    if (c->kind == K_MATRIX && axis == 0) {
+        *out = rows;
+        return 0;
+    }
+    int rc = f_sum(NULL, &rows, 1, out);
+    if (c->kind == K_MATRIX) he_release(rows);
+    return rc;
+}
+
+/* --- files --------------------------------------------------------------------------- */
+static int want_path(he_value v, const char *fn, const char **path)
+{
+    if (!he_is(v, &he_str_type)) return he_error("ivhe.%s: the path must be a str, got %s", fn, he_typename(v));
+    *path = he_as_str(v)->data;
+    return 0;
+}
+
+static int f_save_key(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ikey *k = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (want_key(a[0], "save_key", &k) < 0 || want_path(a[1], "save_key", &path) < 0) return -1;
+    return he_ivhe_key_save(k->k, path);
+}
+
+static int f_load_key(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)n;
+    const char *path = NULL;
+    if (want_path(a[0], "load_key", &path) < 0) return -1;
+    he_ivhe_key *k = he_ivhe_key_load(path);
+    if (!k) return -1;
+    warn_once(vm);
+    return key_value(k, out);
+}
+
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ict *c = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (want_ct(a[0], "save", &c) < 0 || want_path(a[1], "save", &path) < 0) return -1;
+    return he_ivhe_ctv_save(c->key->k, (const he_ivhe_ct *const *)c->c, c->rows, (uint32_t)c->kind, path);
+}
+
+static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ikey *k = NULL;
+    const char *path = NULL;
+    if (want_key(a[0], "load", &k) < 0 || want_path(a[1], "load", &path) < 0) return -1;
+    he_ivhe_ct **v = NULL;
+    unsigned cnt = 0;
+    uint32_t kind = 0;
+    if (he_ivhe_ctv_load(k->k, path, &v, &cnt, &kind) < 0) return -1;
+    int rc = 0;
+    if (kind > K_MATRIX || (kind != K_MATRIX && cnt != 1) || (kind == K_SCALAR && v[0]->dim != 1))
+        rc = he_error("ivhe.load: %s is damaged (shape)", path);
+    ict *c = rc == 0 ? ict_new(k, (int)kind, 0, v[0]->dim) : NULL;
+    if (c) {
+        /* ict_new made no rows: the loaded ciphertexts become them */
+        ict *big = he_realloc(c, sizeof *c + (size_t)cnt * sizeof c->c[0]);
+        if (big) {
+            c = big;
+            for (unsigned i = 0; i < cnt; i++) c->c[i] = v[i], v[i] = NULL;
+            c->rows = cnt;
+        } else rc = -1;
+    } else rc = -1;
+    for (unsigned i = 0; i < cnt; i++) he_ivhe_ct_free(v[i]);
+    he_free(v);
+    return put(c, rc, out);
 }
 
 /* --- static rules ------------------------------------------------------------------------ */
@@ -1057,6 +1286,25 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
         ck_error(c, n, "IVHE ciphertexts support + - * @ and division by a number, not '%s'", he_op_symbol[op]);
         return ty_any;
     }
+}
+
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    if (!is_ct(a)) return NULL;
+    if (nidx + nslices > 2)
+        ck_error(c, n, "too many indices (%d): an encrypted IVHE value has at most 2 axes (rows, slots)",
+                 nidx + nslices);
+    return a;
+}
+
+static type *method_rule(checker *c, node *call, const char *name, type **t, int n)
+{
+    bool mine = false;
+    for (int i = 0; i < n; i++) mine = mine || is_ct(t[i]);
+    if (!mine) return NULL;
+    if (strcmp(name, "outer") == 0)
+        for (int i = 0; i < n; i++) mod_need(c, call, t[i], is_ct(t[i]) || is_ptensor(t[i]), "a vector");
+    return ty_obj(CT_NAME);
 }
 
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
@@ -1181,6 +1429,37 @@ static type *r_sgd(checker *c, node *call, node **a, type **t, int n)
     return ty_void;
 }
 
+static type *r_save_key(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_load_key(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "a path (str)");
+    return ty_obj(KEY_NAME);
+}
+
+static type *r_save(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "an ivhe ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
+static type *r_load(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_key(t[0]), "an ivhe key");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_obj(CT_NAME);
+}
+
 static const builtin fns[] = {
     {"keygen", NULL, 0, 7, f_keygen, r_keygen,
      "keygen([max_dim, scale, w, l, a_bound, t_bound, e_bound]): a key (defaults 10, 1000, 2^25, 100, 10, 10, 10); warns once"},
@@ -1203,6 +1482,10 @@ static const builtin fns[] = {
     {"mean_rows", NULL, 2, 2, f_mean_rows, r_rows, "mean_rows(W, idx): mean of rows idx (encrypted or plain W)"},
     {"sgd", NULL, 3, 3, f_sgd, r_sgd, "sgd(W, G, rate): W -= rate * G in place (encrypted or plain)"},
     {"sub_rows", NULL, 3, 3, f_sub_rows, r_rows, "sub_rows(W, idx, v): W[i] -= v for i in idx, in place"},
+    {"save_key", NULL, 2, 2, f_save_key, r_save_key, "save_key(key, path): the key's secrets and parameters, mode 0600"},
+    {"load_key", NULL, 1, 1, f_load_key, r_load_key, "load_key(path): a key saved by save_key; warns once"},
+    {"save", NULL, 2, 2, f_save, r_save, "save(c, path): an encrypted scalar, vector or matrix"},
+    {"load", NULL, 2, 2, f_load, r_load, "load(key, path): a ciphertext saved by save, under this key"},
 };
 
 const native_module he_mod_ivhe = {
@@ -1211,4 +1494,6 @@ const native_module he_mod_ivhe = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
+    .method_rule = method_rule,
 };

@@ -21,3 +21,13 @@ void *mod_want(he_value v, const he_type *t, const char *mod, const char *fn, co
     he_error("%s.%s: expected %s, got %s", mod, fn, what, he_typename(v));
     return NULL;
 }
+
+he_tensor *mod_slice_map(int ndim, const int64_t *shape, int n, const he_slice *s)
+{
+    he_tensor *all = he_tensor_new(HE_DT_INT, 0, ndim, shape);
+    if (!all) return NULL;
+    for (int64_t i = 0; i < all->size; i++) all->data.i[i] = i;
+    he_tensor *r = he_tensor_slice(all, n, s);
+    he_release(he_objv(&all->obj));
+    return r;
+}

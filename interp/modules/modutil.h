@@ -32,4 +32,10 @@ bool mod_need(checker *c, node *at, type *t, bool ok, const char *what);
 ** "MOD.FN: expected WHAT, got TYPE". */
 void *mod_want(he_value v, const he_type *t, const char *mod, const char *fn, const char *what);
 
+/* Indexing and slicing of an object held as a flat array of ndim-D shape
+** (ciphertexts, shares): an int tensor of the result's shape whose entries
+** are the flat positions taken (0-D when every axis is indexed), with the
+** bounds and messages of tensor slicing; NULL with he_error. */
+he_tensor *mod_slice_map(int ndim, const int64_t *shape, int n, const he_slice *s);
+
 #endif

@@ -244,6 +244,8 @@ static int cipher_cipher(he_op op, pct *a, pct *b, he_value *out)
     return 0;
 }
 
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out);
+
 /* c op p, or p op c when swapped (only + and - and * commute or flip). */
 static int cipher_plain(he_op op, pct *c, he_value pv, bool swapped, he_value *out)
 {
@@ -257,9 +259,21 @@ static int cipher_plain(he_op op, pct *c, he_value pv, bool swapped, he_value *o
         if (k == 0) return he_error("division by zero");
         return cipher_plain(HE_OP_MUL, c, he_float(1.0 / k), false, out);
     }
+    if (op == HE_OP_MATMUL && c->ndim == 1 && he_is_tensor(pv) && he_as_tensor(pv)->ndim == 1) {
+        /* the inner product with a plain vector: products, then their sum */
+        if (he_as_tensor(pv)->size != c->n)
+            return he_error("paillier: '@' of vectors of lengths %lld and %lld", (long long)c->n,
+                            (long long)he_as_tensor(pv)->size);
+        he_value prod;
+        if (cipher_plain(HE_OP_MUL, c, pv, swapped, &prod) < 0) return -1;
+        int rc = f_sum(NULL, &prod, 1, out);
+        he_release(prod);
+        return rc;
+    }
     if (op != HE_OP_ADD && op != HE_OP_SUB && op != HE_OP_MUL) {
         if (op == HE_OP_DIV) return he_error("paillier: cannot divide by a ciphertext");
-        if (op == HE_OP_MATMUL) return he_error("paillier: '@' is not supported on ciphertexts; use products and paillier.sum");
+        if (op == HE_OP_MATMUL)
+            return he_error("paillier: '@' needs an encrypted vector and a plain vector of the same length");
         return he_error("Paillier ciphertexts cannot be compared (%s)", he_op_symbol[op]);
     }
     plain p;
@@ -339,9 +353,62 @@ static int pct_unop(he_op op, he_value a, he_value *out)
     return 0;
 }
 
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out);
+
+/* sum, mean (through count) and transpose (.T: a vector is its own, as in
+** NumPy) of the global builtins; outer would be 2-D, which a Paillier
+** value is not. */
+static int pct_method(const char *name, he_value *a, int n, he_value *out)
+{
+    if (strcmp(name, "outer") == 0)
+        return he_error("outer: Paillier values are scalars or vectors; multiply by plain numbers instead");
+    if (!he_is(a[0], &pct_type)) return 1;
+    const pct *c = (const pct *)a[0].as.o;
+    bool sum = strcmp(name, "sum") == 0, count = strcmp(name, "count") == 0;
+    if (sum || count) {
+        if (n > 1 && (a[1].tag != HE_INT || a[1].as.i < -c->ndim || a[1].as.i >= (c->ndim ? c->ndim : 0)))
+            return a[1].tag != HE_INT ? he_error("sum: the axis must be an int, got %s", he_typename(a[1]))
+                                      : he_error("sum: axis %lld out of range for an encrypted Paillier %s",
+                                                 (long long)a[1].as.i, c->ndim ? "vector" : "scalar");
+        if (count) {
+            *out = he_int(c->ndim ? c->n : 1);
+            return 0;
+        }
+        if (c->ndim == 0) {
+            a[0].as.o->rc++;
+            *out = a[0];
+            return 0;
+        }
+        return f_sum(NULL, a, 1, out);
+    }
+    if (strcmp(name, "transpose") == 0) {
+        a[0].as.o->rc++;
+        *out = a[0];
+        return 0;
+    }
+    return 1;
+}
+
+/* c[i] (an encrypted scalar), c[a:b:k] (a vector): copies of the
+** ciphertexts taken, no key needed. */
+static int pct_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const pct *c = (const pct *)o;
+    if (c->ndim == 0) return he_error("cannot index an encrypted Paillier scalar");
+    if (n > 1) return he_error("too many indices (%d) for an encrypted Paillier vector", n);
+    he_tensor *map = mod_slice_map(1, &c->n, n, s);
+    if (!map) return -1;
+    pct *r = pct_new(c->pub, map->ndim, map->size, c->scale);
+    for (int64_t i = 0; r && i < map->size; i++) mpz_set(r->c[i].c, c->c[map->data.i[i]].c);
+    he_release(he_objv(&map->obj));
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 static const he_type pct_type = {
     .name = "cipher<paillier>", .free = pct_free, .repr = pct_repr, .binop = pct_binop, .unop = pct_unop,
-    .len = pct_len,
+    .len = pct_len, .index = pct_index, .method = pct_method,
 };
 
 /* --- functions ------------------------------------------------------------------------ */
@@ -644,9 +711,31 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     }
     if (op == HE_OP_ADD || op == HE_OP_SUB || op == HE_OP_MUL) return ct;
     if (op == HE_OP_DIV && is_ct(a) && other->kind != T_TENSOR) return ct;
+    if (op == HE_OP_MATMUL && (other->kind == T_ANY || other->kind == T_TENSOR)) return ct; /* with a plain vector */
     if (op == HE_OP_DIV) ck_error(c, n, "Paillier: a ciphertext can only be divided by a plaintext number");
-    else ck_error(c, n, "Paillier ciphertexts support + - * and division by a number, not '%s'", he_op_symbol[op]);
+    else if (op == HE_OP_MATMUL) ck_error(c, n, "Paillier: '@' needs an encrypted vector and a plain vector");
+    else ck_error(c, n, "Paillier ciphertexts support + - * @ and division by a number, not '%s'", he_op_symbol[op]);
     return ty_any;
+}
+
+static type *method_rule(checker *c, node *call, const char *name, type **t, int n)
+{
+    bool mine = false;
+    for (int i = 0; i < n; i++) mine = mine || is_ct(t[i]);
+    if (!mine) return NULL;
+    if (strcmp(name, "outer") == 0) {
+        ck_error(c, call, "outer: Paillier values are scalars or vectors; multiply by plain numbers instead");
+        return ty_any;
+    }
+    return ty_obj("cipher<paillier>");
+}
+
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    if (!is_ct(a)) return NULL;
+    if (nidx + nslices > 1)
+        ck_error(c, n, "too many indices (%d) for an encrypted Paillier vector (1-D)", nidx + nslices);
+    return a;
 }
 
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
@@ -750,4 +839,6 @@ const native_module he_mod_paillier = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
+    .method_rule = method_rule,
 };

@@ -526,9 +526,91 @@ static int shr_unop(he_op op, he_value a, he_value *out)
     return done(x->c, r, he_smpc_neg(x->c->ctx, r->s, x->s), out);
 }
 
+/* x[i, a:b, ...]: the shares of the elements taken (local: nothing is sent). */
+static int shr_index(const he_obj *o, int n, const he_slice *s, he_value *out)
+{
+    const shr *x = (const shr *)o;
+    int nd = he_share_ndim(x->s);
+    if (nd == 0) return he_error("cannot index a scalar share");
+    if (n > nd) return he_error("too many indices (%d) for a %d-D share", n, nd);
+    he_tensor *map = mod_slice_map(nd, he_share_shape(x->s), n, s);
+    if (!map) return -1;
+    shr *r = shr_new(x->c);
+    int rc = r ? he_share_gather(r->s, x->s, map->data.i, map->ndim, map->shape) : -1;
+    he_release(he_objv(&map->obj));
+    return done(x->c, r, rc, out);
+}
+
+static int shr_method(const char *name, he_value *a, int n, he_value *out);
+
 static const he_type shr_type = {
     .name = "share", .free = shr_free, .repr = shr_repr, .binop = shr_binop, .unop = shr_unop, .len = shr_len,
+    .index = shr_index, .method = shr_method,
 };
+
+/* --- the global builtins on shares: sum, mean, transpose (.T), outer ------------------------- */
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out);
+static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out);
+
+/* v as a share or plain tensor of shape (rows, cols) for outer(): a share
+** copied and reshaped, a plain 1-D tensor reshaped. */
+static int outer_side(he_value v, int64_t rows, int64_t cols, he_value *out)
+{
+    int64_t sh[2] = {rows, cols};
+    if (he_is(v, &shr_type)) {
+        const shr *x = (const shr *)v.as.o;
+        if (he_share_ndim(x->s) != 1) return he_error("outer: needs two vectors (1-D)");
+        shr *r = shr_new(x->c);
+        int rc = r ? he_share_copy(r->s, x->s) : -1;
+        if (rc == 0) rc = he_share_reshape(r->s, 2, sh);
+        return done(x->c, r, rc, out);
+    }
+    if (!he_is_tensor(v) || he_as_tensor(v)->ndim != 1) return he_error("outer: needs two vectors (1-D)");
+    he_tensor *t = he_tensor_reshape(he_as_tensor(v), 2, sh);
+    if (!t) return -1;
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+static int64_t vec_len(he_value v)
+{
+    if (he_is(v, &shr_type)) return he_share_ndim(((const shr *)v.as.o)->s) == 1 ? he_share_shape(((const shr *)v.as.o)->s)[0] : -1;
+    return he_is_tensor(v) && he_as_tensor(v)->ndim == 1 ? he_as_tensor(v)->size : -1;
+}
+
+static int shr_method(const char *name, he_value *a, int n, he_value *out)
+{
+    if (strcmp(name, "outer") == 0) {
+        /* u as a column times v as a row: a matrix product (Beaver matrix triple with two shares) */
+        int64_t nu = vec_len(a[0]), nv = vec_len(a[1]);
+        if (nu < 0 || nv < 0) return he_error("outer: needs two vectors (1-D)");
+        he_value col = he_nil(), row = he_nil();
+        int rc = outer_side(a[0], nu, 1, &col);
+        if (rc == 0) rc = outer_side(a[1], 1, nv, &row);
+        if (rc == 0) rc = he_binop(HE_OP_MATMUL, col, row, out);
+        he_release(col);
+        he_release(row);
+        return rc;
+    }
+    if (!he_is(a[0], &shr_type)) return 1;
+    const shr *x = (const shr *)a[0].as.o;
+    int nd = he_share_ndim(x->s);
+    if (strcmp(name, "sum") == 0) return f_sum(NULL, a, n, out);
+    if (strcmp(name, "count") == 0) {
+        int64_t axis = n > 1 && a[1].tag == HE_INT ? a[1].as.i : 0;
+        if (axis < 0) axis += nd;
+        *out = he_int(n > 1 && nd > 0 ? he_share_shape(x->s)[axis] : (int64_t)he_share_size(x->s));
+        return 0;
+    }
+    if (strcmp(name, "transpose") == 0) {
+        if (nd == 2) return f_transpose(NULL, a, 1, out);
+        if (nd > 2) return he_error("transpose: a share of %d dimensions (2 at most)", nd);
+        a[0].as.o->rc++; /* as NumPy: a vector or scalar is its own transpose */
+        *out = a[0];
+        return 0;
+    }
+    return 1;
+}
 
 /* --- argument helpers ------------------------------------------------------------------------ */
 static int want_ctx(he_value v, const char *fn, sctx **c)
@@ -1158,6 +1240,23 @@ static type *binop_rule(checker *c, node *n, he_op op, type *a, type *b)
     }
 }
 
+static type *index_rule(checker *c, node *n, type *a, int nidx, int nslices)
+{
+    (void)c; (void)n; (void)nidx; (void)nslices; /* the rank is known when it runs */
+    return is_share(a) ? a : NULL;
+}
+
+static type *method_rule(checker *c, node *call, const char *name, type **t, int n)
+{
+    bool mine = false;
+    for (int i = 0; i < n; i++) mine = mine || is_share(t[i]);
+    if (!mine) return NULL;
+    if (strcmp(name, "outer") == 0)
+        for (int i = 0; i < n; i++)
+            mod_need(c, call, t[i], is_share(t[i]) || (t[i]->kind == T_TENSOR && t[i]->elem != T_BOOL), "a vector");
+    return ty_obj("share");
+}
+
 static type *unop_rule(checker *c, node *n, he_op op, type *a)
 {
     if (!is_share(a)) return NULL;
@@ -1308,4 +1407,6 @@ const native_module he_mod_smpc = {
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .index_rule = index_rule,
+    .method_rule = method_rule,
 };

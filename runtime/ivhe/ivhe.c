@@ -12,6 +12,7 @@
 #include "ivhe/ivhe.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <string.h>
 
 const double he_ivhe_sigmoid_coef[8] = {0.5, 0.25, 0.0, -1.0 / 48.0, 0.0, 1.0 / 480.0, 0.0,
@@ -19,6 +20,7 @@ const double he_ivhe_sigmoid_coef[8] = {0.5, 0.25, 0.0, -1.0 / 48.0, 0.0, 1.0 / 
 
 struct he_ivhe_key {
     he_ivhe_params p;
+    uint8_t id[32];  /* random at creation: names the key in ciphertext files */
     mpz_t w, whalf;
     int64_t *T;     /* secrets: T of dimension m at T + m (m - 1) / 2 */
     size_t n_T;
@@ -277,6 +279,7 @@ he_ivhe_key *he_ivhe_key_new(const he_ivhe_params *p)
         he_ivhe_key_free(k);
         return NULL;
     }
+    he_randombytes(k->id, sizeof k->id);
     sampler s;
     sampler_init(&s);
     for (unsigned m = 1; m <= p->max_dim; m++) {
@@ -1174,4 +1177,254 @@ int he_ivhe_poly(he_ivhe_key *k, he_ivhe_ct *out, const he_ivhe_ct *a, const dou
 int he_ivhe_sigmoid(he_ivhe_key *k, he_ivhe_ct *out, const he_ivhe_ct *a)
 {
     return he_ivhe_poly(k, out, a, he_ivhe_sigmoid_coef, 7);
+}
+
+/* ------------------------------------------------------------------------ */
+/* files                                                                    */
+/*
+** Layout (integers little-endian):
+**   magic "HEIVHE\r\n" (8) | version u32 | kind u32 | body length u64 |
+**   body | BLAKE2b-256 of everything before (32)
+** kind 1, a key: id (32) | w u64 | l u32 | a_bound u32 | t_bound u32 |
+**   e_bound u32 | scale i64 | max_dim u32 | the secrets T_1 .. T_max_dim
+**   (max_dim (max_dim + 1) / 2 entries, i64 each).
+** kind 2, ciphertexts: the key's id (32) | tag u32 (the caller's) |
+**   count u32 | dim u32 | count x (dim + 1) integers, each a sign byte (0
+**   or 1), a length u32 and that many bytes of magnitude, big-endian.
+** The id is random (not derived from the secrets, which are small enough to
+** be found from a hash of them), so a ciphertext file names its key without
+** telling anything about it.
+*/
+#define IV_MAGIC "HEIVHE\r\n"
+#define IV_HDR 24
+#define IV_SUM 32
+#define IV_MAX_FILE ((size_t)1 << 30)
+enum { IV_KIND_KEY = 1, IV_KIND_CT = 2 };
+
+static void iv_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void iv_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t iv_r32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t iv_r64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Envelope of a body of blen bytes at buf + IV_HDR (buf holds IV_HDR +
+** blen + IV_SUM bytes), then the atomic write. */
+static int iv_write(const char *path, uint8_t *buf, size_t blen, uint32_t kind, unsigned flags)
+{
+    memcpy(buf, IV_MAGIC, 8);
+    iv_u32(buf + 8, HE_IVHE_FORMAT_VERSION);
+    iv_u32(buf + 12, kind);
+    iv_u64(buf + 16, blen);
+    crypto_generichash(buf + IV_HDR + blen, IV_SUM, buf, IV_HDR + blen, NULL, 0);
+    return he_file_write(path, buf, IV_HDR + blen + IV_SUM, flags, "ivhe");
+}
+
+/* Reads path and checks the envelope; *body, *blen: the body of `kind`.
+** *buf (free with he_free_secret(*buf, *len + 1)) is set even on failure. */
+static int iv_read(const char *path, uint32_t kind, uint8_t **buf, size_t *len, const uint8_t **body,
+                   size_t *blen)
+{
+    static const char *const names[] = {"unknown", "a key", "ciphertexts"};
+    *buf = NULL;
+    *len = 0;
+    if (he_file_read(path, IV_MAX_FILE, "ivhe", buf, len) < 0) return -1;
+    const uint8_t *b = *buf;
+    size_t n = *len;
+    if (n < 8 || memcmp(b, IV_MAGIC, 8) != 0) return he_error("ivhe: %s is not a he IVHE file", path);
+    if (n < IV_HDR + IV_SUM) return he_error("ivhe: %s is damaged (truncated)", path);
+    uint8_t h[IV_SUM];
+    crypto_generichash(h, IV_SUM, b, n - IV_SUM, NULL, 0);
+    if (sodium_memcmp(h, b + n - IV_SUM, IV_SUM) != 0)
+        return he_error("ivhe: %s is damaged (checksum mismatch)", path);
+    uint32_t ver = iv_r32(b + 8), k = iv_r32(b + 12);
+    if (ver != HE_IVHE_FORMAT_VERSION)
+        return he_error("ivhe: %s has format version %u; this build reads version %d", path, ver,
+                        HE_IVHE_FORMAT_VERSION);
+    if (k != kind)
+        return he_error("ivhe: %s holds %s, not %s", path, names[k < 3 ? k : 0], names[kind]);
+    if (iv_r64(b + 16) != n - IV_HDR - IV_SUM) return he_error("ivhe: %s is damaged (length)", path);
+    *body = b + IV_HDR;
+    *blen = n - IV_HDR - IV_SUM;
+    return 0;
+}
+
+#define IV_KEY_FIXED (32 + 8 + 4 * 4 + 8 + 4)
+
+int he_ivhe_key_save(const he_ivhe_key *k, const char *path)
+{
+    if (!k || !path) he_misuse("he_ivhe_key_save: NULL");
+    size_t blen = IV_KEY_FIXED + k->n_T * 8, total = IV_HDR + blen + IV_SUM;
+    uint8_t *buf = he_malloc(total);
+    if (!buf) return -1;
+    uint8_t *p = buf + IV_HDR;
+    memcpy(p, k->id, 32);
+    iv_u64(p + 32, k->p.w);
+    iv_u32(p + 40, k->p.l);
+    iv_u32(p + 44, k->p.a_bound);
+    iv_u32(p + 48, k->p.t_bound);
+    iv_u32(p + 52, k->p.e_bound);
+    iv_u64(p + 56, (uint64_t)k->p.scale);
+    iv_u32(p + 64, k->p.max_dim);
+    for (size_t i = 0; i < k->n_T; i++) iv_u64(p + IV_KEY_FIXED + 8 * i, (uint64_t)k->T[i]);
+    int rc = iv_write(path, buf, blen, IV_KIND_KEY, HE_FILE_SECRET);
+    he_free_secret(buf, total);
+    return rc;
+}
+
+he_ivhe_key *he_ivhe_key_load(const char *path)
+{
+    if (!path) he_misuse("he_ivhe_key_load: NULL");
+    uint8_t *buf;
+    size_t len, blen = 0;
+    const uint8_t *p = NULL;
+    he_ivhe_key *k = NULL;
+    int rc = iv_read(path, IV_KIND_KEY, &buf, &len, &p, &blen);
+    he_ivhe_params prm;
+    if (rc == 0 && blen < IV_KEY_FIXED) rc = he_error("ivhe: %s is damaged (truncated)", path);
+    if (rc == 0) {
+        prm.w = iv_r64(p + 32);
+        prm.l = iv_r32(p + 40);
+        prm.a_bound = iv_r32(p + 44);
+        prm.t_bound = iv_r32(p + 48);
+        prm.e_bound = iv_r32(p + 52);
+        prm.scale = (int64_t)iv_r64(p + 56);
+        prm.max_dim = iv_r32(p + 64);
+        if (he_ivhe_params_check(&prm) < 0) rc = he_error("ivhe: %s holds invalid parameters", path);
+    }
+    if (rc == 0 && blen != IV_KEY_FIXED + (size_t)prm.max_dim * (prm.max_dim + 1) / 2 * 8)
+        rc = he_error("ivhe: %s is damaged (size of the secrets)", path);
+    if (rc == 0 && !(k = he_ivhe_key_new(&prm))) rc = -1;
+    if (rc == 0) {
+        memcpy(k->id, p, 32);
+        for (unsigned m = 1; m <= prm.max_dim && rc == 0; m++) {
+            int64_t *t = k->T + (size_t)m * (m - 1) / 2, sum = 0;
+            for (unsigned i = 0; i < m; i++) {
+                t[i] = (int64_t)iv_r64(p + IV_KEY_FIXED + 8 * ((size_t)m * (m - 1) / 2 + i));
+                if (t[i] == 0 || t[i] > (int64_t)prm.t_bound || t[i] < -(int64_t)prm.t_bound) {
+                    rc = he_error("ivhe: %s holds an invalid secret (outside the key's t_bound)", path);
+                    break;
+                }
+                sum += t[i] * t[i];
+            }
+            k->tt[m] = sum;
+        }
+    }
+    if (rc < 0) {
+        he_ivhe_key_free(k); /* wipes */
+        k = NULL;
+    }
+    if (buf) he_free_secret(buf, len + 1);
+    return k;
+}
+
+int he_ivhe_same_key(const he_ivhe_key *a, const he_ivhe_key *b)
+{
+    if (!a || !b) he_misuse("he_ivhe_same_key: NULL");
+    return sodium_memcmp(a->id, b->id, sizeof a->id) == 0;
+}
+
+int he_ivhe_ctv_save(const he_ivhe_key *k, const he_ivhe_ct *const *c, unsigned count, uint32_t tag,
+                     const char *path)
+{
+    if (!k || (!c && count) || !path) he_misuse("he_ivhe_ctv_save: NULL");
+    if (count == 0) return he_error("ivhe: save: no ciphertexts");
+    unsigned dim = c[0]->dim;
+    size_t blen = 32 + 12;
+    for (unsigned i = 0; i < count; i++) {
+        if (c[i]->dim != dim) return he_error("ivhe: save: ciphertexts of different dimensions");
+        for (unsigned j = 0; j <= dim; j++) blen += 5 + (mpz_sizeinbase(c[i]->c[j], 2) + 7) / 8;
+        if (blen > IV_MAX_FILE) return he_error("ivhe: value too large to save");
+    }
+    size_t total = IV_HDR + blen + IV_SUM;
+    uint8_t *buf = he_malloc(total);
+    if (!buf) return -1;
+    uint8_t *p = buf + IV_HDR;
+    memcpy(p, k->id, 32);
+    iv_u32(p + 32, tag);
+    iv_u32(p + 36, count);
+    iv_u32(p + 40, dim);
+    size_t pos = 44;
+    for (unsigned i = 0; i < count; i++)
+        for (unsigned j = 0; j <= dim; j++) {
+            size_t cnt = 0;
+            p[pos] = mpz_sgn(c[i]->c[j]) < 0;
+            if (mpz_sgn(c[i]->c[j]) != 0) mpz_export(p + pos + 5, &cnt, 1, 1, 0, 0, c[i]->c[j]);
+            iv_u32(p + pos + 1, (uint32_t)cnt);
+            pos += 5 + cnt;
+        }
+    int rc = iv_write(path, buf, pos, IV_KIND_CT, 0);
+    he_free(buf);
+    return rc;
+}
+
+int he_ivhe_ctv_load(const he_ivhe_key *k, const char *path, he_ivhe_ct ***out, unsigned *count, uint32_t *tag)
+{
+    if (!k || !path || !out || !count || !tag) he_misuse("he_ivhe_ctv_load: NULL");
+    *out = NULL;
+    *count = 0;
+    uint8_t *buf;
+    size_t len, blen = 0;
+    const uint8_t *p = NULL;
+    int rc = iv_read(path, IV_KIND_CT, &buf, &len, &p, &blen);
+    if (rc == 0 && blen < 44) rc = he_error("ivhe: %s is damaged (truncated)", path);
+    if (rc == 0 && sodium_memcmp(p, k->id, 32) != 0) rc = he_error("ivhe: %s was encrypted under another key", path);
+    unsigned n = 0, dim = 0;
+    if (rc == 0) {
+        n = iv_r32(p + 36);
+        dim = iv_r32(p + 40);
+        /* each ciphertext takes at least 5 (dim + 1) bytes: n is bounded by the file */
+        if (dim < 1 || dim > k->p.max_dim || n < 1 || (size_t)n * 5 * (dim + 1) > blen - 44)
+            rc = he_error("ivhe: %s is damaged (shape)", path);
+    }
+    he_ivhe_ct **c = NULL;
+    if (rc == 0 && !(c = he_calloc(n, sizeof *c))) rc = -1;
+    size_t pos = 44;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        if (!(c[i] = he_ivhe_ct_new(dim))) {
+            rc = -1;
+            break;
+        }
+        for (unsigned j = 0; j <= dim; j++) {
+            if (blen - pos < 5) {
+                rc = he_error("ivhe: %s is damaged (truncated)", path);
+                break;
+            }
+            uint8_t neg = p[pos];
+            size_t l = iv_r32(p + pos + 1);
+            pos += 5;
+            if (neg > 1 || l > blen - pos) {
+                rc = he_error("ivhe: %s is damaged (%s)", path, neg > 1 ? "sign" : "truncated");
+                break;
+            }
+            mpz_import(c[i]->c[j], l, 1, 1, 0, 0, p + pos);
+            if (neg) mpz_neg(c[i]->c[j], c[i]->c[j]);
+            pos += l;
+        }
+    }
+    if (rc == 0 && pos != blen) rc = he_error("ivhe: %s is damaged (trailing bytes)", path);
+    if (rc == 0) {
+        *out = c;
+        *count = n;
+        *tag = iv_r32(p + 32);
+    } else if (c) {
+        for (unsigned i = 0; i < n; i++) he_ivhe_ct_free(c[i]);
+        he_free(c);
+    }
+    if (buf) he_free_secret(buf, len + 1);
+    return rc;
 }

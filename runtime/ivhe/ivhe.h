@@ -54,6 +54,7 @@ typedef struct he_ivhe_params {
 } he_ivhe_params;
 
 #define HE_IVHE_MAX_DIM_LIMIT 4096
+#define HE_IVHE_FORMAT_VERSION 1
 
 /* A ciphertext of a dim-vector: dim + 1 integers c[0..dim]. */
 typedef struct he_ivhe_ct {
@@ -193,5 +194,28 @@ int he_ivhe_poly(he_ivhe_key *k, he_ivhe_ct *out, const he_ivhe_ct *a, const dou
 /* The Taylor sigmoid 1/2 + x/4 - x^3/48 + x^5/480 - 17 x^7/80640. */
 int he_ivhe_sigmoid(he_ivhe_key *k, he_ivhe_ct *out, const he_ivhe_ct *a);
 extern const double he_ivhe_sigmoid_coef[8];
+
+/* --- files ---------------------------------------------------------------
+** A versioned binary format ("HEIVHE\r\n" magic, version, kind, body,
+** BLAKE2b-256 checksum), written atomically through he_file_write. A key
+** file holds the parameters and the secrets (mode 0600); the switching
+** matrices are not saved: a loaded key makes fresh ones on first use. A key
+** has a random 32-byte id (not derived from the secrets); a ciphertext file
+** records the id of its key, and loading it under another key is refused,
+** as are damaged or foreign files. Ciphertexts are written as they are (the
+** scheme has no public re-randomization). */
+/* Written with mode 0600. */
+int he_ivhe_key_save(const he_ivhe_key *k, const char *path);
+he_ivhe_key *he_ivhe_key_load(const char *path);
+/* 1 when a and b are the same key (a loaded copy included). */
+int he_ivhe_same_key(const he_ivhe_key *a, const he_ivhe_key *b);
+/* count >= 1 ciphertexts of one dimension, and a tag the caller chooses
+** (e.g. scalar, vector or matrix), given back by the loader. */
+int he_ivhe_ctv_save(const he_ivhe_key *k, const he_ivhe_ct *const *c, unsigned count, uint32_t tag,
+                     const char *path);
+/* *out: a he_malloc'd array of *count ciphertexts (free each with
+** he_ivhe_ct_free, then the array with he_free); refuses files of another
+** key and dimensions above the key's max_dim. */
+int he_ivhe_ctv_load(const he_ivhe_key *k, const char *path, he_ivhe_ct ***out, unsigned *count, uint32_t *tag);
 
 #endif

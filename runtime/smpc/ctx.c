@@ -315,6 +315,28 @@ int he_share_copy(he_share *out, const he_share *a)
     return 0;
 }
 
+int he_share_gather(he_share *out, const he_share *a, const int64_t *idx, int ndim, const int64_t *shape)
+{
+    if (!out || !a || !idx || (ndim > 0 && !shape)) he_misuse("he_share_gather: NULL");
+    if (share_same_ctx(out->ctx, a) < 0) return -1;
+    if (ndim < 0 || ndim > HE_SMPC_MAXDIM) return he_error("smpc: %d dimensions (at most %d)", ndim, HE_SMPC_MAXDIM);
+    he_share *t = share_alloc(a->ctx, ndim, shape, a->frac);
+    if (!t) return -1;
+    for (size_t i = 0; i < t->size; i++)
+        if (idx[i] < 0 || (uint64_t)idx[i] >= a->size) {
+            he_share_free(t);
+            return he_error("smpc: gather index %lld out of range for %zu elements", (long long)idx[i], a->size);
+        }
+    for (int lp = 0; lp < a->nloc; lp++) {
+        if (a->ctx->ring == HE_SMPC_ZP)
+            for (size_t i = 0; i < t->size; i++) mpz_set(t->z[lp][i], a->z[lp][idx[i]]);
+        else
+            for (size_t i = 0; i < t->size; i++) t->u[lp][i] = a->u[lp][idx[i]];
+    }
+    share_move(out, t);
+    return 0;
+}
+
 static int local_slot(const he_share *s, int party)
 {
     const he_smpc_ctx *ctx = s->ctx;

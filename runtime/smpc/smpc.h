@@ -170,6 +170,11 @@ int he_share_frac(const he_share *s);
 /* Same elements, new shape (local). */
 int he_share_reshape(he_share *s, int ndim, const int64_t *shape) HE_WARN_UNUSED;
 int he_share_copy(he_share *out, const he_share *a) HE_WARN_UNUSED;
+/* out (ndim-D, of shape) = the elements of a at the flat positions idx[0
+** .. size-1], row-major: indexing and slicing, a local operation (each
+** party keeps its own shares of the elements taken; nothing is sent). */
+int he_share_gather(he_share *out, const he_share *a, const int64_t *idx, int ndim,
+                    const int64_t *shape) HE_WARN_UNUSED;
 /* Saves the shares held by this process (SIM: every party's) to a file
 ** (mode 0600); loading refuses a file of another configuration or party. */
 int he_share_save(const he_share *s, const char *path) HE_WARN_UNUSED;

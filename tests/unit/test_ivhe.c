@@ -12,6 +12,8 @@
 */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "he.h"
@@ -460,6 +462,86 @@ static void test_errors(void)
     he_ivhe_ct_free(c);
 }
 
+/* Keys and ciphertexts to files and back: random vectors of every
+** dimension (entries in [-2^40, 2^40], negative ciphertext entries
+** included) decrypt the same under the loaded key; a product computed by
+** the loaded key decrypts right; a flipped byte, another key's file, a
+** count of zero and a mode other than 0600 for the key fail the case. */
+static void test_files(void)
+{
+    char dir[512], kp[600], cp[600];
+    if (!check_tmpdir(dir, sizeof dir, "ivhe_files")) {
+        CHECK(0, "no folder");
+        return;
+    }
+    snprintf(kp, sizeof kp, "%s/k.key", dir);
+    snprintf(cp, sizeof cp, "%s/c.ct", dir);
+    CHECK(he_ivhe_key_save(K, kp) == 0, "key_save: %s", he_errmsg());
+    struct stat st;
+    CHECK(stat(kp, &st) == 0 && (st.st_mode & 0777) == 0600, "key mode %o", (unsigned)(st.st_mode & 0777));
+    he_ivhe_key *L = he_ivhe_key_load(kp);
+    CHECK(L != NULL, "key_load: %s", he_errmsg());
+    if (!L) return;
+    CHECK(he_ivhe_same_key(K, L) == 1, "a loaded key is the same key");
+    for (unsigned m = 1; m <= MAXD; m++) {
+        int64_t x[MAXD], y[MAXD];
+        he_ivhe_ct *c[3];
+        for (int i = 0; i < 3; i++) {
+            rvec(x, m, (int64_t)1 << 40);
+            c[i] = enc(x, m);
+        }
+        CHECK(he_ivhe_ctv_save(K, (const he_ivhe_ct *const *)c, 3, 7, cp) == 0, "ctv_save: %s", he_errmsg());
+        he_ivhe_ct **back = NULL;
+        unsigned n = 0;
+        uint32_t tag = 0;
+        CHECK(he_ivhe_ctv_load(L, cp, &back, &n, &tag) == 0 && n == 3 && tag == 7, "ctv_load: %s", he_errmsg());
+        for (unsigned i = 0; back && i < n; i++) {
+            CHECK(back[i]->dim == m, "dimension %u, want %u", back[i]->dim, m);
+            for (unsigned j = 0; j <= m; j++) CHECK(mpz_cmp(back[i]->c[j], c[i]->c[j]) == 0, "entry %u differs", j);
+            CHECK(he_ivhe_decrypt_i64(L, back[i], y) == 0 && he_ivhe_decrypt_i64(K, c[i], x) == 0 &&
+                      memcmp(x, y, m * sizeof *x) == 0, "dim %u: decryption under the loaded key differs", m);
+        }
+        /* the loaded key makes its own switching matrices: a product */
+        if (back && n == 3) {
+            int64_t a[MAXD], b[MAXD], want = 0, got[1];
+            for (unsigned j = 0; j < m; j++) a[j] = rnd(1000), b[j] = rnd(1000), want += a[j] * b[j];
+            he_ivhe_ct *ca = enc(a, m), *cb = enc(b, m), *r = he_ivhe_ct_new(1);
+            CHECK(he_ivhe_inner(L, r, ca, cb, 1) == 0 && he_ivhe_decrypt_i64(K, r, got) == 0 && got[0] == want,
+                  "inner under the loaded key: %lld, want %lld", (long long)got[0], (long long)want);
+            he_ivhe_ct_free(ca), he_ivhe_ct_free(cb), he_ivhe_ct_free(r);
+        }
+        for (unsigned i = 0; back && i < n; i++) he_ivhe_ct_free(back[i]);
+        he_free(back);
+        for (int i = 0; i < 3; i++) he_ivhe_ct_free(c[i]);
+    }
+    /* refused: a flipped byte, another key, nothing to save */
+    FILE *f = fopen(cp, "r+b");
+    if (f) {
+        fseek(f, 40, SEEK_SET);
+        int ch = fgetc(f);
+        fseek(f, 40, SEEK_SET);
+        fputc(ch ^ 0x10, f);
+        fclose(f);
+    }
+    he_ivhe_ct **back = NULL;
+    unsigned n = 0;
+    uint32_t tag = 0;
+    CHECK(he_ivhe_ctv_load(L, cp, &back, &n, &tag) < 0 && strstr(he_errmsg(), "checksum"), "damaged: %s", he_errmsg());
+    he_ivhe_key *O = he_ivhe_key_new(&P);
+    int64_t x[2] = {1, 2};
+    he_ivhe_ct *c = enc(x, 2);
+    CHECK(he_ivhe_ctv_save(O, (const he_ivhe_ct *const *)&c, 1, 0, cp) == 0, "save: %s", he_errmsg());
+    CHECK(he_ivhe_ctv_load(L, cp, &back, &n, &tag) < 0 && strstr(he_errmsg(), "another key"), "other key: %s", he_errmsg());
+    CHECK(he_ivhe_same_key(K, O) == 0, "two keys are not the same");
+    CHECK(he_ivhe_ctv_save(K, NULL, 0, 0, cp) < 0, "nothing to save");
+    he_ivhe_ct_free(c);
+    he_ivhe_key_free(O);
+    he_ivhe_key_free(L);
+    remove(kp);
+    remove(cp);
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -485,6 +567,7 @@ int main(void)
     RUN(test_poly_sigmoid);
     RUN(test_noise_chain);
     RUN(test_errors);
+    RUN(test_files);
     he_ivhe_key_free(K);
     return 0;
 }
