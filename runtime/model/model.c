@@ -286,6 +286,7 @@ static int fold_bn(loader *L, he_layer *ly, const Onnx__NodeProto *n)
                         "folded; fold it in the framework before export",
                         L->what, ly->name);
     int64_t C = prev->kind == HE_L_CONV ? prev->w->shape[0] : prev->w->shape[1];
+    if (C < 1) return he_error("%s: node '%s' (BatchNormalization) after a layer with no outputs", L->what, ly->name);
     he_tensor *p[4];
     static const char *const what[] = {"scale", "bias", "mean", "variance"};
     for (int i = 0; i < 4; i++) {
@@ -395,6 +396,11 @@ static int add_node(loader *L, const Onnx__NodeProto *n, int idx, const char **c
         if (ks[0] != w->shape[2] || ks[1] != w->shape[3])
             return he_error("%s: node '%s' (Conv): kernel_shape [%lld, %lld] does not match the kernel %s", L->what,
                             ly->name, (long long)ks[0], (long long)ks[1], he_shape_str(4, w->shape).s);
+        for (int i = 0; i < 4; i++)
+            if (ly->pad[i] >= ks[i % 2])
+                return he_error("%s: node '%s' (Conv): pads [%lld, %lld, %lld, %lld] not smaller than the kernel "
+                                "%lldx%lld", L->what, ly->name, (long long)ly->pad[0], (long long)ly->pad[1],
+                                (long long)ly->pad[2], (long long)ly->pad[3], (long long)ks[0], (long long)ks[1]);
         he_layer *d = new_layer(L, HE_L_CONV, ly);
         if (!d) return -1;
         d->w = he_tensor_copy(w);
@@ -597,7 +603,7 @@ int he_model_load_onnx(const char *path, unsigned flags, he_model **out)
     uint8_t *buf;
     size_t len;
     *out = NULL;
-    if (he_file_read(path, (size_t)HE_MODEL_MAXFILE, path, &buf, &len) < 0) return -1;
+    if (he_file_read(path, (size_t)HE_MODEL_MAXFILE, "onnx model", &buf, &len) < 0) return -1;
     int rc = he_model_parse_onnx(buf, len, path, flags, out);
     he_free(buf);
     return rc;

@@ -136,6 +136,11 @@ def act():
     h = 1 / (1 + np.exp(-(x @ f32(w1) + f32(b1))))
     y = np.tanh(h @ f32(w2))
     save("act", nodes, [vi("x", ["N", 4])], [vi("y", ["N", 2])], inits, x, y)
+    # with onnx.load(path, true): the stated polynomials (doc/models.md)
+    z = x @ f32(w1) + f32(b1)
+    h = 0.5 + 0.15012 * z - 0.001593 * z ** 3
+    z = h @ f32(w2)
+    np.save(os.path.join(OUT, "act_poly_y.npy"), 0.60048 * z - 0.025488 * z ** 3)
 
 
 def refusals():
