@@ -8,7 +8,9 @@
 ** A Softmax at the output is dropped (the model gives logits, whose argmax
 ** is the same); BatchNormalization is folded into the layer before it.
 */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "interp.h"
 #include "model/model.h"
@@ -61,6 +63,114 @@ static int f_run(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* --- the layers, for running the model on other values (stdlib/model.he) --------------- */
+static const char *const kind_names[] = {"dense", "conv", "avgpool", "maxpool", "relu", "square",
+                                         "sigmoid", "tanh", "add", "mul", "flatten", "reshape"};
+
+/* The model and layer i of a call (m, i, ...). */
+static const he_layer *layer_arg(he_value *a, const char *fn, const he_model **mp)
+{
+    model_obj *o = mod_want(a[0], &model_type, "onnx", fn, "an onnx model");
+    if (!o) return NULL;
+    if (a[1].tag != HE_INT) {
+        he_error("onnx.%s: expected a layer number (int), got %s", fn, he_typename(a[1]));
+        return NULL;
+    }
+    if (a[1].as.i < 0 || a[1].as.i >= o->m->nlayers) {
+        he_error("onnx.%s: layer %lld of a model of %d layers", fn, (long long)a[1].as.i, o->m->nlayers);
+        return NULL;
+    }
+    if (mp) *mp = o->m;
+    return &o->m->layers[a[1].as.i];
+}
+
+static int f_layers(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    model_obj *o = mod_want(a[0], &model_type, "onnx", "layers", "an onnx model");
+    if (!o) return -1;
+    *out = he_int(o->m->nlayers);
+    return 0;
+}
+
+static int f_kind(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_layer *ly = layer_arg(a, "kind", NULL);
+    if (!ly) return -1;
+    char k[32];
+    snprintf(k, sizeof k, "%s%s", kind_names[ly->kind], ly->poly ? "_poly" : "");
+    he_str *s = he_str_new(k, strlen(k));
+    if (!s) return he_error("out of memory");
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
+/* weight(m, i) (the layer's tensor) and bias(m, i) (zeros when it has none). */
+static int weight_or_bias(he_value *a, bool bias, he_value *out)
+{
+    const char *fn = bias ? "bias" : "weight";
+    const he_layer *ly = layer_arg(a, fn, NULL);
+    if (!ly) return -1;
+    if (!ly->w) return he_error("onnx.%s: layer '%s' (%s) has no weights", fn, ly->name, kind_names[ly->kind]);
+    if (bias && ly->kind != HE_L_DENSE && ly->kind != HE_L_CONV)
+        return he_error("onnx.bias: layer '%s' (%s) has no bias", ly->name, kind_names[ly->kind]);
+    he_tensor *t = ly->w;
+    if (bias) {
+        int64_t nout = ly->kind == HE_L_CONV ? ly->w->shape[0] : ly->w->shape[1];
+        t = ly->b ? he_tensor_copy(ly->b) : he_tensor_new(HE_DT_FLOAT, 0, 1, &nout);
+        if (!t) return -1;
+    } else {
+        he_retain(he_objv(&t->obj));
+    }
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+static int f_weight(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; (void)n; return weight_or_bias(a, false, out); }
+static int f_bias(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; (void)n; return weight_or_bias(a, true, out); }
+
+/* param(m, i, "stride" | "pad" | "k" | "axis"): one int; the same in both
+** directions (square windows, equal strides, symmetric pads), else an error. */
+static int f_param(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_layer *ly = layer_arg(a, "param", NULL);
+    if (!ly) return -1;
+    if (!he_is(a[2], &he_str_type)) return he_error("onnx.param: expected a name (str), got %s", he_typename(a[2]));
+    const char *p = he_as_str(a[2])->data;
+    const int64_t *v;
+    int cnt;
+    if (strcmp(p, "stride") == 0) v = ly->s, cnt = 2;
+    else if (strcmp(p, "pad") == 0) v = ly->pad, cnt = 4;
+    else if (strcmp(p, "k") == 0) v = ly->kind == HE_L_CONV ? ly->w->shape + 2 : ly->k, cnt = 2;
+    else if (strcmp(p, "axis") == 0) {
+        *out = he_int(ly->axis);
+        return 0;
+    } else return he_error("onnx.param: no parameter '%s' (stride, pad, k, axis)", p);
+    for (int i = 1; i < cnt; i++)
+        if (v[i] != v[0])
+            return he_error("onnx.param: layer '%s' (%s) has %s %lld and %lld: only the same in each direction is "
+                            "supported here", ly->name, kind_names[ly->kind], p, (long long)v[0], (long long)v[i]);
+    *out = he_int(v[0]);
+    return 0;
+}
+
+/* shape(m, i): a reshape layer's target shape (int tensor; 0 copies, -1 is inferred). */
+static int f_shape(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_layer *ly = layer_arg(a, "shape", NULL);
+    if (!ly) return -1;
+    if (ly->kind != HE_L_RESHAPE) return he_error("onnx.shape: layer '%s' is not a reshape", ly->name);
+    int64_t nd = ly->ndim;
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &nd);
+    if (!t) return -1;
+    for (int i = 0; i < ly->ndim; i++) t->data.i[i] = ly->shape[i];
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
 /* --- static rules ------------------------------------------------------------------------ */
 static type *r_load(checker *c, node *call, node **a, type **t, int n)
 {
@@ -78,10 +188,36 @@ static type *r_run(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_FLOAT, 0, -1, NULL);
 }
 
+static type *r_layers(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], "onnx_model"), "an onnx model");
+    return ty_int;
+}
+
+static type *r_layer(checker *c, node *call, node **a, type **t, int n)
+{
+    const char *fn = mod_call_name(call);
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], "onnx_model"), "an onnx model");
+    mod_need(c, a[1], t[1], t[1]->kind == T_INT, "a layer number (int)");
+    if (n > 2) mod_need(c, a[2], t[2], t[2]->kind == T_STR, "a parameter name (str)");
+    if (strcmp(fn, "kind") == 0) return ty_str;
+    if (strcmp(fn, "param") == 0) return ty_int;
+    if (strcmp(fn, "shape") == 0) return ty_tensor(T_INT, 0, 1, NULL);
+    return ty_tensor(T_FLOAT, 0, -1, NULL);
+}
+
 static const builtin fns[] = {
     {"load", NULL, 1, 2, f_load, r_load,
      "load(path [, poly]): an ONNX model (poly: Sigmoid and Tanh replaced by polynomials); print it for its layers"},
     {"run", NULL, 2, 2, f_run, r_run, "run(m, x): the model on a plain float batch x (its Softmax dropped: logits)"},
+    {"layers", NULL, 1, 1, f_layers, r_layers, "layers(m): the number of layers"},
+    {"kind", NULL, 2, 2, f_kind, r_layer,
+     "kind(m, i): layer i's kind: dense conv avgpool maxpool relu square sigmoid[_poly] tanh[_poly] add mul flatten reshape"},
+    {"weight", NULL, 2, 2, f_weight, r_layer, "weight(m, i): layer i's weights (dense [in, out], conv [OC, C, KH, KW], add/mul operand)"},
+    {"bias", NULL, 2, 2, f_bias, r_layer, "bias(m, i): a dense or conv layer's bias (zeros when it has none)"},
+    {"param", NULL, 3, 3, f_param, r_layer, "param(m, i, name): stride, pad, k (window) or axis of layer i"},
+    {"shape", NULL, 2, 2, f_shape, r_layer, "shape(m, i): a reshape layer's target shape"},
 };
 
 const native_module he_mod_onnx = {
