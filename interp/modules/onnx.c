@@ -171,6 +171,42 @@ static int f_shape(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* run_layer(m, i, x): layer i alone on the plain batch x. */
+static int f_run_layer(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_model *m;
+    if (!layer_arg(a, "run_layer", &m)) return -1;
+    if (!he_is_tensor(a[2])) return he_error("onnx.run_layer: expected a tensor, got %s", he_typename(a[2]));
+    he_tensor *y = he_model_layer_run(m, (int)a[1].as.i, he_as_tensor(a[2]));
+    if (!y) return -1;
+    *out = he_objv(&y->obj);
+    return 0;
+}
+
+/* affine(m, i, sample): [W, b] stacked as one [in + 1, out] tensor (the last
+** row is b): layer i as y = x @ W + b on flattened samples of sample's shape. */
+static int f_affine(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_model *m;
+    if (!layer_arg(a, "affine", &m)) return -1;
+    if (!he_is_tensor(a[2])) return he_error("onnx.affine: expected a tensor, got %s", he_typename(a[2]));
+    he_tensor *w, *b;
+    if (he_model_layer_affine(m, (int)a[1].as.i, he_as_tensor(a[2]), &w, &b) < 0) return -1;
+    int64_t shape[2] = {w->shape[0] + 1, w->shape[1]};
+    he_tensor *r = he_tensor_new(HE_DT_FLOAT, 0, 2, shape);
+    if (r) {
+        memcpy(r->data.f, w->data.f, sizeof(double) * (size_t)w->size);
+        memcpy(r->data.f + w->size, b->data.f, sizeof(double) * (size_t)b->size);
+    }
+    he_release(he_objv(&w->obj));
+    he_release(he_objv(&b->obj));
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 /* --- static rules ------------------------------------------------------------------------ */
 static type *r_load(checker *c, node *call, node **a, type **t, int n)
 {
@@ -207,6 +243,15 @@ static type *r_layer(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_FLOAT, 0, -1, NULL);
 }
 
+static type *r_layer2(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], "onnx_model"), "an onnx model");
+    mod_need(c, a[1], t[1], t[1]->kind == T_INT, "a layer number (int)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL, "a float tensor");
+    return ty_tensor(T_FLOAT, 0, -1, NULL);
+}
+
 static const builtin fns[] = {
     {"load", NULL, 1, 2, f_load, r_load,
      "load(path [, poly]): an ONNX model (poly: Sigmoid and Tanh replaced by polynomials); print it for its layers"},
@@ -218,6 +263,9 @@ static const builtin fns[] = {
     {"bias", NULL, 2, 2, f_bias, r_layer, "bias(m, i): a dense or conv layer's bias (zeros when it has none)"},
     {"param", NULL, 3, 3, f_param, r_layer, "param(m, i, name): stride, pad, k (window) or axis of layer i"},
     {"shape", NULL, 2, 2, f_shape, r_layer, "shape(m, i): a reshape layer's target shape"},
+    {"run_layer", NULL, 3, 3, f_run_layer, r_layer2, "run_layer(m, i, x): layer i alone on the plain batch x"},
+    {"affine", NULL, 3, 3, f_affine, r_layer2,
+     "affine(m, i, sample): an affine layer as [W; b] ([in + 1, out]) on flattened samples shaped as sample (batch 1)"},
 };
 
 const native_module he_mod_onnx = {

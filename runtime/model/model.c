@@ -761,6 +761,65 @@ static he_tensor *layer_run(const he_layer *ly, const he_tensor *x)
     return NULL;
 }
 
+he_tensor *he_model_layer_run(const he_model *m, int i, const he_tensor *x)
+{
+    if (i < 0 || i >= m->nlayers) {
+        he_error("model %s: layer %d of %d", m->name, i, m->nlayers);
+        return NULL;
+    }
+    he_tensor *xf = he_tensor_astype(x, HE_DT_FLOAT, 0);
+    if (!xf) return NULL;
+    he_tensor *y = layer_run(&m->layers[i], xf);
+    drop(xf);
+    return y;
+}
+
+int he_model_layer_affine(const he_model *m, int i, const he_tensor *sample, he_tensor **w, he_tensor **b)
+{
+    *w = *b = NULL;
+    if (i < 0 || i >= m->nlayers) return he_error("model %s: layer %d of %d", m->name, i, m->nlayers);
+    const he_layer *ly = &m->layers[i];
+    switch (ly->kind) {
+    case HE_L_DENSE: case HE_L_CONV: case HE_L_AVGPOOL: case HE_L_ADD: case HE_L_MUL: case HE_L_FLATTEN:
+    case HE_L_RESHAPE: break;
+    default: return he_error("layer '%s' (%s) is not affine", ly->name, ly->op);
+    }
+    if (sample->ndim < 1 || sample->shape[0] != 1)
+        return he_error("layer '%s': the sample must be a batch of one, got shape %s", ly->name,
+                        he_shape_str(sample->ndim, sample->shape).s);
+    int64_t F = sample->size;
+    if (F > 1 << 16) return he_error("layer '%s': %lld inputs, at most 65536 for a matrix", ly->name, (long long)F);
+    /* the basis: F samples, sample k all zeros but for a 1 at k; then the zero sample */
+    int64_t shape[HE_MAXDIM];
+    memcpy(shape, sample->shape, sizeof shape);
+    shape[0] = F + 1;
+    he_tensor *basis = he_tensor_new(HE_DT_FLOAT, 0, sample->ndim, shape), *y = NULL;
+    if (!basis) return -1;
+    for (int64_t k = 0; k < F; k++) basis->data.f[k * F + k] = 1.0;
+    int rc = -1;
+    if (!(y = layer_run(ly, basis))) goto done;
+    if (y->ndim < 1 || y->shape[0] != F + 1) {
+        he_error("layer '%s' does not keep the batch axis", ly->name);
+        goto done;
+    }
+    int64_t G = y->size / (F + 1), wshape[2] = {F, G};
+    if (!(*w = he_tensor_new(HE_DT_FLOAT, 0, 2, wshape)) || !(*b = he_tensor_new(HE_DT_FLOAT, 0, 1, &G))) goto done;
+    const double *zero = y->data.f + F * G;
+    memcpy((*b)->data.f, zero, sizeof(double) * (size_t)G);
+    for (int64_t k = 0; k < F; k++)
+        for (int64_t j = 0; j < G; j++) (*w)->data.f[k * G + j] = y->data.f[k * G + j] - zero[j];
+    rc = 0;
+done:
+    if (rc < 0) {
+        drop(*w);
+        drop(*b);
+        *w = *b = NULL;
+    }
+    drop(y);
+    drop(basis);
+    return rc;
+}
+
 int he_model_run(const he_model *m, const he_tensor *x, he_tensor **y)
 {
     *y = NULL;

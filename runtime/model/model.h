@@ -88,6 +88,16 @@ void he_model_free(he_model *m);
 ** converted): *y a new float tensor. */
 int he_model_run(const he_model *m, const he_tensor *x, he_tensor **y) HE_WARN_UNUSED;
 
+/* Layer i alone on x (a batch), as he_model_run runs it. */
+he_tensor *he_model_layer_run(const he_model *m, int i, const he_tensor *x);
+
+/* An affine layer (dense, conv, avgpool, add, mul, flatten, reshape) as a
+** matrix on flattened samples: for a sample shape given by `sample` (a
+** batch of one), y = x @ *w + *b with x and y flattened in C order; *w is
+** [in, out] and *b [out] (new tensors). Other layers are an error. */
+int he_model_layer_affine(const he_model *m, int i, const he_tensor *sample, he_tensor **w,
+                          he_tensor **b) HE_WARN_UNUSED;
+
 /* The summary: layers, shapes, parameter count, what was dropped. */
 int he_model_summary(const he_model *m, he_buf *out);
 

@@ -143,6 +143,28 @@ def act():
     np.save(os.path.join(OUT, "act_poly_y.npy"), 0.60048 * z - 0.025488 * z ** 3)
 
 
+def cryptonets():
+    """The CryptoNets shape (polynomial only, for CKKS): Conv (stride 2) -> Mul x*x
+    -> Flatten -> Gemm -> Pow 2 -> Gemm."""
+    w1, b1 = rng.normal(size=(2, 1, 3, 3)) * 0.5, rng.normal(size=2) * 0.1
+    w2, b2 = rng.normal(size=(8, 4)) * 0.5, rng.normal(size=4) * 0.1
+    w3, b3 = rng.normal(size=(4, 3)) * 0.5, rng.normal(size=3) * 0.1
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv", kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node("Mul", ["c1", "c1"], ["s1"], name="square1"),
+        helper.make_node("Flatten", ["s1"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["h"], name="fc1"),
+        helper.make_node("Pow", ["h", "two"], ["s2"], name="square2"),
+        helper.make_node("Gemm", ["s2", "w3", "b3"], ["y"], name="fc2"),
+    ]
+    inits = [t("w1", w1), t("b1", b1), t("w2", w2), t("b2", b2), t("w3", w3), t("b3", b3), t("two", 2.0)]
+    x = rng.uniform(0, 1, size=(4, 1, 5, 5))
+    h = conv(x, f32(w1), f32(b1), 2, [0, 0, 0, 0]) ** 2
+    h = (h.reshape(4, -1) @ f32(w2) + f32(b2)) ** 2
+    y = h @ f32(w3) + f32(b3)
+    save("cryptonets", nodes, [vi("x", ["N", 1, 5, 5])], [vi("y", ["N", 3])], inits, x, y)
+
+
 def refusals():
     w = t("w", rng.normal(size=(2, 1, 3, 3)))
     save("bad_group", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_g", group=2, kernel_shape=[3, 3])],
@@ -162,3 +184,4 @@ if __name__ == "__main__":
     cnn()
     act()
     refusals()
+    cryptonets()
