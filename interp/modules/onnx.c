@@ -207,6 +207,110 @@ static int f_affine(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* --- building and saving ----------------------------------------------------------------- */
+/* new(name, input_shape): an empty model (input_shape an int tensor, -1 for the batch). */
+static int f_new(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!he_is(a[0], &he_str_type)) return he_error("onnx.new: expected a name (str), got %s", he_typename(a[0]));
+    if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype != HE_DT_INT || he_as_tensor(a[1])->ndim != 1)
+        return he_error("onnx.new: expected the input shape (1-D int tensor), got %s", he_typename(a[1]));
+    he_tensor *s = he_as_tensor(a[1]);
+    if (s->size < 1 || s->size > HE_MAXDIM) return he_error("onnx.new: the input shape has 1 to %d values", HE_MAXDIM);
+    he_model *m = he_model_new(he_as_str(a[0])->data, (int)s->size, s->data.i);
+    if (!m) return -1;
+    model_obj *o = malloc(sizeof *o);
+    if (!o) {
+        he_model_free(m);
+        return he_error("out of memory");
+    }
+    he_obj_init(&o->obj, &model_type);
+    o->m = m;
+    *out = he_objv(&o->obj);
+    return 0;
+}
+
+static int int_arg(he_value *a, int n, int i, const char *what, int64_t def, int64_t *out)
+{
+    *out = def;
+    if (i >= n) return 0;
+    if (a[i].tag != HE_INT) return he_error("onnx.append: expected %s (int), got %s", what, he_typename(a[i]));
+    if (a[i].as.i < 0 || a[i].as.i > 1 << 20) return he_error("onnx.append: %s %lld out of range", what, (long long)a[i].as.i);
+    *out = a[i].as.i;
+    return 0;
+}
+
+static he_tensor *tensor_arg(he_value *a, int n, int i, const char *what)
+{
+    if (i >= n || !he_is_tensor(a[i]) || he_as_tensor(a[i])->dtype == HE_DT_BOOL) {
+        he_error("onnx.append: expected %s (a float tensor)", what);
+        return NULL;
+    }
+    return he_as_tensor(a[i]);
+}
+
+/* append(m, kind, ...): dense w b | conv w b [stride [pad]] | avgpool k [stride] |
+** maxpool k [stride] | relu | square | sigmoid | tanh | flatten | add c | mul c. */
+static int f_append(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    model_obj *o = mod_want(a[0], &model_type, "onnx", "append", "an onnx model");
+    if (!o) return -1;
+    if (!he_is(a[1], &he_str_type)) return he_error("onnx.append: expected a layer kind (str), got %s", he_typename(a[1]));
+    const char *k = he_as_str(a[1])->data;
+    he_layer ly = {0};
+    int kind = -1;
+    for (int i = 0; i < (int)(sizeof kind_names / sizeof kind_names[0]); i++)
+        if (strcmp(k, kind_names[i]) == 0) kind = i;
+    if (kind < 0 || kind == HE_L_RESHAPE)
+        return he_error("onnx.append: no layer kind '%s' (dense conv avgpool maxpool relu square sigmoid tanh add mul "
+                        "flatten)", k);
+    ly.kind = (he_layer_kind)kind;
+    snprintf(ly.name, sizeof ly.name, "%s%d", k, o->m->nlayers + 1);
+    snprintf(ly.op, sizeof ly.op, "%s", k);
+    int64_t v;
+    switch (ly.kind) {
+    case HE_L_DENSE:
+    case HE_L_CONV:
+        if (!(ly.w = tensor_arg(a, n, 2, "the weight")) || !(ly.b = tensor_arg(a, n, 3, "the bias"))) return -1;
+        if (ly.kind == HE_L_CONV) {
+            if (int_arg(a, n, 4, "the stride", 1, &v) < 0) return -1;
+            ly.s[0] = ly.s[1] = v;
+            if (int_arg(a, n, 5, "the padding", 0, &v) < 0) return -1;
+            ly.pad[0] = ly.pad[1] = ly.pad[2] = ly.pad[3] = v;
+        }
+        break;
+    case HE_L_AVGPOOL:
+    case HE_L_MAXPOOL:
+        if (n < 3) return he_error("onnx.append: %s needs its window size", k);
+        if (int_arg(a, n, 2, "the window size", 1, &v) < 0) return -1;
+        ly.k[0] = ly.k[1] = v;
+        if (int_arg(a, n, 3, "the stride", v, &v) < 0) return -1;
+        ly.s[0] = ly.s[1] = v;
+        break;
+    case HE_L_ADD:
+    case HE_L_MUL:
+        if (!(ly.w = tensor_arg(a, n, 2, "the constant"))) return -1;
+        break;
+    case HE_L_FLATTEN: ly.axis = 1; break;
+    default: break;
+    }
+    if (he_model_add(o->m, &ly) < 0) return -1;
+    *out = he_int(o->m->nlayers);
+    return 0;
+}
+
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    model_obj *o = mod_want(a[0], &model_type, "onnx", "save", "an onnx model");
+    if (!o) return -1;
+    if (!he_is(a[1], &he_str_type)) return he_error("onnx.save: expected a path (str), got %s", he_typename(a[1]));
+    if (he_model_save_onnx(o->m, he_as_str(a[1])->data) < 0) return -1;
+    *out = he_nil();
+    return 0;
+}
+
 /* --- static rules ------------------------------------------------------------------------ */
 static type *r_load(checker *c, node *call, node **a, type **t, int n)
 {
@@ -252,10 +356,39 @@ static type *r_layer2(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_FLOAT, 0, -1, NULL);
 }
 
+static type *r_new(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "a name (str)");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem == T_INT, "the input shape (int tensor)");
+    return ty_obj("onnx_model");
+}
+
+static type *r_append(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], "onnx_model"), "an onnx model");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a layer kind (str)");
+    return ty_int;
+}
+
+static type *r_save(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], "onnx_model"), "an onnx model");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "a path (str)");
+    return ty_void;
+}
+
 static const builtin fns[] = {
     {"load", NULL, 1, 2, f_load, r_load,
      "load(path [, poly]): an ONNX model (poly: Sigmoid and Tanh replaced by polynomials); print it for its layers"},
     {"run", NULL, 2, 2, f_run, r_run, "run(m, x): the model on a plain float batch x (its Softmax dropped: logits)"},
+    {"new", NULL, 2, 2, f_new, r_new, "new(name, input_shape): an empty model to append layers to (-1: the batch)"},
+    {"append", NULL, 2, 6, f_append, r_append,
+     "append(m, kind, ...): dense w b | conv w b [stride [pad]] | avgpool k [stride] | maxpool k [stride] | relu | "
+     "square | sigmoid | tanh | add c | mul c | flatten; gives the number of layers"},
+    {"save", NULL, 2, 2, f_save, r_save, "save(m, path): the model as an ONNX file (opset 13, float32 weights)"},
     {"layers", NULL, 1, 1, f_layers, r_layers, "layers(m): the number of layers"},
     {"kind", NULL, 2, 2, f_kind, r_layer,
      "kind(m, i): layer i's kind: dense conv avgpool maxpool relu square sigmoid[_poly] tanh[_poly] add mul flatten reshape"},

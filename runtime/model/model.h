@@ -98,6 +98,16 @@ he_tensor *he_model_layer_run(const he_model *m, int i, const he_tensor *x);
 int he_model_layer_affine(const he_model *m, int i, const he_tensor *sample, he_tensor **w,
                           he_tensor **b) HE_WARN_UNUSED;
 
+/* A model built layer by layer (model/onnx_write.c): an empty model whose
+** input has the given shape (-1: any, the batch), then layers appended
+** (he_model_add copies proto, converting and retaining its tensors after
+** checking their shapes). */
+he_model *he_model_new(const char *name, int in_ndim, const int64_t *in_shape);
+int he_model_add(he_model *m, const he_layer *proto) HE_WARN_UNUSED;
+/* Writes m as ONNX (opset 13, float32 weights), atomically. Polynomial
+** activations have no ONNX operator: an error. */
+int he_model_save_onnx(const he_model *m, const char *path) HE_WARN_UNUSED;
+
 /* The summary: layers, shapes, parameter count, what was dropped. */
 int he_model_summary(const he_model *m, he_buf *out);
 
