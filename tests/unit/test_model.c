@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "model/model.h"
@@ -161,6 +162,47 @@ static void test_refusals_name_the_node(void)
     }
 }
 
+/* Each test model written by he_model_save_onnx and read back: the same
+** layers and outputs within 1e-5 (weights folded from a BatchNormalization
+** are written rounded to float32; the outputs are below 100). */
+static void test_save_round_trip(void)
+{
+    char dir[256], path[300];
+    if (!check_tmpdir(dir, sizeof dir, "model")) {
+        CHECK(0, "no folder");
+        return;
+    }
+    for (int k = 0; k < 4; k++) {
+        const char *name = k < 3 ? names[k] : "cryptonets";
+        char src[256];
+        snprintf(src, sizeof src, "tests/onnx/models/%s.onnx", name);
+        snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+        he_model *m = NULL, *m2 = NULL;
+        he_tensor *x = npy(name, "x"), *y = NULL, *y2 = NULL;
+        CHECK(x && he_model_load_onnx(src, 0, &m) == 0, "%s", he_errmsg());
+        CHECK(m && he_model_save_onnx(m, path) == 0, "%s: %s", name, he_errmsg());
+        CHECK(he_model_load_onnx(path, 0, &m2) == 0, "%s: %s", name, he_errmsg());
+        if (m && m2 && x) {
+            CHECK(m2->nlayers == m->nlayers, "%s: %d layers, then %d", name, m->nlayers, m2->nlayers);
+            CHECK(he_model_run(m, x, &y) == 0 && he_model_run(m2, x, &y2) == 0, "%s", he_errmsg());
+            if (y && y2) CHECK(maxdiff(y, y2) < 1e-5, "%s: differs by %g", name, maxdiff(y, y2));
+        }
+        remove(path);
+        drop(y);
+        drop(y2);
+        drop(x);
+        he_model_free(m);
+        he_model_free(m2);
+    }
+    he_model *p = NULL;
+    CHECK(he_model_load_onnx("tests/onnx/models/act.onnx", HE_MODEL_POLY, &p) == 0, "%s", he_errmsg());
+    snprintf(path, sizeof path, "%s/poly.onnx", dir);
+    CHECK(p && he_model_save_onnx(p, path) < 0 && strstr(he_errmsg(), "polynomial sigmoid"), "%s", he_errmsg());
+    he_model_free(p);
+    CHECK(check_dir_entries(dir) == 0, "files left in %s", dir);
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -169,5 +211,6 @@ int main(void)
     RUN(test_truncations_refused);
     RUN(test_bit_flips_never_crash);
     RUN(test_random_bytes_refused);
+    RUN(test_save_round_trip);
     return 0;
 }
