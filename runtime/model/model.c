@@ -788,7 +788,8 @@ int he_model_layer_affine(const he_model *m, int i, const he_tensor *sample, he_
         return he_error("layer '%s': the sample must be a batch of one, got shape %s", ly->name,
                         he_shape_str(sample->ndim, sample->shape).s);
     int64_t F = sample->size;
-    if (F > 1 << 16) return he_error("layer '%s': %lld inputs, at most 65536 for a matrix", ly->name, (long long)F);
+    /* the basis is (F + 1) x F doubles: 8192 inputs, 0.5 GB */
+    if (F > 8192) return he_error("layer '%s': %lld inputs, at most 8192 for a matrix", ly->name, (long long)F);
     /* the basis: F samples, sample k all zeros but for a 1 at k; then the zero sample */
     int64_t shape[HE_MAXDIM];
     memcpy(shape, sample->shape, sizeof shape);

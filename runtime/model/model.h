@@ -94,7 +94,8 @@ he_tensor *he_model_layer_run(const he_model *m, int i, const he_tensor *x);
 /* An affine layer (dense, conv, avgpool, add, mul, flatten, reshape) as a
 ** matrix on flattened samples: for a sample shape given by `sample` (a
 ** batch of one), y = x @ *w + *b with x and y flattened in C order; *w is
-** [in, out] and *b [out] (new tensors). Other layers are an error. */
+** [in, out] and *b [out] (new tensors); at most 8192 inputs. Other layers
+** are an error. */
 int he_model_layer_affine(const he_model *m, int i, const he_tensor *sample, he_tensor **w,
                           he_tensor **b) HE_WARN_UNUSED;
 
