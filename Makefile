@@ -43,9 +43,13 @@ endif
 
 # Every library through pkg-config (Debian's names; lua has several aliases).
 LUA_PC := $(firstword $(foreach p,lua5.4 lua-5.4 lua54 lua,$(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo $(p))))
-PKGS := gmp libsodium zlib libzmq readline $(LUA_PC)
+PKGS := gmp libsodium zlib libzmq libprotobuf-c readline $(LUA_PC)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq 2>/dev/null || echo -lgmp -lsodium -lz -lzmq)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq libprotobuf-c 2>/dev/null || echo -lgmp -lsodium -lz -lzmq -lprotobuf-c)
+# ONNX models (runtime/model/): the schema from Debian's libonnx-dev, compiled
+# to C by protoc-c at build time (build/gen/onnx.pb-c.[ch], never committed).
+PROTOC_C ?= protoc-c
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 READLINE_LIBS := $(shell $(PKG_CONFIG) --libs readline 2>/dev/null || echo -lreadline)
 LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua5.4)
 # Where lua5.4 finds C modules: Debian's path for prefix=/usr, else $(libdir)/lua/5.4
@@ -65,10 +69,11 @@ INTERP_SRC := $(sort $(filter-out interp/lua/luamod.c,$(wildcard interp/*.c inte
 CLI_SRC := $(sort $(wildcard interp/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 GEN_SRC := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+ONNX_GEN := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*/*.c))
 
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
 INTERP_OBJ := $(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -131,6 +136,19 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -c -o $@ $<
+
+# The ONNX schema in C: protoc-c names its output after the .proto file.
+$(ONNX_GEN) &: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --proto_path=$(<D) --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(filter $(BUILD)/obj/runtime/model/%,$(RUNTIME_OBJ)): $(BUILD)/gen/onnx.pb-c.h
 
 $(INTERP_SRC:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ) $(BUILD)/obj/interp/lua/luamod.o: $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 

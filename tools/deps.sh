@@ -10,7 +10,10 @@
 #   liblua5.4-dev lua5.4 the Lua module, its tests, and the Lua side of bench/vm
 #   pkg-config make gcc  the build itself
 #   mandoc               the man page's lint in make check (tests/cli/manpage.sh)
-PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc"
+#   libprotobuf-c-dev    reading ONNX models (protobuf) in runtime/model/
+#   protobuf-c-compiler  protoc-c: the ONNX schema to C at build time
+#   libonnx-dev          the ONNX schema itself (/usr/include/onnx/onnx.proto)
+PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
