@@ -73,6 +73,14 @@ typedef struct closure {
     he_value caps[];
 } closure;
 
+/* A captured local that is assigned (check.c: box_if_needed) lives in a
+** cell, shared by its frame's register and every closure that captured it. */
+typedef struct cell {
+    he_obj obj;
+    he_value v;
+} cell;
+extern const he_type cell_type;
+
 typedef struct he_vm he_vm;
 
 typedef struct native {
