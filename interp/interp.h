@@ -142,6 +142,8 @@ void he_vm_free(he_vm *vm);
 #define HE_RUN_REPL 1  /* print the value and type of a trailing expression */
 #define HE_RUN_DUMP 2  /* print bytecode instead of running */
 #define HE_RUN_CHECK 4 /* check only */
+#define HE_RUN_KEEP 8  /* a run-time error keeps the top-level names whose definitions ran (the REPL's :load) */
+#define HE_RUN_TELL 16 /* after a run-time error, name on err the top-level names left unbound */
 int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int flags);
 int he_run_file(he_vm *vm, const char *path, int flags);
 /* Calls a function value with arguments; used by builtins and the Lua module. */

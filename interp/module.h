@@ -66,6 +66,10 @@ void module_push_sym(module *m, sym *s);
 int module_add_global(module *m, sym *s); /* assigns s->slot; -1 when there are too many */
 /* Forgets the names and globals added since a failed input (REPL, eval). */
 void module_truncate(module *m, int ngsyms, int nglobals);
+/* Like module_truncate, but keeps the names from ngsyms on whose
+** definitions ran (a value was stored, a module imported); the names
+** dropped are listed in dropped (when not NULL), ", "-separated. */
+void module_keep_defined(module *m, int ngsyms, int nglobals, he_buf *dropped);
 
 /* Every module imported in a process, found by path. */
 typedef struct modset {

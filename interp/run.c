@@ -140,8 +140,22 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
             he_smpc_script_failed(why);
         }
         /* names whose definitions may not have run must not stay with
-        ** their static types (the REPL, its :load, the Lua module) */
-        module_truncate(m, ng, nglob);
+        ** their static types (the REPL, the Lua module); :load keeps
+        ** those whose definitions ran, as IPython's %run does */
+        he_buf dropped;
+        he_buf_init(&dropped);
+        if (flags & HE_RUN_KEEP) module_keep_defined(m, ng, nglob, &dropped);
+        else {
+            for (int i = ng; i < m->ngsyms; i++)
+                he_buf_printf(&dropped, "%s%s", dropped.len ? ", " : "", m->gsyms[i]->name);
+            module_truncate(m, ng, nglob);
+        }
+        if ((flags & HE_RUN_TELL) && dropped.len)
+            fprintf(vm->err, "%s: not bound (%s): %s\n", file,
+                    flags & HE_RUN_KEEP ? "the file stopped with an error; the names defined before it stay"
+                                        : "the input stopped with an error",
+                    dropped.data);
+        he_buf_free(&dropped);
         return rc;
     }
     if ((flags & HE_RUN_REPL) && last && last->kind != T_VOID) {

@@ -102,7 +102,8 @@ static const char *const help_text =
     "  :help, :?          this text; :help NAME for a builtin or a module\n"
     "  :type EXPR         the static type of EXPR\n"
     "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
-    "  :load FILE         run FILE here; its definitions stay\n"
+    "  :load FILE         run FILE here; its definitions stay (those made before\n"
+    "                     an error, if it stops with one)\n"
     "  :time EXPR         run EXPR and print how long it took\n"
     "  :quit, Ctrl-D      leave\n"
     "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
@@ -189,7 +190,7 @@ static bool meta(const char *line)
             snprintf(dirbuf, sizeof dirbuf, "%s", arg);
             const char *saved = cli_vm->script_dir;
             cli_vm->script_dir = dirname(dirbuf);
-            struct src_arg a = {arg, NULL, 0, 0};
+            struct src_arg a = {arg, NULL, 0, HE_RUN_KEEP | HE_RUN_TELL};
             run_guarded(run_file_cb, &a);
             cli_vm->script_dir = saved;
         }
@@ -264,7 +265,7 @@ int cli_repl(void)
             add_history(h);
             free(h);
         }
-        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
+        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL | HE_RUN_TELL};
         run_guarded(run_src_cb, &a);
         fflush(stdout);
         input.len = 0;
