@@ -153,6 +153,12 @@ int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out)
 int he_type_of(he_vm *vm, const char *src, he_buf *out);
 /* Names visible at the top level (globals, builtins), for completion. */
 int he_vm_names(he_vm *vm, const char ***names);
+/* The members of the module that `name` names in the REPL's scope (an
+** import, or a native module not imported yet); -1 when it names none. */
+int he_vm_members(he_vm *vm, const char *name, const char ***names);
+/* What a name in the REPL's scope ("x" or "module.member") is, for
+** completion: 1 a function, 2 a module, 0 anything else or unknown. */
+int he_vm_name_kind(he_vm *vm, const char *name);
 /* Whether src fails to parse only because it ends too early (REPL). */
 bool he_source_incomplete(const char *src, size_t len);
 
