@@ -316,6 +316,12 @@ int cli_repl(void)
         rl_completion_word_break_hook = word_breaks;
         using_history();
         stifle_history(1000);
+        /* a multi-line entry stays one entry in the history file: each
+        ** entry is written after a "#<time>" line, and the lines up to the
+        ** next one are read back as one entry */
+        history_comment_char = '#';
+        history_write_timestamps = 1;
+        history_multiline_entries = 1;
         if (hist) read_history(hist);
     }
     printf("he %s -- encrypted computation. Type :help for help.\n", HE_VERSION);
