@@ -126,6 +126,7 @@ struct fndecl {
     struct funcstate *fs;
     struct sym **captures;
     int ncaptures;
+    struct sym **psyms; /* the parameters' bindings */
     struct sym *sym;  /* the binding of a named function */
 };
 

@@ -1082,9 +1082,210 @@ static int f_fixed(he_vm *vm, he_value *a, int n, he_value *out)
     return he_error("fixed: cannot convert %s", he_typename(v));
 }
 
+/* --- format ---------------------------------------------------------------------------------- */
+/* format(fmt, a, b, ...): printf-style. A conversion is
+** %[flags][width][.precision]conv with conv one of d i (int), x X (an int
+** >= 0, in hex), f F e E g G (a number), s (any value, as print shows
+** it), and %% is a '%'. Width and precision are at most 100. The format is
+** checked before anything reaches printf: a bad one is an error (at
+** compile time when the format is a literal), never undefined behaviour. */
+#define FMT_MAX_WIDTH 100
+
+typedef struct fmt_spec {
+    char flags[8];
+    int width, prec; /* -1: not given */
+    char conv;
+} fmt_spec;
+
+/* Copies literal text of f from *i to the next conversion into lit (when
+** not NULL); 1: a conversion was read into sp, 0: the end, -1: a bad
+** format, explained in why. */
+static int fmt_scan(const char *f, size_t n, size_t *i, fmt_spec *sp, he_buf *lit, char *why, size_t whylen)
+{
+    while (*i < n) {
+        size_t start = *i;
+        while (*i < n && f[*i] != '%') (*i)++;
+        if (lit && *i > start && he_buf_add(lit, f + start, *i - start) < 0) return -1;
+        if (*i >= n) return 0;
+        size_t at = (*i)++; /* the '%' */
+        if (*i < n && f[*i] == '%') {
+            (*i)++;
+            if (lit && he_buf_add(lit, "%", 1) < 0) return -1;
+            continue;
+        }
+        int nf = 0;
+        while (*i < n && strchr("-+ 0#", f[*i]) && f[*i]) {
+            if (memchr(sp->flags, f[*i], (size_t)nf)) {
+                snprintf(why, whylen, "flag '%c' given twice in the conversion at offset %zu", f[*i], at);
+                return -1;
+            }
+            sp->flags[nf++] = f[(*i)++];
+        }
+        sp->flags[nf] = '\0';
+        sp->width = sp->prec = -1;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) {
+                if (*i >= n || f[*i] != '.') break;
+                (*i)++;
+                sp->prec = 0;
+            }
+            int v = pass ? 0 : -1;
+            while (*i < n && f[*i] >= '0' && f[*i] <= '9') {
+                v = (v < 0 ? 0 : v) * 10 + (f[(*i)++] - '0');
+                if (v > FMT_MAX_WIDTH) {
+                    snprintf(why, whylen, "%s above %d in the conversion at offset %zu", pass ? "precision" : "width",
+                             FMT_MAX_WIDTH, at);
+                    return -1;
+                }
+            }
+            if (pass) sp->prec = v;
+            else sp->width = v;
+        }
+        if (*i >= n) {
+            snprintf(why, whylen, "the format ends inside a conversion (offset %zu); write %%%% for a '%%'", at);
+            return -1;
+        }
+        char c = f[(*i)++];
+        const char *allowed = strchr("di", c) ? "-+ 0" : strchr("xX", c) ? "-#0" : strchr("fFeEgG", c) ? "-+ 0#" : c == 's' ? "-" : NULL;
+        if (!allowed) {
+            if (c >= 32 && c < 127)
+                snprintf(why, whylen, "unknown conversion '%%%c' at offset %zu (use d i x X f F e E g G s, or %%%% for a '%%')", c, at);
+            else
+                snprintf(why, whylen, "unknown conversion at offset %zu (use d i x X f F e E g G s, or %%%% for a '%%')", at);
+            return -1;
+        }
+        for (const char *q = sp->flags; *q; q++)
+            if (!strchr(allowed, *q)) {
+                snprintf(why, whylen, "flag '%c' does not go with '%%%c' (offset %zu)", *q, c, at);
+                return -1;
+            }
+        sp->conv = c;
+        return 1;
+    }
+    return 0;
+}
+
+/* The kind of value a conversion takes: 'i' int, 'n' number, 's' any. */
+static char fmt_wants(char conv) { return strchr("dixX", conv) ? 'i' : conv == 's' ? 's' : 'n'; }
+
+static type *r_format(checker *c, node *call, node **a, type **t, int n)
+{
+    if (t[0]->kind != T_STR && t[0]->kind != T_ANY) ck_error(c, a[0], "format: the format must be a str, not %s", ty_str_of(t[0]));
+    for (int k = 1; k < n; k++) {
+        if (refuse_secret(c, a[k], t[k], "formatted")) continue;
+        if (t[k]->kind == T_VOID) ck_error(c, a[k], "format: argument %d is a call that returns nothing", k + 1);
+    }
+    if (a[0]->kind != N_STR) return ty_str;
+    const char *f = a[0]->str;
+    size_t len = strlen(f), i = 0;
+    int k = 1;
+    char why[200];
+    fmt_spec sp;
+    for (;;) {
+        int r = fmt_scan(f, len, &i, &sp, NULL, why, sizeof why);
+        if (r < 0) {
+            ck_error(c, a[0], "format: %s", why);
+            return ty_str;
+        }
+        if (r == 0) break;
+        if (k >= n) {
+            ck_error(c, call, "format: the format has more conversions than the %d value%s given", n - 1, n == 2 ? "" : "s");
+            return ty_str;
+        }
+        char w = fmt_wants(sp.conv);
+        tkind tk = t[k]->kind;
+        if (tk != T_ANY && ((w == 'i' && tk != T_INT) || (w == 'n' && tk != T_INT && tk != T_FLOAT && tk != T_FIXED)))
+            ck_error(c, a[k], "format: '%%%c' needs %s, not %s", sp.conv, w == 'i' ? "an int" : "a number", ty_str_of(t[k]));
+        k++;
+    }
+    if (k < n) ck_error(c, a[k], "format: %d value%s given but the format has %d conversion%s", n - 1, n == 2 ? "" : "s",
+                        k - 1, k == 2 ? "" : "s");
+    return ty_str;
+}
+
+static int f_format(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (!he_is(a[0], &he_str_type)) return he_error("format: the format must be a str, not %s", he_typename(a[0]));
+    he_str *fs = he_as_str(a[0]);
+    he_buf b, tmp;
+    he_buf_init(&b);
+    he_buf_init(&tmp);
+    size_t i = 0;
+    int k = 1, rc = 0;
+    char why[200];
+    fmt_spec sp;
+    for (;;) {
+        int r = fmt_scan(fs->data, fs->len, &i, &sp, &b, why, sizeof why);
+        if (r < 0) {
+            rc = he_error("format: %s", why);
+            break;
+        }
+        if (r == 0) break;
+        if (k >= n) {
+            rc = he_error("format: the format has more conversions than the %d value%s given", n - 1, n == 2 ? "" : "s");
+            break;
+        }
+        he_value v = a[k++];
+        char w = fmt_wants(sp.conv);
+        char cf[40];
+        int m = snprintf(cf, sizeof cf, "%%%s", sp.flags);
+        if (sp.width >= 0) m += snprintf(cf + m, sizeof cf - (size_t)m, "%d", sp.width);
+        if (sp.prec >= 0) m += snprintf(cf + m, sizeof cf - (size_t)m, ".%d", sp.prec);
+        if (w == 'i') {
+            if (v.tag != HE_INT) {
+                rc = he_error("format: '%%%c' needs an int, not %s (value %d)", sp.conv, he_typename(v), k - 1);
+                break;
+            }
+            if (sp.conv != 'd' && sp.conv != 'i' && v.as.i < 0) {
+                rc = he_error("format: '%%%c' needs an int >= 0, not %lld (value %d)", sp.conv, (long long)v.as.i, k - 1);
+                break;
+            }
+            snprintf(cf + m, sizeof cf - (size_t)m, "ll%c", sp.conv);
+            rc = he_buf_printf(&b, cf, (long long)v.as.i);
+        } else if (w == 'n') {
+            double d;
+            if (v.tag == HE_INT) d = (double)v.as.i;
+            else if (v.tag == HE_FLOAT) d = v.as.f;
+            else if (v.tag == HE_FIXED) d = he_fixed_to_double(v.as.i, v.frac);
+            else {
+                rc = he_error("format: '%%%c' needs a number, not %s (value %d)", sp.conv, he_typename(v), k - 1);
+                break;
+            }
+            snprintf(cf + m, sizeof cf - (size_t)m, "%c", sp.conv);
+            rc = he_buf_printf(&b, cf, d);
+        } else {
+            tmp.len = 0;
+            if ((rc = he_repr(v, &tmp, false)) < 0) break;
+            size_t len = tmp.len;
+            if (sp.prec >= 0 && (size_t)sp.prec < len) len = (size_t)sp.prec;
+            size_t pad = sp.width > 0 && (size_t)sp.width > len ? (size_t)sp.width - len : 0;
+            bool left = strchr(sp.flags, '-') != NULL;
+            for (size_t q = 0; rc == 0 && !left && q < pad; q++) rc = he_buf_add(&b, " ", 1);
+            if (rc == 0 && len) rc = he_buf_add(&b, tmp.data, len);
+            for (size_t q = 0; rc == 0 && left && q < pad; q++) rc = he_buf_add(&b, " ", 1);
+        }
+        if (rc < 0) break;
+    }
+    if (rc == 0 && k < n)
+        rc = he_error("format: %d value%s given but the format has %d conversion%s", n - 1, n == 2 ? "" : "s", k - 1,
+                      k == 2 ? "" : "s");
+    he_buf_free(&tmp);
+    if (rc < 0) {
+        he_buf_free(&b);
+        return -1;
+    }
+    he_str *s = he_str_new(b.data ? b.data : "", b.len);
+    he_buf_free(&b);
+    if (!s) return he_error("out of memory");
+    *out = he_objv(&s->obj);
+    return 0;
+}
+
 /* --- the table --------------------------------------------------------------------------------- */
 static const builtin core_builtins[] = {
     {"print", NULL, 0, -1, f_print, r_print, "print(a, b, ...): prints values separated by spaces"},
+    {"format", NULL, 1, -1, f_format, r_format, "format(fmt, a, ...): printf-style text: %d %i %x %X %f %e %g %s, width and precision (%8.3f)"},
     {"flush", NULL, 0, 0, f_flush, r_print, "flush(): writes out now what print has buffered (output to a file or a pipe)"},
     {"len", NULL, 1, 1, f_len, r_len, "len(x): rows of a tensor, or bytes of a str"},
     {"zeros", NULL, 1, 1, f_zeros, r_zeros, "zeros([d0, d1, ...]): a float tensor of zeros"},

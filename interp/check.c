@@ -41,6 +41,11 @@ struct checker {
     int errors;
     int depth;       /* nesting of expressions being checked */
     bool too_deep;   /* reported once */
+    /* the loops open now, outermost first, across nested functions, by
+    ** serial number: which captured locals need a cell (see box_if_needed) */
+    unsigned *loops;
+    int nloops, caploops;
+    unsigned loop_serial;
 };
 
 /* Deeper expressions are refused: checking and compiling recurse on the
@@ -180,6 +185,7 @@ static sym *declare(checker *c, const char *name, type *t, node *at)
         s = new_sym(c, name, SYM_LOCAL, t, at);
         s->fs = c->fs;
         s->slot = -1;
+        s->decl_loops = c->nloops;
         keep_tmp(s);
         c->fs->nlocals++;
     }
@@ -198,6 +204,47 @@ static sym *find_in_fs(funcstate *fs, const char *name)
     return NULL;
 }
 
+/* The local a capture (of a capture...) stands for. */
+static sym *root_of(sym *s)
+{
+    while (s->kind == SYM_CAPTURE) s = s->outer;
+    return s;
+}
+
+/* Closures with state (Lua's upvalues). A captured local that may be
+** assigned while a closure holds it lives in a cell that the frame and
+** every closure share; the others are captured by value, as fast as any
+** local. It may be assigned after a capture when an assignment comes
+** after the capture in the text, assigns through a capture, or sits in a
+** loop (opened after the declaration) that also holds the capture: the
+** loop's next round assigns after this round's capture. */
+static void box_if_needed(checker *c, sym *s, bool assigning)
+{
+    if (s->kind != SYM_LOCAL) return;
+    if (assigning) {
+        if (s->captured) s->boxed = true;
+        if (c->nloops > s->decl_loops) s->assign_loop = c->loops[s->decl_loops];
+    } else if (c->nloops > s->decl_loops && s->assign_loop && c->loops[s->decl_loops] == s->assign_loop)
+        s->boxed = true;
+}
+
+static void open_loop(checker *c)
+{
+    if (c->nloops == c->caploops) {
+        c->caploops = c->caploops ? c->caploops * 2 : 16;
+        c->loops = realloc(c->loops, sizeof(unsigned) * (size_t)c->caploops);
+        if (!c->loops) he_misuse("out of memory");
+    }
+    c->loops[c->nloops++] = ++c->loop_serial;
+    c->fs->loops++;
+}
+
+static void close_loop(checker *c)
+{
+    c->nloops--;
+    c->fs->loops--;
+}
+
 static sym *capture(checker *c, funcstate *fs, sym *outer)
 {
     sym *s = new_sym(c, outer->name, SYM_CAPTURE, outer->ty, NULL);
@@ -212,12 +259,15 @@ static sym *capture(checker *c, funcstate *fs, sym *outer)
         if (!fs->caps) he_misuse("out of memory");
     }
     fs->caps[fs->ncaps++] = s;
-    if (outer->kind == SYM_LOCAL) outer->captured = true;
+    if (outer->kind == SYM_LOCAL) {
+        outer->captured = true;
+        box_if_needed(c, outer, false);
+    }
     return s;
 }
 
 /* Resolves a name in function fs: locals, then enclosing functions'
-** locals (captured by value), then the module's globals, then builtins. */
+** locals (captured), then the module's globals, then builtins. */
 static sym *resolve_in(checker *c, funcstate *fs, const char *name)
 {
     sym *s = find_in_fs(fs, name);
@@ -856,6 +906,7 @@ static type *function(checker *c, fndecl *f, node *at)
     scope sc = {0};
     c->fs = &fs;
     fs.sc = &sc;
+    f->psyms = f->nparams ? ast_alloc(c->ps, sizeof(sym *) * (size_t)f->nparams) : NULL;
     for (int i = 0; i < f->nparams; i++) {
         for (int j = 0; j < i; j++)
             if (strcmp(f->params[j].name, f->params[i].name) == 0)
@@ -863,6 +914,7 @@ static type *function(checker *c, fndecl *f, node *at)
         node pn = {.line = f->params[i].line, .col = f->params[i].col};
         sym *s = declare(c, f->params[i].name, pt[i], &pn);
         s->slot = i;
+        f->psyms[i] = s;
     }
     block(c, f->body);
     c->fs = fs.parent;
@@ -903,14 +955,8 @@ static void assign(checker *c, node *n)
                      s->kind == SYM_BUILTIN ? "builtin" : s->kind == SYM_MODULE ? "module" : "function");
             return;
         }
-        if (s->kind == SYM_CAPTURE) {
-            ck_error(c, t, "cannot assign to '%s' here: closures capture variables by value", s->name);
-            return;
-        }
-        if (s->captured) {
-            ck_error(c, t, "cannot assign to '%s': a closure has captured it (closures capture by value)", s->name);
-            return;
-        }
+        if (s->kind == SYM_CAPTURE) root_of(s)->boxed = true; /* assigned where a closure holds it */
+        else box_if_needed(c, s, true);
         if (n->op >= 0) vt = binop_type(c, n, (he_op)n->op, tt, vt);
         n->ty = vt; /* the value stored: compile.c converts or checks it */
         if (ty_assignable(vt, tt) < 0)
@@ -1045,9 +1091,9 @@ static void stmt(checker *c, node *n)
     case N_WHILE: {
         type *t = expr(c, n->a);
         if (t->kind != T_BOOL && t->kind != T_ANY) ck_error(c, n->a, "condition must be bool, not %s", ty_str_of(t));
-        c->fs->loops++;
+        open_loop(c);
         block(c, n->b);
-        c->fs->loops--;
+        close_loop(c);
         break;
     }
     case N_FOR: {
@@ -1075,9 +1121,10 @@ static void stmt(checker *c, node *n)
         push_scope(c, &sc);
         /* hidden registers of the loop come before the variable */
         n->sym = declare(c, n->name, vt, n);
-        c->fs->loops++;
+        open_loop(c);
+        n->sym->decl_loops = c->nloops; /* a fresh variable each round */
         block(c, n->c);
-        c->fs->loops--;
+        close_loop(c);
         pop_scope(c);
         break;
     }
@@ -1185,5 +1232,6 @@ int he_check(const ck_env *env, module *m, he_parser *ps, bool repl)
         f->sym->is_fn = true;
     }
     for (int i = 0; i < ps->stmts.n; i++) stmt(&c, ps->stmts.v[i]);
+    free(c.loops);
     return c.errors;
 }

@@ -177,6 +177,24 @@ static void stmt(fstate *fs, node *n);
 static void cond_jump(fstate *fs, node *n, bool when, patchlist *out);
 static proto *compile_function(fstate *parent, fndecl *f);
 
+/* A local kept in its register (not in a cell: see check.c, box_if_needed). */
+static bool in_reg(const sym *s) { return s->kind == SYM_LOCAL && !s->boxed; }
+
+/* Whether a local or a capture lives in a cell. */
+static bool in_cell(const sym *s)
+{
+    while (s->kind == SYM_CAPTURE) s = s->outer;
+    return s->kind == SYM_LOCAL && s->boxed;
+}
+
+/* Makes register r a cell holding its value, if local s is one. */
+static void box_local(fstate *fs, const sym *s, int r)
+{
+    if (!in_cell(s)) return;
+    emitABC(fs, OP_BOX, r, r, 0);
+    if (r < 256) fs->objreg[r] = true;
+}
+
 static bool is_int(const type *t) { return t && t->kind == T_INT; }
 static bool is_float(const type *t) { return t && t->kind == T_FLOAT; }
 static bool is_num_if(const type *t) { return t && (t->kind == T_INT || t->kind == T_FLOAT); }
@@ -199,7 +217,7 @@ static bool small_int(node *n, int lo, int hi, int *v)
 ** temporary. */
 static int operand(fstate *fs, node *n, int dst)
 {
-    if (n->kind == N_NAME && n->sym && n->sym->kind == SYM_LOCAL) return n->sym->slot;
+    if (n->kind == N_NAME && n->sym && in_reg(n->sym)) return n->sym->slot;
     if (dst >= fs->nactive && dst < fs->freereg) {
         expr_to(fs, n, dst);
         return dst;
@@ -240,7 +258,8 @@ static void load_sym(fstate *fs, sym *s, int dst)
 {
     switch (s->kind) {
     case SYM_LOCAL:
-        if (s->slot != dst) emitABC(fs, OP_MOVE, dst, s->slot, 0);
+        if (s->boxed) emitABC(fs, OP_GETBOX, dst, s->slot, 0);
+        else if (s->slot != dst) emitABC(fs, OP_MOVE, dst, s->slot, 0);
         break;
     case SYM_GLOBAL:
         if (s->mod == fs->mod) {
@@ -265,7 +284,7 @@ static void load_sym(fstate *fs, sym *s, int dst)
         break;
     case SYM_CAPTURE:
         if (fs->fn && fs->fn->sym && s->outer == fs->fn->sym) emitABC(fs, OP_GETCAP, dst, 255, 0); /* itself */
-        else emitABC(fs, OP_GETCAP, dst, s->slot, 0);
+        else emitABC(fs, in_cell(s) ? OP_GETCAPBOX : OP_GETCAP, dst, s->slot, 0);
         break;
     case SYM_BUILTIN: {
         native *nv = he_malloc(sizeof *nv);
@@ -604,7 +623,7 @@ static void expr_to(fstate *fs, node *n, int dst)
 ** temporary. */
 static int expr_any(fstate *fs, node *n)
 {
-    if (n->kind == N_NAME && n->sym && n->sym->kind == SYM_LOCAL) return n->sym->slot;
+    if (n->kind == N_NAME && n->sym && in_reg(n->sym)) return n->sym->slot;
     int r = alloc_reg(fs);
     expr_to(fs, n, r);
     note(fs, r, n->ty);
@@ -688,8 +707,10 @@ static void block(fstate *fs, node *n)
 static void store_sym(fstate *fs, sym *s, int r)
 {
     if (s->kind == SYM_LOCAL) {
-        if (s->slot != r) emitABC(fs, OP_MOVE, s->slot, r, 0);
-    } else if (s->kind == SYM_GLOBAL) emitABx(fs, OP_SETGLOBAL, r, s->slot);
+        if (s->boxed) emitABC(fs, OP_SETBOX, s->slot, r, 0);
+        else if (s->slot != r) emitABC(fs, OP_MOVE, s->slot, r, 0);
+    } else if (s->kind == SYM_CAPTURE && in_cell(s)) emitABC(fs, OP_SETCAPBOX, r, s->slot, 0);
+    else if (s->kind == SYM_GLOBAL) emitABx(fs, OP_SETGLOBAL, r, s->slot);
     else compile_error(fs, "internal: cannot store");
 }
 
@@ -698,6 +719,20 @@ static void declare_local(fstate *fs, sym *s)
     s->slot = alloc_reg(fs);
     fs->nactive = fs->freereg;
     note(fs, s->slot, s->ty);
+}
+
+/* A for loop's variable, in the register after the loop's three. When it
+** lives in a cell, the cell is in the next register, fresh each round (the
+** loop writes the value in the first): returns the value's register, or -1. */
+static int loop_var(fstate *fs, sym *s)
+{
+    declare_local(fs, s);
+    if (!in_cell(s)) return -1;
+    int raw = s->slot;
+    s->slot = alloc_reg(fs);
+    fs->nactive = fs->freereg;
+    if (s->slot < 256) fs->objreg[s->slot] = true;
+    return raw;
 }
 
 /* Before a break or continue jumps out of blocks: releases what their
@@ -733,6 +768,7 @@ static void stmt(fstate *fs, node *n)
             s->slot = r;
             fs->nactive = fs->freereg;
             note(fs, r, s->ty);
+            box_local(fs, s, r); /* a fresh cell each time it runs (each round of a loop) */
             return; /* the register stays with the local */
         }
         int r = expr_any(fs, n->a);
@@ -749,7 +785,7 @@ static void stmt(fstate *fs, node *n)
         node *t = n->a;
         if (t->kind == N_NAME) {
             sym *s = t->sym;
-            if (s->kind == SYM_LOCAL) {
+            if (in_reg(s)) {
                 if (n->op >= 0) binop_to(fs, n, (he_op)n->op, t, n->b, s->slot);
                 else expr_to(fs, n->b, s->slot);
                 coerce(fs, s->slot, n->ty, s->ty, "value for '%s'", s->name);
@@ -851,10 +887,11 @@ static void stmt(fstate *fs, node *n)
             expr_to(fs, n->b, base + 1);
             coerce(fs, base + 1, n->b->ty, ty_int, "range end");
             fs->nactive = fs->freereg;
-            declare_local(fs, n->sym);
+            int raw = loop_var(fs, n->sym);
             l.body_reg = fs->freereg;
             int prep = emitAsBx(fs, OP_FORPREP, base, 0);
             int body = here(fs);
+            if (raw >= 0) emitABC(fs, OP_BOX, n->sym->slot, raw, 0);
             block(fs, n->c);
             int loop = emitAsBx(fs, OP_FORLOOP, base, 0);
             patch_to(fs, loop, body);
@@ -865,9 +902,10 @@ static void stmt(fstate *fs, node *n)
             note(fs, base, n->a->ty);
             emitAsBx(fs, OP_ITERPREP, base, 0);
             fs->nactive = fs->freereg;
-            declare_local(fs, n->sym);
+            int raw = loop_var(fs, n->sym);
             l.body_reg = fs->freereg;
             int top = emitAsBx(fs, OP_ITERNEXT, base, 0);
+            if (raw >= 0) emitABC(fs, OP_BOX, n->sym->slot, raw, 0);
             block(fs, n->c);
             int j = emitJ(fs);
             patch_to(fs, j, top);
@@ -976,6 +1014,7 @@ static proto *compile_function(fstate *parent, fndecl *f)
             p->capidx[i] = (uint8_t)(o->slot < 0 ? 0 : o->slot);
         }
     }
+    for (int i = 0; i < f->nparams; i++) box_local(&fs, f->psyms[i], i);
     for (int i = 0; i < f->body->list.n; i++) stmt(&fs, f->body->list.v[i]);
     fs.line = f->body->list.n ? f->body->list.v[f->body->list.n - 1]->line : f->line;
     emitABC(&fs, OP_RETURN, 0, 0, 0);

@@ -73,6 +73,14 @@ typedef struct closure {
     he_value caps[];
 } closure;
 
+/* A captured local that is assigned (check.c: box_if_needed) lives in a
+** cell, shared by its frame's register and every closure that captured it. */
+typedef struct cell {
+    he_obj obj;
+    he_value v;
+} cell;
+extern const he_type cell_type;
+
 typedef struct he_vm he_vm;
 
 typedef struct native {
@@ -137,6 +145,8 @@ void he_vm_free(he_vm *vm);
 #define HE_RUN_REPL 1  /* print the value and type of a trailing expression */
 #define HE_RUN_DUMP 2  /* print bytecode instead of running */
 #define HE_RUN_CHECK 4 /* check only */
+#define HE_RUN_KEEP 8  /* a run-time error keeps the top-level names whose definitions ran (the REPL's :load) */
+#define HE_RUN_TELL 16 /* after a run-time error, name on err the top-level names left unbound */
 int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int flags);
 int he_run_file(he_vm *vm, const char *path, int flags);
 /* v.T of a ciphertext or share (its type's "transpose" method, builtins.c). */
@@ -151,6 +161,12 @@ const char *he_vm_file(he_vm *vm); /* its file (NULL when none) */
 int he_type_of(he_vm *vm, const char *src, he_buf *out);
 /* Names visible at the top level (globals, builtins), for completion. */
 int he_vm_names(he_vm *vm, const char ***names);
+/* The members of the module that `name` names in the REPL's scope (an
+** import, or a native module not imported yet); -1 when it names none. */
+int he_vm_members(he_vm *vm, const char *name, const char ***names);
+/* What a name in the REPL's scope ("x" or "module.member") is, for
+** completion: 1 a function, 2 a module, 0 anything else or unknown. */
+int he_vm_name_kind(he_vm *vm, const char *name);
 /* Whether src fails to parse only because it ends too early (REPL). */
 bool he_source_incomplete(const char *src, size_t len);
 

@@ -71,6 +71,27 @@ void module_truncate(module *m, int ngsyms, int nglobals)
     }
 }
 
+void module_keep_defined(module *m, int ngsyms, int nglobals, he_buf *dropped)
+{
+    int k = ngsyms;
+    for (int i = ngsyms; i < m->ngsyms; i++) {
+        sym *s = m->gsyms[i];
+        bool set = s->kind == SYM_GLOBAL ? s->slot >= 0 && m->globals[s->slot].tag != HE_NIL
+                   : s->kind == SYM_MODULE ? s->mod && s->mod->ran
+                                           : false;
+        if (set) {
+            m->gsyms[k++] = s;
+            continue;
+        }
+        if (dropped) he_buf_printf(dropped, "%s%s", dropped->len ? ", " : "", s->name);
+        free((char *)s->name);
+        free(s);
+    }
+    m->ngsyms = k;
+    for (int i = nglobals; i < m->nglobals; i++)
+        if (m->globals[i].tag == HE_NIL) m->dead[i] = true;
+}
+
 void module_free(module *m)
 {
     module_truncate(m, 0, 0);

@@ -25,7 +25,11 @@ struct sym {
     type *ty;
     int slot;            /* global slot, register, capture index, builtin index */
     bool is_fn;          /* a fn declaration: cannot be assigned */
-    bool captured;       /* captured by a closure: cannot be assigned afterwards */
+    bool captured;       /* SYM_LOCAL: a closure captures it */
+    bool boxed;          /* SYM_LOCAL: captured, and assigned while a closure may hold it:
+                            it lives in a cell shared by the frame and its closures */
+    int decl_loops;      /* SYM_LOCAL: loops open (in any function) at its declaration */
+    unsigned assign_loop;/* SYM_LOCAL: the loop, opened after the declaration, of its last assignment */
     struct funcstate *fs;/* owner of a local */
     module *mod;         /* SYM_MODULE: the module; SYM_GLOBAL: its module */
     sym *outer;          /* SYM_CAPTURE: the captured binding */
@@ -62,6 +66,10 @@ void module_push_sym(module *m, sym *s);
 int module_add_global(module *m, sym *s); /* assigns s->slot; -1 when there are too many */
 /* Forgets the names and globals added since a failed input (REPL, eval). */
 void module_truncate(module *m, int ngsyms, int nglobals);
+/* Like module_truncate, but keeps the names from ngsyms on whose
+** definitions ran (a value was stored, a module imported); the names
+** dropped are listed in dropped (when not NULL), ", "-separated. */
+void module_keep_defined(module *m, int ngsyms, int nglobals, he_buf *dropped);
 
 /* Every module imported in a process, found by path. */
 typedef struct modset {

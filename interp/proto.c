@@ -41,6 +41,16 @@ static void closure_free(he_obj *o)
 
 const he_type closure_type = {.name = "fn", .free = closure_free, .repr = fn_repr};
 
+static void cell_free(he_obj *o)
+{
+    he_release(((cell *)o)->v);
+    free(o);
+}
+
+static int cell_repr(const he_obj *o, he_buf *b) { return he_repr(((const cell *)o)->v, b, true); }
+
+const he_type cell_type = {.name = "cell", .free = cell_free, .repr = cell_repr};
+
 static void native_free(he_obj *o) { free(o); }
 static int native_repr(const he_obj *o, he_buf *b)
 {

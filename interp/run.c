@@ -140,8 +140,22 @@ int he_run_source(he_vm *vm, const char *file, const char *src, size_t len, int 
             he_smpc_script_failed(why);
         }
         /* names whose definitions may not have run must not stay with
-        ** their static types (the REPL, its :load, the Lua module) */
-        module_truncate(m, ng, nglob);
+        ** their static types (the REPL, the Lua module); :load keeps
+        ** those whose definitions ran, as IPython's %run does */
+        he_buf dropped;
+        he_buf_init(&dropped);
+        if (flags & HE_RUN_KEEP) module_keep_defined(m, ng, nglob, &dropped);
+        else {
+            for (int i = ng; i < m->ngsyms; i++)
+                he_buf_printf(&dropped, "%s%s", dropped.len ? ", " : "", m->gsyms[i]->name);
+            module_truncate(m, ng, nglob);
+        }
+        if ((flags & HE_RUN_TELL) && dropped.len)
+            fprintf(vm->err, "%s: not bound (%s): %s\n", file,
+                    flags & HE_RUN_KEEP ? "the file stopped with an error; the names defined before it stay"
+                                        : "the input stopped with an error",
+                    dropped.data);
+        he_buf_free(&dropped);
         return rc;
     }
     if ((flags & HE_RUN_REPL) && last && last->kind != T_VOID) {
@@ -234,4 +248,76 @@ int he_vm_names(he_vm *vm, const char ***names)
     for (int i = 0; i < m->ngsyms; i++) v[n++] = m->gsyms[i]->name;
     *names = v;
     return n;
+}
+
+/* The module `name` names in m: an import (its alias), else a native module. */
+static module *named_module(he_vm *vm, const char *name, size_t len)
+{
+    module *m = vm->main;
+    for (int i = m->ngsyms - 1; i >= 0; i--) {
+        sym *s = m->gsyms[i];
+        if (strlen(s->name) == len && strncmp(s->name, name, len) == 0) return s->kind == SYM_MODULE ? s->mod : NULL;
+    }
+    char nm[64];
+    if (len >= sizeof nm) return NULL;
+    memcpy(nm, name, len);
+    nm[len] = '\0';
+    const native_module *n = native_module_find(nm);
+    if (!n) return NULL;
+    char path[128];
+    snprintf(path, sizeof path, "<native %s>", n->name);
+    return modset_find(&vm->mods, path);
+}
+
+int he_vm_members(he_vm *vm, const char *name, const char ***names)
+{
+    *names = NULL;
+    module *mod = named_module(vm, name, strlen(name));
+    int n = 0;
+    if (mod) {
+        const char **v = malloc(sizeof(char *) * (size_t)(mod->ngsyms + 1));
+        if (!v) return -1;
+        for (int i = 0; i < mod->ngsyms; i++)
+            if (mod->gsyms[i]->kind != SYM_BUILTIN || mod->native) v[n++] = mod->gsyms[i]->name;
+        *names = v;
+        return n;
+    }
+    /* a native module not imported yet: its functions */
+    if (!native_module_find(name)) return -1;
+    const char **v = malloc(sizeof(char *) * (size_t)(nbuiltins + 1));
+    if (!v) return -1;
+    for (int i = 0; i < nbuiltins; i++)
+        if (builtins[i].module && strcmp(builtins[i].module, name) == 0) v[n++] = builtins[i].name;
+    *names = v;
+    return n;
+}
+
+static int sym_kind(const sym *s)
+{
+    if (s->kind == SYM_MODULE) return 2;
+    if (s->kind == SYM_BUILTIN || s->is_fn || (s->ty && s->ty->kind == T_FN)) return 1;
+    return 0;
+}
+
+int he_vm_name_kind(he_vm *vm, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) {
+        module *m = vm->main;
+        for (int i = m->ngsyms - 1; i >= 0; i--)
+            if (strcmp(m->gsyms[i]->name, name) == 0) return sym_kind(m->gsyms[i]);
+        return 0;
+    }
+    module *mod = named_module(vm, name, (size_t)(dot - name));
+    if (mod) {
+        for (int i = mod->ngsyms - 1; i >= 0; i--)
+            if (strcmp(mod->gsyms[i]->name, dot + 1) == 0) return sym_kind(mod->gsyms[i]);
+        return 0;
+    }
+    size_t ml = (size_t)(dot - name);
+    for (int i = 0; i < nbuiltins; i++)
+        if (builtins[i].module && strlen(builtins[i].module) == ml && strncmp(builtins[i].module, name, ml) == 0 &&
+            strcmp(builtins[i].name, dot + 1) == 0)
+            return 1;
+    return 0;
 }

@@ -581,6 +581,43 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 setv(&RA, v);
                 vmbreak;
             }
+            vmcase(GETCAPBOX) {
+                he_value v = ((cell *)f->cl->caps[GET_B(i)].as.o)->v;
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(SETCAPBOX) {
+                he_value v = RA;
+                he_retain(v);
+                setv(&((cell *)f->cl->caps[GET_B(i)].as.o)->v, v);
+                vmbreak;
+            }
+            vmcase(BOX) {
+                cell *c = malloc(sizeof *c);
+                if (!c) {
+                    SAVE_PC();
+                    he_error("out of memory");
+                    THROW();
+                }
+                he_obj_init(&c->obj, &cell_type);
+                c->v = RB;
+                he_retain(c->v);
+                setv(&RA, he_objv(&c->obj));
+                vmbreak;
+            }
+            vmcase(GETBOX) {
+                he_value v = ((cell *)RB.as.o)->v;
+                he_retain(v);
+                setv(&RA, v);
+                vmbreak;
+            }
+            vmcase(SETBOX) {
+                he_value v = RB;
+                he_retain(v);
+                setv(&((cell *)RA.as.o)->v, v);
+                vmbreak;
+            }
             vmcase(CLOSURE) {
                 proto *np = (proto *)k[GET_Bx(i)].as.o;
                 closure *c = malloc(sizeof *c + sizeof(he_value) * (size_t)np->ncaps);

@@ -32,20 +32,61 @@ static int type_cb(void *p)
 static const char *const keywords[] = {"let", "fn", "if", "else", "while", "for", "in", "return", "break",
                                        "continue", "import", "as", "and", "or", "not", "true", "false", "int",
                                        "float", "fixed", "bool", "str", NULL};
-static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", ":plan", NULL};
+static const char *const commands[] = {":help", ":quit", ":type", ":dis", ":load", ":time", ":plan", ":complete", NULL};
+
+/* What Tab completes: names (keywords, the REPL's names, commands), the
+** members of a module (text "ckks.enc"), or file names (after :load). */
+static enum { C_NAMES, C_MEMBERS, C_FILES } cmode;
+
+static bool prefix_of(const char *word, const char *cmd);
+
+/* Chooses what to complete for text, which starts at offset start of line. */
+static void complete_mode(const char *line, int start, const char *text)
+{
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    cmode = strchr(text, '.') ? C_MEMBERS : C_NAMES;
+    if (*p == ':' && start > (int)(p - line)) {
+        char cmd[16];
+        size_t n = strcspn(p, " \t");
+        snprintf(cmd, sizeof cmd, "%.*s", (int)(n < sizeof cmd ? n : sizeof cmd - 1), p);
+        if (start >= (int)(p - line + (ptrdiff_t)n) && prefix_of(cmd, ":load")) cmode = C_FILES;
+    }
+}
 
 static char *complete_gen(const char *text, int state)
 {
     static int idx, phase;
     static const char **names;
     static int nnames;
+    static size_t dot; /* C_MEMBERS: the module's part of text, with its '.' */
     size_t len = strlen(text);
+    if (cmode == C_FILES) return rl_filename_completion_function(text, state);
     if (!state) {
         idx = 0;
         phase = 0;
         free(names);
         names = NULL;
-        nnames = he_vm_names(cli_vm, &names);
+        if (cmode == C_MEMBERS) {
+            dot = (size_t)(strrchr(text, '.') - text) + 1;
+            char mod[64];
+            snprintf(mod, sizeof mod, "%.*s", (int)(dot - 1 < sizeof mod ? dot - 1 : sizeof mod - 1), text);
+            nnames = he_vm_members(cli_vm, mod, &names);
+            if (nnames < 0) nnames = 0;
+        } else nnames = he_vm_names(cli_vm, &names);
+    }
+    if (cmode == C_MEMBERS) {
+        while (idx < nnames) {
+            const char *cand = names[idx++];
+            if (cand[0] != '_' && strncmp(cand, text + dot, len - dot) == 0) {
+                char *r = malloc(dot + strlen(cand) + 1);
+                if (!r) return NULL;
+                memcpy(r, text, dot);
+                strcpy(r + dot, cand);
+                return r;
+            }
+        }
+        return NULL;
     }
     for (;;) {
         const char *cand = NULL;
@@ -65,10 +106,50 @@ static char *complete_gen(const char *text, int state)
 
 static char **complete(const char *text, int start, int end)
 {
-    (void)start;
     (void)end;
     rl_attempted_completion_over = 1;
-    return rl_completion_matches(text, complete_gen);
+    complete_mode(rl_line_buffer, start, text);
+    rl_completion_append_character = ' ';
+    if (cmode == C_FILES) rl_filename_completion_desired = 1;
+    char **m = rl_completion_matches(text, complete_gen);
+    /* one match: a function waits for its '(' and a module for its '.' */
+    if (m && !m[1] && cmode != C_FILES) {
+        int k = he_vm_name_kind(cli_vm, m[0]);
+        rl_completion_append_character = k == 1 ? '\0' : k == 2 ? '.' : ' ';
+    }
+    return m;
+}
+
+/* Where a word to complete starts: after a blank in a :load line (a file
+** name), else after a blank, a bracket or an operator. */
+static const char *breaks_for(const char *line)
+{
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    char cmd[16];
+    size_t n = strcspn(p, " \t");
+    snprintf(cmd, sizeof cmd, "%.*s", (int)(n < sizeof cmd ? n : sizeof cmd - 1), p);
+    return prefix_of(cmd, ":load") ? " \t\n" : " \t\n\"'`@$><=;|&{([,+-*/%";
+}
+
+static char *word_breaks(void) { return (char *)breaks_for(rl_line_buffer); }
+
+/* :complete LINE: what Tab offers at the end of LINE, one per line (the
+** completion that the terminal shows, in a form a transcript can test). */
+static void complete_cmd(const char *line)
+{
+    size_t n = strlen(line), start = n;
+    const char *br = breaks_for(line);
+    while (start > 0 && !strchr(br, line[start - 1])) start--;
+    const char *text = line + start;
+    complete_mode(line, (int)start, text);
+    for (int state = 0;; state++) {
+        char *c = complete_gen(text, state);
+        if (!c) break;
+        int k = cmode == C_FILES ? 0 : he_vm_name_kind(cli_vm, c);
+        printf("%s%s\n", c, k == 1 ? "(" : k == 2 ? "." : "");
+        free(c);
+    }
 }
 
 static bool interactive;
@@ -102,9 +183,12 @@ static const char *const help_text =
     "  :help, :?          this text; :help NAME for a builtin or a module\n"
     "  :type EXPR         the static type of EXPR\n"
     "  :dis EXPR          the bytecode of EXPR (or of a statement)\n"
-    "  :load FILE         run FILE here; its definitions stay\n"
+    "  :load FILE         run FILE here; its definitions stay (those made before\n"
+    "                     an error, if it stops with one)\n"
     "  :time EXPR         run EXPR and print how long it took\n"
     "  :plan F, ARGS      print the CKKS plan of F (ARGS: ckks.input(n), plain values, options)\n"
+    "  :complete TEXT     what Tab offers at the end of TEXT (a function ends in\n"
+    "                     '(', a module in '.')\n"
     "  :quit, Ctrl-D      leave\n"
     "Commands may be shortened (:t, :l, :q). Ctrl-C stops a running computation.\n";
 
@@ -190,7 +274,7 @@ static bool meta(const char *line)
             snprintf(dirbuf, sizeof dirbuf, "%s", arg);
             const char *saved = cli_vm->script_dir;
             cli_vm->script_dir = dirname(dirbuf);
-            struct src_arg a = {arg, NULL, 0, 0};
+            struct src_arg a = {arg, NULL, 0, HE_RUN_KEEP | HE_RUN_TELL};
             run_guarded(run_file_cb, &a);
             cli_vm->script_dir = saved;
         }
@@ -200,6 +284,8 @@ static bool meta(const char *line)
         snprintf(code, sizeof code, "import ckks\nprint(ckks.plan(%s))", arg);
         struct src_arg a = {"<repl>", code, strlen(code), 0};
         run_guarded(run_src_cb, &a);
+    } else if (prefix_of(cmd, ":complete") && strlen(cmd) >= 3) {
+        complete_cmd(start);
     } else if (prefix_of(cmd, ":time")) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -234,8 +320,15 @@ int cli_repl(void)
     if (interactive) {
         rl_readline_name = "he";
         rl_attempted_completion_function = complete;
+        rl_completion_word_break_hook = word_breaks;
         using_history();
         stifle_history(1000);
+        /* a multi-line entry stays one entry in the history file: each
+        ** entry is written after a "#<time>" line, and the lines up to the
+        ** next one are read back as one entry */
+        history_comment_char = '#';
+        history_write_timestamps = 1;
+        history_multiline_entries = 1;
         if (hist) read_history(hist);
     }
     printf("he %s -- encrypted computation. Type :help for help.\n", HE_VERSION);
@@ -271,7 +364,7 @@ int cli_repl(void)
             add_history(h);
             free(h);
         }
-        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL};
+        struct src_arg a = {"<repl>", input.data, input.len, HE_RUN_REPL | HE_RUN_TELL};
         run_guarded(run_src_cb, &a);
         fflush(stdout);
         input.len = 0;
