@@ -714,6 +714,7 @@ static int kern_float(const kctx *c, int64_t n, const void *a, int sa, const voi
     case HE_OP_MUL: EW(double, double, double, O_[k] = x * y); break;
     case HE_OP_DIV: EW(double, double, double, O_[k] = x / y); break;
     case HE_OP_MOD: EW(double, double, double, O_[k] = fmod(x, y)); break;
+    case HE_OP_IDIV: EW(double, double, double, O_[k] = floor(x / y)); break;
     case HE_OP_POW: EW(double, double, double, O_[k] = pow(x, y)); break;
     case HE_OP_LT: EW(double, double, int64_t, O_[k] = x < y); break;
     case HE_OP_LE: EW(double, double, int64_t, O_[k] = x <= y); break;
@@ -783,6 +784,13 @@ static int kern_int(const kctx *c, int64_t n, const void *a, int sa, const void 
                ovf |= x == INT64_MIN;
                O_[k] = (int64_t)(0 - (uint64_t)x);
            } else O_[k] = x / y);
+        break;
+    case HE_OP_IDIV:
+        EW(int64_t, int64_t, int64_t, if (HE_UNLIKELY(y == 0)) goto div0;
+           if (HE_UNLIKELY(y == -1)) {
+               ovf |= x == INT64_MIN;
+               O_[k] = (int64_t)(0 - (uint64_t)x);
+           } else O_[k] = x / y - ((x % y != 0) && ((x < 0) != (y < 0))));
         break;
     case HE_OP_MOD:
         EW(int64_t, int64_t, int64_t, if (HE_UNLIKELY(y == 0)) goto mod0; O_[k] = y == -1 ? 0 : x % y);
@@ -933,7 +941,7 @@ int he_tensor_binop(he_op op, he_value a, he_value b, he_value *out)
             if (A.dt == HE_DT_FIXED && B.dt == HE_DT_FIXED && fa != fb)
                 return he_error("fixed-point operands have different precision: fixed<%d> %s fixed<%d>", fa,
                                 he_op_symbol[op], fb);
-            if (op == HE_OP_MOD || op == HE_OP_POW) return unsupported(op, &A, &B);
+            if (op == HE_OP_MOD || op == HE_OP_IDIV || op == HE_OP_POW) return unsupported(op, &A, &B);
             rdt = HE_DT_FIXED;
             c.frac = rfrac;
             if (op == HE_OP_MUL && (A.dt == HE_DT_INT || B.dt == HE_DT_INT)) {
@@ -1486,7 +1494,8 @@ static int storable(int sdt, int sfrac, int dt, int frac, const char *what)
 {
     bool ok = sdt == dt || (dt == HE_DT_FLOAT && sdt != HE_DT_BOOL) || (dt == HE_DT_FIXED && sdt != HE_DT_BOOL);
     if (ok) return 0;
-    return he_error("%s: cannot store %s values in a %s tensor", what, fmt_dtype(sdt, sfrac).s, fmt_dtype(dt, frac).s);
+    return he_error("%s: cannot store %s values in %s %s tensor", what, fmt_dtype(sdt, sfrac).s,
+                    dt == HE_DT_INT ? "an" : "a", fmt_dtype(dt, frac).s);
 }
 
 /* Strides (in elements) of a tensor of shape sshape[0..snd) read as if
@@ -1561,7 +1570,7 @@ int he_tensor_slice_set(he_tensor *t, int n, const he_slice *s, he_value v)
         }
     }
     /* the value, broadcast to the region's shape (the shape t[...] reads) */
-    he_tensor *src = he_tensor_broadcast(v, (he_dtype)t->dtype, t->frac, rnd, rshape, "slice assignment");
+    he_tensor *src = he_tensor_broadcast(v, (he_dtype)t->dtype, t->frac, rnd, rshape, "assignment");
     if (!src) return -1;
     int64_t idx[HE_MAXDIM] = {0}, off = 0;
     for (int d = 0; d < nd; d++) off += first[d] * stride[d];
