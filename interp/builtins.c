@@ -437,17 +437,17 @@ static type *r_shape(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_INT, 0, 1, &d);
 }
 
-static bool need_rng(checker *c, node *at, type *t)
+static bool need_rng(checker *c, node *at, type *t, const char *fn)
 {
     if (t->kind == T_ANY || (t->kind == T_OBJ && t->name && strcmp(t->name, "rng") == 0)) return true;
-    ck_error(c, at, "argument 1 must be a generator made by rng(seed), not %s", ty_str_of(t));
+    ck_error(c, at, "%s: argument 1 must be a generator made by rng(seed), not %s", fn, ty_str_of(t));
     return false;
 }
 
 static type *r_permutation(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need_rng(c, a[0], t[0]);
+    need_rng(c, a[0], t[0], "permutation");
     need_int(c, a[1], t[1], "permutation", 2);
     int64_t d = a[1]->kind == N_INT ? a[1]->ival : DIM_ANY;
     return ty_tensor(T_INT, 0, 1, &d);
@@ -456,7 +456,7 @@ static type *r_permutation(checker *c, node *call, node **a, type **t, int n)
 static type *r_shuffle(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need_rng(c, a[0], t[0]);
+    need_rng(c, a[0], t[0], "shuffle");
     if (!need_tensor(c, a[1], t[1], "shuffle", 2)) return ty_any;
     return t[1];
 }

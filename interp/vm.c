@@ -694,7 +694,6 @@ static int execute(he_vm *vm, int stop, he_value *ret)
             GENERIC(MUL, HE_OP_MUL)
             GENERIC(DIV, HE_OP_DIV)
             GENERIC(MOD, HE_OP_MOD)
-            GENERIC(IDIV, HE_OP_IDIV)
             GENERIC(POW, HE_OP_POW)
             GENERIC(MATMUL, HE_OP_MATMUL)
             GENERIC(LT, HE_OP_LT)
@@ -1009,6 +1008,13 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 if (!t) THROW();
                 for (int j = 0; j < x->ndim; j++) t->data.i[j] = x->shape[j];
                 setv(&RA, he_objv(&t->obj));
+                vmbreak;
+            }
+            vmcase(IDIV) { /* a // b: as the generic operators above */
+                SAVE_PC();
+                if (he_binop(HE_OP_IDIV, RB, RC, &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                INTERRUPT_CHECK();
                 vmbreak;
             }
         }
