@@ -591,6 +591,10 @@ static type *index_expr(checker *c, node *n)
     }
     if (bt->kind == T_ANY) return ty_any;
     if (bt->kind == T_STR && n->list.n == 1) return ty_str; /* s[i], s[a:b:c]: bytes */
+    /* an index of unknown type may be a mask or an index tensor at run time */
+    if (bt->kind == T_TENSOR && n->list.n == 1 && n->list.v[0]->kind != N_SLICE && n->list.v[0]->ty &&
+        n->list.v[0]->ty->kind == T_ANY)
+        return ty_any;
     if (bt->kind != T_TENSOR) {
         ck_error(c, n, "cannot index a value of type %s", ty_str_of(bt));
         return ty_any;
