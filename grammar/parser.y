@@ -67,7 +67,7 @@ typedef struct tlist { type **v; int n; } tlist;
 %token AND "and" OR "or" NOT "not"
 %token TINT "int" TFLOAT "float" TFIXED "fixed" TBOOL "bool" TSTR "str"
 %token POW "**" EQ "==" NE "!=" LE "<=" GE ">=" ADDEQ "+=" SUBEQ "-=" MULEQ "*=" DIVEQ "/="
-%token ARROW "->" DOTDOT ".." PLUS "+" MINUS "-" STAR "*" SLASH "/" PERCENT "%" AT "@"
+%token ARROW "->" DOTDOT ".." PLUS "+" MINUS "-" STAR "*" SLASH "/" IDIV "//" PERCENT "%" AT "@"
 %token LT "<" GT ">" ASSIGN "=" LPAREN "(" RPAREN ")" LBRACKET "[" RBRACKET "]"
 %token LBRACE "{" RBRACE "}" COMMA "," COLON ":" SEMI "end of statement" DOT "." QUESTION "?"
 
@@ -84,7 +84,7 @@ typedef struct tlist { type **v; int n; } tlist;
 %precedence NOT
 %nonassoc EQ NE LT LE GT GE
 %left PLUS MINUS
-%left STAR SLASH PERCENT AT
+%left STAR SLASH IDIV PERCENT AT
 %precedence UMINUS
 %right POW
 
@@ -278,6 +278,7 @@ expr
     | expr MINUS expr { $$ = binop(ps, @2, HE_OP_SUB, $1, $3); }
     | expr STAR expr { $$ = binop(ps, @2, HE_OP_MUL, $1, $3); }
     | expr SLASH expr { $$ = binop(ps, @2, HE_OP_DIV, $1, $3); }
+    | expr IDIV expr { $$ = binop(ps, @2, HE_OP_IDIV, $1, $3); }
     | expr PERCENT expr { $$ = binop(ps, @2, HE_OP_MOD, $1, $3); }
     | expr AT expr { $$ = binop(ps, @2, HE_OP_MATMUL, $1, $3); }
     | expr POW expr { $$ = binop(ps, @2, HE_OP_POW, $1, $3); }

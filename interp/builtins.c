@@ -360,22 +360,6 @@ static type *r_len(checker *c, node *call, node **a, type **t, int n)
     return ty_int;
 }
 
-static type *r_concat(checker *c, node *call, node **a, type **t, int n)
-{
-    (void)call;
-    need_tensor(c, a[0], t[0], "concat", 1);
-    need_tensor(c, a[1], t[1], "concat", 2);
-    if (n > 2) need_int(c, a[2], t[2], "concat", 3);
-    if (t[0]->kind == T_TENSOR && t[1]->kind == T_TENSOR) {
-        if (t[0]->elem != t[1]->elem || t[0]->frac != t[1]->frac) {
-            ck_error(c, call, "concat: element types differ (%s and %s)", ty_str_of(t[0]), ty_str_of(t[1]));
-            return ty_any;
-        }
-        return ty_tensor(t[0]->elem, t[0]->frac, t[0]->rank, NULL);
-    }
-    return ty_any;
-}
-
 static type *r_outer(checker *c, node *call, node **a, type **t, int n)
 {
     type *o = ck_obj_method(c, call, "outer", t, n);
@@ -400,10 +384,21 @@ static type *r_outer(checker *c, node *call, node **a, type **t, int n)
 static type *r_onehot(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
-    need_int(c, a[0], t[0], "one_hot", 1);
     need_int(c, a[1], t[1], "one_hot", 2);
-    int64_t d = a[1]->kind == N_INT ? a[1]->ival : DIM_ANY;
-    return ty_tensor(T_FLOAT, 0, 1, &d);
+    int64_t k = a[1]->kind == N_INT ? a[1]->ival : DIM_ANY;
+    if (t[0]->kind == T_TENSOR) { /* a tensor of labels: one row each */
+        if (t[0]->elem != T_INT && t[0]->elem != T_ANY) {
+            ck_error(c, a[0], "one_hot: the labels must be int, not %s", ty_str_of(t[0]));
+            return ty_any;
+        }
+        if (t[0]->rank < 0 || t[0]->rank >= MAXRANK) return ty_tensor(T_FLOAT, 0, -1, NULL);
+        int64_t d[MAXRANK];
+        memcpy(d, t[0]->dims, sizeof d);
+        d[t[0]->rank] = k;
+        return ty_tensor(T_FLOAT, 0, t[0]->rank + 1, d);
+    }
+    need_int(c, a[0], t[0], "one_hot", 1);
+    return ty_tensor(T_FLOAT, 0, 1, &k);
 }
 
 static type *r_load_npy(checker *c, node *call, node **a, type **t, int n)
@@ -447,6 +442,161 @@ static type *r_conv(checker *c, node *call, node **a, type **t, int n)
 {
     (void)c; (void)call; (void)a; (void)t; (void)n;
     return ty_any; /* N_CONV is typed by the checker itself */
+}
+
+
+/* --- shapes, gathers, joins (issue 15) ------------------------------------------------------ */
+static type *r_shape(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    const char *fn = builtins[call->bi].name;
+    if (!need_tensor(c, a[0], t[0], fn, 1) || strcmp(fn, "shape") != 0) return ty_int; /* ndim, size */
+    int64_t d = t[0]->kind == T_TENSOR && t[0]->rank >= 0 ? t[0]->rank : DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
+static bool need_rng(checker *c, node *at, type *t, const char *fn)
+{
+    if (t->kind == T_ANY || (t->kind == T_OBJ && t->name && strcmp(t->name, "rng") == 0)) return true;
+    ck_error(c, at, "%s: argument 1 must be a generator made by rng(seed), not %s", fn, ty_str_of(t));
+    return false;
+}
+
+static type *r_permutation(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_rng(c, a[0], t[0], "permutation");
+    need_int(c, a[1], t[1], "permutation", 2);
+    int64_t d = a[1]->kind == N_INT ? a[1]->ival : DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
+static type *r_shuffle(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    need_rng(c, a[0], t[0], "shuffle");
+    if (!need_tensor(c, a[1], t[1], "shuffle", 2)) return ty_any;
+    return t[1];
+}
+
+/* An int tensor of indices (or one int) for take and gather. */
+static bool need_indices(checker *c, node *at, type *t, const char *fn, int i)
+{
+    if (t->kind == T_ANY || t->kind == T_INT || (t->kind == T_TENSOR && (t->elem == T_INT || t->elem == T_ANY)))
+        return true;
+    ck_error(c, at, "%s: argument %d must be an int tensor of indices, not %s", fn, i, ty_str_of(t));
+    return false;
+}
+
+static type *r_take(checker *c, node *call, node **a, type **t, int n)
+{
+    const char *fn = builtins[call->bi].name;
+    bool ok = need_tensor(c, a[0], t[0], fn, 1) & need_indices(c, a[1], t[1], fn, 2);
+    if (n > 2) need_int(c, a[2], t[2], fn, 3);
+    if (!ok || t[0]->kind != T_TENSOR) return ty_any;
+    if (strcmp(fn, "gather") == 0) /* the indices' shape */
+        return ty_tensor(t[0]->elem, t[0]->frac, t[1]->kind == T_TENSOR ? t[1]->rank : -1,
+                         t[1]->kind == T_TENSOR ? t[1]->dims : NULL);
+    int ir = t[1]->kind == T_INT ? 0 : t[1]->kind == T_TENSOR ? t[1]->rank : -1;
+    int r = t[0]->rank < 0 || ir < 0 ? -1 : t[0]->rank - 1 + ir;
+    if (r == 0) return elem_type(t[0]);
+    return ty_tensor(t[0]->elem, t[0]->frac, r, NULL);
+}
+
+/* concat(a, b, ... [, axis]), stack(a, b, ... [, axis]) */
+static type *r_join(checker *c, node *call, node **a, type **t, int n)
+{
+    const char *fn = builtins[call->bi].name;
+    int nt = n;
+    if (n > 1 && t[n - 1]->kind == T_INT) nt = n - 1;
+    type *first = NULL;
+    bool any = false;
+    for (int i = 0; i < nt; i++) {
+        if (!need_tensor(c, a[i], t[i], fn, i + 1)) return ty_any;
+        if (t[i]->kind != T_TENSOR || t[i]->elem == T_ANY) any = true;
+        else if (!first) first = t[i];
+        else if (t[i]->elem != first->elem || t[i]->frac != first->frac) {
+            ck_error(c, call, "%s: element types differ (%s and %s)", fn, ty_str_of(first), ty_str_of(t[i]));
+            return ty_any;
+        }
+    }
+    if (!first || any) return ty_any;
+    int r = first->rank < 0 ? -1 : strcmp(fn, "stack") == 0 ? first->rank + 1 : first->rank;
+    return ty_tensor(first->elem, first->frac, r, NULL);
+}
+
+static type *r_where(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    if (t[0]->kind != T_ANY && !(t[0]->kind == T_TENSOR && (t[0]->elem == T_BOOL || t[0]->elem == T_ANY))) {
+        ck_error(c, a[0], "where: the condition must be a bool tensor, not %s", ty_str_of(t[0]));
+        return ty_any;
+    }
+    tkind e[2];
+    int f[2];
+    for (int i = 1; i < 3; i++) {
+        type *x = t[i];
+        e[i - 1] = x->kind == T_TENSOR ? x->elem : x->kind;
+        f[i - 1] = x->frac;
+        if (e[i - 1] != T_INT && e[i - 1] != T_FLOAT && e[i - 1] != T_FIXED && e[i - 1] != T_BOOL &&
+            e[i - 1] != T_ANY) {
+            ck_error(c, a[i], "where: argument %d must be a tensor or a number, not %s", i + 1, ty_str_of(x));
+            return ty_any;
+        }
+    }
+    int frac = 0;
+    tkind r;
+    if (e[0] == T_ANY || e[1] == T_ANY) r = T_ANY;
+    else if (e[0] == e[1] && f[0] == f[1]) r = e[0], frac = f[0];
+    else if (e[0] == T_BOOL || e[1] == T_BOOL || (e[0] == T_FIXED && e[1] == T_FIXED)) r = T_VOID;
+    else if (e[0] == T_FLOAT || e[1] == T_FLOAT) r = T_FLOAT;
+    else r = T_FIXED, frac = e[0] == T_FIXED ? f[0] : f[1];
+    if (r == T_VOID) {
+        ck_error(c, call, "where: cannot mix %s and %s", ty_str_of(t[1]), ty_str_of(t[2]));
+        return ty_any;
+    }
+    int rank = 0;
+    for (int i = 0; i < 3; i++) {
+        int ri = t[i]->kind == T_TENSOR ? t[i]->rank : t[i]->kind == T_ANY ? -1 : 0;
+        if (ri < 0 || rank < 0) rank = -1;
+        else if (ri > rank) rank = ri;
+    }
+    return ty_tensor(r, frac, rank, NULL);
+}
+
+static type *r_clip(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    if (!need_tensor(c, a[0], t[0], "clip", 1)) return ty_any;
+    need_num(c, a[1], t[1], "clip", 2);
+    need_num(c, a[2], t[2], "clip", 3);
+    if (t[0]->kind == T_TENSOR && t[0]->elem == T_BOOL) {
+        ck_error(c, a[0], "clip: needs numbers, not %s", ty_str_of(t[0]));
+        return ty_any;
+    }
+    if (t[0]->kind == T_TENSOR && t[0]->elem == T_INT)
+        for (int i = 1; i < 3; i++)
+            if (t[i]->kind == T_FLOAT || t[i]->kind == T_FIXED)
+                ck_error(c, a[i], "clip: the bounds of an int tensor must be int, not %s", ty_str_of(t[i]));
+    return t[0];
+}
+
+static type *r_cumsum(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (!need_tensor(c, a[0], t[0], "cumsum", 1)) return ty_any;
+    if (n > 1) need_int(c, a[1], t[1], "cumsum", 2);
+    if (t[0]->kind != T_TENSOR) return ty_any;
+    if (t[0]->elem == T_BOOL) {
+        ck_error(c, a[0], "cumsum: needs numbers, not %s", ty_str_of(t[0]));
+        return ty_any;
+    }
+    if (n > 1) return t[0];
+    int64_t d = 1;
+    for (int i = 0; i < t[0]->rank && d != DIM_ANY; i++)
+        if (t[0]->dims[i] == DIM_ANY || __builtin_mul_overflow(d, t[0]->dims[i], &d)) d = DIM_ANY;
+    if (t[0]->rank < 0) d = DIM_ANY;
+    return ty_tensor(t[0]->elem, t[0]->frac, 1, &d);
 }
 
 /* --- implementations ------------------------------------------------------------------------ */
@@ -634,6 +784,172 @@ int he_obj_transpose(he_value v, he_value *out)
     return done ? rc : he_error(".T needs a tensor, not %s", he_typename(v));
 }
 
+static int f_shape(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (want_tensor(a[0], "shape", 1, &t) < 0) return -1;
+    int64_t nd = t->ndim;
+    he_tensor *r = he_tensor_new(HE_DT_INT, 0, 1, &nd);
+    if (!r) return -1;
+    for (int d = 0; d < t->ndim; d++) r->data.i[d] = t->shape[d];
+    *out = tv(r);
+    return 0;
+}
+
+static int f_ndim(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (want_tensor(a[0], "ndim", 1, &t) < 0) return -1;
+    *out = he_int(t->ndim);
+    return 0;
+}
+
+static int f_size(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (want_tensor(a[0], "size", 1, &t) < 0) return -1;
+    *out = he_int(t->size);
+    return 0;
+}
+
+static int want_rng(he_value v, const char *fn, he_prng **g)
+{
+    if (!he_is(v, &rng_type)) return he_error("%s: argument 1 must be a generator made by rng(seed), not %s", fn, he_typename(v));
+    *g = &((rng_obj *)v.as.o)->g;
+    return 0;
+}
+
+static int f_permutation(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_prng *g = NULL;
+    int64_t k;
+    if (want_rng(a[0], "permutation", &g) < 0 || want_int(a[1], "permutation", 2, &k) < 0) return -1;
+    he_tensor *r = he_tensor_permutation(g, k);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_shuffle(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_prng *g = NULL;
+    he_tensor *t;
+    if (want_rng(a[0], "shuffle", &g) < 0 || want_tensor(a[1], "shuffle", 2, &t) < 0) return -1;
+    if (t->ndim == 0) return he_error("shuffle: cannot shuffle a 0-d tensor");
+    he_tensor *p = he_tensor_permutation(g, t->shape[0]);
+    he_tensor *r = p ? he_tensor_take(t, p, 0, "shuffle") : NULL;
+    if (p) he_release(tv(p));
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+/* The indices of take and gather: an int tensor, or one int as a 0-d tensor. */
+static int want_indices(he_value v, const char *fn, he_tensor **idx, bool *made)
+{
+    *made = false;
+    if (v.tag == HE_INT) {
+        if (!(*idx = he_tensor_full(HE_DT_INT, 0, 0, NULL, v))) return -1;
+        *made = true;
+        return 0;
+    }
+    if (he_is_tensor(v) && he_as_tensor(v)->dtype == HE_DT_INT) {
+        *idx = he_as_tensor(v);
+        return 0;
+    }
+    return he_error("%s: argument 2 must be an int tensor of indices, not %s", fn,
+                    he_is_tensor(v) ? "another tensor" : he_typename(v));
+}
+
+static int take_common(he_value *a, int n, he_value *out, bool along)
+{
+    const char *fn = along ? "gather" : "take";
+    he_tensor *t, *idx = NULL;
+    bool made;
+    int64_t axis = 0;
+    if (want_tensor(a[0], fn, 1, &t) < 0 || want_indices(a[1], fn, &idx, &made) < 0) return -1;
+    int rc = -1;
+    if (n > 2 && want_int(a[2], fn, 3, &axis) < 0) goto done;
+    if (axis < INT32_MIN + 1 || axis > INT32_MAX) axis = INT32_MAX;
+    he_tensor *r = along ? he_tensor_take_along(t, idx, (int)axis) : he_tensor_take(t, idx, (int)axis, fn);
+    if (!r) goto done;
+    rc = 0;
+    if (r->ndim == 0) {
+        rc = he_tensor_get(r, 0, NULL, out);
+        he_release(tv(r));
+    } else *out = tv(r);
+done:
+    if (made) he_release(tv(idx));
+    return rc;
+}
+
+static int f_take(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return take_common(a, n, out, false); }
+static int f_gather(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return take_common(a, n, out, true); }
+
+/* concat(a, b, ... [, axis]) and stack(a, b, ... [, axis]) */
+static int join(he_value *a, int n, he_value *out, bool stack)
+{
+    const char *fn = stack ? "stack" : "concat";
+    int64_t axis = 0;
+    if (n > 1 && a[n - 1].tag == HE_INT) axis = a[--n].as.i;
+    if (axis < INT32_MIN + 1 || axis > INT32_MAX) axis = INT32_MAX;
+    he_tensor **ts = he_malloc(sizeof *ts * (size_t)(n ? n : 1));
+    if (!ts) return -1;
+    for (int i = 0; i < n; i++)
+        if (want_tensor(a[i], fn, i + 1, &ts[i]) < 0) {
+            he_free(ts);
+            return -1;
+        }
+    he_tensor *r = stack ? he_tensor_stack(n, ts, (int)axis) : he_tensor_concat(n, ts, (int)axis);
+    he_free(ts);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_stack(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return join(a, n, out, true); }
+
+static int f_where(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!he_is_tensor(a[0])) return he_error("where: the condition must be a bool tensor, not %s", he_typename(a[0]));
+    he_tensor *r = he_tensor_where(he_as_tensor(a[0]), a[1], a[2]);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_clip(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    he_tensor *t;
+    if (want_tensor(a[0], "clip", 1, &t) < 0) return -1;
+    he_tensor *r = he_tensor_clip(t, a[1], a[2]);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
+static int f_cumsum(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    he_tensor *t;
+    int64_t axis = HE_AXIS_ALL;
+    if (want_tensor(a[0], "cumsum", 1, &t) < 0) return -1;
+    if (n > 1 && want_int(a[1], "cumsum", 2, &axis) < 0) return -1;
+    if (n > 1 && (axis >= t->ndim || axis < -t->ndim))
+        return he_error("cumsum: axis %lld out of range for a %d-d tensor", (long long)axis, t->ndim);
+    he_tensor *r = he_tensor_cumsum(t, (int)axis);
+    if (!r) return -1;
+    *out = tv(r);
+    return 0;
+}
+
 static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
@@ -807,18 +1123,7 @@ static int f_round(he_vm *vm, he_value *a, int n, he_value *out)
     return float_map(a, out, round, "round");
 }
 
-static int f_concat(he_vm *vm, he_value *a, int n, he_value *out)
-{
-    (void)vm;
-    he_tensor *ts[2];
-    if (want_tensor(a[0], "concat", 1, &ts[0]) < 0 || want_tensor(a[1], "concat", 2, &ts[1]) < 0) return -1;
-    int64_t axis = 0;
-    if (n > 2 && want_int(a[2], "concat", 3, &axis) < 0) return -1;
-    he_tensor *r = he_tensor_concat(2, ts, (int)axis);
-    if (!r) return -1;
-    *out = tv(r);
-    return 0;
-}
+static int f_concat(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return join(a, n, out, false); }
 
 static int f_outer(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -844,11 +1149,16 @@ static int f_one_hot(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     int64_t i, k;
-    if (want_int(a[0], "one_hot", 1, &i) < 0 || want_int(a[1], "one_hot", 2, &k) < 0) return -1;
-    if (k < 0 || i < 0 || i >= k) return he_error("one_hot: index %lld out of range for size %lld", (long long)i, (long long)k);
-    he_tensor *r = he_tensor_new(HE_DT_FLOAT, 0, 1, &k);
+    if (want_int(a[1], "one_hot", 2, &k) < 0) return -1;
+    if (k < 0) return he_error("one_hot: negative number of classes %lld", (long long)k);
+    he_tensor *r;
+    if (he_is_tensor(a[0])) r = he_tensor_one_hot(he_as_tensor(a[0]), k);
+    else {
+        if (want_int(a[0], "one_hot", 1, &i) < 0) return -1;
+        if (i < 0 || i >= k) return he_error("one_hot: index %lld out of range for size %lld", (long long)i, (long long)k);
+        if ((r = he_tensor_new(HE_DT_FLOAT, 0, 1, &k))) r->data.f[i] = 1.0;
+    }
     if (!r) return -1;
-    r->data.f[i] = 1.0;
     *out = tv(r);
     return 0;
 }
@@ -934,7 +1244,17 @@ static int f_tmpdir(he_vm *vm, he_value *a, int n, he_value *out)
 static int f_typeof(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
+    /* a tensor names its element type and shape, as its static type reads */
+    char buf[sizeof(he_shapestr) + 16];
     const char *s = he_typename(a[0]);
+    if (he_is_tensor(a[0])) {
+        he_tensor *t = he_as_tensor(a[0]);
+        char e[16];
+        if (t->dtype == HE_DT_FIXED) snprintf(e, sizeof e, "fixed<%d>", t->frac);
+        else snprintf(e, sizeof e, "%s", he_dtype_name((he_dtype)t->dtype));
+        snprintf(buf, sizeof buf, "%s%s", e, he_shape_str(t->ndim, t->shape).s);
+        s = buf;
+    }
     he_str *r = he_str_new(s, strlen(s));
     if (!r) return -1;
     *out = he_objv(&r->obj);
@@ -1312,9 +1632,20 @@ static const builtin core_builtins[] = {
     {"abs", NULL, 1, 1, f_abs, r_abs, "abs(x)"},
     {"floor", NULL, 1, 1, f_floor, r_math, "floor(x): float"},
     {"round", NULL, 1, 1, f_round, r_math, "round(x): float, halves away from zero"},
-    {"concat", NULL, 2, 3, f_concat, r_concat, "concat(a, b [, axis])"},
+    {"concat", NULL, 1, -1, f_concat, r_join, "concat(a, b, ... [, axis]): tensors joined along an axis (default 0)"},
+    {"stack", NULL, 1, -1, f_stack, r_join, "stack(a, b, ... [, axis]): tensors of one shape joined along a new axis"},
+    {"shape", NULL, 1, 1, f_shape, r_shape, "shape(t): the dimensions of a tensor, an int tensor (also t.shape)"},
+    {"ndim", NULL, 1, 1, f_ndim, r_shape, "ndim(t): the number of dimensions of a tensor"},
+    {"size", NULL, 1, 1, f_size, r_shape, "size(t): the number of elements of a tensor"},
+    {"permutation", NULL, 2, 2, f_permutation, r_permutation, "permutation(g, n): 0..n-1 in a random order drawn from g"},
+    {"shuffle", NULL, 2, 2, f_shuffle, r_shuffle, "shuffle(g, t): a copy of t with its rows in a random order drawn from g"},
+    {"take", NULL, 2, 3, f_take, r_take, "take(t, idx [, axis]): the entries idx (an int tensor) along axis (default 0)"},
+    {"gather", NULL, 3, 3, f_gather, r_take, "gather(t, idx, axis): r[..i..] = t[..idx[..i..]..] along axis (PyTorch's gather)"},
+    {"where", NULL, 3, 3, f_where, r_where, "where(cond, a, b): a where cond is true, else b (broadcast)"},
+    {"clip", NULL, 3, 3, f_clip, r_clip, "clip(t, lo, hi): elements limited to [lo, hi]"},
+    {"cumsum", NULL, 1, 2, f_cumsum, r_cumsum, "cumsum(t [, axis]): running sums (of the flattened tensor without an axis)"},
     {"outer", NULL, 2, 2, f_outer, r_outer, "outer(a, b): the outer product of two vectors (a[i] * b[j])"},
-    {"one_hot", NULL, 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i"},
+    {"one_hot", NULL, 2, 2, f_one_hot, r_onehot, "one_hot(i, n): float vector with a 1 at i; one_hot(labels, n): one row per label"},
     {"load_npy", NULL, 1, 1, f_load_npy, r_load_npy, "load_npy(path): a tensor from a NumPy .npy file"},
     {"save_npy", NULL, 2, 2, f_save_npy, r_save_npy, "save_npy(path, t): writes a NumPy .npy file"},
     {"assert", NULL, 1, 2, f_assert, r_assert, "assert(cond [, message]): a runtime error when cond is false"},

@@ -106,7 +106,7 @@ tkind ck_arith_kind(tkind a, tkind b, int fa, int fb, int *frac, he_op op)
     if ((a == T_INT || a == T_FLOAT) && (b == T_INT || b == T_FLOAT)) return T_FLOAT;
     if ((a == T_FIXED || a == T_INT) && (b == T_FIXED || b == T_INT)) {
         if (a == T_FIXED && b == T_FIXED && fa != fb) return T_VOID;
-        if (op == HE_OP_MOD || op == HE_OP_POW) return T_VOID;
+        if (op == HE_OP_MOD || op == HE_OP_IDIV || op == HE_OP_POW) return T_VOID;
         *frac = a == T_FIXED ? fa : fb;
         return T_FIXED;
     }
@@ -399,7 +399,7 @@ static type *binop_type(checker *c, node *n, he_op op, type *a, type *b)
     int frac;
     tkind e = ck_arith_kind(a->kind, b->kind, a->frac, b->frac, &frac, op);
     if (e == T_VOID) {
-        if ((op == HE_OP_MOD || op == HE_OP_POW) && (a->kind == T_FIXED || b->kind == T_FIXED))
+        if ((op == HE_OP_MOD || op == HE_OP_IDIV || op == HE_OP_POW) && (a->kind == T_FIXED || b->kind == T_FIXED))
             ck_error(c, n, "'%s' is not defined on fixed point (%s %s %s): convert with float(x)", opname(op),
                      ty_str_of(a), opname(op), ty_str_of(b));
         else if (a->kind == T_FIXED && b->kind == T_FIXED)
@@ -589,6 +589,52 @@ static type *obj_index_type(checker *c, node *n, type *a, int nidx, int nslices)
     return NULL;
 }
 
+/* t[m] with a bool tensor m (a mask: the elements where m is true, shape
+** [count, rest of t]) or t[idx] with an int tensor (a gather along axis 0,
+** shape idx's + the rest of t), as NumPy reads them. */
+static type *array_index(checker *c, node *n, type *bt, type *it)
+{
+    if (bt->kind == T_ANY) return ty_any;
+    if (bt->kind != T_TENSOR) {
+        ck_error(c, n, "cannot index a value of type %s with a tensor", ty_str_of(bt));
+        return ty_any;
+    }
+    if (bt->rank < 0 || it->rank < 0 || it->elem == T_ANY) return ty_tensor(bt->elem, bt->frac, -1, NULL);
+    int64_t d[MAXRANK];
+    int r = 0;
+    if (it->elem == T_BOOL) {
+        bool fits = it->rank >= 1 && it->rank <= bt->rank;
+        for (int i = 0; fits && i < it->rank; i++)
+            fits = it->dims[i] == DIM_ANY || bt->dims[i] == DIM_ANY || it->dims[i] == bt->dims[i];
+        if (!fits) {
+            ck_error(c, n->list.v[0], "mask %s does not match the shape of %s", ty_str_of(it), ty_str_of(bt));
+            return ty_any;
+        }
+        d[r++] = DIM_ANY;
+        for (int i = it->rank; i < bt->rank; i++) d[r++] = bt->dims[i];
+        return ty_tensor(bt->elem, bt->frac, r, d);
+    }
+    if (bt->rank == 0 || bt->rank - 1 + it->rank > MAXRANK) {
+        ck_error(c, n, "cannot index %s with %s", ty_str_of(bt), ty_str_of(it));
+        return ty_any;
+    }
+    /* constant indices are checked against a known size */
+    node *lit = n->list.v[0];
+    if (lit->kind == N_TENSOR && bt->dims[0] != DIM_ANY)
+        for (int i = 0; i < lit->list.n; i++) {
+            node *e = lit->list.v[i];
+            int64_t v;
+            if (e->kind == N_INT) v = e->ival;
+            else if (e->kind == N_UNOP && e->op == HE_OP_NEG && e->a->kind == N_INT) v = -e->a->ival;
+            else continue;
+            if (v >= bt->dims[0] || v < -bt->dims[0])
+                ck_error(c, e, "index %lld out of range for axis 0 of size %lld", (long long)v, (long long)bt->dims[0]);
+        }
+    for (int i = 0; i < it->rank; i++) d[r++] = it->dims[i];
+    for (int i = 1; i < bt->rank; i++) d[r++] = bt->dims[i];
+    return ty_tensor(bt->elem, bt->frac, r, d);
+}
+
 static type *index_expr(checker *c, node *n)
 {
     type *bt = expr(c, n->a);
@@ -607,7 +653,12 @@ static type *index_expr(checker *c, node *n)
             }
         } else {
             type *t = expr(c, it);
-            if (t->kind != T_INT && t->kind != T_ANY) ck_error(c, it, "index must be int, not %s", ty_str_of(t));
+            if (t->kind == T_TENSOR && n->list.n == 1 && (t->elem == T_BOOL || t->elem == T_INT || t->elem == T_ANY))
+                return array_index(c, n, bt, t); /* t[mask], t[[0, 2]] */
+            if (t->kind != T_INT && t->kind != T_ANY)
+                ck_error(c, it, "index must be int%s, not %s",
+                         n->list.n == 1 ? ", a bool mask or an int tensor" : " (a mask or an index tensor stands alone in [ ])",
+                         ty_str_of(t));
             nidx++;
         }
     }
@@ -621,6 +672,10 @@ static type *index_expr(checker *c, node *n)
         type *r = obj_index_type(c, n, bt, nidx, n->list.n - nidx);
         if (r) return r;
     }
+    /* an index of unknown type may be a mask or an index tensor at run time */
+    if (bt->kind == T_TENSOR && n->list.n == 1 && n->list.v[0]->kind != N_SLICE && n->list.v[0]->ty &&
+        n->list.v[0]->ty->kind == T_ANY)
+        return ty_any;
     if (bt->kind != T_TENSOR) {
         ck_error(c, n, "cannot index a value of type %s", ty_str_of(bt));
         return ty_any;
@@ -965,17 +1020,28 @@ static void assign(checker *c, node *n)
     }
     if (t->kind == N_INDEX) {
         type *tt = expr(c, t);
-        for (int i = 0; i < t->list.n; i++)
-            if (t->list.v[i]->kind == N_SLICE) {
-                ck_error(c, t->list.v[i], "assignment to a slice is not supported: assign elements or rows");
-                return;
-            }
-        type *bt = t->a->ty;
-        if (bt->kind == T_TENSOR && bt->rank >= 0 && t->list.n < bt->rank) {
-            /* a row: any tensor of the row's shape */
-        }
         if (n->op >= 0) vt = binop_type(c, n, (he_op)n->op, tt, vt);
         n->ty = vt;
+        if (tt->kind == T_TENSOR && t->a->ty->kind == T_TENSOR) {
+            /* a region (row, slice, mask, gather): a value of the region's
+            ** element type, broadcast to its shape (the run time checks) */
+            tkind e = vt->kind == T_TENSOR ? vt->elem : vt->kind;
+            type et = {.kind = T_TENSOR, .elem = e, .frac = vt->frac};
+            bool num = e == T_INT || e == T_FLOAT || e == T_FIXED || e == T_BOOL;
+            if (e != T_ANY && tt->elem != T_ANY &&
+                (!num || ty_assignable(elem_type(&et), elem_type(tt)) < 0 || (tt->elem == T_INT && e != T_INT)))
+                ck_error(c, n, "cannot store %s into %s", ty_str_of(vt), ty_str_of(tt));
+            bool fits = true;
+            if (vt->kind == T_TENSOR && vt->rank >= 0 && tt->rank >= 0) {
+                fits = vt->rank <= tt->rank;
+                for (int i = 0; fits && i < vt->rank; i++) {
+                    int64_t x = vt->dims[vt->rank - 1 - i], y = tt->dims[tt->rank - 1 - i];
+                    fits = x == DIM_ANY || y == DIM_ANY || x == 1 || x == y;
+                }
+            }
+            if (!fits) ck_error(c, n, "shape mismatch: cannot broadcast %s to %s", ty_str_of(vt), ty_str_of(tt));
+            return;
+        }
         if (ty_assignable(vt, tt) < 0) ck_error(c, n, "cannot store %s into an element of type %s", ty_str_of(vt), ty_str_of(tt));
         return;
     }

@@ -337,6 +337,7 @@ static opcode generic_op(he_op op)
     case HE_OP_MUL: return OP_MUL;
     case HE_OP_DIV: return OP_DIV;
     case HE_OP_MOD: return OP_MOD;
+    case HE_OP_IDIV: return OP_IDIV;
     case HE_OP_POW: return OP_POW;
     case HE_OP_MATMUL: return OP_MATMUL;
     case HE_OP_LT: return OP_LT;
@@ -471,6 +472,41 @@ static void call_to(fstate *fs, node *n, int dst)
     if (top) fs->freereg = dst + 1;
 }
 
+/* The items of t[...] above the tensor's register: an index in one
+** register, a slice in three (start, stop, step; nil where left out). The
+** mask of the items that are slices. */
+static uint32_t push_index_items(fstate *fs, node *n)
+{
+    uint32_t mask = 0;
+    for (int i = 0; i < n->list.n; i++) {
+        node *it = n->list.v[i];
+        if (it->kind == N_SLICE) {
+            mask |= 1u << i;
+            node *parts[3] = {it->a, it->b, it->c};
+            for (int j = 0; j < 3; j++) {
+                int r = alloc_reg(fs);
+                if (parts[j]) expr_to(fs, parts[j], r);
+                else emitABC(fs, OP_LOADNIL, r, 0, 0);
+            }
+        } else push_expr(fs, it);
+    }
+    return mask;
+}
+
+static bool has_slice(node *n)
+{
+    for (int i = 0; i < n->list.n; i++)
+        if (n->list.v[i]->kind == N_SLICE) return true;
+    return false;
+}
+
+static bool all_int(node *n)
+{
+    for (int i = 0; i < n->list.n; i++)
+        if (!is_int(n->list.v[i]->ty)) return false;
+    return true;
+}
+
 static void index_to(fstate *fs, node *n, int dst)
 {
     int mark = fs->freereg;
@@ -479,7 +515,7 @@ static void index_to(fstate *fs, node *n, int dst)
     for (int i = 0; i < n->list.n; i++)
         if (n->list.v[i]->kind == N_SLICE) slices = true;
     if (!slices && bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == n->list.n &&
-        (bt->rank == 1 || bt->rank == 2)) {
+        (bt->rank == 1 || bt->rank == 2) && all_int(n)) {
         int rb = expr_any(fs, n->a);
         int ri = expr_any(fs, n->list.v[0]);
         if (bt->rank == 2) {
@@ -497,19 +533,7 @@ static void index_to(fstate *fs, node *n, int dst)
         for (int i = 0; i < n->list.n; i++) push_expr(fs, n->list.v[i]);
         emitABC(fs, OP_INDEX, dst, base, n->list.n);
     } else {
-        uint32_t mask = 0;
-        for (int i = 0; i < n->list.n; i++) {
-            node *it = n->list.v[i];
-            if (it->kind == N_SLICE) {
-                mask |= 1u << i;
-                node *parts[3] = {it->a, it->b, it->c};
-                for (int j = 0; j < 3; j++) {
-                    int r = alloc_reg(fs);
-                    if (parts[j]) expr_to(fs, parts[j], r);
-                    else emitABC(fs, OP_LOADNIL, r, 0, 0);
-                }
-            } else push_expr(fs, it);
-        }
+        uint32_t mask = push_index_items(fs, n);
         emitABC(fs, OP_SLICE, dst, base, n->list.n);
         emit(fs, mask);
     }
@@ -797,12 +821,33 @@ static void stmt(fstate *fs, node *n)
                 coerce(fs, r, n->ty, s->ty, "value for '%s'", s->name);
                 store_sym(fs, s, r);
             }
+        } else if (has_slice(t)) { /* t[a:b, i] = v, t[a:b] += v: a region */
+            type *bt = t->a->ty;
+            int rv = alloc_reg(fs);
+            if (n->op < 0) {
+                expr_to(fs, n->b, rv);
+                note(fs, rv, n->b->ty);
+            }
+            int base = alloc_reg(fs);
+            expr_to(fs, t->a, base);
+            note(fs, base, bt);
+            uint32_t mask = push_index_items(fs, t);
+            if (n->op >= 0) { /* the region read once, updated, written back */
+                emitABC(fs, OP_SLICE, rv, base, t->list.n);
+                emit(fs, mask);
+                sym cur_sym = {.name = "", .kind = SYM_LOCAL, .ty = t->ty, .slot = rv};
+                node cur = {.kind = N_NAME, .line = t->line, .col = t->col, .ty = t->ty, .sym = &cur_sym, .bi = -1};
+                binop_to(fs, n, (he_op)n->op, &cur, n->b, rv);
+                note(fs, rv, n->ty);
+            }
+            emitABC(fs, OP_SETSLICE, base, t->list.n, rv);
+            emit(fs, mask);
         } else if (n->op < 0) { /* t[i, j] = v: the value first, then the target */
             type *bt = t->a->ty;
             int rv = alloc_reg(fs);
             expr_to(fs, n->b, rv);
             note(fs, rv, n->b->ty);
-            if (bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2) {
+            if (bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2 && all_int(t)) {
                 if (is_int(n->b->ty)) emitABC(fs, OP_ITOF, rv, rv, 0);
                 int rb = expr_any(fs, t->a);
                 int ri = expr_any(fs, t->list.v[0]);
@@ -822,7 +867,7 @@ static void stmt(fstate *fs, node *n)
             expr_to(fs, t->a, base);
             note(fs, base, bt);
             for (int i = 0; i < t->list.n; i++) push_expr(fs, t->list.v[i]);
-            bool f2 = bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2;
+            bool f2 = bt && bt->kind == T_TENSOR && bt->elem == T_FLOAT && bt->rank == 2 && t->list.n == 2 && all_int(t);
             int rv = alloc_reg(fs);
             if (f2) {
                 emitABC(fs, OP_GETF2, rv, base, base + 1);

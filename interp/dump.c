@@ -23,7 +23,7 @@ const char *const op_synopsis[OP__COUNT] = {
 };
 
 /* Ops followed by one raw operand word. */
-static bool has_extra_word(opcode o) { return o == OP_GETEXT || o == OP_SLICE || o == OP_GETF2 || o == OP_SETF2 || o == OP_CALLG || o == OP_CALLB; }
+static bool has_extra_word(opcode o) { return o == OP_GETEXT || o == OP_SLICE || o == OP_SETSLICE || o == OP_GETF2 || o == OP_SETF2 || o == OP_CALLG || o == OP_CALLB; }
 
 void proto_dump(FILE *out, proto *p, const char *src, size_t srclen)
 {

@@ -186,12 +186,9 @@ static int iter_get(he_value v, int64_t i, he_value *out)
     return he_error("cannot iterate over %s", he_typename(v));
 }
 
-static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
+/* The slices and indices of t[...] from their registers (see SLICE). */
+static int read_slices(he_value *items, int n, uint32_t mask, he_slice *s)
 {
-    bool str = he_is(base, &he_str_type);
-    bool obj = base.tag == HE_OBJ && base.as.o->type->index; /* ciphertexts, shares */
-    if (!he_is_tensor(base) && !(str && n == 1) && !obj) return he_error("cannot slice %s", he_typename(base));
-    he_slice s[HE_MAXDIM];
     if (n > HE_MAXDIM) return he_error("too many indices");
     for (int i = 0; i < n; i++) {
         if (mask & (1u << i)) {
@@ -213,6 +210,16 @@ static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_val
             items += 1;
         }
     }
+    return 0;
+}
+
+static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_value *out)
+{
+    bool str = he_is(base, &he_str_type);
+    bool obj = base.tag == HE_OBJ && base.as.o->type->index; /* ciphertexts, shares */
+    if (!he_is_tensor(base) && !(str && n == 1) && !obj) return he_error("cannot slice %s", he_typename(base));
+    he_slice s[HE_MAXDIM];
+    if (read_slices(items, n, mask, s) < 0) return -1;
     if (obj && !he_is_tensor(base)) return base.as.o->type->index(base.as.o, n, s, out);
     if (str) {
         /* bytes, as s[i] indexes them; bounds as for tensors */
@@ -229,6 +236,14 @@ static int do_slice(he_value base, he_value *items, int n, uint32_t mask, he_val
     if (!r) return -1;
     *out = he_objv(&r->obj);
     return 0;
+}
+
+static int do_setslice(he_value base, he_value *items, int n, uint32_t mask, he_value v)
+{
+    if (!he_is_tensor(base)) return he_error("cannot assign into a slice of %s", he_typename(base));
+    he_slice s[HE_MAXDIM];
+    if (read_slices(items, n, mask, s) < 0) return -1;
+    return he_tensor_slice_set(he_as_tensor(base), n, s, v);
 }
 
 static int do_index(he_value base, he_value *idx, int n, he_value *out)
@@ -255,6 +270,13 @@ static int do_index(he_value base, he_value *idx, int n, he_value *out)
     }
     he_tensor *t = he_as_tensor(base);
     int64_t ix[HE_MAXDIM];
+    if (n == 1 && he_is_tensor(idx[0])) { /* t[mask], t[[0, 2]] */
+        he_tensor *x = he_as_tensor(idx[0]);
+        he_tensor *r = x->dtype == HE_DT_BOOL ? he_tensor_mask(t, x) : he_tensor_take(t, x, 0, "indexing");
+        if (!r) return -1;
+        *out = he_objv(&r->obj);
+        return 0;
+    }
     if (n > t->ndim) return he_error("too many indices (%d) for a %d-d tensor", n, t->ndim);
     for (int i = 0; i < n; i++) {
         if (idx[i].tag != HE_INT) return he_error("index must be int, not %s", he_typename(idx[i]));
@@ -272,43 +294,20 @@ static int do_setindex(he_value base, he_value *idx, int n, he_value v)
     if (!he_is_tensor(base)) return he_error("cannot assign into %s", he_typename(base));
     he_tensor *t = he_as_tensor(base);
     int64_t ix[HE_MAXDIM];
+    if (n == 1 && he_is_tensor(idx[0])) { /* t[mask] = v, t[[0, 2]] = v */
+        he_tensor *x = he_as_tensor(idx[0]);
+        return x->dtype == HE_DT_BOOL ? he_tensor_mask_set(t, x, v) : he_tensor_take_set(t, x, v);
+    }
     if (n > t->ndim) return he_error("too many indices (%d) for a %d-d tensor", n, t->ndim);
     for (int i = 0; i < n; i++) {
         if (idx[i].tag != HE_INT) return he_error("index must be int, not %s", he_typename(idx[i]));
         ix[i] = idx[i].as.i;
     }
     if (n == t->ndim) return he_tensor_set(t, n, ix, v);
-    /* a row (or block): copy a tensor of the sub-shape in */
-    if (!he_is_tensor(v)) return he_error("assigning to t[...] with %d of %d indices needs a tensor", n, t->ndim);
-    he_tensor *src = he_as_tensor(v);
-    if (src->ndim != t->ndim - n) return he_error("shape mismatch in row assignment");
-    int64_t off = 0, stride = 1;
-    for (int i = t->ndim - 1; i >= 0; i--) {
-        if (i < n) {
-            int64_t k = ix[i] < 0 ? ix[i] + t->shape[i] : ix[i];
-            if (k < 0 || k >= t->shape[i])
-                return he_error("index %lld out of range for axis %d of size %lld", (long long)ix[i], i,
-                                (long long)t->shape[i]);
-            off += k * stride;
-        } else if (src->shape[i - n] != t->shape[i])
-            return he_error("shape mismatch in row assignment (axis %d: %lld vs %lld)", i, (long long)src->shape[i - n],
-                            (long long)t->shape[i]);
-        stride *= t->shape[i];
-    }
-    /* the element rules (tensor.c's value_to_slot): int and bool rows take
-    ** their own kind only; float and fixed rows take any number */
-    if (src->dtype != t->dtype && (t->dtype == HE_DT_INT || t->dtype == HE_DT_BOOL || src->dtype == HE_DT_BOOL))
-        return he_error("assignment: cannot store a %s tensor in a %s tensor", he_dtype_name((he_dtype)src->dtype),
-                        he_dtype_name((he_dtype)t->dtype));
-    he_tensor *conv = src;
-    if (src->dtype != t->dtype || src->frac != t->frac) {
-        conv = he_tensor_astype(src, (he_dtype)t->dtype, t->frac);
-        if (!conv) return -1;
-    }
-    if (t->dtype == HE_DT_FLOAT) memcpy(t->data.f + off, conv->data.f, sizeof(double) * (size_t)conv->size);
-    else memcpy(t->data.i + off, conv->data.i, sizeof(int64_t) * (size_t)conv->size);
-    if (conv != src) he_release(he_objv(&conv->obj));
-    return 0;
+    /* a row (or block): v broadcast to its shape */
+    he_slice sl[HE_MAXDIM];
+    for (int i = 0; i < n; i++) sl[i] = (he_slice){.start = ix[i], .stop = ix[i] + 1, .step = 1, .is_index = true};
+    return he_tensor_slice_set(t, n, sl, v);
 }
 
 static he_tensor *tensor_from_values(he_value *v, int n)
@@ -1044,6 +1043,12 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 setv(&RA, tmp);
                 vmbreak;
             }
+            vmcase(SETSLICE) {
+                uint32_t mask = *pc++;
+                SAVE_PC();
+                if (do_setslice(RA, &base[GET_A(i) + 1], GET_B(i), mask, RC) < 0) THROW();
+                vmbreak;
+            }
             vmcase(TRANSPOSE) {
                 SAVE_PC();
                 if (!he_is_tensor(RB)) { /* ciphertexts, shares: their transpose */
@@ -1068,6 +1073,13 @@ static int execute(he_vm *vm, int stop, he_value *ret)
                 if (!t) THROW();
                 for (int j = 0; j < x->ndim; j++) t->data.i[j] = x->shape[j];
                 setv(&RA, he_objv(&t->obj));
+                vmbreak;
+            }
+            vmcase(IDIV) { /* a // b: as the generic operators above */
+                SAVE_PC();
+                if (he_binop(HE_OP_IDIV, RB, RC, &tmp) < 0) THROW();
+                setv(&RA, tmp);
+                INTERRUPT_CHECK();
                 vmbreak;
             }
         }

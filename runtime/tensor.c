@@ -714,6 +714,7 @@ static int kern_float(const kctx *c, int64_t n, const void *a, int sa, const voi
     case HE_OP_MUL: EW(double, double, double, O_[k] = x * y); break;
     case HE_OP_DIV: EW(double, double, double, O_[k] = x / y); break;
     case HE_OP_MOD: EW(double, double, double, O_[k] = fmod(x, y)); break;
+    case HE_OP_IDIV: EW(double, double, double, O_[k] = floor(x / y)); break;
     case HE_OP_POW: EW(double, double, double, O_[k] = pow(x, y)); break;
     case HE_OP_LT: EW(double, double, int64_t, O_[k] = x < y); break;
     case HE_OP_LE: EW(double, double, int64_t, O_[k] = x <= y); break;
@@ -783,6 +784,13 @@ static int kern_int(const kctx *c, int64_t n, const void *a, int sa, const void 
                ovf |= x == INT64_MIN;
                O_[k] = (int64_t)(0 - (uint64_t)x);
            } else O_[k] = x / y);
+        break;
+    case HE_OP_IDIV:
+        EW(int64_t, int64_t, int64_t, if (HE_UNLIKELY(y == 0)) goto div0;
+           if (HE_UNLIKELY(y == -1)) {
+               ovf |= x == INT64_MIN;
+               O_[k] = (int64_t)(0 - (uint64_t)x);
+           } else O_[k] = x / y - ((x % y != 0) && ((x < 0) != (y < 0))));
         break;
     case HE_OP_MOD:
         EW(int64_t, int64_t, int64_t, if (HE_UNLIKELY(y == 0)) goto mod0; O_[k] = y == -1 ? 0 : x % y);
@@ -933,7 +941,7 @@ int he_tensor_binop(he_op op, he_value a, he_value b, he_value *out)
             if (A.dt == HE_DT_FIXED && B.dt == HE_DT_FIXED && fa != fb)
                 return he_error("fixed-point operands have different precision: fixed<%d> %s fixed<%d>", fa,
                                 he_op_symbol[op], fb);
-            if (op == HE_OP_MOD || op == HE_OP_POW) return unsupported(op, &A, &B);
+            if (op == HE_OP_MOD || op == HE_OP_IDIV || op == HE_OP_POW) return unsupported(op, &A, &B);
             rdt = HE_DT_FIXED;
             c.frac = rfrac;
             if (op == HE_OP_MUL && (A.dt == HE_DT_INT || B.dt == HE_DT_INT)) {
@@ -1474,6 +1482,454 @@ he_tensor *he_tensor_concat(int n, he_tensor *const *ts, int axis)
             }
             dst += chunk;
         }
+    return r;
+}
+
+/* --- gathers, masks and assignment into regions --------------------------------------- */
+
+/* Whether a value of (sdt, sfrac) may be stored in a (dt, frac) tensor, as
+** an element assignment allows (value_to_slot): int into int, float and
+** fixed; float and fixed into float and fixed; bool into bool only. */
+static int storable(int sdt, int sfrac, int dt, int frac, const char *what)
+{
+    bool ok = sdt == dt || (dt == HE_DT_FLOAT && sdt != HE_DT_BOOL) || (dt == HE_DT_FIXED && sdt != HE_DT_BOOL);
+    if (ok) return 0;
+    return he_error("%s: cannot store %s values in %s %s tensor", what, fmt_dtype(sdt, sfrac).s,
+                    dt == HE_DT_INT ? "an" : "a", fmt_dtype(dt, frac).s);
+}
+
+/* Strides (in elements) of a tensor of shape sshape[0..snd) read as if
+** broadcast to shape[0..nd): 0 on the axes it is repeated along. */
+static int broadcast_strides(int snd, const int64_t *sshape, int nd, const int64_t *shape, int64_t *str,
+                             const char *what)
+{
+    if (snd > nd) goto bad;
+    int64_t st = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        int sd = d - (nd - snd);
+        if (sd < 0 || sshape[sd] == 1) str[d] = 0;
+        else if (sshape[sd] == shape[d]) {
+            str[d] = st;
+            st *= sshape[sd];
+        } else goto bad;
+    }
+    return 0;
+bad:
+    return he_error("%s: shape mismatch: cannot broadcast %s to %s", what, he_shape_str(snd, sshape).s,
+                    he_shape_str(nd, shape).s);
+}
+
+he_tensor *he_tensor_broadcast(he_value v, he_dtype dt, int frac, int ndim, const int64_t *shape, const char *what)
+{
+    if (!he_is_tensor(v)) return he_tensor_full(dt, frac, ndim, shape, v);
+    const he_tensor *s = he_as_tensor(v);
+    int64_t str[HE_MAXDIM], idx[HE_MAXDIM] = {0};
+    if (storable(s->dtype, s->frac, dt, frac, what) < 0 ||
+        broadcast_strides(s->ndim, s->shape, ndim, shape, str, what) < 0)
+        return NULL;
+    he_tensor *conv = he_tensor_astype(s, dt, frac);
+    he_tensor *r = conv ? tensor_alloc(dt, frac, ndim, shape, false) : NULL;
+    if (r) {
+        int64_t off = 0;
+        for (int64_t k = 0; k < r->size; k++) {
+            r->data.i[k] = conv->data.i[off];
+            for (int d = ndim - 1; d >= 0; d--) {
+                off += str[d];
+                if (++idx[d] < shape[d]) break;
+                off -= str[d] * shape[d];
+                idx[d] = 0;
+            }
+        }
+    }
+    tensor_drop(conv);
+    return r;
+}
+
+int he_tensor_slice_set(he_tensor *t, int n, const he_slice *s, he_value v)
+{
+    if (n < 0 || n > t->ndim)
+        return he_error("too many indices (%d) for a %d-D tensor of shape %s", n, t->ndim, SHAPE(t));
+    int nd = t->ndim;
+    int64_t first[HE_MAXDIM], count[HE_MAXDIM], step[HE_MAXDIM], stride[HE_MAXDIM], rshape[HE_MAXDIM] = {0};
+    int rnd = 0;
+    int64_t st = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        stride[d] = st;
+        st *= t->shape[d];
+    }
+    for (int d = 0; d < nd; d++) {
+        if (d < n) {
+            if (he_slice_resolve(&s[d], t->shape[d], d, &first[d], &count[d]) < 0) return -1;
+            step[d] = s[d].is_index || count[d] <= 1 ? 1 : s[d].step;
+            if (!s[d].is_index) rshape[rnd++] = count[d];
+        } else {
+            first[d] = 0;
+            count[d] = t->shape[d];
+            step[d] = 1;
+            rshape[rnd++] = count[d];
+        }
+    }
+    /* the value, broadcast to the region's shape (the shape t[...] reads) */
+    he_tensor *src = he_tensor_broadcast(v, (he_dtype)t->dtype, t->frac, rnd, rshape, "assignment");
+    if (!src) return -1;
+    int64_t idx[HE_MAXDIM] = {0}, off = 0;
+    for (int d = 0; d < nd; d++) off += first[d] * stride[d];
+    for (int64_t k = 0; k < src->size; k++) {
+        t->data.i[off] = src->data.i[k];
+        for (int d = nd - 1; d >= 0; d--) {
+            off += step[d] * stride[d];
+            if (++idx[d] < count[d]) break;
+            off -= step[d] * stride[d] * count[d];
+            idx[d] = 0;
+        }
+    }
+    tensor_drop(src);
+    return 0;
+}
+
+/* A mask's shape against the leading axes of t; *rows gets the number of
+** blocks it selects among, *inner the elements per block, *count the trues. */
+static int mask_plan(const he_tensor *t, const he_tensor *m, int64_t *rows, int64_t *inner, int64_t *count)
+{
+    if (m->dtype != HE_DT_BOOL) return he_error("a mask must be a bool tensor, not a %s tensor", DTYPE(m));
+    bool ok = m->ndim >= 1 && m->ndim <= t->ndim;
+    for (int d = 0; ok && d < m->ndim; d++) ok = m->shape[d] == t->shape[d];
+    if (!ok)
+        return he_error("mask of shape %s does not match the tensor's shape %s", SHAPE(m), SHAPE(t));
+    *rows = m->size;
+    *inner = 1;
+    for (int d = m->ndim; d < t->ndim; d++) *inner *= t->shape[d];
+    *count = 0;
+    for (int64_t k = 0; k < m->size; k++) *count += m->data.i[k] != 0;
+    return 0;
+}
+
+he_tensor *he_tensor_mask(const he_tensor *t, const he_tensor *m)
+{
+    int64_t rows, inner, count, shape[HE_MAXDIM];
+    if (mask_plan(t, m, &rows, &inner, &count) < 0) return NULL;
+    int nd = 1 + t->ndim - m->ndim;
+    shape[0] = count;
+    for (int d = 1; d < nd; d++) shape[d] = t->shape[m->ndim + d - 1];
+    he_tensor *r = tensor_alloc((he_dtype)t->dtype, t->frac, nd, shape, false);
+    if (!r) return NULL;
+    int64_t *dst = r->data.i;
+    for (int64_t k = 0; k < rows; k++)
+        if (m->data.i[k]) {
+            memcpy(dst, t->data.i + k * inner, (size_t)inner * 8);
+            dst += inner;
+        }
+    return r;
+}
+
+int he_tensor_mask_set(he_tensor *t, const he_tensor *m, he_value v)
+{
+    int64_t rows, inner, count, shape[HE_MAXDIM];
+    if (mask_plan(t, m, &rows, &inner, &count) < 0) return -1;
+    int nd = 1 + t->ndim - m->ndim;
+    shape[0] = count;
+    for (int d = 1; d < nd; d++) shape[d] = t->shape[m->ndim + d - 1];
+    he_tensor *src = he_tensor_broadcast(v, (he_dtype)t->dtype, t->frac, nd, shape, "mask assignment");
+    if (!src) return -1;
+    const int64_t *s = src->data.i;
+    for (int64_t k = 0; k < rows; k++)
+        if (m->data.i[k]) {
+            memcpy(t->data.i + k * inner, s, (size_t)inner * 8);
+            s += inner;
+        }
+    tensor_drop(src);
+    return 0;
+}
+
+/* Checks an index tensor against a dimension; negative indices count from
+** the end. */
+static int take_check(const he_tensor *idx, int64_t dim, int axis, const char *what)
+{
+    if (idx->dtype != HE_DT_INT) return he_error("%s: indices must be an int tensor, not a %s tensor", what, DTYPE(idx));
+    for (int64_t k = 0; k < idx->size; k++) {
+        int64_t i = idx->data.i[k];
+        if (i < -dim || i >= dim)
+            return he_error("%s: index %lld out of range for axis %d of size %lld", what, (long long)i, axis,
+                            (long long)dim);
+    }
+    return 0;
+}
+
+he_tensor *he_tensor_take(const he_tensor *t, const he_tensor *idx, int axis, const char *what)
+{
+    int ax = axis < 0 ? axis + t->ndim : axis;
+    if (ax < 0 || ax >= t->ndim) {
+        he_error("%s: axis %d out of range for a %d-D tensor of shape %s", what, axis, t->ndim, SHAPE(t));
+        return NULL;
+    }
+    if (t->ndim - 1 + idx->ndim > HE_MAXDIM) {
+        he_error("%s: the result would have more than %d dimensions", what, HE_MAXDIM);
+        return NULL;
+    }
+    int64_t dim = t->shape[ax];
+    if (take_check(idx, dim, ax, what) < 0) return NULL;
+    int64_t shape[HE_MAXDIM], outer = 1, inner = 1;
+    int nd = 0;
+    for (int d = 0; d < ax; d++) outer *= (shape[nd++] = t->shape[d]);
+    for (int d = 0; d < idx->ndim; d++) shape[nd++] = idx->shape[d];
+    for (int d = ax + 1; d < t->ndim; d++) inner *= (shape[nd++] = t->shape[d]);
+    he_tensor *r = tensor_alloc((he_dtype)t->dtype, t->frac, nd, shape, false);
+    if (!r) return NULL;
+    int64_t *dst = r->data.i;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < idx->size; k++) {
+            int64_t i = idx->data.i[k] < 0 ? idx->data.i[k] + dim : idx->data.i[k];
+            if (inner) memcpy(dst, t->data.i + (o * dim + i) * inner, (size_t)inner * 8);
+            dst += inner;
+        }
+    return r;
+}
+
+int he_tensor_take_set(he_tensor *t, const he_tensor *idx, he_value v)
+{
+    if (t->ndim == 0) return he_error("cannot index a 0-D tensor");
+    if (take_check(idx, t->shape[0], 0, "index assignment") < 0) return -1;
+    if (t->ndim - 1 + idx->ndim > HE_MAXDIM) return he_error("index assignment: too many dimensions");
+    int64_t shape[HE_MAXDIM], inner = 1;
+    int nd = 0;
+    for (int d = 0; d < idx->ndim; d++) shape[nd++] = idx->shape[d];
+    for (int d = 1; d < t->ndim; d++) inner *= (shape[nd++] = t->shape[d]);
+    he_tensor *src = he_tensor_broadcast(v, (he_dtype)t->dtype, t->frac, nd, shape, "index assignment");
+    if (!src) return -1;
+    for (int64_t k = 0; k < idx->size; k++) {
+        int64_t i = idx->data.i[k] < 0 ? idx->data.i[k] + t->shape[0] : idx->data.i[k];
+        if (inner) memcpy(t->data.i + i * inner, src->data.i + k * inner, (size_t)inner * 8);
+    }
+    tensor_drop(src);
+    return 0;
+}
+
+he_tensor *he_tensor_take_along(const he_tensor *t, const he_tensor *idx, int axis)
+{
+    int ax = axis < 0 ? axis + t->ndim : axis;
+    if (ax < 0 || ax >= t->ndim) {
+        he_error("gather: axis %d out of range for a %d-D tensor of shape %s", axis, t->ndim, SHAPE(t));
+        return NULL;
+    }
+    bool ok = idx->ndim == t->ndim;
+    for (int d = 0; ok && d < t->ndim; d++) ok = d == ax || idx->shape[d] == t->shape[d];
+    if (!ok) {
+        he_error("gather: indices of shape %s do not fit a tensor of shape %s along axis %d", SHAPE(idx), SHAPE(t),
+                 ax);
+        return NULL;
+    }
+    int64_t dim = t->shape[ax];
+    if (take_check(idx, dim, ax, "gather") < 0) return NULL;
+    he_tensor *r = tensor_alloc((he_dtype)t->dtype, t->frac, idx->ndim, idx->shape, false);
+    if (!r) return NULL;
+    int64_t outer = 1, inner = 1, n = idx->shape[ax];
+    for (int d = 0; d < ax; d++) outer *= t->shape[d];
+    for (int d = ax + 1; d < t->ndim; d++) inner *= t->shape[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < n; k++)
+            for (int64_t j = 0; j < inner; j++) {
+                int64_t q = (o * n + k) * inner + j;
+                int64_t i = idx->data.i[q] < 0 ? idx->data.i[q] + dim : idx->data.i[q];
+                r->data.i[q] = t->data.i[(o * dim + i) * inner + j];
+            }
+    return r;
+}
+
+he_tensor *he_tensor_permutation(he_prng *g, int64_t n)
+{
+    if (n < 0) {
+        he_error("permutation: negative size %lld", (long long)n);
+        return NULL;
+    }
+    he_tensor *r = tensor_alloc(HE_DT_INT, 0, 1, &n, false);
+    if (!r) return NULL;
+    for (int64_t k = 0; k < n; k++) r->data.i[k] = k;
+    /* Fisher-Yates, each draw unbiased by rejection */
+    for (int64_t k = n - 1; k > 0; k--) {
+        uint64_t m = (uint64_t)k + 1, lim = UINT64_MAX - UINT64_MAX % m, x;
+        do x = he_prng_u64(g);
+        while (x >= lim);
+        int64_t j = (int64_t)(x % m), tmp = r->data.i[k];
+        r->data.i[k] = r->data.i[j];
+        r->data.i[j] = tmp;
+    }
+    return r;
+}
+
+he_tensor *he_tensor_one_hot(const he_tensor *labels, int64_t k)
+{
+    if (labels->dtype != HE_DT_INT) {
+        he_error("one_hot: labels must be an int tensor, not a %s tensor", DTYPE(labels));
+        return NULL;
+    }
+    if (labels->ndim >= HE_MAXDIM) {
+        he_error("one_hot: the result would have more than %d dimensions", HE_MAXDIM);
+        return NULL;
+    }
+    for (int64_t j = 0; j < labels->size; j++)
+        if (labels->data.i[j] < 0 || labels->data.i[j] >= k) {
+            he_error("one_hot: label %lld out of range for %lld classes", (long long)labels->data.i[j], (long long)k);
+            return NULL;
+        }
+    int64_t shape[HE_MAXDIM];
+    memcpy(shape, labels->shape, sizeof shape);
+    shape[labels->ndim] = k;
+    he_tensor *r = tensor_alloc(HE_DT_FLOAT, 0, labels->ndim + 1, shape, true);
+    if (!r) return NULL;
+    for (int64_t j = 0; j < labels->size; j++) r->data.f[j * k + labels->data.i[j]] = 1.0;
+    return r;
+}
+
+/* The element type a and b share in where(): their common type as for
+** arithmetic (bool only with bool). */
+static int common_dtype(const operand *A, const operand *B, int *dt, int *frac, const char *what)
+{
+    if (A->dt == B->dt && A->frac == B->frac) {
+        *dt = A->dt;
+        *frac = A->frac;
+        return 0;
+    }
+    if (A->dt == HE_DT_BOOL || B->dt == HE_DT_BOOL) goto bad;
+    if (A->dt == HE_DT_FLOAT || B->dt == HE_DT_FLOAT) {
+        *dt = HE_DT_FLOAT;
+        *frac = 0;
+        return 0;
+    }
+    if (A->dt == HE_DT_FIXED && B->dt == HE_DT_FIXED) goto bad; /* different precision */
+    *dt = HE_DT_FIXED;
+    *frac = A->dt == HE_DT_FIXED ? A->frac : B->frac;
+    return 0;
+bad:
+    return he_error("%s: cannot mix %s and %s", what, describe(A).s, describe(B).s);
+}
+
+he_tensor *he_tensor_where(const he_tensor *cond, he_value a, he_value b)
+{
+    if (cond->dtype != HE_DT_BOOL) {
+        he_error("where: the condition must be a bool tensor, not a %s tensor", DTYPE(cond));
+        return NULL;
+    }
+    operand A = {0}, B = {0}, C = {0};
+    if (operand_from(a, &A) < 0 || operand_from(b, &B) < 0) {
+        he_error("where: the values must be tensors or numbers, not %s and %s", he_typename(a), he_typename(b));
+        return NULL;
+    }
+    operand_from(he_objv((he_obj *)&cond->obj), &C);
+    int dt = 0, frac = 0, nd, nd2;
+    int64_t sh[HE_MAXDIM], sh2[HE_MAXDIM];
+    if (common_dtype(&A, &B, &dt, &frac, "where") < 0 || broadcast_shape(&A, &B, &nd, sh) < 0) return NULL;
+    operand AB = {.ndim = nd, .shape = sh};
+    if (broadcast_shape(&C, &AB, &nd2, sh2) < 0) return NULL;
+    he_tensor *x = he_tensor_broadcast(a, (he_dtype)dt, frac, nd2, sh2, "where");
+    he_tensor *y = x ? he_tensor_broadcast(b, (he_dtype)dt, frac, nd2, sh2, "where") : NULL;
+    he_tensor *c = y ? he_tensor_broadcast(he_objv((he_obj *)&cond->obj), HE_DT_BOOL, 0, nd2, sh2, "where") : NULL;
+    if (c)
+        for (int64_t k = 0; k < x->size; k++)
+            if (!c->data.i[k]) x->data.i[k] = y->data.i[k];
+    tensor_drop(y);
+    tensor_drop(c);
+    if (!c) {
+        tensor_drop(x);
+        return NULL;
+    }
+    return x;
+}
+
+he_tensor *he_tensor_clip(const he_tensor *t, he_value lo, he_value hi)
+{
+    if (t->dtype == HE_DT_BOOL) {
+        he_error("clip: needs numbers, not a bool tensor");
+        return NULL;
+    }
+    /* the bounds in the tensor's element type (an int tensor needs int bounds) */
+    int64_t l, h;
+    if (value_to_slot(lo, (he_dtype)t->dtype, t->frac, &l, "clip") < 0 ||
+        value_to_slot(hi, (he_dtype)t->dtype, t->frac, &h, "clip") < 0)
+        return NULL;
+    he_tensor *r = he_tensor_copy(t);
+    if (!r) return NULL;
+    if (t->dtype == HE_DT_FLOAT) {
+        double fl, fh;
+        memcpy(&fl, &l, 8);
+        memcpy(&fh, &h, 8);
+        if (!(fl <= fh)) goto bad;
+        for (int64_t k = 0; k < r->size; k++) {
+            double x = r->data.f[k];
+            r->data.f[k] = x < fl ? fl : x > fh ? fh : x;
+        }
+    } else {
+        if (l > h) goto bad;
+        for (int64_t k = 0; k < r->size; k++) {
+            int64_t x = r->data.i[k];
+            r->data.i[k] = x < l ? l : x > h ? h : x;
+        }
+    }
+    return r;
+bad:
+    tensor_drop(r);
+    he_error("clip: the lower bound is above the upper bound");
+    return NULL;
+}
+
+he_tensor *he_tensor_cumsum(const he_tensor *t, int axis)
+{
+    rplan p;
+    if (t->dtype == HE_DT_BOOL) {
+        he_error("cumsum: needs numbers, not a bool tensor");
+        return NULL;
+    }
+    if (reduce_plan(t, axis, "cumsum", &p) < 0) return NULL;
+    he_tensor *r = axis == HE_AXIS_ALL ? tensor_alloc((he_dtype)t->dtype, t->frac, 1, &t->size, false)
+                                       : he_tensor_copy(t);
+    if (!r) return NULL;
+    if (axis == HE_AXIS_ALL && t->size) memcpy(r->data.i, t->data.i, (size_t)t->size * 8);
+    int ovf = 0;
+    for (int64_t o = 0; o < p.outer; o++)
+        for (int64_t k = 1; k < p.n; k++)
+            for (int64_t j = 0; j < p.inner; j++) {
+                int64_t q = (o * p.n + k) * p.inner + j;
+                if (t->dtype == HE_DT_FLOAT) r->data.f[q] += r->data.f[q - p.inner];
+                else ovf |= __builtin_add_overflow(r->data.i[q], r->data.i[q - p.inner], &r->data.i[q]);
+            }
+    if (ovf) {
+        he_error("%s overflow in cumsum", DTYPE(t));
+        tensor_drop(r);
+        return NULL;
+    }
+    return r;
+}
+
+he_tensor *he_tensor_stack(int n, he_tensor *const *ts, int axis)
+{
+    if (n < 1) {
+        he_error("stack: needs at least one tensor");
+        return NULL;
+    }
+    int nd = ts[0]->ndim;
+    int ax = axis < 0 ? axis + nd + 1 : axis;
+    if (ax < 0 || ax > nd || nd + 1 > HE_MAXDIM) {
+        he_error("stack: axis %d out of range for %d-D tensors", axis, nd);
+        return NULL;
+    }
+    for (int i = 1; i < n; i++) {
+        bool same = ts[i]->ndim == nd;
+        for (int d = 0; same && d < nd; d++) same = ts[i]->shape[d] == ts[0]->shape[d];
+        if (!same) {
+            he_error("stack: shapes %s and %s differ", SHAPE(ts[0]), SHAPE(ts[i]));
+            return NULL;
+        }
+    }
+    /* each tensor with a new axis of size 1, then joined along it */
+    int64_t shape[HE_MAXDIM];
+    for (int d = 0, e = 0; d <= nd; d++) shape[d] = d == ax ? 1 : ts[0]->shape[e++];
+    he_tensor **v = he_malloc(sizeof *v * (size_t)n);
+    if (!v) return NULL;
+    int made = 0;
+    for (; made < n; made++)
+        if (!(v[made] = he_tensor_reshape(ts[made], nd + 1, shape))) break;
+    he_tensor *r = made == n ? he_tensor_concat(n, v, ax) : NULL;
+    for (int i = 0; i < made; i++) tensor_drop(v[i]);
+    he_free(v);
     return r;
 }
 

@@ -120,6 +120,45 @@ he_tensor *he_tensor_math(he_math fn, const he_tensor *t);
 /* Joins tensors of equal shape but for the given axis. */
 he_tensor *he_tensor_concat(int n, he_tensor *const *ts, int axis);
 
+/* Joins tensors of equal shape along a new axis (0..ndim). */
+he_tensor *he_tensor_stack(int n, he_tensor *const *ts, int axis);
+
+/* v (a tensor or a scalar) broadcast to shape as NumPy broadcasts, in the
+** element type dt<frac>; the elements convert as an element assignment
+** converts them (an int tensor takes only ints, a bool tensor only bools).
+** `what` names the operation in messages. */
+he_tensor *he_tensor_broadcast(he_value v, he_dtype dt, int frac, int ndim, const int64_t *shape, const char *what);
+/* t[s0, s1, ...] = v: the region the slices select (the shape
+** he_tensor_slice gives) gets v broadcast to its shape. */
+int he_tensor_slice_set(he_tensor *t, int n, const he_slice *s, he_value v);
+/* t[m] with a bool mask m whose shape is t's or its leading axes': the
+** selected elements (or blocks) in order, shape [trues, rest of t...]. */
+he_tensor *he_tensor_mask(const he_tensor *t, const he_tensor *m);
+/* t[m] = v: v broadcast to the shape t[m] has. */
+int he_tensor_mask_set(he_tensor *t, const he_tensor *m, he_value v);
+/* NumPy's take: the entries idx (an int tensor, negative from the end) along
+** axis; shape t.shape[:axis] + idx.shape + t.shape[axis+1:]. `what` names
+** the operation in messages. */
+he_tensor *he_tensor_take(const he_tensor *t, const he_tensor *idx, int axis, const char *what);
+/* t[idx] = v for an int tensor idx on axis 0 (v broadcast). */
+int he_tensor_take_set(he_tensor *t, const he_tensor *idx, he_value v);
+/* PyTorch's gather (NumPy's take_along_axis): idx has t's rank and shape
+** but along axis; r[..., k, ...] = t[..., idx[..., k, ...], ...]. */
+he_tensor *he_tensor_take_along(const he_tensor *t, const he_tensor *idx, int axis);
+/* A seeded random permutation of 0..n-1 (Fisher-Yates, unbiased draws). */
+he_tensor *he_tensor_permutation(he_prng *g, int64_t n);
+/* Float rows with a 1 at each label (an int tensor, each in 0..k-1):
+** shape labels.shape + [k]. */
+he_tensor *he_tensor_one_hot(const he_tensor *labels, int64_t k);
+/* Element-wise cond ? a : b with broadcasting; a and b tensors or scalars
+** of one type (int with float gives float, int with fixed gives fixed). */
+he_tensor *he_tensor_where(const he_tensor *cond, he_value a, he_value b);
+/* Elements limited to [lo, hi] (bounds stored as the tensor's type). */
+he_tensor *he_tensor_clip(const he_tensor *t, he_value lo, he_value hi);
+/* Running sums along axis (HE_AXIS_ALL: of the flattened tensor); int and
+** fixed exact, overflow an error. */
+he_tensor *he_tensor_cumsum(const he_tensor *t, int axis);
+
 /* Printed like NumPy's repr without the wrapper:
 ** [[1, 2], [3, 4]], floats as he_buf_double. Long tensors abbreviate with
 ** "..." past 1000 elements. */

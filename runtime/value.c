@@ -10,7 +10,7 @@
 
 const char *const he_op_symbol[HE_OP__COUNT] = {
     [HE_OP_ADD] = "+", [HE_OP_SUB] = "-", [HE_OP_MUL] = "*", [HE_OP_DIV] = "/",
-    [HE_OP_MOD] = "%", [HE_OP_POW] = "**", [HE_OP_MATMUL] = "@", [HE_OP_LT] = "<",
+    [HE_OP_MOD] = "%", [HE_OP_IDIV] = "//", [HE_OP_POW] = "**", [HE_OP_MATMUL] = "@", [HE_OP_LT] = "<",
     [HE_OP_LE] = "<=", [HE_OP_GT] = ">", [HE_OP_GE] = ">=", [HE_OP_EQ] = "==",
     [HE_OP_NE] = "!=", [HE_OP_NEG] = "-", [HE_OP_NOT] = "not",
 };
@@ -178,6 +178,11 @@ static int int_binop(he_op op, int64_t a, int64_t b, he_value *out)
         if (a == INT64_MIN && b == -1) return he_error("int overflow: %lld / -1", (long long)a);
         r = a / b;
         break;
+    case HE_OP_IDIV:
+        if (b == 0) return he_error("division by zero");
+        if (a == INT64_MIN && b == -1) return he_error("int overflow: %lld // -1", (long long)a);
+        r = a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+        break;
     case HE_OP_MOD:
         if (b == 0) return he_error("division by zero (modulo)");
         r = (b == -1) ? 0 : a % b;
@@ -205,6 +210,7 @@ static int float_binop(he_op op, double a, double b, he_value *out)
     case HE_OP_MUL: *out = he_float(a * b); return 0;
     case HE_OP_DIV: *out = he_float(a / b); return 0;
     case HE_OP_MOD: *out = he_float(fmod(a, b)); return 0;
+    case HE_OP_IDIV: *out = he_float(floor(a / b)); return 0;
     case HE_OP_POW: *out = he_float(pow(a, b)); return 0;
     case HE_OP_LT: *out = he_bool(a < b); return 0;
     case HE_OP_LE: *out = he_bool(a <= b); return 0;

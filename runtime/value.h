@@ -52,6 +52,7 @@ typedef enum he_op {
     HE_OP_MUL,
     HE_OP_DIV,
     HE_OP_MOD,
+    HE_OP_IDIV, /* a // b: floor division (int: rounds toward -infinity; float: floor(a / b)) */
     HE_OP_POW,
     HE_OP_MATMUL,
     HE_OP_LT,

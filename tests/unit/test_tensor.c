@@ -1194,6 +1194,173 @@ static void test_type_hooks(void)
     drop(t), drop(z);
 }
 
+/* Regions, masks and gathers against reference loops on random shapes. */
+static int64_t flat_of(const he_tensor *t, const int64_t *ix)
+{
+    int64_t o = 0;
+    for (int d = 0; d < t->ndim; d++) o = o * t->shape[d] + ix[d];
+    return o;
+}
+
+static bool next_ix(int nd, const int64_t *shape, int64_t *ix)
+{
+    for (int d = nd - 1; d >= 0; d--) {
+        if (++ix[d] < shape[d]) return true;
+        ix[d] = 0;
+    }
+    return false;
+}
+
+static void test_regions(void)
+{
+    for (int round = 0; round < 200; round++) {
+        int nd = (int)rint_(1, 3);
+        int64_t shape[3];
+        for (int d = 0; d < nd; d++) shape[d] = rint_(0, 4);
+        he_tensor *t = rnd(HE_DT_INT, 0, nd, shape, 0, 9);
+        /* slice assignment: the region reads back what was stored, and
+        ** exactly the region's elements change */
+        int n = (int)rint_(1, nd);
+        he_slice s[3];
+        for (int d = 0; d < n; d++) {
+            bool idx = shape[d] > 0 && rint_(0, 3) == 0;
+            s[d].is_index = idx;
+            s[d].start = idx ? rint_(-shape[d], shape[d] - 1) : rint_(0, 2) == 0 ? HE_SLICE_END : rint_(-6, 6);
+            s[d].stop = idx ? s[d].start + 1 : rint_(0, 2) == 0 ? HE_SLICE_END : rint_(-6, 6);
+            s[d].step = idx ? 1 : rint_(1, 3) * (rint_(0, 1) ? 1 : -1);
+        }
+        he_tensor *reg = he_tensor_slice(t, n, s);
+        he_tensor *v = reg ? rnd(HE_DT_INT, 0, reg->ndim, reg->shape, 10, 19) : NULL;
+        he_tensor *c = he_tensor_copy(t);
+        CHECK(reg && v && c && he_tensor_slice_set(c, n, s, TV(v)) == 0, "slice_set %d: %s", round, he_errmsg());
+        he_tensor *back = c ? he_tensor_slice(c, n, s) : NULL;
+        bool same = back && v && back->size == v->size;
+        for (int64_t k = 0; same && k < v->size; k++) same = back->data.i[k] == v->data.i[k];
+        int64_t changed = 0;
+        for (int64_t k = 0; c && k < c->size; k++) changed += c->data.i[k] >= 10;
+        CHECK(same && v && changed == v->size, "slice_set %d reads back", round);
+        drop(back), drop(c), drop(v), drop(reg);
+        /* a scalar broadcasts over the region */
+        c = he_tensor_copy(t);
+        reg = he_tensor_slice(t, n, s);
+        CHECK(c && reg && he_tensor_slice_set(c, n, s, he_int(-1)) == 0, "slice_set scalar %d", round);
+        changed = 0;
+        for (int64_t k = 0; c && k < c->size; k++) changed += c->data.i[k] == -1;
+        CHECK(reg && changed == reg->size, "slice_set scalar %d count", round);
+        drop(c), drop(reg);
+        /* a mask over the leading m axes, against a walk in order */
+        int m = (int)rint_(1, nd);
+        he_tensor *mask = rnd(HE_DT_BOOL, 0, m, shape, 0, 1);
+        he_tensor *sel = mask ? he_tensor_mask(t, mask) : NULL;
+        int64_t inner = 1, ix[3] = {0}, at = 0;
+        for (int d = m; d < nd; d++) inner *= shape[d];
+        bool ok = sel != NULL;
+        for (int64_t k = 0; ok && k < mask->size; k++)
+            if (mask->data.i[k])
+                for (int64_t j = 0; ok && j < inner; j++) ok = at < sel->size && sel->data.i[at++] == t->data.i[k * inner + j];
+        CHECK(ok && sel && at == sel->size, "mask %d", round);
+        c = he_tensor_copy(t);
+        CHECK(c && mask && he_tensor_mask_set(c, mask, he_int(-5)) == 0, "mask_set %d", round);
+        for (int64_t k = 0; c && mask && k < c->size; k++)
+            ok &= (c->data.i[k] == -5) == (mask->data.i[k / (inner ? inner : 1)] != 0 && inner > 0);
+        CHECK(ok, "mask_set %d marks the selected elements", round);
+        drop(c), drop(sel), drop(mask);
+        /* take along a random axis against t[o, idx[k], i] */
+        int ax = (int)rint_(0, nd - 1);
+        int64_t ni = shape[ax] ? rint_(0, 4) : 0;
+        he_tensor *idx = rnd(HE_DT_INT, 0, 1, &ni, shape[ax] ? -shape[ax] : 0, shape[ax] ? shape[ax] - 1 : 0);
+        he_tensor *tk = idx ? he_tensor_take(t, idx, ax, "take") : NULL;
+        ok = tk && tk->ndim == nd;
+        if (ok && tk->size) {
+            memset(ix, 0, sizeof ix);
+            do {
+                int64_t src[3];
+                memcpy(src, ix, sizeof src);
+                int64_t i = idx->data.i[ix[ax]];
+                src[ax] = i < 0 ? i + shape[ax] : i;
+                ok &= tk->data.i[flat_of(tk, ix)] == t->data.i[flat_of(t, src)];
+            } while (next_ix(nd, tk->shape, ix));
+        }
+        CHECK(ok, "take %d axis %d: %s", round, ax, he_errmsg());
+        drop(tk), drop(idx), drop(t);
+    }
+    /* out of range, bad masks, shapes that do not broadcast */
+    he_tensor *t = he_tensor_arange(0, 6, 1);
+    int64_t two = 2, big[1] = {7};
+    he_tensor *bad = he_tensor_full(HE_DT_INT, 0, 1, big, he_int(6));
+    CHECK(!he_tensor_take(t, bad, 0, "take") && has_err("take: index 6 out of range for axis 0 of size 6"), "take range: %s",
+          he_errmsg());
+    CHECK(he_tensor_take_set(t, bad, he_int(0)) < 0 && has_err("index 6 out of range"), "take_set range");
+    he_tensor *m2 = he_tensor_new(HE_DT_BOOL, 0, 1, &two);
+    CHECK(!he_tensor_mask(t, m2) && has_err("mask of shape [2] does not match the tensor's shape [6]"), "mask shape");
+    he_slice all = {HE_SLICE_END, HE_SLICE_END, 1, false};
+    CHECK(he_tensor_slice_set(t, 1, &all, TV(m2)) < 0 && has_err("cannot store bool values in an int tensor"),
+          "slice_set type: %s", he_errmsg());
+    he_tensor *f2 = he_tensor_new(HE_DT_INT, 0, 1, &two);
+    CHECK(he_tensor_slice_set(t, 1, &all, TV(f2)) < 0 && has_err("cannot broadcast [2] to [6]"), "slice_set shape: %s",
+          he_errmsg());
+    drop(f2), drop(m2), drop(bad), drop(t);
+}
+
+static void test_permutation(void)
+{
+    /* every n: a permutation; the same seed, the same order */
+    for (int64_t n = 0; n < 40; n++) {
+        he_prng a, b;
+        he_prng_seed(&a, (uint64_t)n), he_prng_seed(&b, (uint64_t)n);
+        he_tensor *p = he_tensor_permutation(&a, n), *q = he_tensor_permutation(&b, n);
+        bool ok = p && q && p->size == n, seen[40] = {false};
+        for (int64_t k = 0; ok && k < n; k++) {
+            ok = p->data.i[k] >= 0 && p->data.i[k] < n && !seen[p->data.i[k]] && p->data.i[k] == q->data.i[k];
+            if (ok) seen[p->data.i[k]] = true;
+        }
+        CHECK(ok, "permutation of %lld", (long long)n);
+        drop(p), drop(q);
+    }
+    /* uniform: each of the 6 orders of 3 about 6000/6 times (the count is
+    ** binomial, sd 29: a bound of 200 fails by chance with p < 1e-11) */
+    int count[6] = {0};
+    for (int k = 0; k < 6000; k++) {
+        he_tensor *p = he_tensor_permutation(&G, 3);
+        count[p->data.i[0] * 2 + (p->data.i[1] > p->data.i[2])]++;
+        drop(p);
+    }
+    for (int k = 0; k < 6; k++) CHECK(count[k] > 800 && count[k] < 1200, "permutation order %d drawn %d times", k, count[k]);
+}
+
+static void test_cumsum_where_clip(void)
+{
+    int64_t sh[2] = {3, 4};
+    he_tensor *t = rnd(HE_DT_INT, 0, 2, sh, -100, 100);
+    he_tensor *c0 = he_tensor_cumsum(t, 0), *c1 = he_tensor_cumsum(t, -1), *ca = he_tensor_cumsum(t, HE_AXIS_ALL);
+    bool ok = c0 && c1 && ca && ca->ndim == 1 && ca->size == 12;
+    int64_t run = 0;
+    for (int i = 0; ok && i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            int64_t down = 0, across = 0;
+            for (int k = 0; k <= i; k++) down += t->data.i[k * 4 + j];
+            for (int k = 0; k <= j; k++) across += t->data.i[i * 4 + k];
+            run += t->data.i[i * 4 + j];
+            ok &= c0->data.i[i * 4 + j] == down && c1->data.i[i * 4 + j] == across && ca->data.i[i * 4 + j] == run;
+        }
+    CHECK(ok, "cumsum");
+    drop(c0), drop(c1), drop(ca);
+    he_tensor *big = he_tensor_full(HE_DT_INT, 0, 1, &sh[0], he_int(INT64_MAX / 2));
+    CHECK(!he_tensor_cumsum(big, HE_AXIS_ALL) && has_err("int overflow in cumsum"), "cumsum overflow");
+    he_value z;
+    CHECK(he_tensor_binop(HE_OP_GT, TV(t), he_int(0), &z) == 0, "cond");
+    he_tensor *w = he_tensor_where(he_as_tensor(z), TV(t), he_float(0.5));
+    he_tensor *cl = he_tensor_clip(t, he_int(-10), he_int(10));
+    ok = w && cl && w->dtype == HE_DT_FLOAT && cl->dtype == HE_DT_INT;
+    for (int64_t k = 0; ok && k < 12; k++) {
+        int64_t x = t->data.i[k];
+        ok = w->data.f[k] == (x > 0 ? (double)x : 0.5) && cl->data.i[k] == (x < -10 ? -10 : x > 10 ? 10 : x);
+    }
+    CHECK(ok, "where and clip");
+    CHECK(!he_tensor_clip(t, he_int(3), he_int(2)) && has_err("lower bound is above"), "clip bounds");
+    drop(w), drop(cl), dropv(z), drop(big), drop(t);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -1217,5 +1384,8 @@ int main(void)
     RUN(test_repr);
     RUN(test_shape_bound);
     RUN(test_type_hooks);
+    RUN(test_regions);
+    RUN(test_permutation);
+    RUN(test_cumsum_where_clip);
     return 0;
 }
