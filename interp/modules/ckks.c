@@ -22,7 +22,8 @@
 ** every slot, so it broadcasts). Operators:
 **   + -     cipher and cipher (same length, or a scalar with a vector),
 **           cipher and plaintext (number or 1-D tensor), unary -
-**   *       cipher by cipher (multiply, relinearize, rescale: one level),
+**   *       cipher by cipher (multiply; relinearize and rescale when next
+**           used other than by + and -: one level; see settle),
 **           by a float or a tensor (encoded, multiplied, rescaled: one
 **           level),
 **           by an int (exact, no level)
@@ -241,6 +242,8 @@ typedef struct cct {
 } cct;
 
 static const he_type cct_type;
+static int eff_level(const cct *c);
+static double eff_scale(const cct *c);
 
 static void cct_free(he_obj *o)
 {
@@ -259,7 +262,7 @@ static int cct_repr(const he_obj *o, he_buf *b)
     char len[32] = "";
     if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
     return he_buf_printf(b, "<cipher ckks%s N=%u level %d/%d scale 2^%.4g slots %u>", len, he_ckks_ctx_n(ctx),
-                         he_ckks_ct_level(c->ct), he_ckks_ctx_max_level(ctx), log2_scale(he_ckks_ct_scale(c->ct)),
+                         eff_level(c), he_ckks_ctx_max_level(ctx), log2_scale(eff_scale(c)),
                          he_ckks_ctx_slots(ctx));
 }
 
@@ -413,6 +416,39 @@ static int check_len(const cct *c, int64_t m)
     return 0;
 }
 
+/* Lazy relinearization and rescaling: a product of two ciphertexts at
+** level l is left as the tensor product (three parts: c0, c1, c2, which
+** decrypt with s and s^2), at level l and scale lscale[l]^2; sums and
+** differences of such products of one level stay so, as do negation and a
+** product by an int, and decryption reads them as they are. Anything else
+** (another product, a plaintext operand, a rotation, a sum across slots, a
+** dot product, save, flood, or a term of another kind) first settles the
+** value in place: relinearize, then rescale (level l - 1, scale
+** lscale[l - 1], as an eager product would give; the key switch's error
+** vanishes in the rescale). The value does not change, so every holder of
+** it gains. A sum of k products relinearizes and rescales once, not k
+** times. */
+static bool pending(const cct *c) { return he_ckks_ct_size(c->ct) == 3; }
+
+static int settle(cct *c)
+{
+    if (!pending(c)) return 0;
+    const he_ckks_ctx *ctx = ctx_of(c);
+    if (he_ckks_relin(c->keys->k, c->ct, c->ct) < 0 || he_ckks_rescale(ctx, c->ct, c->ct) < 0) return -1;
+    ckks_real_counts.relins++;
+    ckks_real_counts.keyswitches++;
+    ckks_real_counts.rescales++;
+    return 0;
+}
+
+/* The level and scale a value has once settled. */
+static int eff_level(const cct *c) { return he_ckks_ct_level(c->ct) - (pending(c) ? 1 : 0); }
+static double eff_scale(const cct *c)
+{
+    double s = he_ckks_ct_scale(c->ct);
+    return pending(c) ? s / (double)he_ckks_ctx_prime(ctx_of(c), (unsigned)he_ckks_ct_level(c->ct)) : s;
+}
+
 /* --- arithmetic ------------------------------------------------------------------------------ */
 static int add_sub(he_op op, cct *a, cct *b, he_value *out)
 {
@@ -423,6 +459,13 @@ static int add_sub(he_op op, cct *a, cct *b, he_value *out)
     const he_ckks_ctx *ctx = ctx_of(a);
     bool scalar = a->scalar && b->scalar;
     cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, scalar, a->clean && b->clean);
+    /* two pending products of one level and scale add as they are */
+    bool both = pending(a) && pending(b) && he_ckks_ct_level(a->ct) == he_ckks_ct_level(b->ct) &&
+                same_scale(he_ckks_ct_scale(a->ct), he_ckks_ct_scale(b->ct));
+    if (!both && (settle(a) < 0 || settle(b) < 0)) {
+        drop(r);
+        return -1;
+    }
     he_ckks_ct *tx = he_ckks_ct_new(ctx), *ty = he_ckks_ct_new(ctx);
     const he_ckks_ct *x, *y;
     int rc = r && tx && ty ? align(a, a->ct, b->ct, tx, ty, &x, &y) : -1;
@@ -433,7 +476,8 @@ static int add_sub(he_op op, cct *a, cct *b, he_value *out)
     return put(r, rc, out);
 }
 
-/* out := a * b, relinearized and rescaled. */
+/* out := a * b (settled operands): the tensor product, not relinearized
+** nor rescaled (pending). */
 static int mul_ct_raw(const cct *ca, he_ckks_ct *out, const he_ckks_ct *a, const he_ckks_ct *b)
 {
     const he_ckks_ctx *ctx = ctx_of(ca);
@@ -445,15 +489,8 @@ static int mul_ct_raw(const cct *ca, he_ckks_ct *out, const he_ckks_ct *a, const
     /* the operand above brought down to the other's level and scale */
     if (la > l) rc = to_level_scale(ctx, t, a, l, he_ckks_ct_scale(b)), a = t;
     else if (lb > l) rc = to_level_scale(ctx, t, b, l, he_ckks_ct_scale(a)), b = t;
-    if (rc == 0) rc = he_ckks_mul(ctx, out, a, b);
-    if (rc == 0) rc = he_ckks_relin(ca->keys->k, out, out);
-    if (rc == 0) rc = he_ckks_rescale(ctx, out, out); /* scale: lscale[l]^2 / q_l = lscale[l - 1] */
-    if (rc == 0) {
-        ckks_real_counts.products++;
-        ckks_real_counts.relins++;
-        ckks_real_counts.keyswitches++;
-        ckks_real_counts.rescales++;
-    }
+    if (rc == 0) rc = he_ckks_mul(ctx, out, a, b); /* settled: lscale[l]^2 / q_l = lscale[l - 1] */
+    if (rc == 0) ckks_real_counts.products++;
     he_ckks_ct_free(t);
     return rc;
 }
@@ -464,6 +501,7 @@ static int mul_ct(cct *a, cct *b, he_value *out)
         return he_error("ckks: ciphertexts under different keys");
     if (!a->scalar && !b->scalar && a->n != b->n)
         return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
+    if (settle(a) < 0 || settle(b) < 0) return -1;
     cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, a->scalar && b->scalar, a->clean || b->clean);
     return put(r, r ? mul_ct_raw(a, r->ct, a->ct, b->ct) : -1, out);
 }
@@ -551,6 +589,10 @@ static int cipher_plain(he_op op, cct *c, he_value pv, bool swapped, he_value *o
         return he_error("CKKS ciphertexts support + - * and division by a plaintext, not '%s'", he_op_symbol[op]);
     plain p;
     if (plain_of(pv, &p, op == HE_OP_MUL || op == HE_OP_DIV ? "multiply" : "add") < 0) return -1;
+    if (!(op == HE_OP_MUL && p.is_int) && settle(c) < 0) { /* a product by an int keeps it pending */
+        plain_done(&p);
+        return -1;
+    }
     int rc = -1;
     if (op == HE_OP_DIV) { /* c / x = c * (1/x) */
         if (!p.tensor && p.x == 0) {
@@ -951,6 +993,7 @@ static int f_flood(he_vm *vm, he_value *a, int n, he_value *out)
         return he_error("ckks.flood: flooding noise 2^%.1f for noise 2^%g and s = %lld is more than this context "
                         "holds (2^56): use a smaller s or a larger scale",
                         log2(sigma), bits, (long long)s);
+    if (settle(c) < 0) return -1;
     cct *r = cct_new(c->keys, c->n, c->scalar, false); /* the noise fills every slot */
     if (!r) return -1;
     return put(r, he_ckks_flood(c->keys->k, r->ct, c->ct, sigma), out);
@@ -967,6 +1010,7 @@ static int f_noise_bits(he_vm *vm, he_value *a, int n, he_value *out)
     if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_SECRET))
         return he_error("ckks.noise_bits: needs the secret key, not public keys");
     if (same_keys(k, c, "noise_bits") < 0) return -1;
+    if (settle(c) < 0) return -1; /* the noise flood then sees */
     if (!c->scalar && !c->clean)
         return he_error("ckks.noise_bits: the slots past the vector are not known to be zero (after a rotation, a "
                         "broadcast scalar or flood); measure before");
@@ -1007,6 +1051,10 @@ static int f_rotate(he_vm *vm, he_value *a, int n, he_value *out)
     cct *r = cct_new(c->keys, c->n, c->scalar, s == 0 && c->clean);
     if (!r) return -1;
     if (c->scalar || s == 0) return put(r, he_ckks_ct_copy(r->ct, c->ct), out); /* the same in every slot */
+    if (settle(c) < 0) {
+        drop(r);
+        return -1;
+    }
     ckks_real_counts.rotations++;
     ckks_real_counts.keyswitches++;
     if (he_ckks_rotate(c->keys->k, r->ct, c->ct, (int)s) < 0) {
@@ -1040,6 +1088,10 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
     cct *r = cct_new(c->keys, 1, true, false);
     if (!r) return -1;
     if (c->scalar) return put(r, he_ckks_ct_copy(r->ct, c->ct), out);
+    if (settle(c) < 0) {
+        drop(r);
+        return -1;
+    }
     const he_ckks_ct *src = c->ct;
     he_ckks_ct *t = NULL;
     if (!c->clean) {
@@ -1076,7 +1128,7 @@ static int f_level(he_vm *vm, he_value *a, int n, he_value *out)
         return 0;
     }
     if (WANT_CT(a[0], "level", &c) < 0) return -1;
-    *out = he_int(he_ckks_ct_level(c->ct));
+    *out = he_int(eff_level(c));
     return 0;
 }
 
@@ -1089,7 +1141,7 @@ static int f_scale(he_vm *vm, he_value *a, int n, he_value *out)
         return 0;
     }
     if (WANT_CT(a[0], "scale", &c) < 0) return -1;
-    *out = he_float(he_ckks_ct_scale(c->ct));
+    *out = he_float(eff_scale(c));
     return 0;
 }
 
@@ -1232,6 +1284,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
     int lmin = INT32_MAX;
     for (int64_t i = 0; i < m; i++) {
         cct *c = b->v[i];
+        if (settle(c) < 0) return -1; /* the fused kernel takes two-part ciphertexts */
         if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
             return he_error("ckks.dot: ciphertexts under different keys");
         if (!c->scalar) {
@@ -1376,6 +1429,7 @@ static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
     const char *path = NULL;
     *out = he_nil();
     if (WANT_CT(a[0], "save", &c) < 0 || want_str(a[1], "save", &path) < 0) return -1;
+    if (settle(c) < 0) return -1; /* files hold two-part ciphertexts */
     uint8_t *body = NULL;
     size_t blen = 0;
     if (he_ckks_ct_serialize(ctx_of(c), c->ct, &body, &blen) < 0) return -1;
