@@ -1,0 +1,198 @@
+/*
+** rep3.c: replicated secret sharing among three parties with no dealer
+** (Araki, Furukawa, Lindell, Nof, Ohara 2016; ABY3, Mohassel and Rindal
+** 2018), over Z_2^64, semi-honest with an honest majority.
+**
+** x = x_0 + x_1 + x_2 (mod 2^64); party i holds (x_i, x_{i+1}) (indices
+** mod 3): any two parties hold all three shares, any one holds two uniform
+** values that say nothing of x. In a simulated context the share tensor
+** holds x_0, x_1, x_2 in u[0..2], so the local operations of proto.c
+** (add, sub, public constants added to x_0 by its holders, sums,
+** transposes, ...) and the overflow checks of check.c work unchanged.
+**
+** Correlated randomness without a dealer: key j (a ChaCha20 stream,
+** smpc_prg) is shared by parties j and j-1; party i holds keys i and i+1,
+** agreed at setup (party i draws key i and sends it to party i-1 over the
+** encrypted channel). Both holders of a key draw from it in the same
+** order, so they get the same values without talking: a zero-sharing is
+** alpha_i = F_i - F_{i+1} (alpha_0 + alpha_1 + alpha_2 = 0).
+**
+** Costs (per party; + 8 B header per message):
+**   input            1 round, owner sends 8 B/elem to each other party
+**   reveal           1 round, each party sends its x_i (8 B/elem) to party
+**                    i+1 when i+1 is among the receivers
+**   mul, matmul,     1 round, each party sends 8 B per OUTPUT element to
+**   conv2d           party i-1 (resharing): independent of the inner
+**                    dimension
+**   truncation       1 round, party 0 sends 8 B/elem to party 2
+**
+** Products: party i computes z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i +
+** alpha_i (for a bilinear map B: B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i)),
+** an additive sharing of x y; it sends z_i to party i-1, who then holds
+** (z_{i-1}, z_i). z_i is masked by F_i - F_{i+1}, and party i-1 does not
+** hold key i+1: what it receives is uniform, whatever the inputs.
+**
+** Truncation by f bits (ABY3's first method): x = (x_0 + x_1) + x_2 is a
+** two-party sharing between party 0 (who holds x_0, x_1) and parties 1
+** and 2 (who both hold x_2). With r from key 1 (parties 0 and 1):
+**     y_1 = r,  y_2 = -((-x_2) >> f),  y_0 = ((x_0 + x_1) >> f) - r
+** (arithmetic shifts, SecureML's local truncation); party 0 sends y_0 to
+** party 2, which r hides. When |raw| < 2^l and x_2 is uniform (every
+** protocol output is), y = floor(x / 2^f) or one more, except with
+** probability 2^(l+1-64) per element (l = 40: 2^-23), when the result is
+** garbage; simulated runs check every element after the fact.
+*/
+#include <string.h>
+
+#include "smpc/smpc_int.h"
+
+static int nxt(int i) { return (i + 1) % 3; }
+static int prv(int i) { return (i + 2) % 3; }
+
+int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg)
+{
+    if (cfg->nparties != 3 || ctx->n != 3)
+        return he_error("smpc: the rep3 protocol is for exactly 3 parties (got %d)", ctx->n ? ctx->n : cfg->nparties);
+    if (ctx->ring != HE_SMPC_RING64) return he_error("smpc: the rep3 protocol works over Z_2^64 only");
+    if (ctx->mode != HE_SMPC_SIM)
+        return he_error("smpc: the rep3 protocol runs simulated (all parties in one process) only for now");
+    if (cfg->material_dir || cfg->record_plan)
+        return he_error("smpc: the rep3 protocol has no dealer: no material files, no offline phase");
+    smpc_rep3 *r = he_calloc(1, sizeof *r);
+    if (!r) return -1;
+    uint8_t seed[32];
+    for (int j = 0; j < 3; j++) {
+        he_randombytes(seed, 32);
+        prg_seed(&r->key[j], seed);
+    }
+    he_memzero(seed, sizeof seed);
+    ctx->rep3 = r;
+    return 0;
+}
+
+void rep3_free(he_smpc_ctx *ctx)
+{
+    if (!ctx || !ctx->rep3) return;
+    he_free_secret(ctx->rep3, sizeof *ctx->rep3);
+    ctx->rep3 = NULL;
+}
+
+/* One message of `elems` words from party `from` to party `to`. */
+static void count_msg(he_smpc_ctx *ctx, int from, size_t elems)
+{
+    ctx->stats.bytes_sent[from] += elems * 8 + 8;
+    ctx->stats.messages++;
+}
+
+static uint64_t *words(size_t n) { return he_malloc((n ? n : 1) * 8); }
+static void words_free(uint64_t *w, size_t n)
+{
+    if (w) he_free_secret(w, (n ? n : 1) * 8);
+}
+
+int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
+{
+    if (!vals) return he_error("smpc: the input owner (party %d) gave no values", owner);
+    size_t N = t->size;
+    int o = owner, o1 = nxt(o), o2 = prv(o);
+    /* x_o from key o (owner and party o-1), x_{o+1} from key o+1 (owner and
+    ** party o+1): no message; x_{o+2} = x - x_o - x_{o+1} goes to both others */
+    prg_u64(&ctx->rep3->key[o], t->u[o], N);
+    prg_u64(&ctx->rep3->key[o1], t->u[o1], N);
+    for (size_t i = 0; i < N; i++) t->u[o2][i] = (uint64_t)vals[i] - t->u[o][i] - t->u[o1][i];
+    stats_round(ctx);
+    count_msg(ctx, o, N);
+    count_msg(ctx, o, N);
+    return 0;
+}
+
+int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *out)
+{
+    mask &= 7;
+    if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
+    size_t N = x->size;
+    stats_round(ctx);
+    /* party j misses x_{j+2} = x_{j-1}: party j-1 sends it its first share */
+    for (int j = 0; j < 3; j++)
+        if ((mask >> j) & 1) count_msg(ctx, prv(j), N);
+    for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + x->u[2][i];
+    return 0;
+}
+
+/* The outputs after a local truncation by f of the values `before`: each
+** must be floor(before / 2^f) or one more; anything else is the protocol's
+** (rare) failure. */
+static int trunc_check(he_smpc_ctx *ctx, const int64_t *before, uint64_t **z, size_t N, int f)
+{
+    int64_t *after = ov_open_u64(ctx, z, N);
+    if (!after) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < N && rc == 0; i++) {
+        int64_t fl = before[i] >> f;
+        if (after[i] != fl && after[i] != fl + 1) {
+            char at[48] = "";
+            if (N > 1) snprintf(at, sizeof at, " (element %zu)", i);
+            rc = he_error("smpc: rep3 truncation failed%s: raw %lld >> %d gave %lld, not %lld or %lld (ABY3's local "
+                          "truncation fails with probability 2^(l+1-64) when |raw| < 2^l: keep values smaller)",
+                          at, (long long)before[i], f, (long long)after[i], (long long)fl, (long long)fl + 1);
+        }
+    }
+    ov_close(after, N);
+    return rc;
+}
+
+int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
+{
+    if (f == 0 || N == 0) return 0;
+    int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
+    if (ov_on(ctx) && !before) return -1;
+    uint64_t *r = words(N);
+    if (!r) {
+        ov_close(before, N);
+        return -1;
+    }
+    prg_u64(&ctx->rep3->key[1], r, N); /* parties 0 and 1 */
+    for (size_t i = 0; i < N; i++) {
+        uint64_t a = z[0][i] + z[1][i]; /* party 0 */
+        z[0][i] = (uint64_t)((int64_t)a >> f) - r[i];
+        z[1][i] = r[i];
+        z[2][i] = -(uint64_t)((int64_t)(-z[2][i]) >> f); /* parties 1 and 2 */
+    }
+    stats_round(ctx);
+    count_msg(ctx, 0, N); /* y_0 to party 2 */
+    words_free(r, N);
+    int rc = before ? trunc_check(ctx, before, z, N, f) : 0;
+    ov_close(before, N);
+    return rc;
+}
+
+int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
+                 const void *geom, int tf)
+{
+    size_t NY = y->size, NZ = t->size;
+    uint64_t *tmp = words(NY), *alpha[3] = {words(NZ), words(NZ), words(NZ)};
+    int rc = -1;
+    if (!tmp || !alpha[0] || !alpha[1] || !alpha[2]) goto out;
+    for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
+    for (int i = 0; i < 3; i++) {
+        /* party i: z_i = B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1} */
+        const uint64_t *xi = x->u[i], *xn = x->u[nxt(i)], *yi = y->u[i], *yn = y->u[nxt(i)];
+        uint64_t *zi = t->u[i];
+        for (size_t k = 0; k < NY; k++) tmp[k] = yi[k] + yn[k];
+        if (prod) {
+            memset(zi, 0, NZ * 8);
+            if (prod(zi, xi, tmp, geom) < 0 || prod(zi, xn, yi, geom) < 0) goto out;
+        } else {
+            for (size_t k = 0; k < NZ; k++) zi[k] = xi[k] * tmp[k] + xn[k] * yi[k];
+        }
+        for (size_t k = 0; k < NZ; k++) zi[k] += alpha[i][k] - alpha[nxt(i)][k];
+    }
+    /* resharing: party i sends z_i to party i-1 */
+    stats_round(ctx);
+    for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ);
+    rc = rep3_trunc(ctx, t->u, NZ, tf);
+out:
+    words_free(tmp, NY);
+    for (int j = 0; j < 3; j++) words_free(alpha[j], NZ);
+    return rc;
+}
