@@ -626,8 +626,8 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
         cfg.party_file = vm->party_file;
         cfg.secret_key_file = key;
         if (vm->party == HE_PARTY_DEALER) {
-            /* the dealer: serve, then end the script cleanly */
-            if (he_smpc_dealer_serve(&cfg) < 0) return -1;
+            /* the dealer: serve (rep3 needs none: nothing to do), then end the script cleanly */
+            if (cfg.protocol != HE_SMPC_REP3 && he_smpc_dealer_serve(&cfg) < 0) return -1;
             fflush(vm->out);
             vm->halted = true;
             return he_error("the dealer has finished");

@@ -170,7 +170,7 @@ void he_smpc_free(he_smpc_ctx *ctx)
     if (!ctx) return;
     /* every party tells the dealer it is done, only after a run that did
     ** not fail: the dealer exits 0 when all did */
-    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile) {
+    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile && !ctx->rep3) {
         mat_req bye;
         memset(&bye, 0, sizeof bye); /* kind 0: this computation is over */
         int rc = ctx->me == ctx->n - 1 ? net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye)

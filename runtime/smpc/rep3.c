@@ -51,23 +51,37 @@ static int prv(int i) { return (i + 2) % 3; }
 
 int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg)
 {
-    if (cfg->nparties != 3 || ctx->n != 3)
-        return he_error("smpc: the rep3 protocol is for exactly 3 parties (got %d)", ctx->n ? ctx->n : cfg->nparties);
+    if (ctx->n != 3) return he_error("smpc: the rep3 protocol is for exactly 3 parties (got %d)", ctx->n);
     if (ctx->ring != HE_SMPC_RING64) return he_error("smpc: the rep3 protocol works over Z_2^64 only");
-    if (ctx->mode != HE_SMPC_SIM)
-        return he_error("smpc: the rep3 protocol runs simulated (all parties in one process) only for now");
     if (cfg->material_dir || cfg->record_plan)
         return he_error("smpc: the rep3 protocol has no dealer: no material files, no offline phase");
     smpc_rep3 *r = he_calloc(1, sizeof *r);
     if (!r) return -1;
-    uint8_t seed[32];
-    for (int j = 0; j < 3; j++) {
-        he_randombytes(seed, 32);
-        prg_seed(&r->key[j], seed);
-    }
-    he_memzero(seed, sizeof seed);
     ctx->rep3 = r;
-    return 0;
+    uint8_t seed[32];
+    if (ctx->mode == HE_SMPC_SIM) {
+        for (int j = 0; j < 3; j++) {
+            he_randombytes(seed, 32);
+            prg_seed(&r->key[j], seed);
+        }
+        he_memzero(seed, sizeof seed);
+        return 0;
+    }
+    /* NET: this process holds x_me and x_{me+1}; the party file's dealer,
+    ** if any, is not contacted */
+    ctx->nloc = 2;
+    if (net_open(ctx, cfg, false) < 0) return -1;
+    /* key me (drawn here) goes to party me-1; key me+1 comes from party me+1 */
+    int me = ctx->me, rc = -1;
+    he_randombytes(seed, 32);
+    prg_seed(&r->key[me], seed);
+    stats_round(ctx);
+    if (net_send(ctx, prv(me), MSG_DATA, seed, 32) < 0 || net_recv(ctx, nxt(me), MSG_DATA, seed, 32) < 0) goto out;
+    prg_seed(&r->key[nxt(me)], seed);
+    rc = 0;
+out:
+    he_memzero(seed, sizeof seed);
+    return rc;
 }
 
 void rep3_free(he_smpc_ctx *ctx)
@@ -92,18 +106,38 @@ static void words_free(uint64_t *w, size_t n)
 
 int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
 {
-    if (!vals) return he_error("smpc: the input owner (party %d) gave no values", owner);
     size_t N = t->size;
     int o = owner, o1 = nxt(o), o2 = prv(o);
+    bool sim = ctx->mode == HE_SMPC_SIM;
+    if (!vals && (sim || ctx->me == o)) return he_error("smpc: the input owner (party %d) gave no values", owner);
+    stats_round(ctx);
     /* x_o from key o (owner and party o-1), x_{o+1} from key o+1 (owner and
     ** party o+1): no message; x_{o+2} = x - x_o - x_{o+1} goes to both others */
-    prg_u64(&ctx->rep3->key[o], t->u[o], N);
-    prg_u64(&ctx->rep3->key[o1], t->u[o1], N);
-    for (size_t i = 0; i < N; i++) t->u[o2][i] = (uint64_t)vals[i] - t->u[o][i] - t->u[o1][i];
-    stats_round(ctx);
-    count_msg(ctx, o, N);
-    count_msg(ctx, o, N);
-    return 0;
+    if (sim) {
+        prg_u64(&ctx->rep3->key[o], t->u[o], N);
+        prg_u64(&ctx->rep3->key[o1], t->u[o1], N);
+        for (size_t i = 0; i < N; i++) t->u[o2][i] = (uint64_t)vals[i] - t->u[o][i] - t->u[o1][i];
+        count_msg(ctx, o, N);
+        count_msg(ctx, o, N);
+        return 0;
+    }
+    int me = ctx->me;
+    if (me == o) {
+        prg_u64(&ctx->rep3->key[o], t->u[0], N);
+        prg_u64(&ctx->rep3->key[o1], t->u[1], N);
+        uint64_t *m = words(N);
+        if (!m) return -1;
+        for (size_t i = 0; i < N; i++) m[i] = (uint64_t)vals[i] - t->u[0][i] - t->u[1][i];
+        int rc = net_send(ctx, o1, MSG_DATA, m, N * 8) < 0 || net_send(ctx, o2, MSG_DATA, m, N * 8) < 0 ? -1 : 0;
+        words_free(m, N);
+        return rc;
+    }
+    if (me == o1) { /* (x_{o+1}, x_{o+2}) */
+        prg_u64(&ctx->rep3->key[o1], t->u[0], N);
+        return net_recv(ctx, o, MSG_DATA, t->u[1], N * 8);
+    }
+    prg_u64(&ctx->rep3->key[o], t->u[1], N); /* party o+2: (x_{o+2}, x_o) */
+    return net_recv(ctx, o, MSG_DATA, t->u[0], N * 8);
 }
 
 int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *out)
@@ -113,10 +147,22 @@ int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *o
     size_t N = x->size;
     stats_round(ctx);
     /* party j misses x_{j+2} = x_{j-1}: party j-1 sends it its first share */
-    for (int j = 0; j < 3; j++)
-        if ((mask >> j) & 1) count_msg(ctx, prv(j), N);
-    for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + x->u[2][i];
-    return 0;
+    if (ctx->mode == HE_SMPC_SIM) {
+        for (int j = 0; j < 3; j++)
+            if ((mask >> j) & 1) count_msg(ctx, prv(j), N);
+        for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + x->u[2][i];
+        return 0;
+    }
+    int me = ctx->me;
+    if (((mask >> nxt(me)) & 1) && net_send(ctx, nxt(me), MSG_DATA, x->u[0], N * 8) < 0) return -1;
+    if (!((mask >> me) & 1)) return 0;
+    uint64_t *m = words(N);
+    if (!m) return -1;
+    int rc = net_recv(ctx, prv(me), MSG_DATA, m, N * 8);
+    if (rc == 0)
+        for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + m[i];
+    words_free(m, N);
+    return rc;
 }
 
 /* The outputs after a local truncation by f of the values `before`: each
@@ -141,14 +187,43 @@ static int trunc_check(he_smpc_ctx *ctx, const int64_t *before, uint64_t **z, si
     return rc;
 }
 
+static uint64_t trunc_hi(uint64_t x2, int f) { return -(uint64_t)((int64_t)(-x2) >> f); }
+
 int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
 {
     if (f == 0 || N == 0) return 0;
-    int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
-    if (ov_on(ctx) && !before) return -1;
+    stats_round(ctx);
     uint64_t *r = words(N);
-    if (!r) {
-        ov_close(before, N);
+    if (!r) return -1;
+    int rc = 0;
+    if (ctx->mode == HE_SMPC_NET) {
+        /* party 0: (y_0, y_1); party 1: (y_1, y_2); party 2: (y_2, y_0) */
+        switch (ctx->me) {
+        case 0:
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = (uint64_t)((int64_t)(z[0][i] + z[1][i]) >> f) - r[i];
+                z[1][i] = r[i];
+            }
+            rc = net_send(ctx, 2, MSG_DATA, z[0], N * 8);
+            break;
+        case 1:
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = r[i];
+                z[1][i] = trunc_hi(z[1][i], f);
+            }
+            break;
+        default:
+            for (size_t i = 0; i < N; i++) z[0][i] = trunc_hi(z[0][i], f);
+            rc = net_recv(ctx, 0, MSG_DATA, z[1], N * 8);
+        }
+        words_free(r, N);
+        return rc;
+    }
+    int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
+    if (ov_on(ctx) && !before) {
+        words_free(r, N);
         return -1;
     }
     prg_u64(&ctx->rep3->key[1], r, N); /* parties 0 and 1 */
@@ -156,14 +231,29 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
         uint64_t a = z[0][i] + z[1][i]; /* party 0 */
         z[0][i] = (uint64_t)((int64_t)a >> f) - r[i];
         z[1][i] = r[i];
-        z[2][i] = -(uint64_t)((int64_t)(-z[2][i]) >> f); /* parties 1 and 2 */
+        z[2][i] = trunc_hi(z[2][i], f); /* parties 1 and 2 */
     }
-    stats_round(ctx);
     count_msg(ctx, 0, N); /* y_0 to party 2 */
     words_free(r, N);
-    int rc = before ? trunc_check(ctx, before, z, N, f) : 0;
+    rc = before ? trunc_check(ctx, before, z, N, f) : 0;
     ov_close(before, N);
     return rc;
+}
+
+/* z += B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1} */
+static int local_product(uint64_t *z, const uint64_t *xi, const uint64_t *xn, const uint64_t *yi, const uint64_t *yn,
+                         const uint64_t *fi, const uint64_t *fn, uint64_t *tmp, size_t NY, size_t NZ, bilinear_fn prod,
+                         const void *geom)
+{
+    for (size_t k = 0; k < NY; k++) tmp[k] = yi[k] + yn[k];
+    if (prod) {
+        memset(z, 0, NZ * 8);
+        if (prod(z, xi, tmp, geom) < 0 || prod(z, xn, yi, geom) < 0) return -1;
+    } else {
+        for (size_t k = 0; k < NZ; k++) z[k] = xi[k] * tmp[k] + xn[k] * yi[k];
+    }
+    for (size_t k = 0; k < NZ; k++) z[k] += fi[k] - fn[k];
+    return 0;
 }
 
 int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
@@ -173,23 +263,25 @@ int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_shar
     uint64_t *tmp = words(NY), *alpha[3] = {words(NZ), words(NZ), words(NZ)};
     int rc = -1;
     if (!tmp || !alpha[0] || !alpha[1] || !alpha[2]) goto out;
-    for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
-    for (int i = 0; i < 3; i++) {
-        /* party i: z_i = B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1} */
-        const uint64_t *xi = x->u[i], *xn = x->u[nxt(i)], *yi = y->u[i], *yn = y->u[nxt(i)];
-        uint64_t *zi = t->u[i];
-        for (size_t k = 0; k < NY; k++) tmp[k] = yi[k] + yn[k];
-        if (prod) {
-            memset(zi, 0, NZ * 8);
-            if (prod(zi, xi, tmp, geom) < 0 || prod(zi, xn, yi, geom) < 0) goto out;
-        } else {
-            for (size_t k = 0; k < NZ; k++) zi[k] = xi[k] * tmp[k] + xn[k] * yi[k];
-        }
-        for (size_t k = 0; k < NZ; k++) zi[k] += alpha[i][k] - alpha[nxt(i)][k];
+    if (ctx->mode == HE_SMPC_NET) {
+        int me = ctx->me;
+        prg_u64(&ctx->rep3->key[me], alpha[0], NZ);
+        prg_u64(&ctx->rep3->key[nxt(me)], alpha[1], NZ);
+        if (local_product(t->u[0], x->u[0], x->u[1], y->u[0], y->u[1], alpha[0], alpha[1], tmp, NY, NZ, prod, geom) < 0)
+            goto out;
+        /* resharing: z_me to party me-1, z_{me+1} from party me+1 */
+        stats_round(ctx);
+        if (net_send(ctx, prv(me), MSG_DATA, t->u[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, t->u[1], NZ * 8) < 0)
+            goto out;
+    } else {
+        for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
+        for (int i = 0; i < 3; i++)
+            if (local_product(t->u[i], x->u[i], x->u[nxt(i)], y->u[i], y->u[nxt(i)], alpha[i], alpha[nxt(i)], tmp, NY,
+                              NZ, prod, geom) < 0)
+                goto out;
+        stats_round(ctx);
+        for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ); /* party i sends z_i to party i-1 */
     }
-    /* resharing: party i sends z_i to party i-1 */
-    stats_round(ctx);
-    for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ);
     rc = rep3_trunc(ctx, t->u, NZ, tf);
 out:
     words_free(tmp, NY);

@@ -181,7 +181,8 @@ struct he_share {
     mpz_t *z[HE_SMPC_MAXPARTIES];    /* Z_p */
 };
 /* Global party index of local slot lp. */
-static inline int party_of(const he_smpc_ctx *ctx, int lp) { return ctx->mode == HE_SMPC_SIM ? lp : ctx->me; }
+/* (NET, rep3: slot lp holds the party's share me + lp mod 3.) */
+static inline int party_of(const he_smpc_ctx *ctx, int lp) { return ctx->mode == HE_SMPC_SIM ? lp : (ctx->me + lp) % ctx->n; }
 /* A fresh share tensor (uninitialised values in ring64). */
 he_share *share_alloc(he_smpc_ctx *ctx, int ndim, const int64_t *shape, int frac);
 /* Moves the contents of src into dst (src freed). */
@@ -228,9 +229,11 @@ int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m);
 int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *pre);
 
 /* --- replicated sharing among 3 parties, no dealer (rep3.c) ----------------------------
-** A share tensor of a REP3 context (SIM) holds the three additive shares
-** x_0, x_1, x_2 in u[0..2]; party i's view is (u[i], u[i+1 mod 3]), so the
-** linear operations and the overflow checks above work on it unchanged.
+** A share tensor of a REP3 context holds, simulated, the three additive
+** shares x_0, x_1, x_2 in u[0..2] (party i's view is (u[i], u[i+1 mod 3])),
+** and in party i's process (NET, nloc = 2) u[0] = x_i, u[1] = x_{i+1}: the
+** linear operations and the overflow checks above work on it unchanged
+** (party_of names the share a slot holds).
 ** Key j (a ChaCha20 stream) is shared by parties j and j-1 mod 3: party i
 ** holds keys i and i+1, agreed at setup. */
 typedef struct smpc_rep3 {
@@ -241,7 +244,8 @@ typedef struct smpc_rep3 {
 typedef int (*bilinear_fn)(uint64_t *out, const uint64_t *x, const uint64_t *y, const void *geom);
 int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg);
 void rep3_free(he_smpc_ctx *ctx);
-/* Shares of party owner's raw values into t (allocated, t->size values). */
+/* Shares of party owner's raw values into t (allocated, t->size values;
+** vals read only by the owner). */
 int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals);
 /* Reveals x to the parties in mask: each party sends its first share to the next. */
 int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *out);
