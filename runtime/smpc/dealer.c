@@ -359,9 +359,8 @@ int mat_get(he_smpc_ctx *ctx, const mat_req *r, smpc_mat *m)
 {
     memset(m, 0, sizeof *m);
     if (ctx->rep3) /* no dealer: only what rep3.c does runs under it */
-        return he_error("smpc: %s needs a dealer's material, which the rep3 protocol does not have (not implemented "
-                        "under rep3 yet)",
-                        r->kind == MAT_CMP ? "comparison (lt, gt, relu, max, maxpool, argmax)" : "this operation");
+        return he_error("smpc: internal: a request for dealer material (kind %u) under the rep3 protocol, which has "
+                        "no dealer", (unsigned)r->kind);
     m->req = *r;
     m->req.ring = (uint32_t)ctx->ring;
     if (mat_layout_of(&m->req, &m->L) < 0) return -1;

@@ -240,11 +240,16 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
     return rc;
 }
 
-/* z += B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1} */
+/* z = B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1}; boolean
+** (element-wise only): z = x_i & (y_i ^ y_{i+1}) ^ x_{i+1} & y_i ^ F_i ^ F_{i+1}. */
 static int local_product(uint64_t *z, const uint64_t *xi, const uint64_t *xn, const uint64_t *yi, const uint64_t *yn,
                          const uint64_t *fi, const uint64_t *fn, uint64_t *tmp, size_t NY, size_t NZ, bilinear_fn prod,
-                         const void *geom)
+                         const void *geom, bool boolean)
 {
+    if (boolean) {
+        for (size_t k = 0; k < NZ; k++) z[k] = (xi[k] & (yi[k] ^ yn[k])) ^ (xn[k] & yi[k]) ^ fi[k] ^ fn[k];
+        return 0;
+    }
     for (size_t k = 0; k < NY; k++) tmp[k] = yi[k] + yn[k];
     if (prod) {
         memset(z, 0, NZ * 8);
@@ -256,10 +261,12 @@ static int local_product(uint64_t *z, const uint64_t *xi, const uint64_t *xn, co
     return 0;
 }
 
-int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
-                 const void *geom, int tf)
+/* z = B(x, y) (prod NULL: element-wise; boolean: AND) on the slots of a
+** share (SIM: 3 components, NET: this party's 2), one round of resharing.
+** z must not alias x or y. */
+static int product_raw(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint64_t *const *y, size_t NY, size_t NZ,
+                       bilinear_fn prod, const void *geom, bool boolean)
 {
-    size_t NY = y->size, NZ = t->size;
     uint64_t *tmp = words(NY), *alpha[3] = {words(NZ), words(NZ), words(NZ)};
     int rc = -1;
     if (!tmp || !alpha[0] || !alpha[1] || !alpha[2]) goto out;
@@ -267,24 +274,154 @@ int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_shar
         int me = ctx->me;
         prg_u64(&ctx->rep3->key[me], alpha[0], NZ);
         prg_u64(&ctx->rep3->key[nxt(me)], alpha[1], NZ);
-        if (local_product(t->u[0], x->u[0], x->u[1], y->u[0], y->u[1], alpha[0], alpha[1], tmp, NY, NZ, prod, geom) < 0)
+        if (local_product(z[0], x[0], x[1], y[0], y[1], alpha[0], alpha[1], tmp, NY, NZ, prod, geom, boolean) < 0)
             goto out;
         /* resharing: z_me to party me-1, z_{me+1} from party me+1 */
         stats_round(ctx);
-        if (net_send(ctx, prv(me), MSG_DATA, t->u[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, t->u[1], NZ * 8) < 0)
+        if (net_send(ctx, prv(me), MSG_DATA, z[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, z[1], NZ * 8) < 0)
             goto out;
     } else {
         for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
         for (int i = 0; i < 3; i++)
-            if (local_product(t->u[i], x->u[i], x->u[nxt(i)], y->u[i], y->u[nxt(i)], alpha[i], alpha[nxt(i)], tmp, NY,
-                              NZ, prod, geom) < 0)
+            if (local_product(z[i], x[i], x[nxt(i)], y[i], y[nxt(i)], alpha[i], alpha[nxt(i)], tmp, NY, NZ, prod, geom,
+                              boolean) < 0)
                 goto out;
         stats_round(ctx);
         for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ); /* party i sends z_i to party i-1 */
     }
-    rc = rep3_trunc(ctx, t->u, NZ, tf);
+    rc = 0;
 out:
     words_free(tmp, NY);
     for (int j = 0; j < 3; j++) words_free(alpha[j], NZ);
+    return rc;
+}
+
+int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
+                 const void *geom, int tf)
+{
+    if (product_raw(ctx, t->u, x->u, y->u, y->size, t->size, prod, geom, false) < 0) return -1;
+    return rep3_trunc(ctx, t->u, t->size, tf);
+}
+
+/* --- comparison: msb by a binary adder on the parties' own shares ------------------
+** No random bits are needed at all: the three components x_0, x_1, x_2 are
+** each known to two parties, so each is already a replicated XOR sharing
+** (the component itself in its slot, zeros elsewhere). A carry-save adder
+** (one AND round) turns x_0 + x_1 + x_2 into s + k; a Kogge-Stone prefix
+** of generate/propagate words (6 AND rounds, 2 words per element) gives
+** the carry into bit 63, so msb(x) = s_63 ^ k_63 ^ carry_63 in XOR shares
+** b = b_0 ^ b_1 ^ b_2. Each b_j is again an arithmetic sharing for free;
+** b = b_0 + b_1 - 2 b_0 b_1, then the same with b_2: 2 product rounds.
+** 10 rounds, 8 B/elem per AND round (16 in the prefix rounds), 128 B/elem
+** per party; a product with values folded in: +1 round. Exact, always. */
+typedef struct slots {
+    int nloc;
+    size_t n;
+    uint64_t *p[3];
+} slots;
+
+static int slots_alloc(const he_smpc_ctx *ctx, slots *s, size_t n)
+{
+    s->nloc = ctx->nloc;
+    s->n = n;
+    for (int lp = 0; lp < 3; lp++) s->p[lp] = NULL;
+    for (int lp = 0; lp < s->nloc; lp++)
+        if (!(s->p[lp] = he_calloc(n ? n : 1, 8))) return -1;
+    return 0;
+}
+
+static void slots_free(slots *s)
+{
+    for (int lp = 0; lp < s->nloc; lp++) words_free(s->p[lp], s->n);
+    s->nloc = 0;
+}
+
+/* The component j of x (a value its two holders know) as a sharing: x_j in
+** its own slot, zero in the others. */
+static void component(const he_smpc_ctx *ctx, uint64_t *const *x, size_t N, int j, slots *out, int shift)
+{
+    for (int lp = 0; lp < ctx->nloc; lp++) {
+        bool mine = party_of(ctx, lp) == j;
+        for (size_t i = 0; i < N; i++) out->p[lp][i] = mine ? x[lp][i] >> shift : 0;
+    }
+}
+
+int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, uint64_t *const *vals, size_t cols)
+{
+    if (N == 0) return 0;
+    int nl = ctx->nloc, rc = -1;
+    slots c[3] = {{0}}, u = {0}, v = {0}, m = {0}, s = {0}, k = {0}, G = {0}, X2 = {0}, Y2 = {0}, Z2 = {0};
+    for (int j = 0; j < 3; j++)
+        if (slots_alloc(ctx, &c[j], N) < 0) goto out;
+    if (slots_alloc(ctx, &u, N) < 0 || slots_alloc(ctx, &v, N) < 0 || slots_alloc(ctx, &m, N) < 0 ||
+        slots_alloc(ctx, &s, N) < 0 || slots_alloc(ctx, &k, N) < 0 || slots_alloc(ctx, &G, N) < 0 ||
+        slots_alloc(ctx, &X2, 2 * N) < 0 || slots_alloc(ctx, &Y2, 2 * N) < 0 || slots_alloc(ctx, &Z2, 2 * N) < 0)
+        goto out;
+    for (int j = 0; j < 3; j++) component(ctx, x, N, j, &c[j], 0);
+    /* carry-save: s = a ^ b ^ c, k = maj(a, b, c) << 1 = (((a ^ c) & (b ^ c)) ^ c) << 1 */
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) {
+            uint64_t a = c[0].p[lp][i], b = c[1].p[lp][i], cc = c[2].p[lp][i];
+            s.p[lp][i] = a ^ b ^ cc;
+            u.p[lp][i] = a ^ cc;
+            v.p[lp][i] = b ^ cc;
+        }
+    if (product_raw(ctx, m.p, u.p, v.p, N, N, NULL, NULL, true) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) k.p[lp][i] = (m.p[lp][i] ^ c[2].p[lp][i]) << 1;
+    /* generate and propagate: G = s & k, P = s ^ k (P kept in X2's first half) */
+    if (product_raw(ctx, G.p, s.p, k.p, N, N, NULL, NULL, true) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) X2.p[lp][i] = s.p[lp][i] ^ k.p[lp][i];
+    for (int d = 1; d < 64; d *= 2) {
+        /* G ^= P & (G << d), P &= P << d: one round of 2N ANDs */
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) {
+                uint64_t P = X2.p[lp][i];
+                X2.p[lp][N + i] = P;
+                Y2.p[lp][i] = G.p[lp][i] << d;
+                Y2.p[lp][N + i] = P << d;
+            }
+        if (product_raw(ctx, Z2.p, X2.p, Y2.p, 2 * N, 2 * N, NULL, NULL, true) < 0) goto out;
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) {
+                G.p[lp][i] ^= Z2.p[lp][i];
+                X2.p[lp][i] = Z2.p[lp][N + i];
+            }
+    }
+    /* msb in XOR shares: bit 63 of s ^ k ^ (G << 1), into m */
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) m.p[lp][i] = (s.p[lp][i] ^ k.p[lp][i] ^ (G.p[lp][i] << 1)) >> 63;
+    /* to arithmetic: t = b_0 + b_1 - 2 b_0 b_1, then t + b_2 - 2 t b_2 */
+    for (int j = 0; j < 3; j++) component(ctx, m.p, N, j, &c[j], 0);
+    for (int step = 0; step < 2; step++) {
+        slots *a = step ? &u : &c[0], *b = &c[step + 1];
+        if (product_raw(ctx, v.p, a->p, b->p, N, N, NULL, NULL, false) < 0) goto out;
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) u.p[lp][i] = a->p[lp][i] + b->p[lp][i] - 2 * v.p[lp][i];
+    }
+    if (!vals) {
+        for (int lp = 0; lp < nl; lp++) memcpy(bits[lp], u.p[lp], N * 8);
+        rc = 0;
+        goto out;
+    }
+    /* bits[c N + i] = vals[c N + i] * msb_i: one more product */
+    slots_free(&Y2);
+    slots_free(&X2);
+    if (slots_alloc(ctx, &Y2, cols * N) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t cc = 0; cc < cols; cc++) memcpy(Y2.p[lp] + cc * N, u.p[lp], N * 8);
+    rc = product_raw(ctx, bits, vals, Y2.p, cols * N, cols * N, NULL, NULL, false);
+out:
+    for (int j = 0; j < 3; j++) slots_free(&c[j]);
+    slots_free(&u);
+    slots_free(&v);
+    slots_free(&m);
+    slots_free(&s);
+    slots_free(&k);
+    slots_free(&G);
+    slots_free(&X2);
+    slots_free(&Y2);
+    slots_free(&Z2);
     return rc;
 }

@@ -254,6 +254,10 @@ int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_shar
                  const void *geom, int tf);
 /* Truncation of the shared values z (u[0..2]) by f bits (ABY3, local). */
 int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
+/* Arithmetic shares of msb(x) (vals NULL), or of vals[c N + i] * msb(x_i)
+** for c < cols: a binary adder on the parties' own components, no random
+** bits needed. bits must not alias x or vals. */
+int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, uint64_t *const *vals, size_t cols);
 
 /* --- overflow checks of simulated runs (check.c) ------------------------------------
 ** SIM mode holds every party's shares: each operation that can leave the

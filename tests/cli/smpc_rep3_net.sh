@@ -6,7 +6,8 @@
 # tests/lang/crypto/smpc_rep3.he), the dealer process of a rep3 script
 # ends at once with 0, reveal_to reaches only the named party, and a party
 # killed mid-run makes the other two stop with an error naming it within
-# the context's timeout (2 s). Prints ok / not ok lines.
+# the context's timeout (2 s); the CNN of smpc_cnn_small_rep3.he agrees
+# with plaintext. Prints ok / not ok lines.
 HE=${HE:-build/he}
 export HE
 tmp=$(mktemp -d)
@@ -37,6 +38,10 @@ check("public", max(abs(smpc.reveal(a * 0.375 + 1.0) - (A * 0.375 + 1.0))), 2.0 
 check("sum", max(abs(smpc.reveal(smpc.sum(smpc.transpose(a), 1)) - sum(A, 0))), 4.0 * ulp)
 let c = smpc.reveal(smpc.avgpool(smpc.conv2d(smpc.share(ctx, I, 0), smpc.share(ctx, K, 1), 1, 1), 2))
 print("conv shape", c.shape)
+check("relu", max(abs(smpc.reveal(smpc.relu(a)) - relu(A))), ulp)
+check("max", max(abs(smpc.reveal(smpc.max(a, b)) - (A + B + abs(A - B)) / 2.0)), ulp)
+print("argmax", smpc.reveal(smpc.argmax(a)), argmax(A, 1))
+print("maxpool", smpc.reveal(smpc.maxpool(smpc.share(ctx, I, 2), 2)))
 let i = smpc.share(ctx, [3, -7, 12], 1)
 print(smpc.reveal(i * i - i))
 print("to party 2:", smpc.reveal_to(i, [2]))
@@ -49,7 +54,7 @@ grep -q '^== dealer (exit 0)$' "$tmp/net" && ok rep3_dealer_not_needed || nok re
 for p in 0 1 2; do
     sed -n "/^== party $p/,/^== /p" "$tmp/net" | grep -v '^== ' | grep -v '^<smpc context' | grep -v '^to party' >"$tmp/p$p"
     grep -v '^to party' "$tmp/sim" >"$tmp/s"
-    if cmp -s "$tmp/p$p" "$tmp/s" && [ "$(grep -c '^ok ' "$tmp/s")" = 5 ]; then ok "rep3_party${p}_matches_simulated"
+    if cmp -s "$tmp/p$p" "$tmp/s" && [ "$(grep -c '^ok ' "$tmp/s")" = 7 ]; then ok "rep3_party${p}_matches_simulated"
     else nok "rep3_party${p}_matches_simulated" "$(diff "$tmp/p$p" "$tmp/s" | head -c 300)"; fi
 done
 n=$(grep -c '^to party 2: nil$' "$tmp/net")
@@ -102,3 +107,10 @@ wait "$q1"; r1=$?
 if [ "$r0" = 1 ] && [ "$r1" = 1 ] && [ "$r2" = 1 ] && grep -q "another configuration" "$tmp/m0" && ! grep -q never "$tmp/m0" "$tmp/m2"; then
     ok rep3_mixed_protocols_refused
 else nok rep3_mixed_protocols_refused "exit $r0 $r1 $r2: $(head -c 300 "$tmp/m0") / $(head -c 300 "$tmp/m2")"; fi
+
+# --- the private CNN in miniature, as three processes under rep3 ---
+sh scripts/run_parties.sh tests/lang/crypto/smpc_cnn_small_rep3.he >"$tmp/cnn" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && grep -q '^agreement with the plaintext network: 6/6$' "$tmp/cnn" &&
+    grep -q '^largest logit error below 1e-3: true$' "$tmp/cnn"; then ok rep3_cnn_net
+else nok rep3_cnn_net "exit $rc: $(tail -c 300 "$tmp/cnn")"; fi

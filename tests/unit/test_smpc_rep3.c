@@ -12,6 +12,9 @@
 **     here keep |S| < 2^44, so below 2^-19 for the whole file);
 **   - a truncation of values near 2^61 fails (probability about 1/8 per
 **     element) and the simulated run's check reports it;
+**   - comparisons, ReLU, max, max pooling, argmax (no dealer, no random
+**     bits: a binary adder on the parties' own shares): exact, on values
+**     up to 2^62 raw and at the range's edges;
 **   - rounds and bytes: exact, with matmul's bytes independent of the inner
 **     dimension;
 **   - views: what party 0 receives in an input and a product, and what party
@@ -397,15 +400,97 @@ static void test_trunc_failure_checked(void)
     he_smpc_free(ctx);
 }
 
-static void test_refused(void)
+/* Comparisons, ReLU, max, max pooling, argmax: exact, on random raw values
+** over the whole comparable range (|a - b| < 2^63) and near its edges. */
+static void test_compare(void)
 {
     he_smpc_ctx *ctx = rep3(16);
     if (!ctx) { CHECK(0, "new"); return; }
-    int64_t v[4] = {1, -2, 3, -4}, shape[1] = {4};
-    he_share *A = in_int(ctx, 0, v, 1, shape, 16), *T = he_share_new(ctx, 0, NULL, 0);
-    CHECK(A && he_smpc_relu(ctx, T, A) < 0 && strstr(he_errmsg(), "rep3"), "relu: %s", he_errmsg());
-    CHECK(he_smpc_lt(ctx, T, A, A) < 0 && strstr(he_errmsg(), "rep3"), "lt: %s", he_errmsg());
+    enum { N = 200 };
+    int64_t a[N], b[N], shape[1] = {N};
+    for (int i = 0; i < N; i++) {
+        int64_t lim = i % 3 == 0 ? (int64_t)1 << 61 : i % 3 == 1 ? (int64_t)1 << 20 : 4;
+        a[i] = rint_(lim);
+        b[i] = i % 7 == 0 ? a[i] : rint_(lim);
+    }
+    a[0] = ((int64_t)1 << 62) - 1;
+    a[1] = -((int64_t)1 << 62) + 1;
+    a[2] = 0;
+    a[3] = -1;
+    he_share *A = in_int(ctx, 0, a, 1, shape, 16), *B = in_int(ctx, 1, b, 1, shape, 16), *T = he_share_new(ctx, 0, NULL, 0);
+    if (!A || !B || !T) { CHECK(0, "inputs"); return; }
+    int64_t *o = NULL;
+    he_smpc_stats st;
+    he_smpc_stats_reset(ctx);
+    CHECK(he_smpc_ltz(ctx, T, A) == 0 && (o = open_all(ctx, T)), "ltz");
+    he_smpc_stats_get(ctx, &st);
+    CHECK(st.rounds == 11 && st.dealer_requests == 0, "ltz: %llu rounds (10 + reveal)", (unsigned long long)st.rounds);
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] < 0), "ltz %d: %lld -> %lld", i, (long long)a[i], (long long)o[i]);
+    free(o);
+    o = NULL;
+    CHECK(he_smpc_lt(ctx, T, A, B) == 0 && (o = open_all(ctx, T)), "lt");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] < b[i]), "lt %d", i);
+    free(o);
+    o = NULL;
+    CHECK(he_smpc_gt(ctx, T, A, B) == 0 && (o = open_all(ctx, T)), "gt");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] > b[i]), "gt %d", i);
+    free(o);
+    o = NULL;
+    CHECK(he_smpc_relu(ctx, T, A) == 0 && (o = open_all(ctx, T)), "relu");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] > 0 ? a[i] : 0), "relu %d", i);
+    free(o);
+    o = NULL;
+    CHECK(he_smpc_max(ctx, T, A, B) == 0 && (o = open_all(ctx, T)), "max");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] > b[i] ? a[i] : b[i]), "max %d", i);
+    free(o);
+    o = NULL;
+    /* rows of 7 (odd: a bye in the tournament): max and the first argmax */
+    int64_t s2[2] = {20, 7};
+    int64_t r[140];
+    for (int i = 0; i < 140; i++) r[i] = rint_(i < 70 ? 8 : (int64_t)1 << 40);
+    he_share *R = in_int(ctx, 2, r, 2, s2, 16);
+    CHECK(R && he_smpc_max_reduce(ctx, T, R) == 0 && (o = open_all(ctx, T)), "max_reduce");
+    for (int row = 0; o && row < 20; row++) {
+        int64_t best = r[row * 7];
+        int arg = 0;
+        for (int j = 1; j < 7; j++)
+            if (r[row * 7 + j] > best) best = r[row * 7 + j], arg = j;
+        CHECK(o[row] == best, "max row %d", row);
+        (void)arg;
+    }
+    free(o);
+    o = NULL;
+    CHECK(R && he_smpc_argmax(ctx, T, R) == 0 && (o = open_all(ctx, T)), "argmax");
+    for (int row = 0; o && row < 20; row++) {
+        int64_t best = r[row * 7];
+        int arg = 0;
+        for (int j = 1; j < 7; j++)
+            if (r[row * 7 + j] > best) best = r[row * 7 + j], arg = j;
+        CHECK(o[row] == arg || r[row * 7 + o[row]] == best, "argmax row %d: %lld, not %d", row, (long long)o[row], arg);
+    }
+    free(o);
+    o = NULL;
+    /* max pooling 2x2 stride 2 on (2, 4, 6) */
+    int64_t sx[3] = {2, 4, 6}, x[48];
+    for (int i = 0; i < 48; i++) x[i] = rint_((int64_t)1 << 30);
+    he_share *X = in_int(ctx, 0, x, 3, sx, 16);
+    CHECK(X && he_smpc_maxpool2d(ctx, T, X, 2, 2) == 0 && (o = open_all(ctx, T)), "maxpool");
+    for (int p = 0; o && p < 2; p++)
+        for (int oy = 0; oy < 2; oy++)
+            for (int ox = 0; ox < 3; ox++) {
+                int64_t m = INT64_MIN;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int64_t e = x[p * 24 + (oy * 2 + dy) * 6 + ox * 2 + dx];
+                        if (e > m) m = e;
+                    }
+                CHECK(o[p * 6 + oy * 3 + ox] == m, "maxpool %d %d %d", p, oy, ox);
+            }
+    free(o);
+    he_share_free(X);
+    he_share_free(R);
     he_share_free(A);
+    he_share_free(B);
     he_share_free(T);
     he_smpc_free(ctx);
 }
@@ -567,7 +652,7 @@ int main(void)
     RUN(test_matmul);
     RUN(test_conv_pool);
     RUN(test_trunc_failure_checked);
-    RUN(test_refused);
+    RUN(test_compare);
     RUN(test_save_load);
     RUN(test_view_input);
     RUN(test_view_mul);
