@@ -25,6 +25,12 @@
 **   conv2d           party i-1 (resharing): independent of the inner
 **                    dimension
 **   truncation       1 round, party 0 sends 8 B/elem to party 2
+**   ltz, lt, gt      10 rounds, 128 B/elem (below); relu, max: 11, 136 B
+**   setup (NET)      1 round, each party sends a 32-byte key to party i-1
+**
+** Simulated (SIM: a share tensor holds the three components) and as three
+** processes (NET, net.c: ZeroMQ + CURVE, nloc = 2; the party file's dealer
+** line, if any, is not used).
 **
 ** Products: party i computes z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i +
 ** alpha_i (for a bilinear map B: B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i)),

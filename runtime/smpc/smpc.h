@@ -80,8 +80,9 @@ typedef enum he_smpc_mode { HE_SMPC_SIM = 0, HE_SMPC_NET = 1 } he_smpc_mode;
 ** 8 B/elem (matmul, conv: per output element) to one other party; its
 ** truncation: ABY3's local one (one message, 8 B/elem, party 0 to party 2),
 ** within 1 ulp except with probability 2^(l+1-64) per element when
-** |raw| < 2^l. Simulated mode only for now; comparisons need the dealer's
-** material and are refused under REP3 (README.md). */
+** |raw| < 2^l. Comparisons: a binary adder on the parties' own shares (10
+** rounds, no random bits). Simulated and networked (no dealer line
+** needed in the party file); Z_2^64 only (README.md). */
 typedef enum he_smpc_protocol { HE_SMPC_DEALER = 0, HE_SMPC_REP3 = 1 } he_smpc_protocol;
 typedef enum he_smpc_trunc {
     HE_SMPC_TRUNC_DEALER = 0, /* dealer truncation pairs: 2 rounds, 8(n-1)/n B/elem + 1 bit */
@@ -107,7 +108,7 @@ typedef struct he_smpc_config {
     bool record_plan;         /* SIM: remember the material requests so that
                                  he_smpc_offline_write can generate them ahead */
     he_smpc_protocol protocol; /* default HE_SMPC_DEALER; HE_SMPC_REP3: 3 parties,
-                                 Z_2^64, SIM, no dealer (trunc is ignored) */
+                                 Z_2^64, no dealer (trunc is ignored) */
 } he_smpc_config;
 
 typedef struct he_smpc_stats {
