@@ -7,7 +7,9 @@
 # ends at once with 0, reveal_to reaches only the named party, and a party
 # killed mid-run makes the other two stop with an error naming it within
 # the context's timeout (2 s); the CNN of smpc_cnn_small_rep3.he agrees
-# with plaintext. Prints ok / not ok lines.
+# with plaintext; scripts/reservoir_xor.he (training on shares) and
+# scripts/secure_average.he run with the one change smpc.context(3, "rep3"),
+# simulated and as processes. Prints ok / not ok lines.
 HE=${HE:-build/he}
 export HE
 tmp=$(mktemp -d)
@@ -114,3 +116,20 @@ rc=$?
 if [ "$rc" = 0 ] && grep -q '^agreement with the plaintext network: 6/6$' "$tmp/cnn" &&
     grep -q '^largest logit error below 1e-3: true$' "$tmp/cnn"; then ok rep3_cnn_net
 else nok rep3_cnn_net "exit $rc: $(tail -c 300 "$tmp/cnn")"; fi
+
+# --- the demonstrations with the one change smpc.context(3, "rep3") ---
+for demo in reservoir_xor secure_average; do
+    sed 's/smpc\.context([23])/smpc.context(3, "rep3")/' "scripts/$demo.he" >"$tmp/$demo.he"
+    grep -q 'smpc.context(3, "rep3")' "$tmp/$demo.he" || nok "rep3_${demo}_edit" "no context to change"
+done
+"$HE" "$tmp/reservoir_xor.he" >"$tmp/xs" 2>&1
+sh scripts/run_parties.sh "$tmp/reservoir_xor.he" >"$tmp/xn" 2>&1
+rc=$?
+n=$(grep -c '^accuracy: 4/4 (100.0%)$' "$tmp/xn")
+grep -q '^accuracy: 4/4 (100.0%)$' "$tmp/xs" && [ "$rc" = 0 ] && [ "$n" = 3 ] && ok rep3_reservoir_xor ||
+    nok rep3_reservoir_xor "exit $rc, $n parties with 4/4: $(tail -c 300 "$tmp/xs")"
+sh scripts/run_parties.sh "$tmp/secure_average.he" >"$tmp/an" 2>&1
+rc=$?
+n=$(grep -c '^average gradient: \[-0.676[0-9]*, 1.711[0-9]*, -1.13' "$tmp/an")
+[ "$rc" = 0 ] && [ "$n" = 3 ] && ok rep3_secure_average ||
+    nok rep3_secure_average "exit $rc, $n parties with the average: $(tail -c 300 "$tmp/an")"
