@@ -4,6 +4,7 @@
 **
 **   let ctx = smpc.context(3)                  # 3 parties, Z_2^64, 16 fractional bits
 **   let ctx = smpc.context(3, 501337)          # the same over Z_p
+**   let ctx = smpc.context(3, "rep3")          # 3 parties, replicated sharing, no dealer
 **   let x = smpc.share(ctx, [1.5, -2.0], 0)    # party 0's input, secret-shared
 **   let w = smpc.share(ctx, [[0.5], [0.25]], 1)
 **   let y = smpc.relu(x * 2.0 - 1.0)           # ordinary operators on shares
@@ -83,8 +84,9 @@ static int sctx_repr(const he_obj *o, he_buf *b)
     char who[32];
     if (c->me < 0) snprintf(who, sizeof who, "simulated");
     else snprintf(who, sizeof who, "networked, party %d", c->me);
-    return he_buf_printf(b, "<smpc context: %d parties, %s%s, %d fractional bits, %s>", c->n, c->zp ? "Z_" : "Z_2^64",
-                         c->zp ? c->modulus : "", he_smpc_frac(c->ctx), who);
+    return he_buf_printf(b, "<smpc context: %d parties, %s%s, %d fractional bits, %s%s>", c->n, c->zp ? "Z_" : "Z_2^64",
+                         c->zp ? c->modulus : "", he_smpc_frac(c->ctx), who,
+                         he_smpc_protocol_of(c->ctx) == HE_SMPC_REP3 ? ", rep3 (no dealer)" : "");
 }
 
 static const he_type sctx_type = {.name = "smpc_context", .free = sctx_free, .repr = sctx_repr};
@@ -666,11 +668,14 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
             if (a[1].as.i == 0) cfg.ring = HE_SMPC_RING64;
             else if (a[1].as.i < 2) return he_error("smpc.context: the modulus must be at least 2 (0 for Z_2^64)");
             else snprintf(modulus, sizeof modulus, "%lld", (long long)a[1].as.i);
+        } else if (he_is(a[1], &he_str_type) && strcmp(he_as_str(a[1])->data, "rep3") == 0) {
+            cfg.protocol = HE_SMPC_REP3; /* replicated sharing, 3 parties, no dealer */
         } else if (he_is(a[1], &he_str_type)) {
             const char *m = he_as_str(a[1])->data;
             size_t len = strlen(m);
             if (len == 0 || len >= sizeof modulus || strspn(m, "0123456789") != len)
-                return he_error("smpc.context: the modulus must be a decimal number (at most %zu digits)", sizeof modulus - 1);
+                return he_error("smpc.context: the modulus must be a decimal number (at most %zu digits) or \"rep3\"",
+                            sizeof modulus - 1);
             snprintf(modulus, sizeof modulus, "%s", m);
         } else return he_error("smpc.context: the modulus must be an int or a str of digits (0 for Z_2^64), not %s", he_typename(a[1]));
         if (modulus[0]) {
@@ -703,8 +708,8 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
         cfg.party_file = vm->party_file;
         cfg.secret_key_file = key;
         if (vm->party == HE_PARTY_DEALER) {
-            /* the dealer: serve, then end the script cleanly */
-            if (he_smpc_dealer_serve(&cfg) < 0) return -1;
+            /* the dealer: serve (rep3 needs none: nothing to do), then end the script cleanly */
+            if (cfg.protocol != HE_SMPC_REP3 && he_smpc_dealer_serve(&cfg) < 0) return -1;
             fflush(vm->out);
             vm->halted = true;
             return he_error("the dealer has finished");
@@ -1376,8 +1381,9 @@ static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
 
 static const builtin fns[] = {
     {"context", NULL, 1, 4, f_context, r_context,
-     "context(parties [, modulus [, frac [, timeout]]]): parties simulated here, or this process's party with --party "
-     "(modulus 0: Z_2^64; frac: fractional bits, 16; timeout in seconds, 10)"},
+     "context(parties [, modulus or \"rep3\" [, frac [, timeout]]]): parties simulated here, or this process's party with --party "
+     "(modulus 0: Z_2^64; \"rep3\": 3 parties, replicated sharing, no dealer; frac: fractional bits, 16; timeout in "
+     "seconds, 10)"},
     {"me", NULL, 1, 1, f_me, r_ctx_int, "me(ctx): this process's party number, -1 when simulated"},
     {"parties", NULL, 1, 1, f_parties, r_ctx_int, "parties(ctx): the number of computing parties"},
     {"holds", NULL, 2, 2, f_holds, r_holds, "holds(ctx, i): whether this process holds party i's shares"},

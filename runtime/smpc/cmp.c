@@ -79,6 +79,7 @@ static int get_cmp(he_smpc_ctx *ctx, size_t N, smpc_mat *m)
 static int ltz_raw(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, smpc_mat *pre, uint64_t *const *vals,
                    size_t cols, smpc_mat *triple)
 {
+    if (ctx->rep3) return rep3_ltz(ctx, x, N, bits, vals, cols); /* no dealer: rep3.c */
     if (N == 0) return 0;
     size_t W = (N + 63) / 64;
     mat_req r = {.kind = MAT_CMP, .p = {(int64_t)N}};
@@ -214,6 +215,7 @@ static int times_ltz(he_smpc_ctx *ctx, uint64_t *const *d, size_t N, uint64_t **
     smpc_mat mc = {0}, mt = {0};
     int rc = -1;
     if (N == 0) return 0;
+    if (ctx->rep3) return ltz_raw(ctx, d, N, p, NULL, d, 1, NULL);
     if (get_cmp(ctx, N, &mc) < 0) return -1;
     if (get_triple(ctx, N, &mt) < 0) goto out;
     if (ltz_raw(ctx, d, N, p, &mc, d, 1, &mt) < 0) goto out;
@@ -369,8 +371,8 @@ static int tournament(he_smpc_ctx *ctx, const lpbuf *v0, size_t R, size_t L, uin
         for (int lp = 0; lp < ctx->nloc; lp++)
             for (size_t k = 0; k < P; k++) A.p[lp][k] = -A.p[lp][k];
         smpc_mat mc = {0}, mt = {0};
-        int r1 = get_cmp(ctx, P, &mc);
-        if (r1 == 0) r1 = get_triple(ctx, cols * P, &mt);
+        int r1 = ctx->rep3 ? 0 : get_cmp(ctx, P, &mc);
+        if (r1 == 0 && !ctx->rep3) r1 = get_triple(ctx, cols * P, &mt);
         if (r1 == 0) r1 = ltz_raw(ctx, A.p, P, s.p, &mc, B.p, cols, &mt);
         mat_free(ctx, &mc);
         mat_free(ctx, &mt);

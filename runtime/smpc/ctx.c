@@ -55,8 +55,8 @@ void ctx_digest(const he_smpc_ctx *ctx, uint8_t out[32])
 {
     char *ps = mpz_get_str(NULL, 10, ctx->p);
     char buf[256];
-    snprintf(buf, sizeof buf, "he-smpc-1|n=%d|ring=%d|p=%.120s|frac=%d|trunc=%d", ctx->n, (int)ctx->ring, ps ? ps : "?",
-             ctx->frac, (int)ctx->trunc);
+    snprintf(buf, sizeof buf, "he-smpc-1|n=%d|ring=%d|p=%.120s|frac=%d|trunc=%d%s", ctx->n, (int)ctx->ring, ps ? ps : "?",
+             ctx->frac, (int)ctx->trunc, ctx->rep3 ? "|proto=rep3" : "");
     void (*freefn)(void *, size_t);
     mp_get_memory_functions(NULL, NULL, &freefn);
     if (ps) freefn(ps, strlen(ps) + 1);
@@ -71,6 +71,7 @@ void ctx_free_common(he_smpc_ctx *ctx)
         mpz_clear(ctx->dealer->p);
         he_free_secret(ctx->dealer, sizeof *ctx->dealer);
     }
+    rep3_free(ctx);
     mat_file_close(ctx->matfile);
     for (int i = 0; i < HE_SMPC_MAXPARTIES; i++) mat_file_close(ctx->matfiles[i]);
     he_free(ctx->plan);
@@ -109,6 +110,14 @@ he_smpc_ctx *he_smpc_new(const he_smpc_config *cfg)
         ctx->nloc = 1;
     } else {
         he_error("smpc: unknown mode %d", (int)cfg->mode);
+        goto fail;
+    }
+    if (cfg->protocol == HE_SMPC_REP3) {
+        if (rep3_setup(ctx, cfg) < 0) goto fail;
+        return ctx;
+    }
+    if (cfg->protocol != HE_SMPC_DEALER) {
+        he_error("smpc: unknown protocol %d", (int)cfg->protocol);
         goto fail;
     }
     if (cfg->trunc == HE_SMPC_TRUNC_LOCAL && ctx->n != 2) {
@@ -161,7 +170,7 @@ void he_smpc_free(he_smpc_ctx *ctx)
     if (!ctx) return;
     /* every party tells the dealer it is done, only after a run that did
     ** not fail: the dealer exits 0 when all did */
-    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile) {
+    if (ctx->mode == HE_SMPC_NET && ctx->net && !net_aborted(ctx->net) && !ctx->matfile && !ctx->rep3) {
         mat_req bye;
         memset(&bye, 0, sizeof bye); /* kind 0: this computation is over */
         int rc = ctx->me == ctx->n - 1 ? net_send(ctx, ctx->n, MSG_REQ, &bye, sizeof bye)
@@ -185,6 +194,7 @@ int he_smpc_me(const he_smpc_ctx *ctx) { return ctx->mode == HE_SMPC_SIM ? -1 : 
 int he_smpc_frac(const he_smpc_ctx *ctx) { return ctx->frac; }
 he_smpc_ring he_smpc_ring_of(const he_smpc_ctx *ctx) { return ctx->ring; }
 he_smpc_mode he_smpc_mode_of(const he_smpc_ctx *ctx) { return ctx->mode; }
+he_smpc_protocol he_smpc_protocol_of(const he_smpc_ctx *ctx) { return ctx->rep3 ? HE_SMPC_REP3 : HE_SMPC_DEALER; }
 
 bool he_smpc_receives(const he_smpc_ctx *ctx, uint64_t mask)
 {

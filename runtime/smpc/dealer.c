@@ -358,6 +358,9 @@ static int file_read_record(he_smpc_ctx *ctx, smpc_matfile *f, const smpc_mat *m
 int mat_get(he_smpc_ctx *ctx, const mat_req *r, smpc_mat *m)
 {
     memset(m, 0, sizeof *m);
+    if (ctx->rep3) /* no dealer: only what rep3.c does runs under it */
+        return he_error("smpc: internal: a request for dealer material (kind %u) under the rep3 protocol, which has "
+                        "no dealer", (unsigned)r->kind);
     m->req = *r;
     m->req.ring = (uint32_t)ctx->ring;
     if (mat_layout_of(&m->req, &m->L) < 0) return -1;

@@ -352,7 +352,7 @@ int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer)
         he_error("smpc: the party file %s names no dealer", cfg->party_file);
         goto out;
     }
-    if (!dealer && !pf->has_dealer && !ctx->matfile) {
+    if (!dealer && !pf->has_dealer && !ctx->matfile && !ctx->rep3) {
         he_error("smpc: the party file %s names no dealer and no material files were given", cfg->party_file);
         goto out;
     }
@@ -405,7 +405,7 @@ int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer)
     ** taken) can still tell the others why it stops */
     for (int j = 0; j < net->nnodes; j++) {
         if (j == ctx->me) continue;
-        if (!dealer && j == ctx->n && ctx->matfile) continue;
+        if (!dealer && j == ctx->n && (ctx->matfile || ctx->rep3)) continue; /* no dealer needed */
         void *s = zmq_socket(net->zctx, ZMQ_DEALER);
         if (!s) goto zerr;
         net->out[j] = s;
@@ -446,7 +446,7 @@ int net_open(he_smpc_ctx *ctx, const he_smpc_config *cfg, bool dealer)
                 goto out;
             }
         }
-        if (!ctx->matfile) {
+        if (!ctx->matfile && !ctx->rep3) {
             uint8_t seed[64];
             if (net_recv(ctx, ctx->n, MSG_SEED, seed, 64) < 0) goto out;
             if (memcmp(seed, dg, 32) != 0) {

@@ -242,6 +242,14 @@ static int share_in(he_smpc_ctx *ctx, he_share *out, int owner, const int64_t *v
         return -1;
     }
     if (!t) return -1;
+    if (ctx->rep3) {
+        if (rep3_input(ctx, t, owner, vals) < 0) {
+            he_share_free(t);
+            return -1;
+        }
+        share_move(out, t);
+        return 0;
+    }
     size_t N = t->size;
     bool zp = ctx->ring == HE_SMPC_ZP;
     uint8_t seed[32];
@@ -370,6 +378,7 @@ int he_smpc_reveal_int(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, int64
 {
     if (share_same_ctx(ctx, x) < 0) return -1;
     size_t N = x->size;
+    if (ctx->rep3) return rep3_open_to(ctx, x, mask, (uint64_t *)out);
     if (ctx->ring == HE_SMPC_RING64) return open_u64_to(ctx, x->u, N, mask, (uint64_t *)out);
     mpz_t *v = zp_alloc(N);
     if (!v) return -1;
@@ -679,7 +688,7 @@ int trunc_shares(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f) { return trunc
 
 bool trunc_needs_dealer(const he_smpc_ctx *ctx, size_t N, int f)
 {
-    return f > 0 && N > 0 && ctx->trunc == HE_SMPC_TRUNC_DEALER;
+    return f > 0 && N > 0 && ctx->trunc == HE_SMPC_TRUNC_DEALER && !ctx->rep3;
 }
 
 int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m)
@@ -691,6 +700,7 @@ int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m)
 int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *pre)
 {
     if (f == 0 || N == 0) return 0;
+    if (ctx->rep3) return rep3_trunc(ctx, z, N, f);
     if (ctx->trunc == HE_SMPC_TRUNC_LOCAL) {
         int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
         if (ov_on(ctx) && !before) return -1;
@@ -832,6 +842,15 @@ static int mul_same(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he
     if (ov_on(ctx) &&
         ov_binary(ctx, "product", "the product", tf ? OV_PRODUCT : OV_VALUE, a->frac + b->frac, a, b, '*') < 0)
         return -1;
+    if (ctx->rep3) {
+        he_share *t3 = share_alloc(ctx, a->ndim, a->shape, outfrac);
+        if (!t3 || rep3_product(ctx, t3, a, b, NULL, NULL, tf) < 0) {
+            he_share_free(t3);
+            return -1;
+        }
+        share_move(out, t3);
+        return 0;
+    }
     size_t N = a->size;
     mat_req r = {.kind = MAT_TRIPLE, .p = {(int64_t)N}};
     smpc_mat m, mt = {0};
@@ -891,11 +910,10 @@ int he_smpc_mul(he_smpc_ctx *ctx, he_share *out, const he_share *a0, const he_sh
 /* Shared by matmul and conv2d: the bilinear Beaver step. E = x - X, F = y - Y
 ** are opened; z = Z + E (Y + [party 0] F) + X F, with `prod` the bilinear
 ** map (matrix product or convolution) accumulating into its first argument. */
-typedef int (*bilinear_fn)(uint64_t *out, const uint64_t *x, const uint64_t *y, const void *geom);
-
 static int beaver_bilinear(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, const mat_req *r,
                            bilinear_fn prod, const void *geom, int tf)
 {
+    if (ctx->rep3) return rep3_product(ctx, t, x, y, prod, geom, tf);
     size_t NX = x->size, NY = y->size, NZ = t->size;
     smpc_mat m, mt = {0};
     if (mat_get(ctx, r, &m) < 0) return -1;

@@ -71,6 +71,19 @@
 
 typedef enum he_smpc_ring { HE_SMPC_RING64 = 0, HE_SMPC_ZP = 1 } he_smpc_ring;
 typedef enum he_smpc_mode { HE_SMPC_SIM = 0, HE_SMPC_NET = 1 } he_smpc_mode;
+/* The protocol, chosen when the context is made. HE_SMPC_DEALER: additive
+** shares among n parties with a dealer's correlated randomness (below).
+** HE_SMPC_REP3: replicated sharing among exactly 3 parties with no dealer
+** (ABY3 / Araki et al.): x = x_0 + x_1 + x_2 over Z_2^64, party i holds
+** (x_i, x_{i+1 mod 3}); semi-honest with an honest majority (any one party
+** may be curious, no two may collude). Products: one round of resharing,
+** 8 B/elem (matmul, conv: per output element) to one other party; its
+** truncation: ABY3's local one (one message, 8 B/elem, party 0 to party 2),
+** within 1 ulp except with probability 2^(l+1-64) per element when
+** |raw| < 2^l. Comparisons: a binary adder on the parties' own shares (10
+** rounds, no random bits). Simulated and networked (no dealer line
+** needed in the party file); Z_2^64 only (README.md). */
+typedef enum he_smpc_protocol { HE_SMPC_DEALER = 0, HE_SMPC_REP3 = 1 } he_smpc_protocol;
 typedef enum he_smpc_trunc {
     HE_SMPC_TRUNC_DEALER = 0, /* dealer truncation pairs: 2 rounds, 8(n-1)/n B/elem + 1 bit */
     HE_SMPC_TRUNC_LOCAL = 1   /* SecureML local truncation: 2 parties, 0 B */
@@ -94,6 +107,8 @@ typedef struct he_smpc_config {
                                  instead of a live dealer: DIR/party-I.mat */
     bool record_plan;         /* SIM: remember the material requests so that
                                  he_smpc_offline_write can generate them ahead */
+    he_smpc_protocol protocol; /* default HE_SMPC_DEALER; HE_SMPC_REP3: 3 parties,
+                                 Z_2^64, no dealer (trunc is ignored) */
 } he_smpc_config;
 
 typedef struct he_smpc_stats {
@@ -125,6 +140,7 @@ int he_smpc_me(const he_smpc_ctx *ctx); /* -1 in SIM mode */
 int he_smpc_frac(const he_smpc_ctx *ctx);
 he_smpc_ring he_smpc_ring_of(const he_smpc_ctx *ctx);
 he_smpc_mode he_smpc_mode_of(const he_smpc_ctx *ctx);
+he_smpc_protocol he_smpc_protocol_of(const he_smpc_ctx *ctx);
 /* True when this process receives values revealed to the party mask. */
 bool he_smpc_receives(const he_smpc_ctx *ctx, uint64_t mask);
 void he_smpc_stats_get(const he_smpc_ctx *ctx, he_smpc_stats *out);

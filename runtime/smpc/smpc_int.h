@@ -163,6 +163,7 @@ struct he_smpc_ctx {
     mat_req *plan;                /* SIM with record_plan */
     size_t plan_len, plan_cap;
     uint64_t msgseq;
+    struct smpc_rep3 *rep3;       /* HE_SMPC_REP3: the pairwise PRF keys (rep3.c) */
 };
 
 /* Hash of what all parties must agree on (n, ring, modulus, frac, truncation). */
@@ -180,7 +181,8 @@ struct he_share {
     mpz_t *z[HE_SMPC_MAXPARTIES];    /* Z_p */
 };
 /* Global party index of local slot lp. */
-static inline int party_of(const he_smpc_ctx *ctx, int lp) { return ctx->mode == HE_SMPC_SIM ? lp : ctx->me; }
+/* (NET, rep3: slot lp holds the party's share me + lp mod 3.) */
+static inline int party_of(const he_smpc_ctx *ctx, int lp) { return ctx->mode == HE_SMPC_SIM ? lp : (ctx->me + lp) % ctx->n; }
 /* A fresh share tensor (uninitialised values in ring64). */
 he_share *share_alloc(he_smpc_ctx *ctx, int ndim, const int64_t *shape, int frac);
 /* Moves the contents of src into dst (src freed). */
@@ -225,6 +227,37 @@ int trunc_shares(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
 bool trunc_needs_dealer(const he_smpc_ctx *ctx, size_t N, int f);
 int trunc_prefetch(he_smpc_ctx *ctx, size_t N, int f, smpc_mat *m);
 int trunc_shares_pre(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f, smpc_mat *pre);
+
+/* --- replicated sharing among 3 parties, no dealer (rep3.c) ----------------------------
+** A share tensor of a REP3 context holds, simulated, the three additive
+** shares x_0, x_1, x_2 in u[0..2] (party i's view is (u[i], u[i+1 mod 3])),
+** and in party i's process (NET, nloc = 2) u[0] = x_i, u[1] = x_{i+1}: the
+** linear operations and the overflow checks above work on it unchanged
+** (party_of names the share a slot holds).
+** Key j (a ChaCha20 stream) is shared by parties j and j-1 mod 3: party i
+** holds keys i and i+1, agreed at setup. */
+typedef struct smpc_rep3 {
+    smpc_prg key[3];
+} smpc_rep3;
+/* A bilinear map (matrix product, convolution, element-wise product)
+** accumulating into out. */
+typedef int (*bilinear_fn)(uint64_t *out, const uint64_t *x, const uint64_t *y, const void *geom);
+int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg);
+void rep3_free(he_smpc_ctx *ctx);
+/* Shares of party owner's raw values into t (allocated, t->size values;
+** vals read only by the owner). */
+int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals);
+/* Reveals x to the parties in mask: each party sends its first share to the next. */
+int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *out);
+/* t = prod(x, y) (t->size outputs), a round of resharing, then truncation by tf. */
+int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
+                 const void *geom, int tf);
+/* Truncation of the shared values z (u[0..2]) by f bits (ABY3, local). */
+int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
+/* Arithmetic shares of msb(x) (vals NULL), or of vals[c N + i] * msb(x_i)
+** for c < cols: a binary adder on the parties' own components, no random
+** bits needed. bits must not alias x or vals. */
+int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, uint64_t *const *vals, size_t cols);
 
 /* --- overflow checks of simulated runs (check.c) ------------------------------------
 ** SIM mode holds every party's shares: each operation that can leave the

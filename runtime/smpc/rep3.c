@@ -1,0 +1,433 @@
+/*
+** rep3.c: replicated secret sharing among three parties with no dealer
+** (Araki, Furukawa, Lindell, Nof, Ohara 2016; ABY3, Mohassel and Rindal
+** 2018), over Z_2^64, semi-honest with an honest majority.
+**
+** x = x_0 + x_1 + x_2 (mod 2^64); party i holds (x_i, x_{i+1}) (indices
+** mod 3): any two parties hold all three shares, any one holds two uniform
+** values that say nothing of x. In a simulated context the share tensor
+** holds x_0, x_1, x_2 in u[0..2], so the local operations of proto.c
+** (add, sub, public constants added to x_0 by its holders, sums,
+** transposes, ...) and the overflow checks of check.c work unchanged.
+**
+** Correlated randomness without a dealer: key j (a ChaCha20 stream,
+** smpc_prg) is shared by parties j and j-1; party i holds keys i and i+1,
+** agreed at setup (party i draws key i and sends it to party i-1 over the
+** encrypted channel). Both holders of a key draw from it in the same
+** order, so they get the same values without talking: a zero-sharing is
+** alpha_i = F_i - F_{i+1} (alpha_0 + alpha_1 + alpha_2 = 0).
+**
+** Costs (per party; + 8 B header per message):
+**   input            1 round, owner sends 8 B/elem to each other party
+**   reveal           1 round, each party sends its x_i (8 B/elem) to party
+**                    i+1 when i+1 is among the receivers
+**   mul, matmul,     1 round, each party sends 8 B per OUTPUT element to
+**   conv2d           party i-1 (resharing): independent of the inner
+**                    dimension
+**   truncation       1 round, party 0 sends 8 B/elem to party 2
+**   ltz, lt, gt      10 rounds, 128 B/elem (below); relu, max: 11, 136 B
+**   setup (NET)      1 round, each party sends a 32-byte key to party i-1
+**
+** Simulated (SIM: a share tensor holds the three components) and as three
+** processes (NET, net.c: ZeroMQ + CURVE, nloc = 2; the party file's dealer
+** line, if any, is not used).
+**
+** Products: party i computes z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i +
+** alpha_i (for a bilinear map B: B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i)),
+** an additive sharing of x y; it sends z_i to party i-1, who then holds
+** (z_{i-1}, z_i). z_i is masked by F_i - F_{i+1}, and party i-1 does not
+** hold key i+1: what it receives is uniform, whatever the inputs.
+**
+** Truncation by f bits (ABY3's first method): x = (x_0 + x_1) + x_2 is a
+** two-party sharing between party 0 (who holds x_0, x_1) and parties 1
+** and 2 (who both hold x_2). With r from key 1 (parties 0 and 1):
+**     y_1 = r,  y_2 = -((-x_2) >> f),  y_0 = ((x_0 + x_1) >> f) - r
+** (arithmetic shifts, SecureML's local truncation); party 0 sends y_0 to
+** party 2, which r hides. When |raw| < 2^l and x_2 is uniform (every
+** protocol output is), y = floor(x / 2^f) or one more, except with
+** probability 2^(l+1-64) per element (l = 40: 2^-23), when the result is
+** garbage; simulated runs check every element after the fact.
+*/
+#include <string.h>
+
+#include "smpc/smpc_int.h"
+
+static int nxt(int i) { return (i + 1) % 3; }
+static int prv(int i) { return (i + 2) % 3; }
+
+int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg)
+{
+    if (ctx->n != 3) return he_error("smpc: the rep3 protocol is for exactly 3 parties (got %d)", ctx->n);
+    if (ctx->ring != HE_SMPC_RING64) return he_error("smpc: the rep3 protocol works over Z_2^64 only");
+    if (cfg->material_dir || cfg->record_plan)
+        return he_error("smpc: the rep3 protocol has no dealer: no material files, no offline phase");
+    smpc_rep3 *r = he_calloc(1, sizeof *r);
+    if (!r) return -1;
+    ctx->rep3 = r;
+    uint8_t seed[32];
+    if (ctx->mode == HE_SMPC_SIM) {
+        for (int j = 0; j < 3; j++) {
+            he_randombytes(seed, 32);
+            prg_seed(&r->key[j], seed);
+        }
+        he_memzero(seed, sizeof seed);
+        return 0;
+    }
+    /* NET: this process holds x_me and x_{me+1}; the party file's dealer,
+    ** if any, is not contacted */
+    ctx->nloc = 2;
+    if (net_open(ctx, cfg, false) < 0) return -1;
+    /* key me (drawn here) goes to party me-1; key me+1 comes from party me+1 */
+    int me = ctx->me, rc = -1;
+    he_randombytes(seed, 32);
+    prg_seed(&r->key[me], seed);
+    stats_round(ctx);
+    if (net_send(ctx, prv(me), MSG_DATA, seed, 32) < 0 || net_recv(ctx, nxt(me), MSG_DATA, seed, 32) < 0) goto out;
+    prg_seed(&r->key[nxt(me)], seed);
+    rc = 0;
+out:
+    he_memzero(seed, sizeof seed);
+    return rc;
+}
+
+void rep3_free(he_smpc_ctx *ctx)
+{
+    if (!ctx || !ctx->rep3) return;
+    he_free_secret(ctx->rep3, sizeof *ctx->rep3);
+    ctx->rep3 = NULL;
+}
+
+/* One message of `elems` words from party `from` to party `to`. */
+static void count_msg(he_smpc_ctx *ctx, int from, size_t elems)
+{
+    ctx->stats.bytes_sent[from] += elems * 8 + 8;
+    ctx->stats.messages++;
+}
+
+static uint64_t *words(size_t n) { return he_malloc((n ? n : 1) * 8); }
+static void words_free(uint64_t *w, size_t n)
+{
+    if (w) he_free_secret(w, (n ? n : 1) * 8);
+}
+
+int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
+{
+    size_t N = t->size;
+    int o = owner, o1 = nxt(o), o2 = prv(o);
+    bool sim = ctx->mode == HE_SMPC_SIM;
+    if (!vals && (sim || ctx->me == o)) return he_error("smpc: the input owner (party %d) gave no values", owner);
+    stats_round(ctx);
+    /* x_o from key o (owner and party o-1), x_{o+1} from key o+1 (owner and
+    ** party o+1): no message; x_{o+2} = x - x_o - x_{o+1} goes to both others */
+    if (sim) {
+        prg_u64(&ctx->rep3->key[o], t->u[o], N);
+        prg_u64(&ctx->rep3->key[o1], t->u[o1], N);
+        for (size_t i = 0; i < N; i++) t->u[o2][i] = (uint64_t)vals[i] - t->u[o][i] - t->u[o1][i];
+        count_msg(ctx, o, N);
+        count_msg(ctx, o, N);
+        return 0;
+    }
+    int me = ctx->me;
+    if (me == o) {
+        prg_u64(&ctx->rep3->key[o], t->u[0], N);
+        prg_u64(&ctx->rep3->key[o1], t->u[1], N);
+        uint64_t *m = words(N);
+        if (!m) return -1;
+        for (size_t i = 0; i < N; i++) m[i] = (uint64_t)vals[i] - t->u[0][i] - t->u[1][i];
+        int rc = net_send(ctx, o1, MSG_DATA, m, N * 8) < 0 || net_send(ctx, o2, MSG_DATA, m, N * 8) < 0 ? -1 : 0;
+        words_free(m, N);
+        return rc;
+    }
+    if (me == o1) { /* (x_{o+1}, x_{o+2}) */
+        prg_u64(&ctx->rep3->key[o1], t->u[0], N);
+        return net_recv(ctx, o, MSG_DATA, t->u[1], N * 8);
+    }
+    prg_u64(&ctx->rep3->key[o], t->u[1], N); /* party o+2: (x_{o+2}, x_o) */
+    return net_recv(ctx, o, MSG_DATA, t->u[0], N * 8);
+}
+
+int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *out)
+{
+    mask &= 7;
+    if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
+    size_t N = x->size;
+    stats_round(ctx);
+    /* party j misses x_{j+2} = x_{j-1}: party j-1 sends it its first share */
+    if (ctx->mode == HE_SMPC_SIM) {
+        for (int j = 0; j < 3; j++)
+            if ((mask >> j) & 1) count_msg(ctx, prv(j), N);
+        for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + x->u[2][i];
+        return 0;
+    }
+    int me = ctx->me;
+    if (((mask >> nxt(me)) & 1) && net_send(ctx, nxt(me), MSG_DATA, x->u[0], N * 8) < 0) return -1;
+    if (!((mask >> me) & 1)) return 0;
+    uint64_t *m = words(N);
+    if (!m) return -1;
+    int rc = net_recv(ctx, prv(me), MSG_DATA, m, N * 8);
+    if (rc == 0)
+        for (size_t i = 0; i < N; i++) out[i] = x->u[0][i] + x->u[1][i] + m[i];
+    words_free(m, N);
+    return rc;
+}
+
+/* The outputs after a local truncation by f of the values `before`: each
+** must be floor(before / 2^f) or one more; anything else is the protocol's
+** (rare) failure. */
+static int trunc_check(he_smpc_ctx *ctx, const int64_t *before, uint64_t **z, size_t N, int f)
+{
+    int64_t *after = ov_open_u64(ctx, z, N);
+    if (!after) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < N && rc == 0; i++) {
+        int64_t fl = before[i] >> f;
+        if (after[i] != fl && after[i] != fl + 1) {
+            char at[48] = "";
+            if (N > 1) snprintf(at, sizeof at, " (element %zu)", i);
+            rc = he_error("smpc: rep3 truncation failed%s: raw %lld >> %d gave %lld, not %lld or %lld (ABY3's local "
+                          "truncation fails with probability 2^(l+1-64) when |raw| < 2^l: keep values smaller)",
+                          at, (long long)before[i], f, (long long)after[i], (long long)fl, (long long)fl + 1);
+        }
+    }
+    ov_close(after, N);
+    return rc;
+}
+
+static uint64_t trunc_hi(uint64_t x2, int f) { return -(uint64_t)((int64_t)(-x2) >> f); }
+
+int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
+{
+    if (f == 0 || N == 0) return 0;
+    stats_round(ctx);
+    uint64_t *r = words(N);
+    if (!r) return -1;
+    int rc = 0;
+    if (ctx->mode == HE_SMPC_NET) {
+        /* party 0: (y_0, y_1); party 1: (y_1, y_2); party 2: (y_2, y_0) */
+        switch (ctx->me) {
+        case 0:
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = (uint64_t)((int64_t)(z[0][i] + z[1][i]) >> f) - r[i];
+                z[1][i] = r[i];
+            }
+            rc = net_send(ctx, 2, MSG_DATA, z[0], N * 8);
+            break;
+        case 1:
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = r[i];
+                z[1][i] = trunc_hi(z[1][i], f);
+            }
+            break;
+        default:
+            for (size_t i = 0; i < N; i++) z[0][i] = trunc_hi(z[0][i], f);
+            rc = net_recv(ctx, 0, MSG_DATA, z[1], N * 8);
+        }
+        words_free(r, N);
+        return rc;
+    }
+    int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
+    if (ov_on(ctx) && !before) {
+        words_free(r, N);
+        return -1;
+    }
+    prg_u64(&ctx->rep3->key[1], r, N); /* parties 0 and 1 */
+    for (size_t i = 0; i < N; i++) {
+        uint64_t a = z[0][i] + z[1][i]; /* party 0 */
+        z[0][i] = (uint64_t)((int64_t)a >> f) - r[i];
+        z[1][i] = r[i];
+        z[2][i] = trunc_hi(z[2][i], f); /* parties 1 and 2 */
+    }
+    count_msg(ctx, 0, N); /* y_0 to party 2 */
+    words_free(r, N);
+    rc = before ? trunc_check(ctx, before, z, N, f) : 0;
+    ov_close(before, N);
+    return rc;
+}
+
+/* z = B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1}; boolean
+** (element-wise only): z = x_i & (y_i ^ y_{i+1}) ^ x_{i+1} & y_i ^ F_i ^ F_{i+1}. */
+static int local_product(uint64_t *z, const uint64_t *xi, const uint64_t *xn, const uint64_t *yi, const uint64_t *yn,
+                         const uint64_t *fi, const uint64_t *fn, uint64_t *tmp, size_t NY, size_t NZ, bilinear_fn prod,
+                         const void *geom, bool boolean)
+{
+    if (boolean) {
+        for (size_t k = 0; k < NZ; k++) z[k] = (xi[k] & (yi[k] ^ yn[k])) ^ (xn[k] & yi[k]) ^ fi[k] ^ fn[k];
+        return 0;
+    }
+    for (size_t k = 0; k < NY; k++) tmp[k] = yi[k] + yn[k];
+    if (prod) {
+        memset(z, 0, NZ * 8);
+        if (prod(z, xi, tmp, geom) < 0 || prod(z, xn, yi, geom) < 0) return -1;
+    } else {
+        for (size_t k = 0; k < NZ; k++) z[k] = xi[k] * tmp[k] + xn[k] * yi[k];
+    }
+    for (size_t k = 0; k < NZ; k++) z[k] += fi[k] - fn[k];
+    return 0;
+}
+
+/* z = B(x, y) (prod NULL: element-wise; boolean: AND) on the slots of a
+** share (SIM: 3 components, NET: this party's 2), one round of resharing.
+** z must not alias x or y. */
+static int product_raw(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint64_t *const *y, size_t NY, size_t NZ,
+                       bilinear_fn prod, const void *geom, bool boolean)
+{
+    uint64_t *tmp = words(NY), *alpha[3] = {words(NZ), words(NZ), words(NZ)};
+    int rc = -1;
+    if (!tmp || !alpha[0] || !alpha[1] || !alpha[2]) goto out;
+    if (ctx->mode == HE_SMPC_NET) {
+        int me = ctx->me;
+        prg_u64(&ctx->rep3->key[me], alpha[0], NZ);
+        prg_u64(&ctx->rep3->key[nxt(me)], alpha[1], NZ);
+        if (local_product(z[0], x[0], x[1], y[0], y[1], alpha[0], alpha[1], tmp, NY, NZ, prod, geom, boolean) < 0)
+            goto out;
+        /* resharing: z_me to party me-1, z_{me+1} from party me+1 */
+        stats_round(ctx);
+        if (net_send(ctx, prv(me), MSG_DATA, z[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, z[1], NZ * 8) < 0)
+            goto out;
+    } else {
+        for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
+        for (int i = 0; i < 3; i++)
+            if (local_product(z[i], x[i], x[nxt(i)], y[i], y[nxt(i)], alpha[i], alpha[nxt(i)], tmp, NY, NZ, prod, geom,
+                              boolean) < 0)
+                goto out;
+        stats_round(ctx);
+        for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ); /* party i sends z_i to party i-1 */
+    }
+    rc = 0;
+out:
+    words_free(tmp, NY);
+    for (int j = 0; j < 3; j++) words_free(alpha[j], NZ);
+    return rc;
+}
+
+int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
+                 const void *geom, int tf)
+{
+    if (product_raw(ctx, t->u, x->u, y->u, y->size, t->size, prod, geom, false) < 0) return -1;
+    return rep3_trunc(ctx, t->u, t->size, tf);
+}
+
+/* --- comparison: msb by a binary adder on the parties' own shares ------------------
+** No random bits are needed at all: the three components x_0, x_1, x_2 are
+** each known to two parties, so each is already a replicated XOR sharing
+** (the component itself in its slot, zeros elsewhere). A carry-save adder
+** (one AND round) turns x_0 + x_1 + x_2 into s + k; a Kogge-Stone prefix
+** of generate/propagate words (6 AND rounds, 2 words per element) gives
+** the carry into bit 63, so msb(x) = s_63 ^ k_63 ^ carry_63 in XOR shares
+** b = b_0 ^ b_1 ^ b_2. Each b_j is again an arithmetic sharing for free;
+** b = b_0 + b_1 - 2 b_0 b_1, then the same with b_2: 2 product rounds.
+** 10 rounds, 8 B/elem per AND round (16 in the prefix rounds), 128 B/elem
+** per party; a product with values folded in: +1 round. Exact, always. */
+typedef struct slots {
+    int nloc;
+    size_t n;
+    uint64_t *p[3];
+} slots;
+
+static int slots_alloc(const he_smpc_ctx *ctx, slots *s, size_t n)
+{
+    s->nloc = ctx->nloc;
+    s->n = n;
+    for (int lp = 0; lp < 3; lp++) s->p[lp] = NULL;
+    for (int lp = 0; lp < s->nloc; lp++)
+        if (!(s->p[lp] = he_calloc(n ? n : 1, 8))) return -1;
+    return 0;
+}
+
+static void slots_free(slots *s)
+{
+    for (int lp = 0; lp < s->nloc; lp++) words_free(s->p[lp], s->n);
+    s->nloc = 0;
+}
+
+/* The component j of x (a value its two holders know) as a sharing: x_j in
+** its own slot, zero in the others. */
+static void component(const he_smpc_ctx *ctx, uint64_t *const *x, size_t N, int j, slots *out, int shift)
+{
+    for (int lp = 0; lp < ctx->nloc; lp++) {
+        bool mine = party_of(ctx, lp) == j;
+        for (size_t i = 0; i < N; i++) out->p[lp][i] = mine ? x[lp][i] >> shift : 0;
+    }
+}
+
+int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, uint64_t *const *vals, size_t cols)
+{
+    if (N == 0) return 0;
+    int nl = ctx->nloc, rc = -1;
+    slots c[3] = {{0}}, u = {0}, v = {0}, m = {0}, s = {0}, k = {0}, G = {0}, X2 = {0}, Y2 = {0}, Z2 = {0};
+    for (int j = 0; j < 3; j++)
+        if (slots_alloc(ctx, &c[j], N) < 0) goto out;
+    if (slots_alloc(ctx, &u, N) < 0 || slots_alloc(ctx, &v, N) < 0 || slots_alloc(ctx, &m, N) < 0 ||
+        slots_alloc(ctx, &s, N) < 0 || slots_alloc(ctx, &k, N) < 0 || slots_alloc(ctx, &G, N) < 0 ||
+        slots_alloc(ctx, &X2, 2 * N) < 0 || slots_alloc(ctx, &Y2, 2 * N) < 0 || slots_alloc(ctx, &Z2, 2 * N) < 0)
+        goto out;
+    for (int j = 0; j < 3; j++) component(ctx, x, N, j, &c[j], 0);
+    /* carry-save: s = a ^ b ^ c, k = maj(a, b, c) << 1 = (((a ^ c) & (b ^ c)) ^ c) << 1 */
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) {
+            uint64_t a = c[0].p[lp][i], b = c[1].p[lp][i], cc = c[2].p[lp][i];
+            s.p[lp][i] = a ^ b ^ cc;
+            u.p[lp][i] = a ^ cc;
+            v.p[lp][i] = b ^ cc;
+        }
+    if (product_raw(ctx, m.p, u.p, v.p, N, N, NULL, NULL, true) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) k.p[lp][i] = (m.p[lp][i] ^ c[2].p[lp][i]) << 1;
+    /* generate and propagate: G = s & k, P = s ^ k (P kept in X2's first half) */
+    if (product_raw(ctx, G.p, s.p, k.p, N, N, NULL, NULL, true) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) X2.p[lp][i] = s.p[lp][i] ^ k.p[lp][i];
+    for (int d = 1; d < 64; d *= 2) {
+        /* G ^= P & (G << d), P &= P << d: one round of 2N ANDs */
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) {
+                uint64_t P = X2.p[lp][i];
+                X2.p[lp][N + i] = P;
+                Y2.p[lp][i] = G.p[lp][i] << d;
+                Y2.p[lp][N + i] = P << d;
+            }
+        if (product_raw(ctx, Z2.p, X2.p, Y2.p, 2 * N, 2 * N, NULL, NULL, true) < 0) goto out;
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) {
+                G.p[lp][i] ^= Z2.p[lp][i];
+                X2.p[lp][i] = Z2.p[lp][N + i];
+            }
+    }
+    /* msb in XOR shares: bit 63 of s ^ k ^ (G << 1), into m */
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) m.p[lp][i] = (s.p[lp][i] ^ k.p[lp][i] ^ (G.p[lp][i] << 1)) >> 63;
+    /* to arithmetic: t = b_0 + b_1 - 2 b_0 b_1, then t + b_2 - 2 t b_2 */
+    for (int j = 0; j < 3; j++) component(ctx, m.p, N, j, &c[j], 0);
+    for (int step = 0; step < 2; step++) {
+        slots *a = step ? &u : &c[0], *b = &c[step + 1];
+        if (product_raw(ctx, v.p, a->p, b->p, N, N, NULL, NULL, false) < 0) goto out;
+        for (int lp = 0; lp < nl; lp++)
+            for (size_t i = 0; i < N; i++) u.p[lp][i] = a->p[lp][i] + b->p[lp][i] - 2 * v.p[lp][i];
+    }
+    if (!vals) {
+        for (int lp = 0; lp < nl; lp++) memcpy(bits[lp], u.p[lp], N * 8);
+        rc = 0;
+        goto out;
+    }
+    /* bits[c N + i] = vals[c N + i] * msb_i: one more product */
+    slots_free(&Y2);
+    slots_free(&X2);
+    if (slots_alloc(ctx, &Y2, cols * N) < 0) goto out;
+    for (int lp = 0; lp < nl; lp++)
+        for (size_t cc = 0; cc < cols; cc++) memcpy(Y2.p[lp] + cc * N, u.p[lp], N * 8);
+    rc = product_raw(ctx, bits, vals, Y2.p, cols * N, cols * N, NULL, NULL, false);
+out:
+    for (int j = 0; j < 3; j++) slots_free(&c[j]);
+    slots_free(&u);
+    slots_free(&v);
+    slots_free(&m);
+    slots_free(&s);
+    slots_free(&k);
+    slots_free(&G);
+    slots_free(&X2);
+    slots_free(&Y2);
+    slots_free(&Z2);
+    return rc;
+}
