@@ -107,8 +107,11 @@ static void ssession_close(ssession *s)
     if (!s->id) return;
     he_serve_msg r;
     uint8_t *buf = NULL;
+    /* a server gone (stopped) is not waited for long: it freed the keys */
+    int old = he_serve_client_timeout(s->conn->cl, 2000);
     if (he_serve_call(s->conn->cl, HE_SERVE_CLOSE, s->id, 0, NULL, NULL, &r, &buf) == 0) he_serve_msg_free(&r);
     he_free(buf);
+    he_serve_client_timeout(s->conn->cl, old);
     s->id = 0;
 }
 

@@ -17,6 +17,10 @@
 #define Z85 HE_SMPC_KEY_Z85
 #define MAX_ALLOW 1024
 #define POLL_MS 100
+#define GRACE_MS 2000
+#define GRACE_MAX_MS 30000
+/* a request up to max_msg + this gets an error reply; a larger one drops the connection */
+#define HARD_EXTRA ((int64_t)64 << 20)
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -286,7 +290,7 @@ he_serve_server *he_serve_server_new(const char *address, const char *key_file, 
     s->zap_running = true;
     s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
-    int64_t hard = s->lim.max_msg > INT64_MAX / 2 ? -1 : (int64_t)s->lim.max_msg * 2 + HE_SERVE_HEADER;
+    int64_t hard = s->lim.max_msg > INT64_MAX / 4 ? -1 : (int64_t)s->lim.max_msg + HARD_EXTRA;
     int rc = s->router ? 0 : -1;
     if (rc == 0) rc = zmq_setsockopt(s->router, ZMQ_CURVE_SERVER, &one, sizeof one);
     if (rc == 0) rc = zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, "he-serve", 8);
@@ -384,18 +388,25 @@ static bool has_secret(const uint8_t *keys, size_t len)
     return len >= 60 && (get_le(keys + 56, 4) & 1u);
 }
 
+/* The request id of a message refused before it is decoded (0 if none):
+** the client waits for the reply to its request. */
+static uint64_t peek_request(const uint8_t *buf, size_t len)
+{
+    return len >= HE_SERVE_HEADER && memcmp(buf, MAGIC, 4) == 0 ? get_le(buf + 16, 8) : 0;
+}
+
 static void handle(he_serve_server *s, const he_serve_handler *h, zmq_msg_t *id, const char *owner,
                    const uint8_t *buf, size_t len)
 {
     if (len > s->lim.max_msg) {
         char why[128];
         snprintf(why, sizeof why, "serve: the request of %zu bytes is over the limit of %zu", len, s->lim.max_msg);
-        refuse(s, id, 0, 0, why);
+        refuse(s, id, 0, peek_request(buf, len), why);
         return;
     }
     he_serve_msg m;
     if (he_serve_decode(buf, len, s->lim.max_parts, &m) < 0) {
-        refuse(s, id, 0, 0, he_errmsg());
+        refuse(s, id, 0, peek_request(buf, len), he_errmsg());
         return;
     }
     int si = m.session ? find_session(s, m.session, owner) : -1;
@@ -479,7 +490,16 @@ static void handle(he_serve_server *s, const he_serve_handler *h, zmq_msg_t *id,
 int he_serve_run(he_serve_server *s, const he_serve_handler *h, uint64_t max_requests, volatile sig_atomic_t *stop)
 {
     int rc = 0;
-    while (!(stop && *stop) && !(max_requests && s->st.answered >= max_requests)) {
+    int64_t quiet_since = 0, stop_at = 0;
+    while (!(max_requests && s->st.answered >= max_requests)) {
+        /* told to stop: what arrives while the socket is not quiet for
+        ** GRACE_MS (requests on their way when the signal came) is still
+        ** answered, for at most GRACE_MAX_MS */
+        if (stop && *stop) {
+            int64_t t = now_ms();
+            if (!stop_at) stop_at = quiet_since = t;
+            if (t - quiet_since >= GRACE_MS || t - stop_at >= GRACE_MAX_MS) break;
+        }
         if (he_interrupt_pending()) {
             rc = he_error("%s", he_interrupt_message());
             break;
@@ -492,6 +512,7 @@ int he_serve_run(he_serve_server *s, const he_serve_handler *h, uint64_t max_req
         }
         expire(s, h);
         if (k <= 0) continue;
+        quiet_since = now_ms();
         zmq_msg_t id, body;
         zmq_msg_init(&id);
         zmq_msg_init(&body);
@@ -566,6 +587,14 @@ he_serve_client *he_serve_client_new(const char *address, const char *server_pub
         return NULL;
     }
     return c;
+}
+
+int he_serve_client_timeout(he_serve_client *c, int timeout_ms)
+{
+    int old = c->timeout_ms;
+    if (timeout_ms > 0 && timeout_ms < old) c->timeout_ms = timeout_ms;
+    if (timeout_ms > old) c->timeout_ms = timeout_ms;
+    return old;
 }
 
 void he_serve_client_bytes(const he_serve_client *c, uint64_t *sent, uint64_t *received)

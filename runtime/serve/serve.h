@@ -30,8 +30,8 @@
 ** A key set holding a secret key is refused before it is read.
 **
 ** Limits (he_serve_limits, settable): the largest message (a larger one
-** is refused with ERROR; one over twice the limit drops the connection,
-** ZMQ_MAXMSGSIZE), the number of sessions open at once (OPEN beyond it is
+** is refused with ERROR; one over the limit + 64 MiB drops the
+** connection, ZMQ_MAXMSGSIZE), the number of sessions open at once (OPEN beyond it is
 ** refused), the idle time after which a session is closed and its keys
 ** freed, the most parts in one message.
 ** Requests are served one at a time, in order of arrival, from any number
@@ -111,7 +111,9 @@ typedef struct he_serve_server he_serve_server;
 he_serve_server *he_serve_server_new(const char *address, const char *key_file, const char *allow_file,
                                      const he_serve_limits *lim);
 /* Serves until *stop is set (checked between requests: the one in flight
-** is finished and answered), max_requests have been answered (0: no
+** is finished and answered, and so are those that arrive until the socket
+** has been quiet for 2 s, at most 30 s: requests on their way when the
+** signal came), max_requests have been answered (0: no
 ** bound), or an interrupt is pending (he_interrupt_pending: returns -1).
 ** Closes every session before returning. */
 int he_serve_run(he_serve_server *s, const he_serve_handler *h, uint64_t max_requests,
@@ -134,6 +136,9 @@ int he_serve_call(he_serve_client *c, unsigned kind, uint64_t session, uint32_t 
 ** reply as he_serve_call does. */
 int he_serve_call_raw(he_serve_client *c, const uint8_t *msg, size_t len, he_serve_msg *reply,
                       uint8_t **buf) HE_WARN_UNUSED;
+/* Sets the timeout of the waits for a reply (ms, at most the one given
+** at creation when > 0); returns the previous one. */
+int he_serve_client_timeout(he_serve_client *c, int timeout_ms);
 /* Bytes sent and received so far. */
 void he_serve_client_bytes(const he_serve_client *c, uint64_t *sent, uint64_t *received);
 void he_serve_client_free(he_serve_client *c);
