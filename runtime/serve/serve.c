@@ -315,6 +315,13 @@ void he_serve_server_stats(const he_serve_server *s, he_serve_stats *st)
     st->sessions = s->nsess;
 }
 
+int he_serve_server_endpoint(const he_serve_server *s, char *buf, size_t n)
+{
+    if (zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, buf, &n) != 0)
+        return he_error("serve: no endpoint: %s", zmq_strerror(errno));
+    return 0;
+}
+
 void he_serve_server_free(he_serve_server *s)
 {
     if (!s) return;

@@ -119,6 +119,8 @@ he_serve_server *he_serve_server_new(const char *address, const char *key_file, 
 int he_serve_run(he_serve_server *s, const he_serve_handler *h, uint64_t max_requests,
                  volatile sig_atomic_t *stop) HE_WARN_UNUSED;
 void he_serve_server_stats(const he_serve_server *s, he_serve_stats *st);
+/* The address bound (tcp://127.0.0.1:PORT for tcp://127.0.0.1:*), into buf. */
+int he_serve_server_endpoint(const he_serve_server *s, char *buf, size_t n);
 void he_serve_server_free(he_serve_server *s);
 
 /* --- the client ----------------------------------------------------------------------------- */
