@@ -8,7 +8,8 @@
 # the size limit, a session that idled out, a client key not on the allow
 # list) each with an error reply while the server keeps serving; a client
 # killed mid-request does not disturb another; SIGTERM finishes and stops
-# the server (exit 0). Every wait is bounded. Prints ok / not ok lines.
+# the server (exit 0); the command-line client (he query). Every wait is
+# bounded. Prints ok / not ok lines.
 HE=${HE:-build/he}
 tmp=${TMPDIR:-/tmp}/serve.$$
 mkdir -p "$tmp"
@@ -82,6 +83,16 @@ bad count
 at refuse_input_count; has refuse_input_count "$tmp/bad_count" "the server refused: serve: the model takes 64 input ciphertexts, got 3"
 bad closed
 at refuse_closed_session; has refuse_closed_session "$tmp/bad_closed" "serve.query: the session is closed"
+
+# --- the command-line client: he query ADDRESS KEY FILE.npy ---
+"$HE" tests/cli/serve/plain_classes.he "$tmp/x.npy" >"$tmp/plain_classes" 2>&1
+timeout 120 "$HE" query "tcp://127.0.0.1:$port" "$pub" "$tmp/x.npy" >"$tmp/query" 2>&1
+rc=$?
+cut -d' ' -f1,2 "$tmp/query" >"$tmp/query_classes"
+if [ "$rc" = 0 ] && cmp -s "$tmp/plain_classes" "$tmp/query_classes"; then ok cli_query_classes; else
+    nok cli_query_classes "exit $rc: $(head -c 300 "$tmp/query") vs $(head -c 100 "$tmp/plain_classes")"; fi
+"$HE" query "tcp://127.0.0.1:$port" "$pub" >"$tmp/query_usage" 2>&1
+at cli_query_usage; has cli_query_usage "$tmp/query_usage" "usage: he query ADDRESS SERVER_PUBLIC_KEY FILE.npy"
 
 # --- a client killed mid-request does not disturb another ---
 timeout 120 "$HE" tests/cli/serve/tiny_client.he "tcp://127.0.0.1:$port" "$pub" 31 20 >"$tmp/killed" 2>&1 &

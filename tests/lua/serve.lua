@@ -7,7 +7,8 @@ local he = require "he"
 -- the he command beside the module (LUA_CPATH="BUILD/?.so;;")
 local build = (os.getenv("LUA_CPATH") or "build/?.so"):match("([^;]*)/%?%.so") or "build"
 local HE = build .. "/he"
-local tmp = os.getenv("TMPDIR") or "/tmp"
+local tmp = T.tmppath("serve")
+assert(os.execute("mkdir -p '" .. tmp .. "'"))
 math.randomseed(os.time(), tonumber(tostring({}):match("0x(%x+)"), 16) or 0)
 local port = 20000 + math.random(0, 39999)
 local addr = "tcp://127.0.0.1:" .. port
