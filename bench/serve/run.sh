@@ -40,7 +40,8 @@ for n in 1 4 16; do
             med = a ? lat[int((a + 1) / 2)] : 0
             p99 = a ? lat[int(a * 0.99 + 0.999)] : 0
             lost = sent - a - refused
-            printf "bench serve_he_c%d_throughput %.3f requests/s\n", n, a && last > first ? a / (last - first) : 0
+            tp = (a && last > first) ? a / (last - first) : 0
+            printf "bench serve_he_c%d_throughput %.3f requests/s\n", n, tp
             printf "bench serve_he_c%d_latency_median %.0f ms\n", n, med
             printf "bench serve_he_c%d_latency_p99 %.0f ms\n", n, p99
             printf "bench serve_he_c%d_bytes_per_request %.0f bytes\n", n, a ? bytes / a : 0
