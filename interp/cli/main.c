@@ -45,6 +45,9 @@ static void usage(FILE *to)
           "  script.he args     run a script; argv(i) gives its arguments\n"
           "  -                  run the script read from standard input\n"
           "  -e CODE            run CODE\n"
+          "  query ADDRESS SERVER_KEY FILE.npy\n"
+          "                     classify the rows of FILE.npy with an HE server (import serve),\n"
+          "                     encrypted under fresh keys that never leave this process\n"
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE without running it\n"
@@ -132,6 +135,33 @@ int run_file_cb(void *p)
     struct src_arg *a = p;
     return he_run_file(cli_vm, a->file, a->flags);
 }
+
+/* he query ADDRESS SERVER_PUBLIC_KEY FILE.npy: a client of the HE service
+** (doc/serve.md): the samples are the rows of the file (one sample when it
+** is 1-D; further axes are flattened), sent in requests of up to the
+** server's slots; prints each sample's outputs and their argmax. */
+static const char query_src[] =
+    "import ckks\n"
+    "import serve\n"
+    "if argc() != 3 { error(\"usage: he query ADDRESS SERVER_PUBLIC_KEY FILE.npy\") }\n"
+    "let X = load_npy(argv(2))\n"
+    "if len(X.shape) == 1 { X = reshape(X, [1, -1]) } else { X = reshape(X, [X.shape[0], -1]) }\n"
+    "let c = serve.connect(argv(0), argv(1))\n"
+    "let ctx = serve.context(c)\n"
+    "let keys = ckks.keygen(ctx, serve.steps(c))\n"
+    "let s = serve.open_session(c, keys)\n"
+    "let n = len(X)\n"
+    "let off = 0\n"
+    "while off < n {\n"
+    "  let m = min(ckks.slots(ctx), n - off)\n"
+    "  let Z = serve.query(s, ckks.encrypt_rows(keys, X[off:off + m].T))\n"
+    "  let L = zeros([len(Z), m])\n"
+    "  for j in 0..len(Z) { L[j] = ckks.decrypt(keys, ckks.get(Z, j)) }\n"
+    "  let P = argmax(L, 0)\n"
+    "  for i in 0..m { print(str(off + i) + \": \" + str(P[i]) + \" \" + str(L[:, i])) }\n"
+    "  off += m\n"
+    "}\n"
+    "serve.close(s)\n";
 
 /* --- finding the standard library -------------------------------------------------------- */
 static void find_stdlib(void)
@@ -273,6 +303,12 @@ int main(int argc, char **argv)
         struct src_arg a = {"<-e>", code, strlen(code), 0};
         rc = run_guarded(run_src_cb, &a);
         if (then_repl && cli_stopped_by != SIGTERM) rc = cli_repl();
+    } else if (i < argc && strcmp(argv[i], "query") == 0 && access(argv[i], F_OK) != 0) {
+        cli_vm->script_dir = ".";
+        cli_vm->argc = argc - i - 1;
+        cli_vm->argv = argv + i + 1;
+        struct src_arg a = {"<he query>", query_src, sizeof query_src - 1, 0};
+        rc = run_guarded(run_src_cb, &a);
     } else if (i < argc) {
         const char *f = argv[i];
         cli_vm->argc = argc - i - 1;

@@ -58,6 +58,7 @@
 #include "ckks/ckks.h"
 #include "ckks_plan.h"
 #include "interp.h"
+#include "ckks_values.h"
 #include "modutil.h"
 
 #define CT_NAME CKKS_CT_NAME
@@ -1422,14 +1423,11 @@ static uint64_t get_le(const uint8_t *p, int bytes)
     return v;
 }
 
-static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+/* The ciphertext in the file format above, in memory (he_malloc'd); a
+** pending product is settled first (files hold two-part ciphertexts). */
+static int ct_to_bytes(cct *c, uint8_t **out, size_t *len)
 {
-    (void)vm; (void)n;
-    cct *c = NULL;
-    const char *path = NULL;
-    *out = he_nil();
-    if (WANT_CT(a[0], "save", &c) < 0 || want_str(a[1], "save", &path) < 0) return -1;
-    if (settle(c) < 0) return -1; /* files hold two-part ciphertexts */
+    if (settle(c) < 0) return -1;
     uint8_t *body = NULL;
     size_t blen = 0;
     if (he_ckks_ct_serialize(ctx_of(c), c->ct, &body, &blen) < 0) return -1;
@@ -1448,6 +1446,54 @@ static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
     memcpy(buf + CT_HEADER, body, blen);
     he_free(body);
     crypto_generichash(buf + CT_HEADER + blen, 32, buf, CT_HEADER + blen, NULL, 0);
+    *out = buf;
+    *len = total;
+    return 0;
+}
+
+/* A ciphertext under k from the file format above; `what` names the
+** source in messages ("ckks.load: PATH"). */
+static int ct_from_bytes(ckeys *k, const uint8_t *buf, size_t len, const char *what, cct **out)
+{
+    uint8_t sum[32];
+    cct *c = NULL;
+    int rc = 0;
+    *out = NULL;
+    if (len < CT_HEADER + 32 || memcmp(buf, CT_MAGIC, 8) != 0)
+        rc = he_error("%s is not a ckks ciphertext file", what);
+    if (rc == 0 && get_le(buf + 8, 4) != 1)
+        rc = he_error("%s has format version %llu (this build reads 1)", what, (unsigned long long)get_le(buf + 8, 4));
+    if (rc == 0) {
+        crypto_generichash(sum, 32, buf, len - 32, NULL, 0);
+        if (sodium_memcmp(sum, buf + len - 32, 32) != 0 || get_le(buf + 56, 8) != len - CT_HEADER - 32)
+            rc = he_error("%s is damaged (checksum mismatch)", what);
+    }
+    uint64_t flags = rc == 0 ? get_le(buf + 12, 4) : 0, nv = rc == 0 ? get_le(buf + 16, 8) : 0;
+    if (rc == 0 && (flags > 3 || nv < 1 || nv > he_ckks_ctx_slots(k->c->ctx) || ((flags & 1) && nv != 1)))
+        rc = he_error("%s has a bad header", what);
+    if (rc == 0 && memcmp(buf + 24, k->id, 32) != 0) rc = he_error("%s was encrypted under other keys", what);
+    if (rc == 0) {
+        c = cct_new(k, (int64_t)nv, flags & 1, (flags & 2) != 0);
+        rc = c ? he_ckks_ct_deserialize(k->c->ctx, c->ct, buf + CT_HEADER, len - CT_HEADER - 32) : -1;
+    }
+    if (rc < 0) {
+        drop(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+static int f_save(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    const char *path = NULL;
+    *out = he_nil();
+    if (WANT_CT(a[0], "save", &c) < 0 || want_str(a[1], "save", &path) < 0) return -1;
+    uint8_t *buf = NULL;
+    size_t total = 0;
+    if (ct_to_bytes(c, &buf, &total) < 0) return -1;
     /* atomic: a failed save leaves an existing file as it was */
     int rc = he_file_write(path, buf, total, false, "ckks.save");
     he_free(buf);
@@ -1487,26 +1533,11 @@ static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
         }
     }
     fclose(f);
-    uint8_t sum[32];
     cct *c = NULL;
-    if (rc == 0 && (len < CT_HEADER + 32 || memcmp(buf, CT_MAGIC, 8) != 0))
-        rc = he_error("ckks.load: %s is not a ckks ciphertext file", path);
-    if (rc == 0 && get_le(buf + 8, 4) != 1)
-        rc = he_error("ckks.load: %s has format version %llu (this build reads 1)", path,
-                      (unsigned long long)get_le(buf + 8, 4));
     if (rc == 0) {
-        crypto_generichash(sum, 32, buf, len - 32, NULL, 0);
-        if (sodium_memcmp(sum, buf + len - 32, 32) != 0 || get_le(buf + 56, 8) != len - CT_HEADER - 32)
-            rc = he_error("ckks.load: %s is damaged (checksum mismatch)", path);
-    }
-    uint64_t flags = rc == 0 ? get_le(buf + 12, 4) : 0, nv = rc == 0 ? get_le(buf + 16, 8) : 0;
-    if (rc == 0 && (flags > 3 || nv < 1 || nv > he_ckks_ctx_slots(k->c->ctx) || ((flags & 1) && nv != 1)))
-        rc = he_error("ckks.load: %s has a bad header", path);
-    if (rc == 0 && memcmp(buf + 24, k->id, 32) != 0)
-        rc = he_error("ckks.load: %s was encrypted under other keys", path);
-    if (rc == 0) {
-        c = cct_new(k, (int64_t)nv, flags & 1, (flags & 2) != 0);
-        rc = c ? he_ckks_ct_deserialize(k->c->ctx, c->ct, buf + CT_HEADER, len - CT_HEADER - 32) : -1;
+        char what[64 + 1024];
+        snprintf(what, sizeof what, "ckks.load: %.1024s", path);
+        rc = ct_from_bytes(k, buf, len, what, &c);
     }
     he_free(buf);
     return put(c, rc, out);
@@ -1885,3 +1916,99 @@ const native_module he_mod_ckks = {
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
 };
+
+/* --- for other native modules (ckks_values.h) ------------------------------------------------- */
+int ckks_value_context(const ckks_ctx_info *p, he_value *out)
+{
+    he_value a[3] = {he_int(p->n), he_int(p->sbits), he_int(p->depth)};
+    return context(a, out, p->insecure);
+}
+
+int ckks_value_context_info(he_value v, ckks_ctx_info *p)
+{
+    cctx *c = NULL;
+    if (WANT_CTX(v, "context", &c) < 0) return -1;
+    p->n = he_ckks_ctx_n(c->ctx);
+    p->sbits = c->sbits;
+    p->depth = c->depth;
+    p->insecure = c->insecure;
+    he_ckks_ctx_fingerprint(c->ctx, p->fingerprint);
+    return 0;
+}
+
+int ckks_value_keys_context(he_value keys, he_value *ctx)
+{
+    ckeys *k = NULL;
+    if (WANT_KEYS(keys, "keys", &k) < 0) return -1;
+    k->c->obj.rc++;
+    *ctx = he_objv(&k->c->obj);
+    return 0;
+}
+
+int ckks_value_keys_parts(he_value keys, unsigned *parts)
+{
+    ckeys *k = NULL;
+    if (WANT_KEYS(keys, "keys", &k) < 0) return -1;
+    *parts = he_ckks_keys_parts(k->k);
+    return 0;
+}
+
+int ckks_value_keys_bytes(he_value keys, unsigned parts, uint8_t **out, size_t *len)
+{
+    ckeys *k = NULL;
+    if (WANT_KEYS(keys, "keys", &k) < 0) return -1;
+    return he_ckks_keys_serialize(k->k, parts, out, len);
+}
+
+int ckks_value_keys_from(he_value ctx, const uint8_t *buf, size_t len, he_value *out)
+{
+    cctx *c = NULL;
+    if (WANT_CTX(ctx, "keys", &c) < 0) return -1;
+    ckeys *k = ckeys_new(c);
+    int rc = k ? he_ckks_keys_deserialize(k->k, buf, len) : -1;
+    if (rc == 0) rc = ckeys_set_id(k);
+    if (rc < 0) {
+        if (k) he_release(he_objv(&k->obj));
+        return -1;
+    }
+    *out = he_objv(&k->obj);
+    return 0;
+}
+
+int ckks_value_ct_bytes(he_value ct, uint8_t **out, size_t *len)
+{
+    cct *c = NULL;
+    if (WANT_CT(ct, "ciphertext", &c) < 0) return -1;
+    return ct_to_bytes(c, out, len);
+}
+
+int ckks_value_ct_from(he_value keys, const uint8_t *buf, size_t len, const char *what, he_value *out)
+{
+    ckeys *k = NULL;
+    cct *c = NULL;
+    if (WANT_KEYS(keys, "ciphertext", &k) < 0 || ct_from_bytes(k, buf, len, what, &c) < 0) return -1;
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+int ckks_value_batch(he_value *out) { return f_batch(NULL, NULL, 0, out); }
+
+int ckks_value_batch_len(he_value b, int64_t *n)
+{
+    cbatch *bb = NULL;
+    if (WANT_BATCH(b, "batch", &bb) < 0) return -1;
+    *n = bb->n;
+    return 0;
+}
+
+int ckks_value_batch_push(he_value b, he_value ct)
+{
+    he_value a[2] = {b, ct}, out;
+    return f_push(NULL, a, 2, &out);
+}
+
+int ckks_value_batch_get(he_value b, int64_t i, he_value *out)
+{
+    he_value a[2] = {b, he_int(i)};
+    return f_get(NULL, a, 2, out);
+}

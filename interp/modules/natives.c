@@ -11,6 +11,7 @@ extern const native_module he_mod_smpc;
 extern const native_module he_mod_ckks;
 extern const native_module he_mod_nnops;
 extern const native_module he_mod_onnx;
+extern const native_module he_mod_serve;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
@@ -20,5 +21,6 @@ const native_module *const native_modules[] = {
     &he_mod_ckks,
     &he_mod_nnops,
     &he_mod_onnx,
+    &he_mod_serve,
     NULL,
 };

@@ -764,3 +764,9 @@ void net_abort_all(he_smpc_ctx *ctx, const char *why)
     /* keep the caller's message */
     he_error("%s", msg);
 }
+
+/* A CURVE key file of he_smpc_keygen (also the HE service's, runtime/serve/). */
+int he_smpc_key_read(const char *path, char secret_z85[HE_SMPC_KEY_Z85 + 1], char public_z85[HE_SMPC_KEY_Z85 + 1])
+{
+    return key_file_read(path, secret_z85, public_z85);
+}

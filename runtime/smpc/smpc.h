@@ -153,6 +153,10 @@ unsigned he_smpc_refused(const he_smpc_ctx *ctx);
 ** written whole then linked to its name: refused when anything is there)
 ** and returns the public key in Z85. */
 int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]) HE_WARN_UNUSED;
+/* Reads a key file of he_smpc_keygen (refused when others may read it):
+** the secret and the public key in Z85 (wipe the secret after use). */
+int he_smpc_key_read(const char *path, char secret_z85[HE_SMPC_KEY_Z85 + 1],
+                     char public_z85[HE_SMPC_KEY_Z85 + 1]) HE_WARN_UNUSED;
 /* Party file: one line per node, '#' comments:
 **     0 127.0.0.1:5000 <public key, Z85>
 **     1 127.0.0.1:5001 <public key, Z85>

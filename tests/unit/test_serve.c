@@ -1,0 +1,282 @@
+/*
+** test_serve.c: the HE service's protocol (runtime/serve/serve.h): the
+** request decoder against random, truncated and bit-flipped messages
+** (refused or decoded, never read out of bounds: run under ASan by make
+** check SANITIZE=1), and a real server on 127.0.0.1 (a thread, with a
+** test model that echoes its inputs reversed) answering malformed and
+** too-large requests with error replies and then still serving, refusing
+** a key set that holds a secret key before the model's open sees it, and
+** stopping when told.
+*/
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "check.h"
+#include "ckks/ckks.h"
+#include "he.h"
+#include "serve/serve.h"
+#include "smpc/smpc.h"
+
+static int decode_ok(const uint8_t *b, size_t n)
+{
+    he_serve_msg m;
+    int rc = he_serve_decode(b, n, 1000, &m);
+    if (rc == 0) {
+        /* every part lies inside the buffer */
+        for (uint32_t i = 0; i < m.nparts; i++)
+            if (m.part[i] < b || m.part[i] + m.len[i] > b + n) rc = 2;
+        he_serve_msg_free(&m);
+    }
+    return rc;
+}
+
+static void decode_roundtrip(void)
+{
+    const uint8_t a[] = "first", c[] = "third part";
+    const uint8_t *parts[3] = {a, (const uint8_t *)"", c};
+    size_t lens[3] = {5, 0, 10};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK(he_serve_encode(HE_SERVE_QUERY, 77, 9, 3, parts, lens, &buf, &len) == 0, "encode: %s", he_errmsg());
+    he_serve_msg m;
+    CHECK(buf && he_serve_decode(buf, len, 3, &m) == 0, "decode: %s", he_errmsg());
+    if (buf && m.nparts == 3) {
+        CHECK(m.kind == HE_SERVE_QUERY && m.session == 77 && m.request == 9, "header");
+        CHECK(m.len[0] == 5 && memcmp(m.part[0], "first", 5) == 0 && m.len[1] == 0 && m.len[2] == 10, "parts");
+        he_serve_msg_free(&m);
+    } else {
+        CHECK(0, "3 parts expected");
+    }
+    /* a limit of 2 parts refuses it */
+    CHECK(buf && he_serve_decode(buf, len, 2, &m) < 0 && strstr(he_errmsg(), "limit"), "max_parts: %s", he_errmsg());
+    /* every truncation is refused, so is one byte more */
+    int bad = 0;
+    for (size_t k = 0; buf && k < len; k++)
+        if (decode_ok(buf, k) != -1) bad++;
+    CHECK(bad == 0, "%d truncations accepted", bad);
+    uint8_t *more = malloc(len + 1);
+    memcpy(more, buf, len);
+    more[len] = 0;
+    CHECK(decode_ok(more, len + 1) == -1, "a trailing byte accepted");
+    free(more);
+    he_free(buf);
+}
+
+/* Random messages, random headers with random part tables, and bit flips
+** of a valid message: each decodes or is refused, parts always inside. */
+static void decode_fuzz(void)
+{
+    uint8_t b[512];
+    int outside = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t n = randombytes_uniform(sizeof b);
+        randombytes_buf(b, n);
+        if (it % 2 && n >= HE_SERVE_HEADER) { /* a valid header, so that the part table is parsed */
+            memcpy(b, "HESV", 4);
+            b[4] = HE_SERVE_VERSION;
+            b[5] = (uint8_t)(1 + randombytes_uniform(6));
+            b[6] = b[7] = 0;
+            uint32_t np = randombytes_uniform(8);
+            memcpy(b + 24, &np, 4);
+            for (size_t off = HE_SERVE_HEADER; off + 8 <= n && it % 4 == 1; off += 8 + b[off] % 16) {
+                uint64_t l = randombytes_uniform(24);
+                memcpy(b + off, &l, 8);
+            }
+        }
+        if (decode_ok(b, n) == 2) outside++;
+    }
+    const uint8_t *p[2] = {(const uint8_t *)"abc", (const uint8_t *)"defgh"};
+    size_t l[2] = {3, 5};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK(he_serve_encode(HE_SERVE_OPEN, 1, 2, 2, p, l, &buf, &len) == 0, "encode");
+    for (size_t i = 0; buf && i < len * 8; i++) {
+        buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+        if (decode_ok(buf, len) == 2) outside++;
+        buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    he_free(buf);
+    CHECK(outside == 0, "%d decodes pointed outside the message", outside);
+}
+
+/* --- a server in a thread --------------------------------------------------------------- */
+static int opens, closes;
+static void *t_open(void *ud, const uint8_t *keys, size_t len)
+{
+    (void)ud; (void)keys; (void)len;
+    opens++;
+    return &opens;
+}
+static void t_close(void *ud, void *s)
+{
+    (void)ud; (void)s;
+    closes++;
+}
+static int t_query(void *ud, void *session, uint32_t nin, const uint8_t *const *in, const size_t *inlen, uint32_t *nout,
+                   uint8_t ***out, size_t **outlen)
+{
+    (void)ud; (void)session;
+    if (nin == 0) return he_error("test model: no input");
+    uint8_t **o = he_calloc(nin, sizeof *o);
+    size_t *ol = he_calloc(nin, sizeof *ol);
+    for (uint32_t i = 0; i < nin; i++) {
+        ol[i] = inlen[nin - 1 - i];
+        o[i] = he_malloc(ol[i] ? ol[i] : 1);
+        memcpy(o[i], in[nin - 1 - i], ol[i]);
+    }
+    *nout = nin;
+    *out = o;
+    *outlen = ol;
+    return 0;
+}
+
+typedef struct run_arg {
+    he_serve_server *s;
+    he_serve_handler h;
+    volatile sig_atomic_t stop;
+    int rc;
+} run_arg;
+
+static void *run_thread(void *p)
+{
+    run_arg *r = p;
+    r->rc = he_serve_run(r->s, &r->h, 0, &r->stop);
+    return NULL;
+}
+
+static char dir[512];
+
+static int params_answered(he_serve_client *c)
+{
+    he_serve_msg m;
+    uint8_t *buf = NULL;
+    int ok = he_serve_call(c, HE_SERVE_PARAMS, 0, 0, NULL, NULL, &m, &buf) == 0 && m.nparts == 1 &&
+             m.len[0] == 9 && memcmp(m.part[0], "test desc", 9) == 0;
+    he_serve_msg_free(&m);
+    he_free(buf);
+    return ok;
+}
+
+static int refused(he_serve_client *c, const uint8_t *msg, size_t len, const char *why)
+{
+    he_serve_msg m;
+    uint8_t *buf = NULL;
+    int rc = he_serve_call_raw(c, msg, len, &m, &buf);
+    he_serve_msg_free(&m);
+    he_free(buf);
+    return rc < 0 && strstr(he_errmsg(), "the server refused") && (!why || strstr(he_errmsg(), why));
+}
+
+static void server_refuses_and_serves(void)
+{
+    char key[600], pub[HE_SMPC_KEY_Z85 + 1], ep[256];
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    CHECK(he_smpc_keygen(key, pub) == 0, "keygen: %s", he_errmsg());
+    he_serve_limits lim;
+    he_serve_limits_default(&lim);
+    lim.max_msg = 4096;
+    lim.max_sessions = 2;
+    run_arg r = {.h = {.params = "test desc", .open = t_open, .query = t_query, .close = t_close}};
+    r.s = he_serve_server_new("tcp://127.0.0.1:*", key, NULL, &lim);
+    CHECK(r.s != NULL, "server: %s", he_errmsg());
+    if (!r.s) return;
+    CHECK(he_serve_server_endpoint(r.s, ep, sizeof ep) == 0, "endpoint");
+    pthread_t th;
+    pthread_create(&th, NULL, run_thread, &r);
+    he_serve_client *c = he_serve_client_new(ep, pub, NULL, 20000);
+    CHECK(c != NULL, "client: %s", he_errmsg());
+    if (c) {
+        CHECK(params_answered(c), "params: %s", he_errmsg());
+        /* garbage, truncated and too large requests: error replies */
+        uint8_t junk[300];
+        int bad = 0;
+        for (int i = 0; i < 40; i++) {
+            size_t n = randombytes_uniform(sizeof junk) + 1;
+            randombytes_buf(junk, n);
+            if (i % 2) memcpy(junk, "HESV\1\3\0\0", n < 8 ? n : 8);
+            if (!refused(c, junk, n, NULL)) bad++;
+        }
+        CHECK(bad == 0, "%d garbage requests not refused: %s", bad, he_errmsg());
+        const uint8_t *p = (const uint8_t *)"abcd";
+        size_t l = 4;
+        uint8_t *msg = NULL;
+        size_t ml = 0;
+        CHECK(he_serve_encode(HE_SERVE_PARAMS, 0, 5, 1, &p, &l, &msg, &ml) == 0, "encode");
+        CHECK(refused(c, msg, ml - 1, "truncated"), "truncated: %s", he_errmsg());
+        he_free(msg);
+        uint8_t *big = calloc(1, 8192);
+        memcpy(big, "HESV\1\1", 6);
+        CHECK(refused(c, big, 8192, "over the limit"), "too large: %s", he_errmsg());
+        free(big);
+        CHECK(params_answered(c), "still serving after the refusals: %s", he_errmsg());
+
+        /* a key set with a secret key is refused before the model sees it */
+        he_ckks_params cp;
+        memset(&cp, 0, sizeof cp);
+        cp.n = 64;
+        cp.nprimes = 3;
+        cp.bits[0] = cp.bits[1] = cp.bits[2] = 30;
+        cp.scale = 1 << 20;
+        cp.insecure = true;
+        he_ckks_ctx *ctx = he_ckks_ctx_new(&cp);
+        he_ckks_keys *k = ctx ? he_ckks_keys_new(ctx) : NULL;
+        uint8_t *kb = NULL;
+        size_t kl = 0;
+        CHECK(k && he_ckks_keygen(k) == 0 && he_ckks_keygen_relin(k) == 0, "ckks keys");
+        CHECK(k && he_ckks_keys_serialize(k, HE_CKKS_PART_SECRET | HE_CKKS_PART_PUBLIC, &kb, &kl) == 0, "serialize");
+        he_serve_msg m;
+        uint8_t *rb = NULL;
+        const uint8_t *kp = kb;
+        int before = opens;
+        CHECK(kb && he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) < 0 && strstr(he_errmsg(), "secret key"),
+              "secret key set not refused: %s", he_errmsg());
+        CHECK(opens == before, "the model's open saw a secret key set");
+        he_free(kb);
+        /* the public parts open a session; a query is answered; sessions are limited */
+        kb = NULL;
+        CHECK(k && he_ckks_keys_serialize(k, HE_CKKS_PART_PUBLIC, &kb, &kl) == 0, "serialize public");
+        kp = kb;
+        uint64_t sid = 0;
+        if (he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) == 0) {
+            sid = m.session;
+            he_serve_msg_free(&m);
+            he_free(rb);
+        }
+        CHECK(sid != 0 && opens == before + 1, "open: %s", he_errmsg());
+        const uint8_t *q[2] = {(const uint8_t *)"x", (const uint8_t *)"yz"};
+        size_t ql[2] = {1, 2};
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid, 2, q, ql, &m, &rb) == 0 && m.nparts == 2 && m.len[0] == 2 &&
+                  memcmp(m.part[0], "yz", 2) == 0,
+              "query: %s", he_errmsg());
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid ^ 1, 2, q, ql, &m, &rb) < 0 && strstr(he_errmsg(), "no such session"),
+              "a wrong session id: %s", he_errmsg());
+        CHECK(he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) == 0, "second session");
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) < 0 && strstr(he_errmsg(), "limit"),
+              "a third session over max_sessions: %s", he_errmsg());
+        he_free(kb);
+        he_ckks_keys_free(k);
+        he_ckks_ctx_free(ctx);
+        CHECK(params_answered(c), "still serving: %s", he_errmsg());
+    }
+    r.stop = 1;
+    pthread_join(th, NULL);
+    CHECK(r.rc == 0, "run: %s", he_errmsg());
+    CHECK(closes == opens, "%d sessions opened, %d closed at the end", opens, closes);
+    he_serve_client_free(c);
+    he_serve_server_free(r.s);
+}
+
+int main(void)
+{
+    if (he_init() < 0) return 1;
+    if (!check_tmpdir(dir, sizeof dir, "he_serve")) return 1;
+    RUN(decode_roundtrip);
+    RUN(decode_fuzz);
+    RUN(server_refuses_and_serves);
+    return 0;
+}
