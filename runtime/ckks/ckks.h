@@ -281,6 +281,15 @@ int he_ckks_dot_pt(const he_ckks_ctx *ctx, he_ckks_ct *out,
                    const he_ckks_ct *const *cts, const he_ckks_pt *const *pts,
                    size_t n) HE_WARN_UNUSED;
 
+/* --- threads ------------------------------------------------------------------ */
+/* The runtime's kernels (NTTs and key switching per RNS prime, the fused
+** dot per prime, encodings in a matrix-vector product) run on a pool of
+** threads created once; results are bit-for-bit the same for any count.
+** Default: HE_THREADS from the environment, else the online CPUs (at most
+** 16). */
+unsigned he_ckks_threads(void);
+int he_ckks_set_threads(unsigned n) HE_WARN_UNUSED;
+
 /* --- serialization (format above) ------------------------------------------ */
 /* Serializes the given parts (HE_CKKS_PART_* bits, all present in k) into
 ** a he_malloc'd buffer. */
