@@ -997,6 +997,11 @@ static uint32_t step_to_galois(const he_ckks_ctx *c, int step)
     return (uint32_t)ckks_powmod(5, (uint64_t)s, 2ull * c->n);
 }
 
+const ckks_galkey *ckks_rotation_key(const he_ckks_keys *k, int step)
+{
+    return find_gal(k, step_to_galois(k->ctx, step));
+}
+
 static int add_galois(he_ckks_keys *k, uint32_t g)
 {
     const he_ckks_ctx *c = k->ctx;

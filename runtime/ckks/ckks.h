@@ -281,6 +281,31 @@ int he_ckks_dot_pt(const he_ckks_ctx *ctx, he_ckks_ct *out,
                    const he_ckks_ct *const *cts, const he_ckks_pt *const *pts,
                    size_t n) HE_WARN_UNUSED;
 
+/* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
+/* outs[i] = a rotated by steps[i], i < n, sharing one key-switching
+** decomposition of a (hoisting): each step needs its own Galois key (no
+** composition); outs[i] must not be a. Same noise bound as he_ckks_rotate,
+** not bit-identical to it. */
+int he_ckks_rotate_hoisted(const he_ckks_keys *k, he_ckks_ct *const *outs, const he_ckks_ct *a,
+                           const int *steps, size_t n) HE_WARN_UNUSED;
+/* y = W x + bias for a rows x cols matrix W (row-major) and bias (rows, or
+** NULL), by the diagonal method with baby-step giant-step (hoist.c). Layout:
+** x in slots [0, cols) repeated every in_period slots (the power of two at
+** least cols), zeros in between; y in [0, rows) repeated every out_period
+** slots (the power of two at least rows), so products chain. Uses one
+** level (one rescale), about 2 sqrt(min(in, out period)) rotations plus
+** log2(in/out period) when wide, and Galois keys for exactly the steps
+** he_ckks_matvec_steps lists (it returns their count, writing at most max). */
+typedef struct he_ckks_matvec he_ckks_matvec;
+he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *ctx, const double *W, size_t rows,
+                                   size_t cols, const double *bias);
+void he_ckks_matvec_free(he_ckks_matvec *mv);
+unsigned he_ckks_matvec_in_period(const he_ckks_matvec *mv);
+unsigned he_ckks_matvec_out_period(const he_ckks_matvec *mv);
+size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, int *steps, size_t max);
+int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckks_ct *out,
+                         const he_ckks_ct *x) HE_WARN_UNUSED;
+
 /* --- threads ------------------------------------------------------------------ */
 /* The runtime's kernels (NTTs and key switching per RNS prime, the fused
 ** dot per prime, encodings in a matrix-vector product) run on a pool of

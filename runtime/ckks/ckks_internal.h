@@ -227,6 +227,8 @@ static inline size_t ckks_ksk_len(const he_ckks_ctx *c)
     return (size_t)c->L * 2 * c->k * c->n;
 }
 int ckks_galois_perm(const he_ckks_ctx *c, uint32_t g, uint32_t **out);
+/* The Galois key for a rotation by step (mod slots), or NULL. */
+const ckks_galkey *ckks_rotation_key(const he_ckks_keys *k, int step);
 
 /* --- the worker pool (pool.c) ------------------------------------------------
 ** ckks_parallel runs fn(arg, task, worker) for task = 0..ntasks-1 on at
