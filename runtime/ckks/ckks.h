@@ -292,19 +292,26 @@ int he_ckks_rotate_hoisted(const he_ckks_keys *k, he_ckks_ct *const *outs, const
 ** NULL), by the diagonal method with baby-step giant-step (hoist.c). Layout:
 ** x in slots [0, cols) repeated every in_period slots (the power of two at
 ** least cols), zeros in between; y in [0, rows) repeated every out_period
-** slots (the power of two at least rows), so products chain. Uses one
+** slots (the power of two at least rows), so products chain; with fresh, x
+** may instead hold zeros past cols (as encrypted): it is repeated first
+** (log2(slots / in_period) more rotations and keys). Uses one
 ** level (one rescale), about 2 sqrt(min(in, out period)) rotations plus
 ** log2(in/out period) when wide, and Galois keys for exactly the steps
-** he_ckks_matvec_steps lists (it returns their count, writing at most max). */
+** he_ckks_matvec_steps lists (it returns their count, writing at most max).
+** The diagonals are encoded at the scale wscale (0: the last prime of x's
+** level, which keeps the scale through the rescale): scale(y) = scale(x) *
+** wscale / q_last. The rotations run on K x (K = 2^k <= 1024, exact)
+** and the weights are encoded at wscale / K (at least 2^20), which makes the
+** key-switching noise K times smaller against the values. */
 typedef struct he_ckks_matvec he_ckks_matvec;
 he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *ctx, const double *W, size_t rows,
                                    size_t cols, const double *bias);
 void he_ckks_matvec_free(he_ckks_matvec *mv);
 unsigned he_ckks_matvec_in_period(const he_ckks_matvec *mv);
 unsigned he_ckks_matvec_out_period(const he_ckks_matvec *mv);
-size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, int *steps, size_t max);
+size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, bool fresh, int *steps, size_t max);
 int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckks_ct *out,
-                         const he_ckks_ct *x) HE_WARN_UNUSED;
+                         const he_ckks_ct *x, double wscale, bool fresh) HE_WARN_UNUSED;
 
 /* --- threads ------------------------------------------------------------------ */
 /* The runtime's kernels (NTTs and key switching per RNS prime, the fused

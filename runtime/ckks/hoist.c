@@ -31,8 +31,9 @@
 ** the B - 1 baby rotations hoisted, G - 1 giant ones: about 2 sqrt(k)
 ** rotations instead of k, and Galois keys for these steps only
 ** (he_ckks_matvec_steps). The diagonals are kept as doubles (k * d) and
-** encoded per product at the input's level with the scale of its last
-** prime (on the worker pool), so one rescale brings the scale back.
+** encoded per product at the input's level (on the worker pool), by
+** default with the scale of its last prime, so one rescale brings the scale
+** back.
 */
 #include <math.h>
 #include <string.h>
@@ -208,7 +209,7 @@ static bool giant_used(const he_ckks_matvec *mv, unsigned g)
     return false;
 }
 
-size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, int *steps, size_t max)
+size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, bool fresh, int *steps, size_t max)
 {
     size_t n = 0;
     unsigned slots = mv->ctx->slots;
@@ -218,6 +219,8 @@ size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, int *steps, size_t max)
     for (unsigned g = 1; g < mv->G; g++)
         if (giant_used(mv, g)) PUT(g * mv->B);
     for (unsigned s = mv->dout; s < mv->din; s <<= 1) PUT(s);
+    if (fresh)
+        for (unsigned s = mv->din; s < slots; s <<= 1) PUT(slots - s); /* -s */
 #undef PUT
     return n;
 }
@@ -244,7 +247,7 @@ static void enc_task(void *arg, unsigned t, unsigned w)
 }
 
 int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckks_ct *out,
-                         const he_ckks_ct *x)
+                         const he_ckks_ct *x, double wscale, bool fresh)
 {
     const he_ckks_ctx *c = k->ctx;
     if (mv->ctx != c || x->ctx != c || out->ctx != c)
@@ -253,10 +256,10 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
     if (x->nq < 2) return he_error("ckks: matrix-vector product needs a level to spend (ciphertext at level 0)");
     if (out == x) return he_error("ckks: matrix-vector product output aliases its input");
     int steps_buf[1];
-    size_t ns = he_ckks_matvec_steps(mv, steps_buf, 0);
+    size_t ns = he_ckks_matvec_steps(mv, fresh, steps_buf, 0);
     int *steps = he_malloc((ns + 1) * sizeof *steps);
     if (!steps) return -1;
-    he_ckks_matvec_steps(mv, steps, ns);
+    he_ckks_matvec_steps(mv, fresh, steps, ns);
     for (size_t i = 0; i < ns; i++)
         if (!ckks_rotation_key(k, steps[i])) {
             int s = steps[i];
@@ -268,7 +271,29 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
 
     unsigned B = mv->B, G = mv->G, slots = c->slots, width = he_ckks_threads();
     int level = (int)x->nq - 1;
-    double wscale = (double)c->mod[x->nq - 1].q;
+    if (wscale == 0) wscale = (double)c->mod[x->nq - 1].q;
+    if (!(wscale >= 1) || !isfinite(wscale)) return he_error("ckks: bad weight scale %g", wscale);
+    /* rotations add key-switching noise of fixed size: made on K x (exact,
+    ** no level) it is K times smaller against the values, while the weights,
+    ** encoded at wscale / K, keep at least 20 bits */
+    double K = 1;
+    while (K < 1024 && wscale / (2 * K) >= 0x1p20) K *= 2;
+    he_ckks_ct *xk = he_ckks_ct_new(c), *tk = he_ckks_ct_new(c);
+    if (!xk || !tk || he_ckks_mul_int(c, xk, x, (int64_t)K) < 0) {
+        he_ckks_ct_free(xk);
+        he_ckks_ct_free(tk);
+        return -1;
+    }
+    if (fresh) /* repeat x every din slots: log2(slots / din) rotations */
+        for (unsigned s = mv->din; s < c->slots; s <<= 1)
+            if (he_ckks_rotate(k, tk, xk, -(int)s) < 0 || he_ckks_add(c, xk, xk, tk) < 0) {
+                he_ckks_ct_free(xk);
+                he_ckks_ct_free(tk);
+                return -1;
+            }
+    he_ckks_ct_free(tk);
+    x = xk;
+    wscale /= K;
     he_ckks_ct **baby = he_calloc(B, sizeof *baby);
     he_ckks_pt **pts = he_calloc(B, sizeof *pts), **gpts = he_calloc(B, sizeof *gpts);
     const he_ckks_ct **dcts = he_calloc(B, sizeof *dcts);
@@ -332,9 +357,10 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
         }
     }
     if (!have) { /* the zero matrix: x * 0 */
-        if (he_ckks_mul_scalar(c, acc, x, 0.0, 0) < 0) goto done;
+        if (he_ckks_mul_scalar(c, acc, x, 0.0, wscale) < 0) goto done;
     }
     if (he_ckks_rescale(c, out, acc) < 0) goto done;
+    out->scale *= K; /* K x times the weights / K */
     for (unsigned s = mv->dout; s < mv->din; s <<= 1)
         if (he_ckks_rotate(k, rot, out, (int)s) < 0 || he_ckks_add(c, out, out, rot) < 0) goto done;
     if (mv->bias) {
@@ -360,5 +386,6 @@ done:
     he_ckks_ct_free(inner);
     he_ckks_ct_free(rot);
     he_ckks_ct_free(acc);
+    he_ckks_ct_free(xk);
     return rc;
 }

@@ -123,7 +123,7 @@ static void matvec_case(size_t rows, size_t cols, bool with_bias)
     }
     unsigned din = he_ckks_matvec_in_period(mv), dout = he_ckks_matvec_out_period(mv);
     int steps[64];
-    size_t ns = he_ckks_matvec_steps(mv, steps, 64);
+    size_t ns = he_ckks_matvec_steps(mv, false, steps, 64);
     size_t k = din < dout ? din : dout, extra = 0;
     for (unsigned s = dout; s < din; s <<= 1) extra++;
     double root = ceil(sqrt((double)k));
@@ -132,7 +132,7 @@ static void matvec_case(size_t rows, size_t cols, bool with_bias)
     CHECK(he_ckks_keygen_galois(keys, steps, ns, false) == 0, "%s", he_errmsg());
     for (unsigned s = 0; s < slots; s++) xs[s] = s % din < cols ? x[s % din] : 0.0;
     he_ckks_ct *cx = enc(xs), *cy = he_ckks_ct_new(ctx);
-    CHECK(cx && he_ckks_matvec_apply(keys, mv, cy, cx) == 0, "%zu x %zu: %s", rows, cols, he_errmsg());
+    CHECK(cx && he_ckks_matvec_apply(keys, mv, cy, cx, 0, false) == 0, "%zu x %zu: %s", rows, cols, he_errmsg());
     CHECK(he_ckks_ct_level(cy) == he_ckks_ct_level(cx) - 1, "one level spent");
     CHECK(fabs(he_ckks_ct_scale(cy) / he_ckks_ct_scale(cx) - 1) < 1e-9, "scale kept");
     if (!check_failed_ && dec(cy, y) == 0) {
@@ -179,10 +179,10 @@ static void test_matvec_refusals(void)
     double x[512] = {0};
     he_ckks_ct *cx = enc(x), *cy = he_ckks_ct_new(ctx);
     CHECK(k2 && he_ckks_keygen(k2) == 0, "%s", he_errmsg());
-    CHECK(he_ckks_matvec_apply(k2, mv, cy, cx) < 0 && strstr(he_errmsg(), "Galois key"),
+    CHECK(he_ckks_matvec_apply(k2, mv, cy, cx, 0, false) < 0 && strstr(he_errmsg(), "Galois key"),
           "missing keys named: %s", he_errmsg());
     CHECK(he_ckks_mod_down(ctx, cx, cx, 0) == 0, "%s", he_errmsg());
-    CHECK(he_ckks_matvec_apply(keys, mv, cy, cx) < 0 && strstr(he_errmsg(), "level"),
+    CHECK(he_ckks_matvec_apply(keys, mv, cy, cx, 0, false) < 0 && strstr(he_errmsg(), "level"),
           "level 0 refused: %s", he_errmsg());
     he_ckks_keys_free(k2);
     he_ckks_ct_free(cx);
@@ -199,7 +199,7 @@ static void test_threads_identical(void)
     for (size_t i = 0; i < 64 * 48; i++) W[i] = urand();
     he_ckks_matvec *mv = he_ckks_matvec_new(ctx, W, 48, 64, x);
     int steps[64];
-    size_t ns = he_ckks_matvec_steps(mv, steps, 64);
+    size_t ns = he_ckks_matvec_steps(mv, false, steps, 64);
     CHECK(he_ckks_keygen_galois(keys, steps, ns, false) == 0, "%s", he_errmsg());
     he_ckks_ct *a = enc(x), *r[3][5];
     static const unsigned counts[3] = {1, 2, 3};
@@ -215,7 +215,7 @@ static void test_threads_identical(void)
               he_ckks_rotate_hoisted(keys, h, a, hs, 2) == 0 &&
               he_ckks_dot_scalar(ctx, r[t][4], dc, w, 2, 0) == 0, "%s", he_errmsg());
         he_ckks_ct *m = he_ckks_ct_new(ctx);
-        CHECK(he_ckks_matvec_apply(keys, mv, m, a) == 0, "%s", he_errmsg());
+        CHECK(he_ckks_matvec_apply(keys, mv, m, a, 0, false) == 0, "%s", he_errmsg());
         if (t > 0) {
             for (int j = 0; j < 5; j++)
                 CHECK(same_data(r[0][j], r[t][j]), "result %d differs with %u threads", j, counts[t]);
