@@ -1349,6 +1349,22 @@ static int tensor_doubles(he_value v, const char *fn, const char *what, int ndim
     return 0;
 }
 
+/* The last few matrices' runtime objects, found again by content (a copy of
+** W and b is compared), so that a server applying the same layers to image
+** after image keeps their diagonals and encoded coefficients (the runtime
+** caches them per object). Owned here; reachable until exit. */
+#define MV_CACHE 4
+static struct mv_entry {
+    const he_ckks_ctx *ctx;
+    uint8_t fp[32]; /* with ctx: a context freed and another made at its address is told apart */
+    int64_t rows, cols;
+    bool has_bias;
+    double *w; /* rows * cols, then rows of bias when has_bias */
+    he_ckks_matvec *mv;
+    unsigned long used;
+} mv_cache[MV_CACHE];
+static unsigned long mv_clock;
+
 static he_ckks_matvec *matvec_of(const he_ckks_ctx *ctx, he_value w, he_value *bias, const char *fn, int64_t *rows,
                                  int64_t *cols)
 {
@@ -1360,13 +1376,45 @@ static he_ckks_matvec *matvec_of(const he_ckks_ctx *ctx, he_value w, he_value *b
         return NULL;
     }
     he_ckks_matvec *mv = NULL;
-    if (bias && bn != *rows)
+    size_t rc = (size_t)(*rows * *cols);
+    if (bias && bn != *rows) {
         he_error("ckks.%s: a bias of %lld for a matrix of %lld rows", fn, (long long)bn, (long long)*rows);
-    else if (*rows > (int64_t)he_ckks_ctx_slots(ctx) || *cols > (int64_t)he_ckks_ctx_slots(ctx))
+    } else if (*rows > (int64_t)he_ckks_ctx_slots(ctx) || *cols > (int64_t)he_ckks_ctx_slots(ctx)) {
         he_error("ckks.%s: a %lld x %lld matrix does not fit the %u slots", fn, (long long)*rows, (long long)*cols,
                  he_ckks_ctx_slots(ctx));
-    else
-        mv = he_ckks_matvec_new(ctx, W, (size_t)*rows, (size_t)*cols, b);
+    } else {
+        struct mv_entry *e = NULL, *old = &mv_cache[0];
+        uint8_t fp[32];
+        he_ckks_ctx_fingerprint(ctx, fp);
+        for (int i = 0; i < MV_CACHE; i++) {
+            struct mv_entry *x = &mv_cache[i];
+            if (x->used < old->used) old = x;
+            if (x->mv && x->ctx == ctx && memcmp(x->fp, fp, sizeof fp) == 0 && x->rows == *rows && x->cols == *cols && x->has_bias == (b != NULL) &&
+                memcmp(x->w, W, rc * sizeof *W) == 0 && (!b || memcmp(x->w + rc, b, (size_t)bn * sizeof *b) == 0))
+                e = x;
+        }
+        if (e) {
+            mv = e->mv;
+        } else {
+            mv = he_ckks_matvec_new(ctx, W, (size_t)*rows, (size_t)*cols, b);
+            double *copy = mv ? malloc(sizeof(double) * (rc + (size_t)bn)) : NULL;
+            if (copy) { /* replaces the least recently used entry */
+                memcpy(copy, W, rc * sizeof *W);
+                if (b) memcpy(copy + rc, b, (size_t)bn * sizeof *b);
+                he_ckks_matvec_free(old->mv);
+                free(old->w);
+                *old = (struct mv_entry){.ctx = ctx, .rows = *rows, .cols = *cols, .has_bias = b != NULL, .w = copy,
+                                         .mv = mv};
+                memcpy(old->fp, fp, sizeof fp);
+                e = old;
+            } else if (mv) {
+                he_ckks_matvec_free(mv);
+                mv = NULL;
+                he_error("out of memory");
+            }
+        }
+        if (e) e->used = ++mv_clock;
+    }
     free(W);
     free(b);
     return mv;
@@ -1422,7 +1470,6 @@ static int f_matvec_steps(he_vm *vm, he_value *a, int n, he_value *out)
     he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &m);
     int *st = malloc(sizeof(int) * (size_t)(m + 1));
     if (!t || !st) {
-        he_ckks_matvec_free(mv);
         free(st);
         if (t) he_release(he_objv(&t->obj));
         return he_error("out of memory");
@@ -1430,7 +1477,6 @@ static int f_matvec_steps(he_vm *vm, he_value *a, int n, he_value *out)
     he_ckks_matvec_steps(mv, fresh, st, (size_t)m);
     for (int64_t i = 0; i < m; i++) t->data.i[i] = st[i];
     free(st);
-    he_ckks_matvec_free(mv);
     *out = he_objv(&t->obj);
     return 0;
 }
@@ -1483,7 +1529,6 @@ static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
     if (rc < 0 && strstr(he_errmsg(), "Galois key"))
         rc = he_error("ckks.matvec: %s: make the keys with ckks.keygen(ctx, ckks.matvec_steps(ctx, W%s))", he_errmsg(),
                       fresh ? ", true" : "");
-    he_ckks_matvec_free(mv);
     return put(r, rc, out);
 }
 

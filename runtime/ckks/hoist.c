@@ -116,6 +116,12 @@ struct he_ckks_matvec {
     double *diag;   /* nd * d: diagonal gB + b rotated by -gB */
     bool *nz;       /* nd: the diagonal has a nonzero entry */
     double *bias;   /* dout, or NULL */
+    /* the diagonals' integer coefficients (N per diagonal, NULL where the
+    ** diagonal is zero) at the scale cscale: made by the first product and
+    ** reused while the scale is the same (see enc_task) */
+    int64_t *coef;
+    double cscale;
+    bool coef_ok; /* coef holds the diagonals at cscale */
 };
 
 static unsigned pow2_at_least(size_t v)
@@ -189,6 +195,7 @@ void he_ckks_matvec_free(he_ckks_matvec *mv)
     he_free(mv->diag);
     he_free(mv->nz);
     he_free(mv->bias);
+    he_free(mv->coef);
     he_free(mv);
 }
 
@@ -230,20 +237,88 @@ typedef struct enc_job {
     he_ckks_pt **pts;
     const unsigned *idx;  /* diagonal of each plaintext */
     double *vals;         /* slots per worker */
+    he_ckks_pt **tmp;     /* a level-0 plaintext per worker */
     int level;
     double scale;
+    bool cached;          /* mv->coef holds the coefficients at scale */
     int failed;
 } enc_job;
 
+/* Plaintext t of a giant step: diagonal idx[t] at the level and scale.
+** From the cached integer coefficients when there (residues and an NTT per
+** prime); otherwise encoded, and its coefficients kept for the next time
+** (exact: encoded at level 0 and centered, which needs them below q_0 / 2,
+** checked before the cache is used). */
 static void enc_task(void *arg, unsigned t, unsigned w)
 {
     enc_job *J = arg;
-    const he_ckks_matvec *mv = J->mv;
-    unsigned slots = mv->ctx->slots, d = mv->d;
-    double *v = J->vals + (size_t)w * slots;
-    const double *u = mv->diag + (size_t)J->idx[t] * d;
-    for (unsigned s = 0; s < slots; s++) v[s] = u[s % d];
-    if (he_ckks_encode(mv->ctx, J->pts[t], v, slots, J->level, J->scale) < 0) J->failed = 1;
+    he_ckks_matvec *mv = (he_ckks_matvec *)J->mv;
+    const he_ckks_ctx *c = mv->ctx;
+    unsigned slots = c->slots, d = mv->d, n = c->n, nq = (unsigned)J->level + 1;
+    int64_t *coef = mv->coef ? mv->coef + (size_t)J->idx[t] * n : NULL;
+    he_ckks_pt *pt = J->pts[t];
+    if (!J->cached) {
+        double *v = J->vals + (size_t)w * slots;
+        const double *u = mv->diag + (size_t)J->idx[t] * d;
+        for (unsigned s = 0; s < slots; s++) v[s] = u[s % d];
+        if (!coef) {
+            if (he_ckks_encode(c, pt, v, slots, J->level, J->scale) < 0) J->failed = 1;
+            return;
+        }
+        he_ckks_pt *p0 = J->tmp[w];
+        if (he_ckks_encode(c, p0, v, slots, 0, J->scale) < 0) {
+            J->failed = 1;
+            return;
+        }
+        uint64_t q0 = c->mod[0].q;
+        ckks_intt(p0->data, &c->mod[0], n);
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t r = p0->data[i];
+            coef[i] = r > q0 / 2 ? (int64_t)r - (int64_t)q0 : (int64_t)r;
+        }
+    }
+    size_t need = (size_t)nq * n;
+    if (pt->cap < need) {
+        uint64_t *data = he_malloc(need * sizeof *data);
+        if (!data) {
+            J->failed = 1;
+            return;
+        }
+        he_free(pt->data);
+        pt->data = data;
+        pt->cap = need;
+    }
+    pt->nq = nq;
+    pt->scale = J->scale;
+    for (unsigned i = 0; i < nq; i++) {
+        const ckks_mod *m = &c->mod[i];
+        uint64_t *o = pt->data + (size_t)i * n;
+        for (unsigned j = 0; j < n; j++) {
+            int64_t x = coef[j];
+            uint64_t r = ckks_red64((uint64_t)(x < 0 ? -x : x), m);
+            o[j] = x < 0 && r ? m->q - r : r;
+        }
+        ckks_ntt(o, m, n);
+    }
+}
+
+/* Whether the diagonals' coefficients at scale fit the exact level-0
+** encoding (every coefficient is at most max |value| * scale) and the
+** cache's memory (N words per nonzero diagonal, at most 2^27 bytes). */
+static bool coef_cacheable(he_ckks_matvec *mv, double scale)
+{
+    const he_ckks_ctx *c = mv->ctx;
+    double top = 0;
+    size_t nz = 0;
+    for (unsigned i = 0; i < mv->nd; i++) {
+        if (!mv->nz[i]) continue;
+        nz++;
+        for (unsigned j = 0; j < mv->d; j++) top = fmax(top, fabs(mv->diag[(size_t)i * mv->d + j]));
+    }
+    if (!(top * scale * 4 < (double)c->mod[0].q / 2)) return false;
+    if (nz * c->n * sizeof(int64_t) > ((size_t)1 << 27)) return false;
+    if (!mv->coef) mv->coef = he_malloc((size_t)mv->nd * c->n * sizeof *mv->coef);
+    return mv->coef != NULL;
 }
 
 int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckks_ct *out,
@@ -301,7 +376,19 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
     int *bsteps = he_calloc(B, sizeof *bsteps);
     double *vals = he_malloc((size_t)width * slots * sizeof *vals);
     he_ckks_ct *inner = he_ckks_ct_new(c), *rot = he_ckks_ct_new(c), *acc = he_ckks_ct_new(c);
+    he_ckks_matvec *mvw = (he_ckks_matvec *)mv; /* the coefficient cache */
+    bool cached = mvw->coef_ok && mvw->cscale == wscale;
+    if (!cached) {
+        mvw->coef_ok = false;
+        if (!coef_cacheable(mvw, wscale)) {
+            he_free(mvw->coef);
+            mvw->coef = NULL;
+        }
+    }
+    he_ckks_pt *tmp[CKKS_MAX_THREADS] = {0};
     int rc = -1;
+    for (unsigned w = 0; w < width && !cached && mvw->coef; w++)
+        if (!(tmp[w] = he_ckks_pt_new(c))) goto done;
     if (!baby || !pts || !gpts || !dcts || !idx || !bsteps || !vals || !inner || !rot || !acc) goto done;
     /* baby steps: rotations of x by b, hoisted */
     he_ckks_ct **bouts = he_calloc(B, sizeof *bouts);
@@ -336,7 +423,8 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
             gpts[m++] = pts[b];
         }
         if (m == 0) continue;
-        enc_job J = {.mv = mv, .pts = gpts, .idx = idx, .vals = vals, .level = level, .scale = wscale};
+        enc_job J = {.mv = mv, .pts = gpts, .idx = idx, .vals = vals, .tmp = tmp, .level = level,
+                     .scale = wscale, .cached = cached};
         ckks_parallel(m, width, enc_task, &J);
         if (J.failed) { /* again here, for the error message in this thread */
             J.failed = 0;
@@ -355,6 +443,10 @@ int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckk
         } else if (he_ckks_add(c, acc, acc, term) < 0) {
             goto done;
         }
+    }
+    if (mvw->coef) {
+        mvw->coef_ok = true;
+        mvw->cscale = wscale;
     }
     if (!have) { /* the zero matrix: x * 0 */
         if (he_ckks_mul_scalar(c, acc, x, 0.0, wscale) < 0) goto done;
@@ -387,5 +479,6 @@ done:
     he_ckks_ct_free(rot);
     he_ckks_ct_free(acc);
     he_ckks_ct_free(xk);
+    for (unsigned w = 0; w < CKKS_MAX_THREADS; w++) he_ckks_pt_free(tmp[w]);
     return rc;
 }
