@@ -306,6 +306,15 @@ int he_ckks_rotate_hoisted(const he_ckks_keys *k, he_ckks_ct *const *outs, const
 typedef struct he_ckks_matvec he_ckks_matvec;
 he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *ctx, const double *W, size_t rows,
                                    size_t cols, const double *bias);
+/* The same product given by its nonzero diagonals (a sparse matrix, e.g. a
+** convolution laid out so that each kernel tap is one shift): for r < k,
+** out[j] += D[r * period + j] * x[(j + offsets[r]) mod period], j < period,
+** plus bias[j] (period values, or NULL); x and the result repeat every
+** period slots (a power of two). Costs one encoding per distinct offset and
+** about as many rotations as distinct baby and giant steps. */
+he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *ctx, unsigned period,
+                                             const int *offsets, const double *D, size_t k,
+                                             const double *bias);
 void he_ckks_matvec_free(he_ckks_matvec *mv);
 unsigned he_ckks_matvec_in_period(const he_ckks_matvec *mv);
 unsigned he_ckks_matvec_out_period(const he_ckks_matvec *mv);

@@ -113,8 +113,10 @@ struct he_ckks_matvec {
     const he_ckks_ctx *ctx;
     size_t rows, cols;
     unsigned din, dout, d, nd, B, G;
-    double *diag;   /* nd * d: diagonal gB + b rotated by -gB */
+    double *diag;   /* nnz * d: the nonzero diagonals, gB + b rotated by -gB */
     bool *nz;       /* nd: the diagonal has a nonzero entry */
+    unsigned *at;   /* nd: where a nonzero diagonal is in diag (and coef) */
+    unsigned nnz;
     double *bias;   /* dout, or NULL */
     /* the diagonals' integer coefficients (N per diagonal, NULL where the
     ** diagonal is zero) at the scale cscale: made by the first product and
@@ -161,8 +163,9 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t
     size_t d = mv->d;
     mv->diag = he_calloc((size_t)mv->nd * d, sizeof *mv->diag);
     mv->nz = he_calloc(mv->nd, sizeof *mv->nz);
+    mv->at = he_calloc(mv->nd, sizeof *mv->at);
     if (bias) mv->bias = he_calloc(mv->dout, sizeof *mv->bias);
-    if (!mv->diag || !mv->nz || (bias && !mv->bias)) {
+    if (!mv->diag || !mv->nz || !mv->at || (bias && !mv->bias)) {
         he_ckks_matvec_free(mv);
         return NULL;
     }
@@ -177,6 +180,12 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t
             if (v != 0) mv->nz[i] = true;
         }
     }
+    /* keep the nonzero diagonals only */
+    for (unsigned i = 0; i < mv->nd; i++)
+        if (mv->nz[i]) {
+            if (mv->nnz != i) memcpy(mv->diag + (size_t)mv->nnz * d, mv->diag + (size_t)i * d, d * sizeof *mv->diag);
+            mv->at[i] = mv->nnz++;
+        }
     if (bias)
         for (size_t j = 0; j < mv->dout; j++) {
             if (j < rows && !isfinite(bias[j])) {
@@ -189,11 +198,66 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t
     return mv;
 }
 
+he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *c, unsigned period, const int *offsets,
+                                             const double *D, size_t k, const double *bias)
+{
+    if (!c || (!offsets && k) || (!D && k)) he_misuse("he_ckks_matvec_new_diagonals: NULL argument");
+    if (period < 1 || period > c->slots || (period & (period - 1)) != 0 || k == 0 || k > period) {
+        he_error("ckks: %zu diagonals of period %u (a power of two up to %u slots, 1 to period diagonals)", k,
+                 period, c->slots);
+        return NULL;
+    }
+    for (size_t i = 0; i < k * period; i++)
+        if (!isfinite(D[i])) {
+            he_error("ckks: diagonal entry %zu is not finite", i);
+            return NULL;
+        }
+    he_ckks_matvec *mv = he_calloc(1, sizeof *mv);
+    if (!mv) return NULL;
+    mv->ctx = c;
+    mv->rows = mv->cols = period;
+    mv->din = mv->dout = mv->d = mv->nd = period;
+    unsigned lg = 0;
+    while ((1u << lg) < period) lg++;
+    mv->B = 1u << ((lg + 1) / 2);
+    mv->G = (period + mv->B - 1) / mv->B;
+    mv->nz = he_calloc(period, sizeof *mv->nz);
+    mv->at = he_calloc(period, sizeof *mv->at);
+    mv->diag = he_calloc(k * period, sizeof *mv->diag);
+    if (bias) mv->bias = he_calloc(period, sizeof *mv->bias);
+    if (!mv->nz || !mv->at || !mv->diag || (bias && !mv->bias)) {
+        he_ckks_matvec_free(mv);
+        return NULL;
+    }
+    for (size_t r = 0; r < k; r++) {
+        long o = offsets[r] % (long)period;
+        unsigned i = (unsigned)(o < 0 ? o + period : o);
+        if (!mv->nz[i]) {
+            mv->nz[i] = true;
+            mv->at[i] = mv->nnz++;
+        }
+        size_t rot = (size_t)(i / mv->B) * mv->B;
+        double *u = mv->diag + (size_t)mv->at[i] * period;
+        for (size_t j = 0; j < period; j++) u[(j + rot) % period] += D[r * period + j];
+    }
+    if (bias)
+        for (size_t j = 0; j < period; j++) {
+            if (!isfinite(bias[j])) {
+                he_error("ckks: bias entry %zu is not finite", j);
+                he_ckks_matvec_free(mv);
+                return NULL;
+            }
+            mv->bias[j] = bias[j];
+        }
+    return mv;
+}
+
 void he_ckks_matvec_free(he_ckks_matvec *mv)
 {
     if (!mv) return;
     he_free(mv->diag);
     he_free(mv->nz);
+    he_free(mv->at);
     he_free(mv->bias);
     he_free(mv->coef);
     he_free(mv);
@@ -255,11 +319,11 @@ static void enc_task(void *arg, unsigned t, unsigned w)
     he_ckks_matvec *mv = (he_ckks_matvec *)J->mv;
     const he_ckks_ctx *c = mv->ctx;
     unsigned slots = c->slots, d = mv->d, n = c->n, nq = (unsigned)J->level + 1;
-    int64_t *coef = mv->coef ? mv->coef + (size_t)J->idx[t] * n : NULL;
+    int64_t *coef = mv->coef ? mv->coef + (size_t)mv->at[J->idx[t]] * n : NULL;
     he_ckks_pt *pt = J->pts[t];
     if (!J->cached) {
         double *v = J->vals + (size_t)w * slots;
-        const double *u = mv->diag + (size_t)J->idx[t] * d;
+        const double *u = mv->diag + (size_t)mv->at[J->idx[t]] * d;
         for (unsigned s = 0; s < slots; s++) v[s] = u[s % d];
         if (!coef) {
             if (he_ckks_encode(c, pt, v, slots, J->level, J->scale) < 0) J->failed = 1;
@@ -313,11 +377,11 @@ static bool coef_cacheable(he_ckks_matvec *mv, double scale)
     for (unsigned i = 0; i < mv->nd; i++) {
         if (!mv->nz[i]) continue;
         nz++;
-        for (unsigned j = 0; j < mv->d; j++) top = fmax(top, fabs(mv->diag[(size_t)i * mv->d + j]));
+        for (unsigned j = 0; j < mv->d; j++) top = fmax(top, fabs(mv->diag[(size_t)mv->at[i] * mv->d + j]));
     }
     if (!(top * scale * 4 < (double)c->mod[0].q / 2)) return false;
     if (nz * c->n * sizeof(int64_t) > ((size_t)1 << 27)) return false;
-    if (!mv->coef) mv->coef = he_malloc((size_t)mv->nd * c->n * sizeof *mv->coef);
+    if (!mv->coef) mv->coef = he_malloc((size_t)mv->nnz * c->n * sizeof *mv->coef);
     return mv->coef != NULL;
 }
 

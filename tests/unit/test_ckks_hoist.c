@@ -166,6 +166,45 @@ static void test_matvec_shapes(void)
     matvec_case(512, 512, true);  /* every slot */
 }
 
+/* A matrix given by sparse diagonals (repeated offsets add up), period 64,
+** against out[j] = sum_r D[r][j] x[(j + o_r) mod 64] + bias[j]. */
+static void test_matvec_diagonals(void)
+{
+    enum { P = 64, R = 6 };
+    static const int offs[R] = {0, 3, -5, 17, 3, 60};
+    double D[R * P], bias[P], x[P], xs[512], y[512];
+    for (int i = 0; i < R * P; i++) D[i] = urand();
+    for (int i = 0; i < P; i++) {
+        bias[i] = urand();
+        x[i] = urand();
+    }
+    he_ckks_matvec *mv = he_ckks_matvec_new_diagonals(ctx, P, offs, D, R, bias);
+    CHECK(mv != NULL, "%s", he_errmsg());
+    if (!mv) return;
+    int steps[64];
+    size_t ns = he_ckks_matvec_steps(mv, false, steps, 64);
+    CHECK(ns <= 8, "%zu rotation steps for 5 distinct offsets", ns);
+    CHECK(he_ckks_keygen_galois(keys, steps, ns, false) == 0, "%s", he_errmsg());
+    for (unsigned s = 0; s < slots; s++) xs[s] = x[s % P];
+    he_ckks_ct *cx = enc(xs), *cy = he_ckks_ct_new(ctx);
+    CHECK(cx && he_ckks_matvec_apply(keys, mv, cy, cx, 0, false) == 0, "%s", he_errmsg());
+    if (!check_failed_ && dec(cy, y) == 0) {
+        double e = 0;
+        for (unsigned s = 0; s < slots; s++) {
+            unsigned j = s % P;
+            double want = bias[j];
+            for (int r = 0; r < R; r++) want += D[r * P + j] * x[(j + (unsigned)(offs[r] + P)) % P];
+            e = fmax(e, fabs(y[s] - want));
+        }
+        CHECK(e < E_MV, "error %g", e);
+    }
+    CHECK(he_ckks_matvec_new_diagonals(ctx, 48, offs, D, R, NULL) == NULL && strstr(he_errmsg(), "power of two"),
+          "period 48 refused: %s", he_errmsg());
+    he_ckks_ct_free(cx);
+    he_ckks_ct_free(cy);
+    he_ckks_matvec_free(mv);
+}
+
 static void test_matvec_refusals(void)
 {
     double W[4] = {1, 2, 3, 4};
@@ -253,6 +292,7 @@ int main(void)
     RUN(test_hoisted_vs_plain);
     RUN(test_hoisted_refusals);
     RUN(test_matvec_shapes);
+    RUN(test_matvec_diagonals);
     RUN(test_matvec_refusals);
     RUN(test_threads_identical);
     he_ckks_keys_free(keys);
