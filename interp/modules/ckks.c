@@ -1532,6 +1532,106 @@ static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
     return put(r, rc, out);
 }
 
+/* The offsets (int[k]) and diagonals (float[k, period]) of a sparse matrix
+** as a runtime object (he_ckks_matvec_new_diagonals). */
+static he_ckks_matvec *diagonals_of(const he_ckks_ctx *ctx, he_value ov, he_value dv, he_value *bias, const char *fn,
+                                    int64_t *period)
+{
+    if (!he_is_tensor(ov) || he_as_tensor(ov)->dtype != HE_DT_INT || he_as_tensor(ov)->ndim != 1)
+        return he_error("ckks.%s: the offsets must be an int[k], got %s", fn, he_typename(ov)), NULL;
+    he_tensor *o = he_as_tensor(ov);
+    double *D = NULL, *b = NULL;
+    int64_t k = 0, bn = 0;
+    if (tensor_doubles(dv, fn, "the diagonals", 2, &D, &k, period) < 0) return NULL;
+    he_ckks_matvec *mv = NULL;
+    int *offs = malloc(sizeof(int) * (size_t)(k + 1));
+    if (!offs) he_error("out of memory");
+    else if (o->shape[0] != k)
+        he_error("ckks.%s: %lld offsets for %lld diagonals", fn, (long long)o->shape[0], (long long)k);
+    else if (bias && tensor_doubles(*bias, fn, "the bias", 1, &b, NULL, &bn) < 0)
+        ;
+    else if (bias && bn != *period)
+        he_error("ckks.%s: a bias of %lld for diagonals of %lld", fn, (long long)bn, (long long)*period);
+    else {
+        for (int64_t i = 0; i < k; i++) offs[i] = (int)(o->data.i[i] % (*period > 0 ? *period : 1));
+        if (*period > (int64_t)he_ckks_ctx_slots(ctx))
+            he_error("ckks.%s: diagonals of %lld do not fit the %u slots", fn, (long long)*period,
+                     he_ckks_ctx_slots(ctx));
+        else
+            mv = he_ckks_matvec_new_diagonals(ctx, (unsigned)*period, offs, D, (size_t)k, b);
+    }
+    free(offs);
+    free(D);
+    free(b);
+    return mv;
+}
+
+static int f_diagonals_steps(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "diagonals_steps", &c) < 0) return -1;
+    int64_t period;
+    he_ckks_matvec *mv = diagonals_of(c->ctx, a[1], a[2], NULL, "diagonals_steps", &period);
+    if (!mv) return -1;
+    int64_t m = (int64_t)he_ckks_matvec_steps(mv, false, NULL, 0);
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &m);
+    int *st = malloc(sizeof(int) * (size_t)(m + 1));
+    if (t && st) {
+        he_ckks_matvec_steps(mv, false, st, (size_t)m);
+        for (int64_t i = 0; i < m; i++) t->data.i[i] = st[i];
+    }
+    free(st);
+    he_ckks_matvec_free(mv);
+    if (!t || !st) {
+        if (t) he_release(he_objv(&t->obj));
+        return he_error("out of memory");
+    }
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* y[j] = sum_r D[r, j] c[(j + offsets[r]) mod p] (+ b[j]), p = D's columns:
+** c must repeat every p slots or a divisor of p (encrypt_tiled, a matvec
+** result); the result has length p and repeats every p slots. One level. */
+static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cct *c = NULL;
+    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec_diagonals inside the planned function");
+    if (WANT_CT(a[0], "matvec_diagonals", &c) < 0) return -1;
+    const he_ckks_ctx *ctx = ctx_of(c);
+    int64_t period;
+    he_ckks_matvec *mv = diagonals_of(ctx, a[1], a[2], n > 3 ? &a[3] : NULL, "matvec_diagonals", &period);
+    if (!mv) return -1;
+    int rc = 0;
+    if (!(c->period && period % c->period == 0))
+        rc = he_error("ckks.matvec_diagonals: the vector must repeat every %lld slots or a divisor of it "
+                      "(ckks.encrypt_tiled, a matvec result)", (long long)period);
+    int l = he_ckks_ct_level(c->ct);
+    if (rc == 0 && l == 0) rc = exhausted(c->keys->c, "a matrix-vector product at level 0");
+    cct *r = rc == 0 ? cct_new(c->keys, period, false, false) : NULL;
+    if (rc == 0 && !r) rc = -1;
+    if (rc == 0) {
+        double res, ws = factor_scale(c->keys->c, l, he_ckks_ct_scale(c->ct), &res);
+        rc = he_ckks_matvec_apply(c->keys->k, mv, r->ct, c->ct, ws, false);
+        if (rc == 0) {
+            he_ckks_ct_set_scale(r->ct, res);
+            r->period = period;
+            long steps_n = (long)he_ckks_matvec_steps(mv, false, NULL, 0);
+            ckks_real_counts.rotations += steps_n;
+            ckks_real_counts.keyswitches += steps_n;
+            ckks_real_counts.plain_products++;
+            ckks_real_counts.rescales++;
+        }
+    }
+    if (rc < 0 && strstr(he_errmsg(), "Galois key"))
+        rc = he_error("ckks.matvec_diagonals: %s: make the keys with ckks.keygen(ctx, ckks.diagonals_steps(ctx, "
+                      "offsets, D))", he_errmsg());
+    he_ckks_matvec_free(mv);
+    return put(r, rc, out);
+}
+
 /* threads(): the runtime's thread count; threads(n) sets it (results are the
 ** same for any count). */
 static int f_threads(he_vm *vm, he_value *a, int n, he_value *out)
@@ -1866,6 +1966,32 @@ static type *r_threads(checker *c, node *call, node **a, type **t, int n)
     return ty_int;
 }
 
+static type *r_matvec_diagonals(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+             "the offsets (an int tensor)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && (t[2]->rank == 2 || t[2]->rank < 0),
+             "the diagonals (a 2-D number tensor)");
+    if (n > 3)
+        mod_need(c, a[3], t[3], t[3]->kind == T_TENSOR && t[3]->elem != T_BOOL && t[3]->rank <= 1,
+                 "the bias (a 1-D number tensor)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_diagonals_steps(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+             "the offsets (an int tensor)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && (t[2]->rank == 2 || t[2]->rank < 0),
+             "the diagonals (a 2-D number tensor)");
+    int64_t d = DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
 static type *r_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2093,6 +2219,11 @@ static const builtin fns[] = {
     {"matvec_steps", NULL, 2, 3, f_matvec_steps, r_matvec_steps,
      "matvec_steps(ctx, W [, fresh]): the rotation steps matvec needs for W (fresh: also those that repeat a fresh "
      "input), for keygen"},
+    {"matvec_diagonals", NULL, 3, 4, f_matvec_diagonals, r_matvec_diagonals,
+     "matvec_diagonals(c, offsets, D [, b]): y[j] = sum_r D[r, j] c[(j + offsets[r]) mod p] + b[j], p = D's columns "
+     "(a sparse matrix by its diagonals; one level)"},
+    {"diagonals_steps", NULL, 3, 3, f_diagonals_steps, r_diagonals_steps,
+     "diagonals_steps(ctx, offsets, D): the rotation steps matvec_diagonals needs, for keygen"},
     {"threads", NULL, 0, 1, f_threads, r_threads,
      "threads([n]): the runtime's thread count (HE_THREADS, default the cores); threads(n) sets it"},
 };
