@@ -240,6 +240,8 @@ typedef struct cct {
     int64_t n;      /* length of the vector (1 for a scalar) */
     bool scalar;    /* the value is in every slot */
     bool clean;     /* a vector whose slots from n on are zero */
+    int64_t period; /* slots repeat every period slots (a ckks.matvec result;
+                    ** 1: a scalar); 0: not known to */
 } cct;
 
 static const he_type cct_type;
@@ -285,6 +287,7 @@ static cct *cct_new(ckeys *k, int64_t n, bool scalar, bool clean)
     c->n = n;
     c->scalar = scalar;
     c->clean = clean && !scalar;
+    c->period = scalar ? 1 : 0;
     c->ct = he_ckks_ct_new(k->c->ctx);
     if (!c->ct) {
         cct_free(&c->obj);
@@ -451,6 +454,13 @@ static double eff_scale(const cct *c)
 }
 
 /* --- arithmetic ------------------------------------------------------------------------------ */
+/* The period of a combination of a and b slot by slot (powers of two). */
+static int64_t same_period(const cct *a, const cct *b)
+{
+    if (!a->period || !b->period) return 0;
+    return a->period > b->period ? a->period : b->period;
+}
+
 static int add_sub(he_op op, cct *a, cct *b, he_value *out)
 {
     if (a->keys->c != b->keys->c || memcmp(a->keys->id, b->keys->id, sizeof a->keys->id) != 0)
@@ -467,6 +477,7 @@ static int add_sub(he_op op, cct *a, cct *b, he_value *out)
         drop(r);
         return -1;
     }
+    if (r) r->period = same_period(a, b);
     he_ckks_ct *tx = he_ckks_ct_new(ctx), *ty = he_ckks_ct_new(ctx);
     const he_ckks_ct *x, *y;
     int rc = r && tx && ty ? align(a, a->ct, b->ct, tx, ty, &x, &y) : -1;
@@ -504,6 +515,7 @@ static int mul_ct(cct *a, cct *b, he_value *out)
         return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
     if (settle(a) < 0 || settle(b) < 0) return -1;
     cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, a->scalar && b->scalar, a->clean || b->clean);
+    if (r) r->period = same_period(a, b);
     return put(r, r ? mul_ct_raw(a, r->ct, a->ct, b->ct) : -1, out);
 }
 
@@ -614,6 +626,7 @@ static int cipher_plain(he_op op, cct *c, he_value pv, bool swapped, he_value *o
     if (op == HE_OP_MUL) {
         if (p.tensor && check_len(c, p.n) < 0) goto done;
         cct *r = cct_new(c->keys, p.tensor ? p.n : c->n, c->scalar && !p.tensor, p.tensor || c->clean);
+        if (r && !p.tensor) r->period = c->period;
         rc = put(r, !r ? -1 : p.tensor ? mul_tensor_raw(c, r->ct, c->ct, p.v, p.n) : mul_num_raw(c, r->ct, c->ct, &p),
                  out);
         goto done;
@@ -650,6 +663,7 @@ static int cct_unop(he_op op, he_value a, he_value *out)
     cct *c = (cct *)a.as.o;
     if (op != HE_OP_NEG) return he_error("ckks: cannot apply '%s' to a ciphertext", he_op_symbol[op]);
     cct *r = cct_new(c->keys, c->n, c->scalar, c->clean);
+    if (r) r->period = c->period;
     return put(r, r ? he_ckks_neg(ctx_of(c), r->ct, c->ct) : -1, out);
 }
 
@@ -1368,6 +1382,327 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
     return put(r, rc, out);
 }
 
+/* --- matrix-vector products (the runtime's diagonal method, hoisted rotations) --------------- */
+/* A 2-D number tensor as rows x cols doubles (malloc'd), or a 1-D one as a
+** vector when rows is NULL. */
+static int tensor_doubles(he_value v, const char *fn, const char *what, int ndim, double **out, int64_t *rows,
+                          int64_t *cols)
+{
+    if (!he_is_tensor(v) || he_as_tensor(v)->dtype == HE_DT_BOOL || he_as_tensor(v)->ndim != ndim)
+        return he_error("ckks.%s: %s must be a %d-D number tensor, got %s", fn, what, ndim, he_typename(v));
+    he_tensor *t = he_as_tensor(v);
+    int64_t r = ndim == 2 ? t->shape[0] : 1, c = t->shape[ndim - 1];
+    if (r < 1 || c < 1) return he_error("ckks.%s: %s is empty", fn, what);
+    double *d = malloc(sizeof(double) * (size_t)(r * c));
+    if (!d) return he_error("out of memory");
+    for (int64_t k = 0; k < r * c; k++)
+        d[k] = t->dtype == HE_DT_FLOAT ? t->data.f[k] : (double)t->data.i[k];
+    *out = d;
+    if (rows) *rows = r;
+    *cols = c;
+    return 0;
+}
+
+/* The last few matrices' runtime objects, found again by content (a copy of
+** W and b is compared), so that a server applying the same layers to image
+** after image keeps their diagonals and encoded coefficients (the runtime
+** caches them per object). Owned here; reachable until exit. */
+#define MV_CACHE 4
+static struct mv_entry {
+    const he_ckks_ctx *ctx;
+    uint8_t fp[32]; /* with ctx: a context freed and another made at its address is told apart */
+    int64_t rows, cols;
+    bool has_bias;
+    double *w; /* rows * cols, then rows of bias when has_bias */
+    he_ckks_matvec *mv;
+    unsigned long used;
+} mv_cache[MV_CACHE];
+static unsigned long mv_clock;
+
+static he_ckks_matvec *matvec_of(const he_ckks_ctx *ctx, he_value w, he_value *bias, const char *fn, int64_t *rows,
+                                 int64_t *cols)
+{
+    double *W = NULL, *b = NULL;
+    int64_t bn = 0;
+    if (tensor_doubles(w, fn, "the matrix", 2, &W, rows, cols) < 0) return NULL;
+    if (bias && tensor_doubles(*bias, fn, "the bias", 1, &b, NULL, &bn) < 0) {
+        free(W);
+        return NULL;
+    }
+    he_ckks_matvec *mv = NULL;
+    size_t rc = (size_t)(*rows * *cols);
+    if (bias && bn != *rows) {
+        he_error("ckks.%s: a bias of %lld for a matrix of %lld rows", fn, (long long)bn, (long long)*rows);
+    } else if (*rows > (int64_t)he_ckks_ctx_slots(ctx) || *cols > (int64_t)he_ckks_ctx_slots(ctx)) {
+        he_error("ckks.%s: a %lld x %lld matrix does not fit the %u slots", fn, (long long)*rows, (long long)*cols,
+                 he_ckks_ctx_slots(ctx));
+    } else {
+        struct mv_entry *e = NULL, *old = &mv_cache[0];
+        uint8_t fp[32];
+        he_ckks_ctx_fingerprint(ctx, fp);
+        for (int i = 0; i < MV_CACHE; i++) {
+            struct mv_entry *x = &mv_cache[i];
+            if (x->used < old->used) old = x;
+            if (x->mv && x->ctx == ctx && memcmp(x->fp, fp, sizeof fp) == 0 && x->rows == *rows && x->cols == *cols && x->has_bias == (b != NULL) &&
+                memcmp(x->w, W, rc * sizeof *W) == 0 && (!b || memcmp(x->w + rc, b, (size_t)bn * sizeof *b) == 0))
+                e = x;
+        }
+        if (e) {
+            mv = e->mv;
+        } else {
+            mv = he_ckks_matvec_new(ctx, W, (size_t)*rows, (size_t)*cols, b);
+            double *copy = mv ? malloc(sizeof(double) * (rc + (size_t)bn)) : NULL;
+            if (copy) { /* replaces the least recently used entry */
+                memcpy(copy, W, rc * sizeof *W);
+                if (b) memcpy(copy + rc, b, (size_t)bn * sizeof *b);
+                he_ckks_matvec_free(old->mv);
+                free(old->w);
+                *old = (struct mv_entry){.ctx = ctx, .rows = *rows, .cols = *cols, .has_bias = b != NULL, .w = copy,
+                                         .mv = mv};
+                memcpy(old->fp, fp, sizeof fp);
+                e = old;
+            } else if (mv) {
+                he_ckks_matvec_free(mv);
+                mv = NULL;
+                he_error("out of memory");
+            }
+        }
+        if (e) e->used = ++mv_clock;
+    }
+    free(W);
+    free(b);
+    return mv;
+}
+
+/* encrypt_tiled(keys, x): x in slots [0, n) repeated every p slots, p the
+** power of two at least n (zeros in [n, p)): the layout ckks.matvec reads,
+** made by the client at no cost (repeating an encrypted vector by rotations
+** would add up the noise of every copy). */
+static int f_encrypt_tiled(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    if (WANT_KEYS(a[0], "encrypt_tiled", &k) < 0) return -1;
+    if (ckks_is_shadow(a[1]) || ckks_planning()) return ckks_shadow_refuse("ckks.encrypt_tiled inside the planned function");
+    plain p;
+    if (plain_of(a[1], &p, "encrypt") < 0) return -1;
+    const he_ckks_ctx *ctx = k->c->ctx;
+    unsigned slots = he_ckks_ctx_slots(ctx);
+    int rc = 0;
+    if (!p.tensor || p.n < 1 || p.n > (int64_t)slots)
+        rc = he_error("ckks.encrypt_tiled: x must be a 1-D tensor of 1 to %u values", slots);
+    int64_t per = 1;
+    while (per < p.n) per <<= 1;
+    double *fill = rc == 0 ? calloc(slots, sizeof(double)) : NULL;
+    if (rc == 0 && !fill) rc = he_error("out of memory");
+    for (unsigned i = 0; rc == 0 && i < slots; i++) fill[i] = (int64_t)(i % (unsigned)per) < p.n ? p.v[i % per] : 0.0;
+    cct *c = rc == 0 ? cct_new(k, p.n, false, false) : NULL;
+    he_ckks_pt *pt = c ? he_ckks_pt_new(ctx) : NULL;
+    rc = pt ? 0 : -1;
+    if (rc == 0) c->period = per;
+    if (rc == 0) rc = he_ckks_encode(ctx, pt, fill, slots, -1, 0);
+    if (rc == 0) rc = he_ckks_encrypt(k->k, c->ct, pt);
+    he_ckks_pt_free(pt);
+    if (fill) {
+        he_memzero(fill, sizeof(double) * slots);
+        free(fill);
+    }
+    plain_done(&p);
+    return put(c, rc, out);
+}
+
+static int f_matvec_steps(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "matvec_steps", &c) < 0) return -1;
+    bool fresh = n > 2 && a[2].tag == HE_BOOL && a[2].as.b;
+    int64_t rows, cols;
+    he_ckks_matvec *mv = matvec_of(c->ctx, a[1], NULL, "matvec_steps", &rows, &cols);
+    if (!mv) return -1;
+    int64_t m = (int64_t)he_ckks_matvec_steps(mv, fresh, NULL, 0);
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &m);
+    int *st = malloc(sizeof(int) * (size_t)(m + 1));
+    if (!t || !st) {
+        free(st);
+        if (t) he_release(he_objv(&t->obj));
+        return he_error("out of memory");
+    }
+    he_ckks_matvec_steps(mv, fresh, st, (size_t)m);
+    for (int64_t i = 0; i < m; i++) t->data.i[i] = st[i];
+    free(st);
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* y = W x (+ b): x a ckks vector of cols values, either fresh (zeros past
+** its length: repeated over the slots first, log2(slots / din) rotations)
+** or repeating every din slots (a matvec result, squared, scaled, ...). The
+** result repeats every dout slots (its slots past rows hold zeros in each
+** period). One level. */
+static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cct *c = NULL;
+    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec inside the planned function");
+    if (WANT_CT(a[0], "matvec", &c) < 0) return -1;
+    if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
+    if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar");
+    const he_ckks_ctx *ctx = ctx_of(c);
+    int64_t rows, cols;
+    he_ckks_matvec *mv = matvec_of(ctx, a[1], n > 2 ? &a[2] : NULL, "matvec", &rows, &cols);
+    if (!mv) return -1;
+    int rc = 0;
+    unsigned din = he_ckks_matvec_in_period(mv);
+    if (cols != c->n)
+        rc = he_error("ckks.matvec: a matrix of %lld columns for a vector of %lld", (long long)cols, (long long)c->n);
+    else if (!(c->period && din % c->period == 0) && !c->clean)
+        rc = c->period ? he_error("ckks.matvec: the vector repeats every %lld slots, the matrix reads one that repeats "
+                                  "every %u", (long long)c->period, din)
+                       : he_error("ckks.matvec: the vector must have zeros past its length (ckks.encrypt) or repeat "
+                                  "every %u slots (ckks.encrypt_tiled, a matvec result); after a rotation it has "
+                                  "neither", din);
+    int l = he_ckks_ct_level(c->ct);
+    if (rc == 0 && l == 0) rc = exhausted(c->keys->c, "a matrix-vector product at level 0");
+    bool fresh = !(c->period && din % c->period == 0);
+    const he_ckks_ct *in = c->ct;
+    cct *r = rc == 0 ? cct_new(c->keys, rows, false, false) : NULL;
+    if (rc == 0 && !r) rc = -1;
+    if (rc == 0) {
+        double res, ws = factor_scale(c->keys->c, l, he_ckks_ct_scale(in), &res);
+        rc = he_ckks_matvec_apply(c->keys->k, mv, r->ct, in, ws, fresh);
+        if (rc == 0) {
+            he_ckks_ct_set_scale(r->ct, res);
+            r->period = he_ckks_matvec_out_period(mv);
+            long steps_n = (long)he_ckks_matvec_steps(mv, fresh, NULL, 0);
+            ckks_real_counts.rotations += steps_n;
+            ckks_real_counts.keyswitches += steps_n;
+            ckks_real_counts.plain_products++;
+            ckks_real_counts.rescales++;
+        }
+    }
+    if (rc < 0 && strstr(he_errmsg(), "Galois key"))
+        rc = he_error("ckks.matvec: %s: make the keys with ckks.keygen(ctx, ckks.matvec_steps(ctx, W%s))", he_errmsg(),
+                      fresh ? ", true" : "");
+    return put(r, rc, out);
+}
+
+/* The offsets (int[k]) and diagonals (float[k, period]) of a sparse matrix
+** as a runtime object (he_ckks_matvec_new_diagonals). */
+static he_ckks_matvec *diagonals_of(const he_ckks_ctx *ctx, he_value ov, he_value dv, he_value *bias, const char *fn,
+                                    int64_t *period)
+{
+    if (!he_is_tensor(ov) || he_as_tensor(ov)->dtype != HE_DT_INT || he_as_tensor(ov)->ndim != 1)
+        return he_error("ckks.%s: the offsets must be an int[k], got %s", fn, he_typename(ov)), NULL;
+    he_tensor *o = he_as_tensor(ov);
+    double *D = NULL, *b = NULL;
+    int64_t k = 0, bn = 0;
+    if (tensor_doubles(dv, fn, "the diagonals", 2, &D, &k, period) < 0) return NULL;
+    he_ckks_matvec *mv = NULL;
+    int *offs = malloc(sizeof(int) * (size_t)(k + 1));
+    if (!offs) he_error("out of memory");
+    else if (o->shape[0] != k)
+        he_error("ckks.%s: %lld offsets for %lld diagonals", fn, (long long)o->shape[0], (long long)k);
+    else if (bias && tensor_doubles(*bias, fn, "the bias", 1, &b, NULL, &bn) < 0)
+        ;
+    else if (bias && bn != *period)
+        he_error("ckks.%s: a bias of %lld for diagonals of %lld", fn, (long long)bn, (long long)*period);
+    else {
+        for (int64_t i = 0; i < k; i++) offs[i] = (int)(o->data.i[i] % (*period > 0 ? *period : 1));
+        if (*period > (int64_t)he_ckks_ctx_slots(ctx))
+            he_error("ckks.%s: diagonals of %lld do not fit the %u slots", fn, (long long)*period,
+                     he_ckks_ctx_slots(ctx));
+        else
+            mv = he_ckks_matvec_new_diagonals(ctx, (unsigned)*period, offs, D, (size_t)k, b);
+    }
+    free(offs);
+    free(D);
+    free(b);
+    return mv;
+}
+
+static int f_diagonals_steps(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cctx *c = NULL;
+    if (WANT_CTX(a[0], "diagonals_steps", &c) < 0) return -1;
+    int64_t period;
+    he_ckks_matvec *mv = diagonals_of(c->ctx, a[1], a[2], NULL, "diagonals_steps", &period);
+    if (!mv) return -1;
+    int64_t m = (int64_t)he_ckks_matvec_steps(mv, false, NULL, 0);
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &m);
+    int *st = malloc(sizeof(int) * (size_t)(m + 1));
+    if (t && st) {
+        he_ckks_matvec_steps(mv, false, st, (size_t)m);
+        for (int64_t i = 0; i < m; i++) t->data.i[i] = st[i];
+    }
+    free(st);
+    he_ckks_matvec_free(mv);
+    if (!t || !st) {
+        if (t) he_release(he_objv(&t->obj));
+        return he_error("out of memory");
+    }
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* y[j] = sum_r D[r, j] c[(j + offsets[r]) mod p] (+ b[j]), p = D's columns:
+** c must repeat every p slots or a divisor of p (encrypt_tiled, a matvec
+** result); the result has length p and repeats every p slots. One level. */
+static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cct *c = NULL;
+    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec_diagonals inside the planned function");
+    if (WANT_CT(a[0], "matvec_diagonals", &c) < 0) return -1;
+    if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
+    const he_ckks_ctx *ctx = ctx_of(c);
+    int64_t period;
+    he_ckks_matvec *mv = diagonals_of(ctx, a[1], a[2], n > 3 ? &a[3] : NULL, "matvec_diagonals", &period);
+    if (!mv) return -1;
+    int rc = 0;
+    if (!(c->period && period % c->period == 0))
+        rc = he_error("ckks.matvec_diagonals: the vector must repeat every %lld slots or a divisor of it "
+                      "(ckks.encrypt_tiled, a matvec result)", (long long)period);
+    int l = he_ckks_ct_level(c->ct);
+    if (rc == 0 && l == 0) rc = exhausted(c->keys->c, "a matrix-vector product at level 0");
+    cct *r = rc == 0 ? cct_new(c->keys, period, false, false) : NULL;
+    if (rc == 0 && !r) rc = -1;
+    if (rc == 0) {
+        double res, ws = factor_scale(c->keys->c, l, he_ckks_ct_scale(c->ct), &res);
+        rc = he_ckks_matvec_apply(c->keys->k, mv, r->ct, c->ct, ws, false);
+        if (rc == 0) {
+            he_ckks_ct_set_scale(r->ct, res);
+            r->period = period;
+            long steps_n = (long)he_ckks_matvec_steps(mv, false, NULL, 0);
+            ckks_real_counts.rotations += steps_n;
+            ckks_real_counts.keyswitches += steps_n;
+            ckks_real_counts.plain_products++;
+            ckks_real_counts.rescales++;
+        }
+    }
+    if (rc < 0 && strstr(he_errmsg(), "Galois key"))
+        rc = he_error("ckks.matvec_diagonals: %s: make the keys with ckks.keygen(ctx, ckks.diagonals_steps(ctx, "
+                      "offsets, D))", he_errmsg());
+    he_ckks_matvec_free(mv);
+    return put(r, rc, out);
+}
+
+/* threads(): the runtime's thread count; threads(n) sets it (results are the
+** same for any count). */
+static int f_threads(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (n > 0) {
+        if (a[0].tag != HE_INT) return he_error("ckks.threads: the count must be an int, got %s", he_typename(a[0]));
+        if (a[0].as.i < 1 || a[0].as.i > 16)
+            return he_error("ckks.threads: %lld threads, not in 1..16", (long long)a[0].as.i);
+        if (he_ckks_set_threads((unsigned)a[0].as.i) < 0) return -1;
+    }
+    *out = he_int((int64_t)he_ckks_threads());
+    return 0;
+}
+
 /* --- files ------------------------------------------------------------------------------------- */
 static int f_save_keys(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -1688,6 +2023,62 @@ static type *r_noise_bits(checker *c, node *call, node **a, type **t, int n)
     return ty_float;
 }
 
+static type *r_matvec(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
+             "the matrix (a 2-D number tensor)");
+    if (n > 2)
+        mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && t[2]->rank <= 1,
+                 "the bias (a 1-D number tensor)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_matvec_steps(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
+             "the matrix (a 2-D number tensor)");
+    if (n > 2) mod_need(c, a[2], t[2], t[2]->kind == T_BOOL, "fresh (bool: the input has zeros past its length)");
+    int64_t d = DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
+static type *r_threads(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    if (n > 0) mod_need(c, a[0], t[0], t[0]->kind == T_INT, "the thread count (int)");
+    return ty_int;
+}
+
+static type *r_matvec_diagonals(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], is_ct(t[0]), "a ckks ciphertext");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+             "the offsets (an int tensor)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && (t[2]->rank == 2 || t[2]->rank < 0),
+             "the diagonals (a 2-D number tensor)");
+    if (n > 3)
+        mod_need(c, a[3], t[3], t[3]->kind == T_TENSOR && t[3]->elem != T_BOOL && t[3]->rank <= 1,
+                 "the bias (a 1-D number tensor)");
+    return ty_obj(CT_NAME);
+}
+
+static type *r_diagonals_steps(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
+             "the offsets (an int tensor)");
+    mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && (t[2]->rank == 2 || t[2]->rank < 0),
+             "the diagonals (a 2-D number tensor)");
+    int64_t d = DIM_ANY;
+    return ty_tensor(T_INT, 0, 1, &d);
+}
+
 static type *r_ct(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -1907,6 +2298,21 @@ static const builtin fns[] = {
      "(for results handed to the key holder; costs precision)"},
     {"noise_bits", NULL, 3, 3, f_noise_bits, r_noise_bits,
      "noise_bits(keys, c, expected): log2 of c's largest noise coefficient (the key holder's dry run, for flood)"},
+    {"encrypt_tiled", NULL, 2, 2, f_encrypt_tiled, r_encrypt,
+     "encrypt_tiled(keys, x): x repeated every power of two >= len(x) slots, the input layout of matvec"},
+    {"matvec", NULL, 2, 3, f_matvec, r_matvec,
+     "matvec(c, W [, b]): W c + b by diagonals (baby-step giant-step, hoisted rotations; one level); c from "
+     "encrypt_tiled or a matvec result (or encrypt: repeated by rotations, noisier)"},
+    {"matvec_steps", NULL, 2, 3, f_matvec_steps, r_matvec_steps,
+     "matvec_steps(ctx, W [, fresh]): the rotation steps matvec needs for W (fresh: also those that repeat a fresh "
+     "input), for keygen"},
+    {"matvec_diagonals", NULL, 3, 4, f_matvec_diagonals, r_matvec_diagonals,
+     "matvec_diagonals(c, offsets, D [, b]): y[j] = sum_r D[r, j] c[(j + offsets[r]) mod p] + b[j], p = D's columns "
+     "(a sparse matrix by its diagonals; one level)"},
+    {"diagonals_steps", NULL, 3, 3, f_diagonals_steps, r_diagonals_steps,
+     "diagonals_steps(ctx, offsets, D): the rotation steps matvec_diagonals needs, for keygen"},
+    {"threads", NULL, 0, 1, f_threads, r_threads,
+     "threads([n]): the runtime's thread count (HE_THREADS, default the cores); threads(n) sets it"},
 };
 
 const native_module he_mod_ckks = {

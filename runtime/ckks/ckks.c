@@ -997,6 +997,11 @@ static uint32_t step_to_galois(const he_ckks_ctx *c, int step)
     return (uint32_t)ckks_powmod(5, (uint64_t)s, 2ull * c->n);
 }
 
+const ckks_galkey *ckks_rotation_key(const he_ckks_keys *k, int step)
+{
+    return find_gal(k, step_to_galois(k->ctx, step));
+}
+
 static int add_galois(he_ckks_keys *k, uint32_t g)
 {
     const he_ckks_ctx *c = k->ctx;
@@ -1514,99 +1519,199 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
     return 0;
 }
 
-/* Key switching of x (NTT form, nq primes) with key ksk: (d0, d1), NTT form. */
-/* Working memory of keyswitch, in 64-bit words. */
-static size_t ks_work_words(unsigned nq, unsigned n)
+/* Key switching of x (NTT form, nq primes) with key ksk: (d0, d1), NTT form.
+** The digits' lifts are made on the fly per target prime (no nq^2 buffer);
+** hoisted rotations (hoist.c) keep them instead. Targets, NTTs and the
+** division by P run on the worker pool (pool.c), one prime per task. */
+/* Per worker: tmp (N) and the accumulators (4 N). */
+#define KS_WORKER_WORDS 5
+size_t ckks_ks_work_words(unsigned n, unsigned width)
 {
-    return ((size_t)nq + 7) * n;
+    return (size_t)KS_WORKER_WORDS * width * n;
+}
+/* Working memory of keyswitch, in 64-bit words. */
+static size_t ks_work_words(unsigned nq, unsigned n, unsigned width)
+{
+    return ((size_t)nq + 2) * n + ckks_ks_work_words(n, width);
 }
 
-static void keyswitch(const he_ckks_ctx *c, const uint64_t *ksk, const uint64_t *x, unsigned nq,
-                      uint64_t *d0, uint64_t *d1, uint64_t *work)
+typedef struct ks_job {
+    const he_ckks_ctx *c;
+    const uint64_t *ksk, *x, *dig;
+    const uint32_t *perm;
+    unsigned nq;
+    uint64_t *coef, *d0, *d1, *sp0, *sp1, *work;
+} ks_job;
+
+static void ks_intt_task(void *arg, unsigned j, unsigned w)
 {
-    unsigned n = c->n, kk = c->k, pi = kk - 1;
-    uint64_t *coef = work;
-    u128 *acc = (u128 *)(work + ((size_t)nq + 3) * n); /* 64-byte aligned: n >= 8 */
-    uint64_t *tmp = coef + (size_t)nq * n, *p0 = tmp + n, *p1 = p0 + n;
+    (void)w;
+    ks_job *J = arg;
+    unsigned n = J->c->n;
+    memcpy(J->coef + (size_t)j * n, J->x + (size_t)j * n, n * sizeof *J->coef);
+    ckks_intt(J->coef + (size_t)j * n, &J->c->mod[j], n);
+}
+
+/* Digit j's coefficients (coef, mod q_j) lifted to prime mt into o. */
+static void ks_lift(const he_ckks_ctx *c, const uint64_t *cj, unsigned j, const ckks_mod *mt,
+                    uint64_t *o)
+{
+    unsigned n = c->n;
+    if (c->mod[j].q < mt->q)
+        memcpy(o, cj, n * sizeof *o);
+    else if (mt->ifma_red)
+        ckks_sub_reduce_ifma(o, cj, 0, mt, n);
+    else
+        for (unsigned i = 0; i < n; i++) o[i] = ckks_red64(cj[i], mt);
+    ckks_ntt(o, mt, n);
+}
+
+/* One target prime ti <= nq: the digits (lifted now, or from dig, permuted
+** by perm) times the key, reduced into o0, o1. */
+static void ks_target_task(void *arg, unsigned ti, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, kk = c->k, nq = J->nq, t = ti == nq ? kk - 1 : ti;
+    const ckks_mod *mt = &c->mod[t];
+    uint64_t *tmp = J->work + (size_t)w * KS_WORKER_WORDS * n;
+    u128 *acc = (u128 *)(tmp + n); /* 64-byte aligned: n >= 8 */
     u128 *acc0 = acc, *acc1 = acc + n;
     /* the same memory as 52-bit split accumulators (IFMA primes) */
     uint64_t *lo0 = (uint64_t *)acc, *hi0 = lo0 + n, *lo1 = hi0 + n, *hi1 = lo1 + n;
-    memcpy(coef, x, (size_t)nq * n * sizeof *coef);
-    for (unsigned j = 0; j < nq; j++) ckks_intt(coef + (size_t)j * n, &c->mod[j], n);
-    for (unsigned ti = 0; ti <= nq; ti++) {
-        unsigned t = ti == nq ? pi : ti;
-        const ckks_mod *mt = &c->mod[t];
-        memset(acc, 0, 2 * (size_t)n * sizeof *acc);
-        for (unsigned j = 0; j < nq; j++) {
-            const uint64_t *src;
-            if (j == t) {
-                src = x + (size_t)j * n;
-            } else {
-                const uint64_t *cj = coef + (size_t)j * n;
-                if (c->mod[j].q < mt->q)
-                    memcpy(tmp, cj, n * sizeof *tmp);
-                else if (mt->ifma_red)
-                    ckks_sub_reduce_ifma(tmp, cj, 0, mt, n);
-                else
-                    for (unsigned i = 0; i < n; i++) tmp[i] = ckks_red64(cj[i], mt);
-                ckks_ntt(tmp, mt, n);
+    memset(acc, 0, 2 * (size_t)n * sizeof *acc);
+    for (unsigned j = 0; j < nq; j++) {
+        const uint64_t *src;
+        if (J->dig) {
+            const uint64_t *dj = J->dig + ((size_t)j * (nq + 1) + ti) * n;
+            if (J->perm) {
+                for (unsigned i = 0; i < n; i++) tmp[i] = dj[J->perm[i]];
                 src = tmp;
-            }
-            const uint64_t *k0 = ksk + ((size_t)(j * 2 + 0) * kk + t) * n;
-            const uint64_t *k1 = ksk + ((size_t)(j * 2 + 1) * kk + t) * n;
-            if (mt->ifma) {
-                /* nq <= 39 terms: far below CKKS_MAC52_TERMS */
-                ckks_mac52_ifma(lo0, hi0, src, k0, n);
-                ckks_mac52_ifma(lo1, hi1, src, k1, n);
             } else {
-                for (unsigned i = 0; i < n; i++) {
-                    acc0[i] += (u128)src[i] * k0[i];
-                    acc1[i] += (u128)src[i] * k1[i];
-                }
+                src = dj;
             }
+        } else if (j == t) {
+            src = J->x + (size_t)j * n;
+        } else {
+            ks_lift(c, J->coef + (size_t)j * n, j, mt, tmp);
+            src = tmp;
         }
-        uint64_t *o0 = ti == nq ? p0 : d0 + (size_t)t * n;
-        uint64_t *o1 = ti == nq ? p1 : d1 + (size_t)t * n;
-        if (mt->ifma_red && nq <= 64) {
-            ckks_reduce_mac52_ifma(o0, lo0, hi0, mt, n);
-            ckks_reduce_mac52_ifma(o1, lo1, hi1, mt, n);
-        } else if (mt->ifma) {
-            for (unsigned i = 0; i < n; i++) {
-                o0[i] = ckks_red128(ckks_mac52_value(lo0[i], hi0[i]), mt);
-                o1[i] = ckks_red128(ckks_mac52_value(lo1[i], hi1[i]), mt);
-            }
+        const uint64_t *k0 = J->ksk + ((size_t)(j * 2 + 0) * kk + t) * n;
+        const uint64_t *k1 = J->ksk + ((size_t)(j * 2 + 1) * kk + t) * n;
+        if (mt->ifma) {
+            /* nq <= 39 terms: far below CKKS_MAC52_TERMS */
+            ckks_mac52_ifma(lo0, hi0, src, k0, n);
+            ckks_mac52_ifma(lo1, hi1, src, k1, n);
         } else {
             for (unsigned i = 0; i < n; i++) {
-                o0[i] = ckks_red128(acc0[i], mt);
-                o1[i] = ckks_red128(acc1[i], mt);
+                acc0[i] += (u128)src[i] * k0[i];
+                acc1[i] += (u128)src[i] * k1[i];
             }
         }
     }
-    /* divide by P with rounding: d_i = (d_i - ([d_P + P/2]_P - P/2)) / P */
-    const ckks_mod *mp = &c->mod[pi];
-    uint64_t P = mp->q, halfP = P >> 1;
-    for (int b = 0; b < 2; b++) {
-        uint64_t *pp = b ? p1 : p0, *d = b ? d1 : d0;
-        ckks_intt(pp, mp, n);
-        for (unsigned i = 0; i < n; i++) pp[i] = ckks_addmod(pp[i], halfP, P);
-        for (unsigned t = 0; t < nq; t++) {
-            const ckks_mod *m = &c->mod[t];
-            uint64_t q = m->q, h = c->phalf[t];
-            uint64_t *dt = d + (size_t)t * n, w = c->pinv[t], wp = c->pinvp[t];
-            if (m->ifma_red) {
-                ckks_sub_reduce_ifma(tmp, pp, h, m, n);
-                ckks_ntt(tmp, m, n);
-                ckks_sub_mulshoup_ifma(dt, dt, tmp, w, c->pinvp52[t], m, n);
-                continue;
-            }
-            for (unsigned i = 0; i < n; i++) {
-                uint64_t v = P > q ? ckks_red64(pp[i], m) : pp[i];
-                tmp[i] = ckks_submod(v, h, q);
-            }
-            ckks_ntt(tmp, m, n);
-            for (unsigned i = 0; i < n; i++) dt[i] = ckks_mulshoup(dt[i] + q - tmp[i], w, wp, q);
+    uint64_t *o0 = ti == nq ? J->sp0 : J->d0 + (size_t)t * n;
+    uint64_t *o1 = ti == nq ? J->sp1 : J->d1 + (size_t)t * n;
+    if (mt->ifma_red && nq <= 64) {
+        ckks_reduce_mac52_ifma(o0, lo0, hi0, mt, n);
+        ckks_reduce_mac52_ifma(o1, lo1, hi1, mt, n);
+    } else if (mt->ifma) {
+        for (unsigned i = 0; i < n; i++) {
+            o0[i] = ckks_red128(ckks_mac52_value(lo0[i], hi0[i]), mt);
+            o1[i] = ckks_red128(ckks_mac52_value(lo1[i], hi1[i]), mt);
+        }
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            o0[i] = ckks_red128(acc0[i], mt);
+            o1[i] = ckks_red128(acc1[i], mt);
         }
     }
+}
+
+static void ks_sp_task(void *arg, unsigned b, unsigned w)
+{
+    (void)w;
+    ks_job *J = arg;
+    const ckks_mod *mp = &J->c->mod[J->c->k - 1];
+    uint64_t *pp = b ? J->sp1 : J->sp0, P = mp->q, halfP = P >> 1;
+    unsigned n = J->c->n;
+    ckks_intt(pp, mp, n);
+    for (unsigned i = 0; i < n; i++) pp[i] = ckks_addmod(pp[i], halfP, P);
+}
+
+/* divide by P with rounding: d_i = (d_i - ([d_P + P/2]_P - P/2)) / P */
+static void ks_div_task(void *arg, unsigned task, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, b = task / J->nq, t = task % J->nq;
+    uint64_t *pp = b ? J->sp1 : J->sp0, *d = b ? J->d1 : J->d0;
+    uint64_t *tmp = J->work + (size_t)w * KS_WORKER_WORDS * n;
+    uint64_t P = c->mod[c->k - 1].q;
+    const ckks_mod *m = &c->mod[t];
+    uint64_t q = m->q, h = c->phalf[t];
+    uint64_t *dt = d + (size_t)t * n, wv = c->pinv[t], wp = c->pinvp[t];
+    if (m->ifma_red) {
+        ckks_sub_reduce_ifma(tmp, pp, h, m, n);
+        ckks_ntt(tmp, m, n);
+        ckks_sub_mulshoup_ifma(dt, dt, tmp, wv, c->pinvp52[t], m, n);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t v = P > q ? ckks_red64(pp[i], m) : pp[i];
+        tmp[i] = ckks_submod(v, h, q);
+    }
+    ckks_ntt(tmp, m, n);
+    for (unsigned i = 0; i < n; i++) dt[i] = ckks_mulshoup(dt[i] + q - tmp[i], wv, wp, q);
+}
+
+void ckks_ks_moddown(const he_ckks_ctx *c, unsigned nq, uint64_t *d0, uint64_t *d1, uint64_t *sp0,
+                     uint64_t *sp1, uint64_t *work, unsigned width)
+{
+    ks_job J = {.c = c, .nq = nq, .d0 = d0, .d1 = d1, .sp0 = sp0, .sp1 = sp1, .work = work};
+    ckks_parallel(2, width, ks_sp_task, &J);
+    ckks_parallel(2 * nq, width, ks_div_task, &J);
+}
+
+static void ks_decomp_task(void *arg, unsigned task, unsigned w)
+{
+    (void)w;
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, nq = J->nq, j = task / (nq + 1), ti = task % (nq + 1);
+    unsigned t = ti == nq ? c->k - 1 : ti;
+    uint64_t *o = (uint64_t *)J->dig + ((size_t)j * (nq + 1) + ti) * n;
+    if (j == t)
+        memcpy(o, J->x + (size_t)j * n, n * sizeof *o);
+    else
+        ks_lift(c, J->coef + (size_t)j * n, j, &c->mod[t], o);
+}
+
+void ckks_ks_decompose(const he_ckks_ctx *c, const uint64_t *x, unsigned nq, uint64_t *dig,
+                       uint64_t *coef, unsigned width)
+{
+    ks_job J = {.c = c, .x = x, .nq = nq, .coef = coef, .dig = dig};
+    ckks_parallel(nq, width, ks_intt_task, &J);
+    ckks_parallel(nq * (nq + 1), width, ks_decomp_task, &J);
+}
+
+void ckks_ks_inner(const he_ckks_ctx *c, const uint64_t *ksk, const uint64_t *dig, unsigned nq,
+                   const uint32_t *perm, uint64_t *p0, uint64_t *p1, uint64_t *work, unsigned width)
+{
+    size_t n = c->n;
+    ks_job J = {.c = c, .ksk = ksk, .dig = dig, .perm = perm, .nq = nq, .d0 = p0, .d1 = p1,
+                .sp0 = p0 + nq * n, .sp1 = p1 + nq * n, .work = work};
+    ckks_parallel(nq + 1, width, ks_target_task, &J);
+}
+
+static void keyswitch(const he_ckks_ctx *c, const uint64_t *ksk, const uint64_t *x, unsigned nq,
+                      uint64_t *d0, uint64_t *d1, uint64_t *work, unsigned width)
+{
+    size_t n = c->n;
+    ks_job J = {.c = c, .ksk = ksk, .x = x, .nq = nq, .coef = work, .d0 = d0, .d1 = d1,
+                .sp0 = work + nq * n, .sp1 = work + (nq + 1) * n, .work = work + (nq + 2) * n};
+    ckks_parallel(nq, width, ks_intt_task, &J);
+    ckks_parallel(nq + 1, width, ks_target_task, &J);
+    ckks_ks_moddown(c, nq, d0, d1, J.sp0, J.sp1, J.work, width);
 }
 
 int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
@@ -1616,10 +1721,10 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
     if (check_ct(c, a) < 0) return -1;
     if (a->size == 2) return he_ckks_ct_copy(out, a);
     if (!k->rlk) return he_error("ckks: no relinearization key");
-    unsigned n = c->n, nq = a->nq;
-    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n));
+    unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
+    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width));
     if (!d) return -1;
-    keyswitch(c, k->rlk, ct_poly(a, 2, 0), nq, d, d + (size_t)nq * n, d + 2 * (size_t)nq * n);
+    keyswitch(c, k->rlk, ct_poly(a, 2, 0), nq, d, d + (size_t)nq * n, d + 2 * (size_t)nq * n, width);
     if (he_ckks_ct_copy(out, a) < 0) {
         scratch_put(c, d);
         return -1;
@@ -1641,8 +1746,8 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
 {
     const he_ckks_ctx *c = k->ctx;
     if (a->size != 2) return he_error("ckks: rotation needs a relinearized (size-2) ciphertext");
-    unsigned n = c->n, nq = a->nq;
-    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n));
+    unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
+    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n, width));
     if (!buf) return -1;
     uint64_t *x = buf, *d0 = buf + (size_t)nq * n, *d1 = d0 + (size_t)nq * n;
     const uint32_t *perm = gk->perm;
@@ -1651,7 +1756,7 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
         uint64_t *xi = x + (size_t)i * n;
         for (unsigned j = 0; j < n; j++) xi[j] = s[perm[j]];
     }
-    keyswitch(c, gk->ksk, x, nq, d0, d1, d1 + (size_t)nq * n);
+    keyswitch(c, gk->ksk, x, nq, d0, d1, d1 + (size_t)nq * n, width);
     for (unsigned i = 0; i < nq; i++) {
         const uint64_t *s = ct_poly(a, 0, i);
         uint64_t q = c->mod[i].q, *di = d0 + (size_t)i * n;
@@ -1791,17 +1896,33 @@ static void dot_kernel52(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct
     }
 }
 
-/* Portable kernel: 128-bit accumulators. */
-static void dot_kernel(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *const *cts,
-                       size_t cnt, const uint64_t *const *wv, const uint64_t *ws)
+typedef struct dot_job {
+    const he_ckks_ctx *c;
+    he_ckks_ct *out;
+    const he_ckks_ct *const *cts;
+    size_t cnt;
+    const uint64_t *const *wv;
+    const uint64_t *ws;
+} dot_job;
+
+/* Portable kernel: 128-bit accumulators; one task per prime t. */
+static void dot_task(void *arg, unsigned t, unsigned worker)
 {
+    (void)worker;
+    dot_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    he_ckks_ct *out = J->out;
+    const he_ckks_ct *const *cts = J->cts;
+    size_t cnt = J->cnt;
+    const uint64_t *const *wv = J->wv;
+    const uint64_t *ws = J->ws;
     unsigned n = c->n, nq = cts[0]->nq;
     u128 acc0[DOT_BLOCK], acc1[DOT_BLOCK];
-    for (unsigned t = 0; t < nq; t++) {
+    {
         const ckks_mod *m = &c->mod[t];
         if (m->ifma && n % 8 == 0) {
             dot_kernel52(c, out, cts, cnt, wv, ws, t);
-            continue;
+            return;
         }
         /* products < (q-1)^2: this many fit in 128 bits next to one residue */
         u128 qm = (u128)(m->q - 1) * (m->q - 1);
@@ -1843,6 +1964,13 @@ static void dot_kernel(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *
             }
         }
     }
+}
+
+static void dot_kernel(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *const *cts,
+                       size_t cnt, const uint64_t *const *wv, const uint64_t *ws)
+{
+    dot_job J = {.c = c, .out = out, .cts = cts, .cnt = cnt, .wv = wv, .ws = ws};
+    ckks_parallel(cts[0]->nq, CKKS_MAX_THREADS, dot_task, &J);
 }
 
 int he_ckks_dot_scalar(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *const *cts,

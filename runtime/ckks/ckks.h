@@ -281,6 +281,56 @@ int he_ckks_dot_pt(const he_ckks_ctx *ctx, he_ckks_ct *out,
                    const he_ckks_ct *const *cts, const he_ckks_pt *const *pts,
                    size_t n) HE_WARN_UNUSED;
 
+/* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
+/* outs[i] = a rotated by steps[i], i < n, sharing one key-switching
+** decomposition of a (hoisting): each step needs its own Galois key (no
+** composition); outs[i] must not be a. Same noise bound as he_ckks_rotate,
+** not bit-identical to it. */
+int he_ckks_rotate_hoisted(const he_ckks_keys *k, he_ckks_ct *const *outs, const he_ckks_ct *a,
+                           const int *steps, size_t n) HE_WARN_UNUSED;
+/* y = W x + bias for a rows x cols matrix W (row-major) and bias (rows, or
+** NULL), by the diagonal method with baby-step giant-step (hoist.c). Layout:
+** x in slots [0, cols) repeated every in_period slots (the power of two at
+** least cols), zeros in between; y in [0, rows) repeated every out_period
+** slots (the power of two at least rows), so products chain; with fresh, x
+** may instead hold zeros past cols (as encrypted): it is repeated first
+** (log2(slots / in_period) more rotations and keys). Uses one
+** level (one rescale), about 2 sqrt(min(in, out period)) rotations plus
+** log2(in/out period) when wide, and Galois keys for exactly the steps
+** he_ckks_matvec_steps lists (it returns their count, writing at most max).
+** The diagonals are encoded at the scale wscale (0: the last prime of x's
+** level, which keeps the scale through the rescale): scale(y) = scale(x) *
+** wscale / q_last. The rotations run on K x (K = 2^k <= 1024, exact)
+** and the weights are encoded at wscale / K (at least 2^20), which makes the
+** key-switching noise K times smaller against the values. */
+typedef struct he_ckks_matvec he_ckks_matvec;
+he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *ctx, const double *W, size_t rows,
+                                   size_t cols, const double *bias);
+/* The same product given by its nonzero diagonals (a sparse matrix, e.g. a
+** convolution laid out so that each kernel tap is one shift): for r < k,
+** out[j] += D[r * period + j] * x[(j + offsets[r]) mod period], j < period,
+** plus bias[j] (period values, or NULL); x and the result repeat every
+** period slots (a power of two). Costs one encoding per distinct offset and
+** about as many rotations as distinct baby and giant steps. */
+he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *ctx, unsigned period,
+                                             const int *offsets, const double *D, size_t k,
+                                             const double *bias);
+void he_ckks_matvec_free(he_ckks_matvec *mv);
+unsigned he_ckks_matvec_in_period(const he_ckks_matvec *mv);
+unsigned he_ckks_matvec_out_period(const he_ckks_matvec *mv);
+size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, bool fresh, int *steps, size_t max);
+int he_ckks_matvec_apply(const he_ckks_keys *k, const he_ckks_matvec *mv, he_ckks_ct *out,
+                         const he_ckks_ct *x, double wscale, bool fresh) HE_WARN_UNUSED;
+
+/* --- threads ------------------------------------------------------------------ */
+/* The runtime's kernels (NTTs and key switching per RNS prime, the fused
+** dot per prime, encodings in a matrix-vector product) run on a pool of
+** threads created once; results are bit-for-bit the same for any count.
+** Default: HE_THREADS from the environment, else the online CPUs (at most
+** 16). */
+unsigned he_ckks_threads(void);
+int he_ckks_set_threads(unsigned n) HE_WARN_UNUSED;
+
 /* --- serialization (format above) ------------------------------------------ */
 /* Serializes the given parts (HE_CKKS_PART_* bits, all present in k) into
 ** a he_malloc'd buffer. */

@@ -227,5 +227,36 @@ static inline size_t ckks_ksk_len(const he_ckks_ctx *c)
     return (size_t)c->L * 2 * c->k * c->n;
 }
 int ckks_galois_perm(const he_ckks_ctx *c, uint32_t g, uint32_t **out);
+/* The Galois key for a rotation by step (mod slots), or NULL. */
+const ckks_galkey *ckks_rotation_key(const he_ckks_keys *k, int step);
+
+/* --- the worker pool (pool.c) ------------------------------------------------
+** ckks_parallel runs fn(arg, task, worker) for task = 0..ntasks-1 on at
+** most width threads and returns when all are done. worker < width names
+** the thread (0: the caller) so a task can use that worker's scratch
+** memory. Tasks must write disjoint memory and not depend on their order. */
+#define CKKS_MAX_THREADS 16
+typedef void ckks_task_fn(void *arg, unsigned task, unsigned worker);
+void ckks_parallel(unsigned ntasks, unsigned width, ckks_task_fn *fn, void *arg);
+
+/* Key switching in three steps (ckks.c), so that rotations of one ciphertext
+** can share the first (hoisting, hoist.c):
+**   ckks_ks_decompose: the digits of x (NTT form, nq primes) lifted to every
+**     prime t < nq and the special prime, NTT form: dig + (j * (nq + 1) + ti) * N
+**     for digit j < nq, target ti <= nq (ti == nq: the special prime);
+**     coef: nq * N words of work;
+**   ckks_ks_inner: p_b = sum_j dig_j[perm] * ksk_j,b at every target, (nq + 1)
+**     polynomials each, the special prime's last (perm NULL: the identity);
+**   ckks_ks_moddown: d_b[t] = (d_b[t] - lift(sp_b)) / P with rounding for
+**     t < nq (sp_b: the special prime's polynomial, destroyed).
+** work: ckks_ks_work_words(N, width) words, width: the most threads. */
+size_t ckks_ks_work_words(unsigned n, unsigned width);
+void ckks_ks_decompose(const he_ckks_ctx *c, const uint64_t *x, unsigned nq, uint64_t *dig,
+                       uint64_t *coef, unsigned width);
+void ckks_ks_inner(const he_ckks_ctx *c, const uint64_t *ksk, const uint64_t *dig, unsigned nq,
+                   const uint32_t *perm, uint64_t *p0, uint64_t *p1, uint64_t *work,
+                   unsigned width);
+void ckks_ks_moddown(const he_ckks_ctx *c, unsigned nq, uint64_t *d0, uint64_t *d1, uint64_t *sp0,
+                     uint64_t *sp1, uint64_t *work, unsigned width);
 
 #endif
