@@ -669,6 +669,7 @@ static int cct_unop(he_op op, he_value a, he_value *out)
 
 static const he_type cct_type = {
     .name = CT_NAME, .free = cct_free, .repr = cct_repr, .binop = cct_binop, .unop = cct_unop, .len = cct_len,
+    .method = ckks_value_method,
 };
 
 /* --- batches: many ciphertexts, for the fused dot product ------------------------------------- */
@@ -1092,6 +1093,30 @@ static int mask_tail(const cct *c, he_ckks_ct *out)
     int rc = mul_tensor_raw(c, out, c->ct, ones, c->n);
     free(ones);
     return rc;
+}
+
+static int f_sum(he_vm *vm, he_value *a, int n, he_value *out);
+
+/* The builtins sum(c) and mean(c) on a ciphertext (or a planning one):
+** ckks.sum, an encrypted scalar (it needs the Galois keys of
+** ckks.pow2_steps), and "count", the slots in use, for mean's division.
+** 1 when the builtin is not this module's. */
+int ckks_value_method(const char *name, he_value *a, int n, he_value *out)
+{
+    if (!he_is(a[0], &cct_type) && !ckks_is_shadow(a[0])) return 1;
+    bool count = strcmp(name, "count") == 0;
+    if (!count && strcmp(name, "sum") != 0) return 1;
+    if (n > 1) return he_error("%s: a CKKS vector has one axis: no axis argument", count ? "mean" : "sum");
+    if (count) {
+        int64_t len = 1;
+        if (a[0].as.o->type->len(a[0].as.o, &len) < 0) {
+            he_clearerr(); /* an encrypted scalar: one value */
+            len = 1;
+        }
+        *out = he_int(len);
+        return 0;
+    }
+    return f_sum(NULL, a, 1, out);
 }
 
 static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
@@ -2315,12 +2340,28 @@ static const builtin fns[] = {
      "threads([n]): the runtime's thread count (HE_THREADS, default the cores); threads(n) sets it"},
 };
 
+/* sum(c) and mean(c) on ciphertexts; the other builtins are refused. */
+static type *method_rule(checker *c, node *call, const char *name, type **t, int n)
+{
+    bool mine = false;
+    for (int i = 0; i < n; i++) mine = mine || is_ct(t[i]);
+    if (!mine) return NULL;
+    if (strcmp(name, "sum") == 0 || strcmp(name, "mean") == 0) {
+        if (n > 1) ck_error(c, call, "%s: a CKKS vector has one axis: no axis argument", name);
+        return ty_obj(CT_NAME);
+    }
+    ck_error(c, call, "%s: not defined on %s (its slots move with ckks.rotate; a matrix product is ckks.matvec)",
+             name, CT_NAME);
+    return ty_any;
+}
+
 const native_module he_mod_ckks = {
     .name = "ckks",
     .fns = fns,
     .nfns = (int)(sizeof fns / sizeof fns[0]),
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
+    .method_rule = method_rule,
 };
 
 /* --- for other native modules (ckks_values.h) ------------------------------------------------- */

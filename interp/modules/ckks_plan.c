@@ -680,6 +680,7 @@ static int sct_unop(he_op op, he_value a, he_value *out)
 
 static const he_type sct_type = {
     .name = CKKS_CT_NAME, .free = sct_free, .repr = sct_repr, .binop = sct_binop, .unop = sct_unop, .len = sct_len,
+    .method = ckks_value_method,
 };
 
 static void add_step(int s)

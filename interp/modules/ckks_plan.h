@@ -39,6 +39,8 @@ int ckks_counts_str(const ckks_counts *c, he_value *out);
 
 /* ckks_plan.c: shadow ciphertexts (the abstract run) */
 bool ckks_is_shadow(he_value v);
+/* ckks.c: the builtins sum and mean on a ciphertext or a planning one. */
+int ckks_value_method(const char *name, he_value *a, int n, he_value *out);
 int ckks_shadow_rotate(he_value c, int64_t k, he_value *out);
 int ckks_shadow_sum(he_value c, he_value *out);
 int ckks_shadow_level(he_value c);
