@@ -50,14 +50,15 @@ static void usage(FILE *to)
           "                     encrypted under fresh keys that never leave this process\n"
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
-          "  --check FILE       check FILE without running it\n"
+          "  --check FILE       check FILE and its imports without running any code\n"
           "  --plan             print every ckks.plan the script makes; stop before ckks.keygen\n"
           "  --lua FILE.lua     run a Lua 5.4 script with the he module preloaded\n"
           "  --party I|dealer   run as SMPC party I (0..n-1) or as the dealer, over the network\n"
           "  --parties FILE     the party file (host:port and public key of each party)\n"
           "  --key FILE         this party's secret key (default: beside the party file)\n"
           "  --help, --version\n"
-          "environment: HE_PATH (module search path), HE_DATA (datasets), HE_HISTFILE (REPL history)\n",
+          "environment: HE_PATH (module search path), HE_DATA (datasets), HE_HISTFILE (REPL history),\n"
+          "  HE_THREADS (threads of the CKKS kernels), TMPDIR (what tmpdir() gives)\n",
           to);
 }
 
