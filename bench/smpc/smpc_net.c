@@ -1,6 +1,7 @@
 /*
 ** smpc_net.c: SMPC benchmarks with the parties as separate processes on
-** loopback: 2 computing parties + the dealer, ZeroMQ with CURVE.
+** loopback: 2 computing parties + the dealer, ZeroMQ with CURVE; then the
+** same under rep3 (3 parties, replicated sharing, no dealer: smpc.rep3.*).
 **   smpc.matmul100  100x100 @ 100x100 fixed-point product (with truncation)
 **   smpc.relu10k    ReLU of 10,000 shared values
 **   smpc.conv16     3x3 convolution, 16 output channels, one 28x28 image
@@ -57,6 +58,8 @@ static int cmpd(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static he_smpc_protocol proto; /* of the session being run */
+
 static void cfg_for(he_smpc_config *c, int me, he_smpc_trunc tr)
 {
     static char pf[128], kp[128];
@@ -68,6 +71,7 @@ static void cfg_for(he_smpc_config *c, int me, he_smpc_trunc tr)
     c->secret_key_file = kp;
     c->me = me;
     c->trunc = tr;
+    c->protocol = proto;
     c->timeout_ms = 30000;
 }
 
@@ -77,6 +81,12 @@ typedef struct result {
 } result;
 
 enum { OP_MATMUL, OP_RELU, OP_CONV, NOPS };
+
+/* what each party sends back through the pipe (one write, atomic) */
+typedef struct report {
+    int me;
+    result res[NOPS];
+} report;
 
 static int run_op(he_smpc_ctx *ctx, int op, he_share **in, he_share *out)
 {
@@ -114,7 +124,8 @@ static int party(int me, he_smpc_trunc tr, int wfd)
         he_smpc_share_double(ctx, in[4], 1, me == 1 ? Wt : NULL, 4, (int64_t[]){16, 1, 3, 3}) < 0)
         goto out;
     const int reps[NOPS] = {41, 15, 41};
-    result res[NOPS];
+    report rep = {.me = me};
+    result *res = rep.res;
     for (int op = 0; op < NOPS; op++) {
         double t[64];
         he_smpc_stats s0, s1;
@@ -150,7 +161,7 @@ static int party(int me, he_smpc_trunc tr, int wfd)
         fprintf(stderr, "bench: wrong matmul result %g vs %g\n", o[0], e);
         goto out;
     }
-    if (me == 0 && write(wfd, res, sizeof res) != (ssize_t)sizeof res) goto out;
+    if (write(wfd, &rep, sizeof rep) != (ssize_t)sizeof rep) goto out;
     rc = 0;
 out:
     if (rc) fprintf(stderr, "bench party %d: %s\n", me, he_errmsg());
@@ -161,10 +172,13 @@ out:
     return rc;
 }
 
-static int session(he_smpc_trunc tr, result *res)
+/* One session of protocol p: the computing parties (2 + the dealer, or 3
+** under rep3) as processes; res[i] is party i's report. */
+static int session(he_smpc_protocol p, he_smpc_trunc tr, result res[][NOPS])
 {
     char path[128];
     char pub[3][HE_SMPC_KEY_Z85 + 1];
+    proto = p;
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/key-%d", dir, i);
         unlink(path);
@@ -173,9 +187,10 @@ static int session(he_smpc_trunc tr, result *res)
     snprintf(path, sizeof path, "%s/parties", dir);
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    fprintf(f, "0 127.0.0.1:%d %s\n1 127.0.0.1:%d %s\ndealer 127.0.0.1:%d %s\n", free_port(), pub[0], free_port(),
-            pub[1], free_port(), pub[2]);
+    fprintf(f, "0 127.0.0.1:%d %s\n1 127.0.0.1:%d %s\n%s 127.0.0.1:%d %s\n", free_port(), pub[0], free_port(),
+            pub[1], p == HE_SMPC_REP3 ? "2" : "dealer", free_port(), pub[2]);
     fclose(f);
+    int nparties = p == HE_SMPC_REP3 ? 3 : 2;
     int fds[2];
     if (pipe(fds) < 0) return -1;
     pid_t pids[3];
@@ -184,7 +199,7 @@ static int session(he_smpc_trunc tr, result *res)
         pids[i] = fork();
         if (pids[i] == 0) {
             int rc;
-            if (i == 2) {
+            if (i == nparties) {
                 he_smpc_config c;
                 cfg_for(&c, 2, tr);
                 rc = he_smpc_dealer_serve(&c) < 0;
@@ -201,10 +216,14 @@ static int session(he_smpc_trunc tr, result *res)
         waitpid(pids[i], &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ok = 0;
     }
-    ssize_t k = ok ? read(fds[0], res, sizeof(result) * NOPS) : -1;
-    close(fds[0]);
     close(fds[1]);
-    return k == (ssize_t)(sizeof(result) * NOPS) ? 0 : -1;
+    for (int i = 0; ok && i < nparties; i++) {
+        report r;
+        if (read(fds[0], &r, sizeof r) != (ssize_t)sizeof r || r.me < 0 || r.me >= nparties) ok = 0;
+        else memcpy(res[r.me], r.res, sizeof r.res);
+    }
+    close(fds[0]);
+    return ok ? 0 : -1;
 }
 
 int main(void)
@@ -213,9 +232,11 @@ int main(void)
     const char *tmpd = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/he_smpc_benchXXXXXX", tmpd && *tmpd && strlen(tmpd) < 40 ? tmpd : P_tmpdir);
     if (!mkdtemp(dir)) return 1;
-    result r[NOPS], rl[NOPS];
+    result rp[3][NOPS], rlp[3][NOPS], r3[3][NOPS];
+    result *r = rp[0], *rl = rlp[0];
     int rc = 0;
-    if (session(HE_SMPC_TRUNC_DEALER, r) < 0 || session(HE_SMPC_TRUNC_LOCAL, rl) < 0) {
+    if (session(HE_SMPC_DEALER, HE_SMPC_TRUNC_DEALER, rp) < 0 || session(HE_SMPC_DEALER, HE_SMPC_TRUNC_LOCAL, rlp) < 0 ||
+        session(HE_SMPC_REP3, HE_SMPC_TRUNC_DEALER, r3) < 0) {
         fprintf(stderr, "bench smpc: a session failed\n");
         rc = 1;
     } else {
@@ -245,6 +266,19 @@ int main(void)
         printf("bench smpc.matmul100_localtrunc.rounds %llu rounds\n", rl[OP_MATMUL].rounds);
         printf("bench smpc.conv16_localtrunc.ms %.3f ms\n", rl[OP_CONV].ms);
         printf("bench smpc.conv16_localtrunc.mb %.4f MB\n", rl[OP_CONV].mb);
+        printf("# rep3: 3 parties, replicated sharing, no dealer; time: the median of the repetitions\n");
+        printf("# (party 0's clock); MB: sent by each party (its own count), .mb the largest\n");
+        static const char *const opname[NOPS] = {"matmul100", "relu10k", "conv16"};
+        for (int op = 0; op < NOPS; op++) {
+            double top = 0;
+            for (int i = 0; i < 3; i++) top = r3[i][op].mb > top ? r3[i][op].mb : top;
+            printf("bench smpc.rep3.%s.ms %.3f ms\n", opname[op], r3[0][op].median);
+            printf("# smpc.rep3.%s fastest %.3f ms\n", opname[op], r3[0][op].ms);
+            if (op == OP_MATMUL) printf("bench smpc.rep3.%s.ms.ratio %.3f x\n", opname[op], r3[0][op].median / 12.5);
+            printf("bench smpc.rep3.%s.mb %.4f MB\n", opname[op], top);
+            for (int i = 0; i < 3; i++) printf("bench smpc.rep3.%s.mb.p%d %.4f MB\n", opname[op], i, r3[i][op].mb);
+            printf("bench smpc.rep3.%s.rounds %llu rounds\n", opname[op], r3[0][op].rounds);
+        }
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
