@@ -168,60 +168,22 @@ typedef struct zap_arg {
 
 /* ZAP: accepts CURVE clients (those listed, when a list was given) and
 ** names each by its public key in Z85 ("User-Id"). */
+static bool allowed_key(void *ud, const uint8_t key[32], char *user, size_t n)
+{
+    const he_serve_server *srv = ud;
+    bool ok = srv->nallow == 0;
+    for (size_t i = 0; i < srv->nallow && !ok; i++) ok = memcmp(key, srv->allow[i], 32) == 0;
+    if (ok && n > Z85) zmq_z85_encode(user, key, 32);
+    return ok;
+}
+
 static void *zap_loop(void *arg)
 {
     zap_arg *za = arg;
     void *sock = za->sock;
     const he_serve_server *srv = za->srv;
     he_free(za);
-    for (;;) {
-        zmq_msg_t part[8];
-        int np = 0;
-        bool more = true, dead = false;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, sock, 0) < 0) {
-                zmq_msg_close(&m);
-                if (errno == EINTR) continue;
-                dead = true;
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (np < 8)
-                part[np++] = m;
-            else
-                zmq_msg_close(&m);
-        }
-        if (dead) {
-            for (int i = 0; i < np; i++) zmq_msg_close(&part[i]);
-            break;
-        }
-        const char *status = "400", *text = "key not allowed";
-        char user[Z85 + 1] = "";
-        if (np >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
-            zmq_msg_size(&part[6]) == 32) {
-            const uint8_t *key = zmq_msg_data(&part[6]);
-            bool ok = srv->nallow == 0;
-            for (size_t i = 0; i < srv->nallow && !ok; i++) ok = memcmp(key, srv->allow[i], 32) == 0;
-            if (ok) {
-                status = "200";
-                text = "OK";
-                zmq_z85_encode(user, key, 32);
-            }
-        }
-        zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
-        if (np >= 2)
-            zmq_send(sock, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
-        else
-            zmq_send(sock, "", 0, ZMQ_SNDMORE);
-        zmq_send(sock, status, 3, ZMQ_SNDMORE);
-        zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
-        zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
-        zmq_send(sock, "", 0, 0);
-        for (int i = 0; i < np; i++) zmq_msg_close(&part[i]);
-    }
-    zmq_close(sock);
+    he_zap_serve(sock, allowed_key, (void *)srv, "key not allowed");
     return NULL;
 }
 

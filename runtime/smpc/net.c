@@ -235,12 +235,9 @@ typedef struct zap_arg {
     void *sock;
 } zap_arg;
 
-static void *zap_loop(void *arg)
+void he_zap_serve(void *sock, bool (*decide)(void *ud, const uint8_t key[32], char *user, size_t n), void *ud,
+                  const char *refused)
 {
-    zap_arg *za = arg;
-    smpc_net *net = za->net;
-    void *sock = za->sock;
-    he_free(za);
     for (;;) {
         zmq_msg_t part[8];
         int np = 0;
@@ -265,19 +262,13 @@ static void *zap_loop(void *arg)
             break;
         }
         /* version, request id, domain, address, identity, mechanism, key */
-        const char *status = "400", *text = "unknown key";
-        char user[16] = "";
+        const char *status = "400", *text = refused;
+        char user[64] = "";
         if (np >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
-            zmq_msg_size(&part[6]) == 32) {
-            for (int i = 0; i < net->nnodes; i++)
-                if (memcmp(zmq_msg_data(&part[6]), net->pub[i], 32) == 0) {
-                    status = "200";
-                    text = "OK";
-                    snprintf(user, sizeof user, "%d", i);
-                    break;
-                }
+            zmq_msg_size(&part[6]) == 32 && decide(ud, zmq_msg_data(&part[6]), user, sizeof user)) {
+            status = "200";
+            text = "OK";
         }
-        if (status[0] != '2') atomic_fetch_add(&net->refused, 1);
         zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
         if (np >= 2)
             zmq_send(sock, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
@@ -290,6 +281,28 @@ static void *zap_loop(void *arg)
         for (int i = 0; i < np; i++) zmq_msg_close(&part[i]);
     }
     zmq_close(sock);
+}
+
+/* A peer is one of the party file's nodes; its User-Id is its number. */
+static bool party_key(void *ud, const uint8_t key[32], char *user, size_t n)
+{
+    smpc_net *net = ud;
+    for (int i = 0; i < net->nnodes; i++)
+        if (memcmp(key, net->pub[i], 32) == 0) {
+            snprintf(user, n, "%d", i);
+            return true;
+        }
+    atomic_fetch_add(&net->refused, 1);
+    return false;
+}
+
+static void *zap_loop(void *arg)
+{
+    zap_arg *za = arg;
+    smpc_net *net = za->net;
+    void *sock = za->sock;
+    he_free(za);
+    he_zap_serve(sock, party_key, net, "unknown key");
     return NULL;
 }
 

@@ -155,6 +155,15 @@ unsigned he_smpc_refused(const he_smpc_ctx *ctx);
 int he_smpc_keygen(const char *secret_path, char public_z85[HE_SMPC_KEY_Z85 + 1]) HE_WARN_UNUSED;
 /* Reads a key file of he_smpc_keygen (refused when others may read it):
 ** the secret and the public key in Z85 (wipe the secret after use). */
+/* ZeroMQ's ZAP handler loop on sock (a ZMQ_REP bound to
+** inproc://zeromq.zap.01), shared by the SMPC parties and the HE service:
+** each CURVE client's 32-byte public key goes to decide(ud, key, user, n),
+** which accepts it (true, optionally writing a User-Id of at most n - 1
+** characters into user) or refuses it (the reply says `refused`). Returns
+** when the socket is closed, and closes it. */
+void he_zap_serve(void *sock, bool (*decide)(void *ud, const uint8_t key[32], char *user, size_t n), void *ud,
+                  const char *refused);
+
 int he_smpc_key_read(const char *path, char secret_z85[HE_SMPC_KEY_Z85 + 1],
                      char public_z85[HE_SMPC_KEY_Z85 + 1]) HE_WARN_UNUSED;
 /* Party file: one line per node, '#' comments:
