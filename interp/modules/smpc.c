@@ -52,6 +52,7 @@
 #include "interp.h"
 #include "modutil.h"
 #include "smpc/smpc.h"
+#include "smpc/train.h"
 
 /* --- the context object ---------------------------------------------------------- */
 typedef struct sctx {
@@ -1053,6 +1054,24 @@ static int f_conv2d(he_vm *vm, he_value *a, int n, he_value *out)
     return done(c, r, rc, out);
 }
 
+/* matmul(a, b [, shift]): a @ b * 2^-shift with one truncation
+** (runtime/smpc/train.h): SGD's rate over the batch size folded in. */
+static int f_matmul(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    shr *x;
+    int64_t shift;
+    if (want_share(a[0], "matmul", &x) < 0 || want_k(a, n, 2, "matmul", "the shift", 0, 0, &shift) < 0) return -1;
+    sctx *c = x->c;
+    const he_share *b;
+    he_share *tmp;
+    if (share_or_public(c, a[1], "matmul", -1, &b, &tmp) < 0) return -1;
+    shr *r = shr_new(c);
+    int rc = r ? he_smpc_matmul_shift(c->ctx, r->s, x->s, b, false, false, (int)shift) : -1;
+    he_share_free(tmp);
+    return done(c, r, rc, out);
+}
+
 static int f_argmax(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -1396,6 +1415,8 @@ static const builtin fns[] = {
     {"maxpool", NULL, 1, 3, f_maxpool, r_share_ints, "maxpool(x [, k [, stride]]): k x k max pooling of (C, H, W) or (N, C, H, W)"},
     {"avgpool", NULL, 1, 3, f_avgpool, r_share_ints, "avgpool(x [, k [, stride]]): k x k average pooling"},
     {"conv2d", NULL, 2, 4, f_conv2d, r_share_other, "conv2d(x, w [, stride [, pad]]): x (C, H, W) or (N, C, H, W), w (OC, C, KH, KW)"},
+    {"matmul", NULL, 2, 3, f_matmul, r_share_other,
+     "matmul(a, b [, shift]): a @ b times 2^-shift with one truncation (a learning rate 2^-shift folded in)"},
     {"argmax", NULL, 1, 1, f_argmax, r_share_ints, "argmax(x): index of the first maximum over the last axis (an int share)"},
     {"sum", NULL, 1, 2, f_sum, r_share_ints, "sum(x [, axis]): the total (a scalar share) or sums along an axis"},
     {"transpose", NULL, 1, 1, f_transpose, r_share_ints, "transpose(x): a 2-D share transposed"},
