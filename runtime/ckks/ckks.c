@@ -410,6 +410,9 @@ static inline uint64_t *ct_poly(const he_ckks_ct *c, unsigned p, unsigned i)
     return c->data + ((size_t)p * c->nq + i) * c->ctx->n;
 }
 
+/* For the other files of the runtime (ckks_internal.h). */
+int ckks_ct_reserve(he_ckks_ct *c, unsigned size, unsigned nq) { return ct_reserve(c, size, nq); }
+
 int he_ckks_ct_copy(he_ckks_ct *dst, const he_ckks_ct *src)
 {
     /* callers copy and then modify: the copy is never seed-compressed */
@@ -445,6 +448,9 @@ static bool same_scale(double a, double b)
 {
     return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
+
+int ckks_check_ct(const he_ckks_ctx *ctx, const he_ckks_ct *c) { return check_ct(ctx, c); }
+bool ckks_same_scale(double a, double b) { return same_scale(a, b); }
 
 /* --- encoding --------------------------------------------------------------- */
 
@@ -538,6 +544,11 @@ static int real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *ou
         out[i * stride] = (neg && x) ? m->q - x : x;
     }
     return 0;
+}
+
+int ckks_real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *out, size_t stride)
+{
+    return real_to_rns(c, nq, r, out, stride);
 }
 
 static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z, int level,

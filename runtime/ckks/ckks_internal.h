@@ -195,6 +195,15 @@ struct he_ckks_ct {
     uint8_t seed[32];
 };
 
+/* ckks.c's helpers for the other files: room for size polynomials at nq
+** primes (clears seeded); the checks of an input ciphertext; scales equal to
+** a relative 1e-9; the residues of the integer r (rounded, |r| < Q/2) at the
+** first nq primes, stride apart. */
+int ckks_ct_reserve(he_ckks_ct *c, unsigned size, unsigned nq);
+int ckks_check_ct(const he_ckks_ctx *ctx, const he_ckks_ct *c);
+bool ckks_same_scale(double a, double b);
+int ckks_real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *out, size_t stride);
+
 /* Uniform residues mod prime t (NTT form) expanded from a 32-byte seed:
 ** ChaCha20 keyed with BLAKE2b-256(seed || u32 index), rejection sampling
 ** of 64-bit words masked to the bit length of q_t. */
