@@ -1810,13 +1810,54 @@ static int f_encrypt_pairs(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* The squares of a batch of pairs, one ciphertext per thread at a time. */
+static int square_pairs_batch(cbatch *b, he_value *out)
+{
+    if (b->shadow) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    cbatch *r = cbatch_new();
+    he_ckks_ct **outs = he_calloc((size_t)(b->n ? b->n : 1), sizeof *outs);
+    const he_ckks_ct **ins = he_calloc((size_t)(b->n ? b->n : 1), sizeof *ins);
+    int rc = r && outs && ins ? 0 : -1;
+    for (int64_t i = 0; rc == 0 && i < b->n; i++) {
+        cct *c = b->v[i];
+        if (!c->pairs)
+            rc = he_error("ckks.square_pairs: ciphertext %lld of the batch is not of pairs", (long long)i);
+        else if (settle(c) < 0) rc = -1;
+        else if (he_ckks_ct_level(c->ct) == 0) rc = exhausted(c->keys->c, "the square of pairs at level 0");
+        cct *o = rc == 0 ? cct_new(c->keys, c->n, false, false) : NULL;
+        if (rc == 0) rc = o ? cbatch_push(r, o) : -1;
+        if (rc == 0) {
+            o->pairs = true;
+            outs[i] = o->ct;
+            ins[i] = c->ct;
+        }
+        drop(o);
+    }
+    if (rc == 0 && b->n) rc = he_ckks_square_pairs_many(b->v[0]->keys->k, outs, ins, (size_t)b->n);
+    if (rc == 0) {
+        ckks_real_counts.products += 2 * b->n;
+        ckks_real_counts.keyswitches += b->n;
+    } else if (strstr(he_errmsg(), "conjugation"))
+        he_error("ckks.square_pairs: no conjugation key: make the keys with ckks.keygen(ctx, steps, true)");
+    he_free(outs);
+    he_free(ins);
+    if (rc < 0) {
+        if (r) cbatch_free(&r->obj);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 /* square_pairs(c): a^2 + i b^2 of every pair, a pending product (as c * c):
-** one conjugation, two products; settled on its first other use. */
+** one conjugation, two products; settled on its first other use. Of a
+** batch: the batch of the squares. */
 static int f_square_pairs(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
     if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    if (he_is(a[0], &cbatch_type)) return square_pairs_batch((cbatch *)a[0].as.o, out);
     if (WANT_CT(a[0], "square_pairs", &c) < 0) return -1;
     if (!c->pairs) return he_error("ckks.square_pairs: expected a ciphertext of pairs (ckks.encrypt_pairs); c * c squares reals");
     if (settle(c) < 0) return -1;
@@ -1860,10 +1901,25 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     cct *c0 = b->v[0];
     int64_t len = 0;
     bool scalar = true, clean = !bias;
+    /* pending products relinearized and rescaled, one ciphertext per thread at a time */
+    he_ckks_ct **pend = rc == 0 ? he_calloc((size_t)m, sizeof *pend) : NULL;
+    size_t np = 0;
+    if (rc == 0 && !pend) rc = -1;
+    for (int64_t i = 0; rc == 0 && i < m; i++)
+        if (pending(b->v[i])) {
+            if (b->v[i]->keys->c != c0->keys->c) rc = he_error("ckks.linear: ciphertexts under different keys");
+            pend[np++] = b->v[i]->ct;
+        }
+    if (rc == 0 && np) rc = he_ckks_settle_many(c0->keys->k, pend, np);
+    if (rc == 0) {
+        ckks_real_counts.relins += (long)np;
+        ckks_real_counts.keyswitches += (long)np;
+        ckks_real_counts.rescales += (long)np;
+    }
+    he_free(pend);
     for (int64_t i = 0; rc == 0 && i < m; i++) {
         cct *c = b->v[i];
-        if (settle(c) < 0) rc = -1;
-        else if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
+        if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
             rc = he_error("ckks.linear: ciphertexts under different keys");
         else if (c->pairs != c0->pairs) rc = he_error("ckks.linear: a batch that mixes pairs and reals");
         else if (he_ckks_ct_level(c->ct) != he_ckks_ct_level(c0->ct) ||
@@ -2371,6 +2427,12 @@ static type *r_dot(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CT_NAME);
 }
 
+static type *r_square_pairs(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]) || ty_is_obj(t[0], BATCH_NAME), "a ckks ciphertext or batch");
+    return ty_is_obj(t[0], BATCH_NAME) ? ty_obj(BATCH_NAME) : ty_obj(CT_NAME);
+}
 static type *r_linear(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
@@ -2556,8 +2618,9 @@ static const builtin fns[] = {
      "diagonals_steps(ctx, offsets, D): the rotation steps matvec_diagonals needs, for keygen"},
     {"encrypt_pairs", NULL, 2, 2, f_encrypt_pairs, r_encrypt_rows,
      "encrypt_pairs(keys, X): a batch, one ciphertext per row of up to N values, two per slot (complex packing)"},
-    {"square_pairs", NULL, 1, 1, f_square_pairs, r_ct,
-     "square_pairs(c): the square of every value of a ciphertext of pairs (one conjugation, two products; one level)"},
+    {"square_pairs", NULL, 1, 1, f_square_pairs, r_square_pairs,
+     "square_pairs(c): the square of every value of a ciphertext of pairs (one conjugation, two products; one level); "
+     "of a batch: the batch of the squares, one ciphertext per thread at a time"},
     {"linear", NULL, 2, 3, f_linear, r_linear,
      "linear(b, W [, bias]): the batch W b + bias for a float[m, n] W and a batch of n ciphertexts (one kernel for "
      "the whole layer, one rescale per output)"},

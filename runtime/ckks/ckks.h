@@ -303,6 +303,14 @@ int he_ckks_add_const(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct 
 ** conjugation (needs the conjugation key) and two products. */
 int he_ckks_square_pairs(const he_ckks_keys *k, he_ckks_ct *out,
                          const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Many at once, one ciphertext per thread at a time (for throughput):
+** outs[i] = square_pairs(ins[i]) (outs[i] may be ins[i], no other input);
+** and every size-3 ciphertext of cts relinearized and rescaled in place
+** (size 2 ones are left). The same results as one by one. */
+int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs,
+                              const he_ckks_ct *const *ins, size_t n) HE_WARN_UNUSED;
+int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts,
+                        size_t n) HE_WARN_UNUSED;
 
 /* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
 /* outs[i] = a rotated by steps[i], i < n, sharing one key-switching

@@ -26,6 +26,8 @@
 ** psi^(2 brv(j) + 1), and brv(j) is odd exactly for j >= N/2).
 */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ckks/ckks_internal.h"
@@ -314,4 +316,58 @@ int he_ckks_square_pairs(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_c
     he_ckks_ct_free(u);
     he_ckks_ct_free(v);
     return rc;
+}
+
+/* --- many ciphertexts at once -------------------------------------------------------- */
+/* One ciphertext per task: each runs whole on one thread (the kernels it
+** calls run inline there), so a slow thread delays one ciphertext, not every
+** step of every one; the arithmetic is the same, and so are the results. */
+typedef struct many_job {
+    const he_ckks_keys *k;
+    he_ckks_ct *const *outs;
+    const he_ckks_ct *const *ins;
+    bool square;
+    atomic_flag failed;
+    char msg[256];
+} many_job;
+
+static void many_task(void *arg, unsigned i, unsigned worker)
+{
+    (void)worker;
+    many_job *J = arg;
+    const he_ckks_ctx *c = he_ckks_keys_ctx(J->k);
+    int rc = 0;
+    if (J->square) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
+    else if (he_ckks_ct_size(J->outs[i]) == 3)
+        rc = he_ckks_relin(J->k, J->outs[i], J->outs[i]) < 0 || he_ckks_rescale(c, J->outs[i], J->outs[i]) < 0 ? -1 : 0;
+    if (rc < 0 && !atomic_flag_test_and_set(&J->failed)) /* the message is the thread's own */
+        snprintf(J->msg, sizeof J->msg, "%s", he_errmsg());
+}
+
+static int run_many(many_job *J, size_t n)
+{
+    if (n > UINT32_MAX) return he_error("ckks: too many ciphertexts at once");
+    atomic_flag_clear(&J->failed);
+    J->msg[0] = 0;
+    ckks_parallel((unsigned)n, CKKS_MAX_THREADS, many_task, J);
+    if (atomic_flag_test_and_set(&J->failed)) return he_error("%s", J->msg);
+    return 0;
+}
+
+int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs, const he_ckks_ct *const *ins,
+                              size_t n)
+{
+    if (he_poll_interrupt() < 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (outs[i] == ins[j] && i != j) return he_error("ckks: output %zu overwrites input %zu", i, j);
+    many_job J = {.k = k, .outs = outs, .ins = ins, .square = true};
+    return run_many(&J, n);
+}
+
+int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts, size_t n)
+{
+    if (he_poll_interrupt() < 0) return -1;
+    many_job J = {.k = k, .outs = cts, .ins = (const he_ckks_ct *const *)cts, .square = false};
+    return run_many(&J, n);
 }
