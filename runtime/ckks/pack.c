@@ -42,6 +42,7 @@ typedef struct lin_job {
     size_t m, nnz;
     unsigned nq, blocks, bl;
     const size_t *row;     /* row j's weights: [row[j], row[j + 1]) */
+    const uint8_t *group;  /* rows j..j+group[j]-1 have row j's inputs (at a group's start) */
     const uint32_t *col;   /* the input of each weight */
     const uint64_t *w;     /* residues: w[t * nnz + e] at prime t */
     const uint64_t **x;    /* per worker: n input pointers */
@@ -90,14 +91,66 @@ static void lin_reduce52(uint64_t *o, const uint64_t *lo, const uint64_t *hi, co
         for (unsigned k = 0; k < LIN_BLOCK; k++) o[k] = ckks_red128(ckks_mac52_value(lo[k], hi[k]), m);
 }
 
+/* G rows with the same inputs (fewer than CKKS_MAC52_TERMS): each input
+** vector loaded once for G rows; 16 coefficients at a time, 4 G
+** accumulators in registers. */
+IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_job *J, const uint64_t *const *x,
+                                                                      const ckks_mod *m, const uint64_t *w,
+                                                                      uint64_t *const *o, size_t j, size_t off,
+                                                                      const int G)
+{
+    uint64_t lo[16] __attribute__((aligned(64))), hi[16] __attribute__((aligned(64)));
+    size_t r0 = J->row[j], len = J->row[j + 1] - r0;
+    u128 qm = (u128)(m->q - 1) * (m->q - 1);
+    bool fits64 = len == 0 || qm <= (((u128)1 << 64) - 1) / len;
+    const uint64_t *wr[4];
+    for (int g = 0; g < G; g++) wr[g] = w + J->row[j + g];
+    for (unsigned h = 0; h < LIN_BLOCK; h += 16) {
+        __m512i L[4][2], H[4][2];
+        for (int g = 0; g < G; g++) L[g][0] = L[g][1] = H[g][0] = H[g][1] = _mm512_setzero_si512();
+        for (size_t e = 0; e < len; e++) {
+            const uint64_t *xi = x[J->col[r0 + e]] + off + h;
+            __m512i a0 = _mm512_loadu_si512(xi), a1 = _mm512_loadu_si512(xi + 8);
+            for (int g = 0; g < G; g++) {
+                __m512i W = _mm512_set1_epi64((long long)wr[g][e]);
+                L[g][0] = _mm512_madd52lo_epu64(L[g][0], a0, W);
+                H[g][0] = _mm512_madd52hi_epu64(H[g][0], a0, W);
+                L[g][1] = _mm512_madd52lo_epu64(L[g][1], a1, W);
+                H[g][1] = _mm512_madd52hi_epu64(H[g][1], a1, W);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            _mm512_store_si512(lo, L[g][0]);
+            _mm512_store_si512(lo + 8, L[g][1]);
+            _mm512_store_si512(hi, H[g][0]);
+            _mm512_store_si512(hi + 8, H[g][1]);
+            uint64_t *og = o[g] + h;
+            if (fits64)
+                for (unsigned k = 0; k < 16; k++) og[k] = ckks_red64((hi[k] << 52) + lo[k], m);
+            else
+                for (unsigned k = 0; k < 16; k++) og[k] = ckks_red128(ckks_mac52_value(lo[k], hi[k]), m);
+        }
+    }
+}
+
 /* IFMA: 64 coefficients in 8 vectors, their lo and hi sums in 16
-** registers for a whole row. */
+** registers for a whole row (or lin_group_ifma for rows that share inputs). */
 IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsigned t, unsigned p, size_t off)
 {
     const ckks_mod *m = &J->c->mod[t];
     const uint64_t *w = J->w + (size_t)t * J->nnz;
     uint64_t lo[LIN_BLOCK] __attribute__((aligned(64))), hi[LIN_BLOCK] __attribute__((aligned(64)));
     for (size_t j = 0; j < J->m; j++) {
+        unsigned G = J->group[j];
+        if (G > 1) {
+            uint64_t *o[4];
+            for (unsigned g = 0; g < G; g++) o[g] = J->outs[j + g]->data + ((size_t)p * J->nq + t) * J->c->n + off;
+            if (G == 4) lin_group_ifma(J, x, m, w, o, j, off, 4);
+            else if (G == 3) lin_group_ifma(J, x, m, w, o, j, off, 3);
+            else lin_group_ifma(J, x, m, w, o, j, off, 2);
+            j += G - 1;
+            continue;
+        }
         __m512i L[8], H[8];
 #pragma GCC unroll 8
         for (int v = 0; v < 8; v++) L[v] = H[v] = _mm512_setzero_si512();
@@ -213,6 +266,17 @@ int he_ckks_linear(const he_ckks_ctx *c, he_ckks_ct *const *outs, size_t m, cons
         }
     }
     if (rc == 0) row[m] = e;
+    /* groups of up to 4 consecutive rows with the same inputs */
+    uint8_t *group = rc == 0 ? he_malloc(m) : NULL;
+    if (rc == 0 && !group) rc = -1;
+    for (size_t j = 0; rc == 0 && j < m;) {
+        size_t len = row[j + 1] - row[j], g = 1;
+        while (len > 0 && len < CKKS_MAC52_TERMS && g < 4 && j + g < m && row[j + g + 1] - row[j + g] == len &&
+               memcmp(col + row[j], col + row[j + g], len * sizeof *col) == 0)
+            g++;
+        group[j] = (uint8_t)g;
+        j += g;
+    }
     double scale = cts[0]->scale * wscale;
     for (size_t j = 0; rc == 0 && j < m; j++) rc = ckks_ct_reserve(outs[j], 2, nq);
     if (rc == 0) {
@@ -222,11 +286,12 @@ int he_ckks_linear(const he_ckks_ctx *c, he_ckks_ct *const *outs, size_t m, cons
         }
         unsigned bl = N < LIN_BLOCK ? N : LIN_BLOCK;
         lin_job J = {.c = c, .outs = outs, .cts = cts, .m = m, .nnz = nnz, .nq = nq, .blocks = N / bl, .bl = bl,
-                     .row = row, .col = col, .w = w, .x = x, .n = n};
+                     .row = row, .group = group, .col = col, .w = w, .x = x, .n = n};
         ckks_parallel(J.blocks * 2 * nq, (unsigned)nth, lin_task, &J);
         for (size_t j = 0; j < m; j++) outs[j]->scale = scale;
     }
     he_free(row);
+    he_free(group);
     he_free(col);
     he_free(w);
     he_free(x);

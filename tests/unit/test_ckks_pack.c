@@ -134,6 +134,32 @@ static void test_linear_vs_dot(void)
     he_ckks_ct_free(d);
 }
 
+/* Rows with the same inputs go through the kernel in groups of up to 4:
+** every count of rows from 1 to 9 (groups of 4, 3, 2 and 1), bit for bit
+** the dot product's. */
+static void test_linear_groups(void)
+{
+    enum { MR = 9 };
+    double w[MR * NI];
+    he_ckks_ct *o[MR], *d = he_ckks_ct_new(ctx);
+    for (int e = 0; e < MR * NI; e++) w[e] = urand();
+    for (int j = 0; j < MR; j++) {
+        w[j * NI + 5] = 0.0; /* the same zero in every row: still the same inputs */
+        o[j] = he_ckks_ct_new(ctx);
+    }
+    for (int rows = 1; rows <= MR; rows++) {
+        CHECK(he_ckks_linear(ctx, o, (size_t)rows, (const he_ckks_ct *const *)in, NI, w, 0) == 0, "%s",
+              he_errmsg());
+        for (int j = 0; j < rows; j++) {
+            CHECK(he_ckks_dot_scalar(ctx, d, (const he_ckks_ct *const *)in, w + j * NI, NI, 0) == 0, "%s",
+                  he_errmsg());
+            CHECK(same_data(d, o[j]), "%d rows: output %d differs from the dot product", rows, j);
+        }
+    }
+    for (int j = 0; j < MR; j++) he_ckks_ct_free(o[j]);
+    he_ckks_ct_free(d);
+}
+
 /* A row of more terms than the 52-bit accumulators take unfolded (4096). */
 static void test_linear_long_row(void)
 {
@@ -289,6 +315,7 @@ int main(void)
     setup_inputs();
     RUN(test_linear_vs_plain);
     RUN(test_linear_vs_dot);
+    RUN(test_linear_groups);
     RUN(test_linear_long_row);
     RUN(test_linear_small_primes);
     RUN(test_linear_threads);
