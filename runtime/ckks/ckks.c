@@ -1274,10 +1274,8 @@ static int addsub(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a,
             const uint64_t *x = p < sa ? a->data + ((size_t)p * nq + i) * n : NULL;
             const uint64_t *y = p < sb ? b->data + ((size_t)p * nq + i) * n : NULL;
             if (p < smin) {
-                if (sub)
-                    for (unsigned j = 0; j < n; j++) o[j] = ckks_submod(x[j], y[j], q);
-                else
-                    for (unsigned j = 0; j < n; j++) o[j] = ckks_addmod(x[j], y[j], q);
+                if (sub) ckks_sub_poly(o, x, y, q, n);
+                else ckks_add_poly(o, x, y, q, n);
             } else if (x) {
                 if (o != x) memcpy(o, x, n * sizeof *o);
             } else if (sub) {

@@ -146,6 +146,10 @@ void ckks_muladd_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const u
 void ckks_tensor_ifma(uint64_t *o0, uint64_t *o1, uint64_t *o2, const uint64_t *a0,
                       const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
                       const ckks_mod *m, unsigned n);
+/* o = a + b, o = a - b mod q, element by element (arith_avx512.c: AVX-512
+** where ckks_use_ifma, portable C otherwise; the same results). */
+void ckks_add_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
+void ckks_sub_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
 /* Whether the IFMA NTT is used (CPU has it, HE_CKKS_NO_AVX512 unset). */
 bool ckks_use_ifma(void);
 /* For benchmarks: contexts created while on use the portable code only. */

@@ -297,6 +297,35 @@ static void test_square_pairs(void)
     he_ckks_ct_free(c);
 }
 
+/* Element-wise addition and subtraction mod q: the AVX-512 kernel (where
+** used) and the portable one against the scalar definition, on random
+** residues and the edge values 0 and q - 1, with a tail past the vectors. */
+static void test_add_sub_kernels(void)
+{
+    enum { NA = 1003 };
+    static uint64_t a[NA], b[NA], o[NA];
+    const uint64_t qs[3] = {ctx->mod[0].q, ctx->mod[1].q, (1ull << 61) - 1};
+    for (int port = 0; port < 2; port++) {
+        ckks_force_portable(port == 1);
+        for (int qi = 0; qi < 3; qi++) {
+            uint64_t q = qs[qi];
+            for (int j = 0; j < NA; j++) {
+                a[j] = j % 7 == 0 ? q - 1 : j % 11 == 0 ? 0 : he_prng_u64(&g) % q;
+                b[j] = j % 5 == 0 ? q - 1 : j % 13 == 0 ? 0 : he_prng_u64(&g) % q;
+            }
+            ckks_add_poly(o, a, b, q, NA);
+            for (int j = 0; j < NA; j++)
+                CHECK(o[j] == (uint64_t)(((u128)a[j] + b[j]) % q), "%s add, q %d, [%d]", port ? "portable" : "fast",
+                      qi, j);
+            ckks_sub_poly(o, a, b, q, NA);
+            for (int j = 0; j < NA; j++)
+                CHECK(o[j] == (uint64_t)(((u128)a[j] + q - b[j]) % q), "%s sub, q %d, [%d]",
+                      port ? "portable" : "fast", qi, j);
+        }
+    }
+    ckks_force_portable(false);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -322,6 +351,7 @@ int main(void)
     RUN(test_linear_refusals);
     RUN(test_mul_i_add_const);
     RUN(test_square_pairs);
+    RUN(test_add_sub_kernels);
     for (int i = 0; i < NI; i++) he_ckks_ct_free(in[i]);
     he_ckks_keys_free(keys);
     he_ckks_ctx_free(ctx);
