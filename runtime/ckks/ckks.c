@@ -486,7 +486,7 @@ static void emb(const he_ckks_ctx *c, double complex *v, unsigned n)
         size_t lenq = (size_t)len << 2, gap = m / lenq;
         for (unsigned i = 0; i < n; i += len)
             for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (c->rot[j] % lenq) * gap;
+                size_t idx = (c->rot[j] & (lenq - 1)) * gap; /* lenq: a power of two */
                 double complex u = v[i + j], w = cmul(v[i + j + lenh], c->ksi[idx]);
                 v[i + j] = u + w;
                 v[i + j + lenh] = u - w;
@@ -502,7 +502,7 @@ static void emb_inv(const he_ckks_ctx *c, double complex *v, unsigned n)
         size_t lenq = (size_t)len << 2, gap = m / lenq;
         for (unsigned i = 0; i < n; i += len)
             for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (lenq - (c->rot[j] % lenq)) * gap;
+                size_t idx = (lenq - (c->rot[j] & (lenq - 1))) * gap;
                 double complex u = v[i + j] + v[i + j + lenh];
                 double complex w = cmul(v[i + j] - v[i + j + lenh], c->ksi[idx]);
                 v[i + j] = u;
@@ -563,8 +563,23 @@ static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z,
     emb_inv(c, z, nh);
     if (pt_reserve(pt, nq) < 0) return -1;
     pt->scale = scale;
+    /* the common case inline: |value| below 2^62 and below the bound that
+    ** real_to_rns checks (Q/2 from the bits); the same residues */
+    int qbits = 0;
+    for (unsigned t = 0; t < nq; t++) qbits += c->mod[t].bits - 1;
+    double lim = fmin(0x1p62, ldexp(1, qbits - 1));
     for (unsigned i = 0; i < nh; i++) {
         double re = round(creal(z[i]) * scale), im = round(cimag(z[i]) * scale);
+        if (fabs(re) < lim && fabs(im) < lim) {
+            uint64_t ur = (uint64_t)fabs(re), ui = (uint64_t)fabs(im);
+            for (unsigned t = 0; t < nq; t++) {
+                const ckks_mod *m = &c->mod[t];
+                uint64_t xr = ckks_red64(ur, m), xi = ckks_red64(ui, m);
+                pt->data[(size_t)t * n + i] = (re < 0 && xr) ? m->q - xr : xr;
+                pt->data[(size_t)t * n + i + nh] = (im < 0 && xi) ? m->q - xi : xi;
+            }
+            continue;
+        }
         if (real_to_rns(c, nq, re, pt->data + i, n) < 0) return -1;
         if (real_to_rns(c, nq, im, pt->data + i + nh, n) < 0) return -1;
     }
