@@ -1199,13 +1199,25 @@ static int f_error(he_vm *vm, he_value *a, int n, he_value *out)
     return he_error("%s", he_is(a[0], &he_str_type) ? he_as_str(a[0])->data : "error");
 }
 
+static int clock_of(clockid_t id, he_value *out)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    *out = he_float((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+    return 0;
+}
+
 static int f_clock(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)a; (void)n;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    *out = he_float((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
-    return 0;
+    return clock_of(CLOCK_MONOTONIC, out);
+}
+
+/* CPU time of the whole process (the runtime's worker threads included). */
+static int f_cpu_clock(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    return clock_of(CLOCK_PROCESS_CPUTIME_ID, out);
 }
 
 static int f_argc(he_vm *vm, he_value *a, int n, he_value *out)
@@ -1651,6 +1663,8 @@ static const builtin core_builtins[] = {
     {"assert", NULL, 1, 2, f_assert, r_assert, "assert(cond [, message]): a runtime error when cond is false"},
     {"error", NULL, 1, 1, f_error, r_error, "error(message): stops with a runtime error"},
     {"clock", NULL, 0, 0, f_clock, r_float, "clock(): seconds from a monotonic clock"},
+    {"cpu_clock", NULL, 0, 0, f_cpu_clock, r_float,
+     "cpu_clock(): seconds of CPU time used by the process, all its threads (for timings on a busy machine)"},
     {"argc", NULL, 0, 0, f_argc, r_int, "argc(): number of script arguments"},
     {"argv", NULL, 1, 1, f_argv, r_argv, "argv(i): script argument i (a str)"},
     {"tmpdir", NULL, 0, 0, f_tmpdir, r_str, "tmpdir(): the folder for temporary files ($TMPDIR, else /tmp)"},

@@ -49,7 +49,7 @@ static const char *variant = ""; /* "" or "portable." */
 
 static void report(unsigned n, const char *op, double ms, double ref)
 {
-    printf("bench ckks.%s%u.%s %.4f ms\n", variant, n, op, ms);
+    printf("bench ckks.%s%u.%s %.4f ms (kernel: %s)\n", variant, n, op, ms, ckks_use_ifma() ? "IFMA" : "portable");
     if (ref > 0) {
         printf("# reference: SEAL 4.4.3 %.3g ms\n", ref);
         printf("bench ckks.%s%u.%s.ratio %.2f x\n", variant, n, op, ms / ref);

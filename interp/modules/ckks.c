@@ -242,6 +242,9 @@ typedef struct cct {
     bool clean;     /* a vector whose slots from n on are zero */
     int64_t period; /* slots repeat every period slots (a ckks.matvec result;
                     ** 1: a scalar); 0: not known to */
+    bool pairs;     /* complex packing (ckks.encrypt_pairs): n <= N reals, value
+                    ** k in slot k mod N/2, its real part for k < N/2, its
+                    ** imaginary part from N/2 on */
 } cct;
 
 static const he_type cct_type;
@@ -263,7 +266,7 @@ static int cct_repr(const he_obj *o, he_buf *b)
     const cct *c = (const cct *)o;
     const he_ckks_ctx *ctx = c->keys->c->ctx;
     char len[32] = "";
-    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    if (!c->scalar) snprintf(len, sizeof len, "%s [%lld]", c->pairs ? " pairs" : "", (long long)c->n);
     return he_buf_printf(b, "<cipher ckks%s N=%u level %d/%d scale 2^%.4g slots %u>", len, he_ckks_ctx_n(ctx),
                          eff_level(c), he_ckks_ctx_max_level(ctx), log2_scale(eff_scale(c)),
                          he_ckks_ctx_slots(ctx));
@@ -288,6 +291,7 @@ static cct *cct_new(ckeys *k, int64_t n, bool scalar, bool clean)
     c->scalar = scalar;
     c->clean = clean && !scalar;
     c->period = scalar ? 1 : 0;
+    c->pairs = false;
     c->ct = he_ckks_ct_new(k->c->ctx);
     if (!c->ct) {
         cct_free(&c->obj);
@@ -312,6 +316,15 @@ static int put(cct *r, int rc, he_value *out)
 }
 
 static const he_ckks_ctx *ctx_of(const cct *c) { return c->keys->c->ctx; }
+
+/* What complex packing cannot do slot by slot (its two reals per slot would
+** mix): refused with what to use instead. */
+static int no_pairs(const cct *c, const char *what)
+{
+    if (!c->pairs) return 0;
+    return he_error("ckks: %s of a ciphertext of pairs (ckks.encrypt_pairs) is not defined; pairs take +, -, "
+                    "products by numbers, ckks.linear and ckks.square_pairs", what);
+}
 
 /* --- levels and scales ------------------------------------------------------------------------ */
 static int exhausted(const cctx *c, const char *what)
@@ -467,9 +480,11 @@ static int add_sub(he_op op, cct *a, cct *b, he_value *out)
         return he_error("ckks: ciphertexts under different keys");
     if (!a->scalar && !b->scalar && a->n != b->n)
         return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
+    if (a->pairs != b->pairs) return he_error("ckks: a ciphertext of pairs and one of reals cannot be combined");
     const he_ckks_ctx *ctx = ctx_of(a);
     bool scalar = a->scalar && b->scalar;
     cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, scalar, a->clean && b->clean);
+    if (r) r->pairs = a->pairs;
     /* two pending products of one level and scale add as they are */
     bool both = pending(a) && pending(b) && he_ckks_ct_level(a->ct) == he_ckks_ct_level(b->ct) &&
                 same_scale(he_ckks_ct_scale(a->ct), he_ckks_ct_scale(b->ct));
@@ -513,6 +528,7 @@ static int mul_ct(cct *a, cct *b, he_value *out)
         return he_error("ckks: ciphertexts under different keys");
     if (!a->scalar && !b->scalar && a->n != b->n)
         return he_error("ckks: length mismatch (%lld and %lld)", (long long)a->n, (long long)b->n);
+    if (no_pairs(a, "the product") < 0 || no_pairs(b, "the product") < 0) return -1;
     if (settle(a) < 0 || settle(b) < 0) return -1;
     cct *r = cct_new(a->keys, a->scalar ? b->n : a->n, a->scalar && b->scalar, a->clean || b->clean);
     if (r) r->period = same_period(a, b);
@@ -602,6 +618,10 @@ static int cipher_plain(he_op op, cct *c, he_value pv, bool swapped, he_value *o
         return he_error("CKKS ciphertexts support + - * and division by a plaintext, not '%s'", he_op_symbol[op]);
     plain p;
     if (plain_of(pv, &p, op == HE_OP_MUL || op == HE_OP_DIV ? "multiply" : "add") < 0) return -1;
+    if (c->pairs && (p.tensor || op == HE_OP_ADD || op == HE_OP_SUB)) { /* a number adds to the real parts only */
+        plain_done(&p);
+        return no_pairs(c, p.tensor ? "a plaintext vector operand" : "adding a number (use ckks.linear's bias)");
+    }
     if (!(op == HE_OP_MUL && p.is_int) && settle(c) < 0) { /* a product by an int keeps it pending */
         plain_done(&p);
         return -1;
@@ -627,6 +647,7 @@ static int cipher_plain(he_op op, cct *c, he_value pv, bool swapped, he_value *o
         if (p.tensor && check_len(c, p.n) < 0) goto done;
         cct *r = cct_new(c->keys, p.tensor ? p.n : c->n, c->scalar && !p.tensor, p.tensor || c->clean);
         if (r && !p.tensor) r->period = c->period;
+        if (r) r->pairs = c->pairs;
         rc = put(r, !r ? -1 : p.tensor ? mul_tensor_raw(c, r->ct, c->ct, p.v, p.n) : mul_num_raw(c, r->ct, c->ct, &p),
                  out);
         goto done;
@@ -664,6 +685,7 @@ static int cct_unop(he_op op, he_value a, he_value *out)
     if (op != HE_OP_NEG) return he_error("ckks: cannot apply '%s' to a ciphertext", he_op_symbol[op]);
     cct *r = cct_new(c->keys, c->n, c->scalar, c->clean);
     if (r) r->period = c->period;
+    if (r) r->pairs = c->pairs;
     return put(r, r ? he_ckks_neg(ctx_of(c), r->ct, c->ct) : -1, out);
 }
 
@@ -843,6 +865,11 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
     if (WANT_CTX(a[0], "keygen", &c) < 0) return -1;
     int *steps = NULL;
     size_t nsteps = 0;
+    bool conj = false;
+    if (n > 2) {
+        if (a[2].tag != HE_BOOL) return he_error("ckks.keygen: the conjugation flag must be a bool, got %s", he_typename(a[2]));
+        conj = a[2].as.b;
+    }
     if (n > 1) {
         if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype != HE_DT_INT || he_as_tensor(a[1])->ndim != 1)
             return he_error("ckks.keygen: the rotation steps must be a 1-D int tensor, got %s", he_typename(a[1]));
@@ -863,7 +890,7 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
     int rc = k ? 0 : -1;
     if (rc == 0) rc = he_ckks_keygen(k->k);
     if (rc == 0) rc = he_ckks_keygen_relin(k->k);
-    if (rc == 0 && nsteps) rc = he_ckks_keygen_galois(k->k, steps, nsteps, false);
+    if (rc == 0 && (nsteps || conj)) rc = he_ckks_keygen_galois(k->k, steps, nsteps, conj);
     if (rc == 0) rc = ckeys_set_id(k);
     free(steps);
     if (rc < 0) {
@@ -953,6 +980,20 @@ static int same_keys(const ckeys *k, const cct *c, const char *fn)
     return 0;
 }
 
+/* The n values of a plaintext of pairs: the real parts of the slots, then
+** their imaginary parts. */
+static int decode_pairs(const he_ckks_ctx *ctx, const he_ckks_pt *pt, double *v, int64_t n)
+{
+    unsigned slots = he_ckks_ctx_slots(ctx);
+    double complex *z = malloc(sizeof *z * slots);
+    if (!z) return he_error("out of memory");
+    int rc = he_ckks_decode_complex(ctx, pt, z, slots);
+    for (int64_t i = 0; rc == 0 && i < n; i++) v[i] = i < slots ? creal(z[i]) : cimag(z[i - slots]);
+    he_memzero(z, sizeof *z * slots);
+    free(z);
+    return rc;
+}
+
 static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -968,7 +1009,8 @@ static int f_decrypt(he_vm *vm, he_value *a, int n, he_value *out)
     he_tensor *t = c->scalar ? NULL : he_tensor_new(HE_DT_FLOAT, 0, 1, &c->n);
     double x = 0;
     int rc = pt && (c->scalar || t) ? he_ckks_decrypt(k->k, pt, c->ct) : -1;
-    if (rc == 0) rc = he_ckks_decode(ctx, pt, t ? t->data.f : &x, t ? (size_t)c->n : 1);
+    if (rc == 0 && c->pairs) rc = decode_pairs(ctx, pt, t->data.f, c->n);
+    else if (rc == 0) rc = he_ckks_decode(ctx, pt, t ? t->data.f : &x, t ? (size_t)c->n : 1);
     he_ckks_pt_free(pt);
     if (rc < 0) {
         if (t) he_release(he_objv(&t->obj));
@@ -1022,7 +1064,9 @@ static int f_noise_bits(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     ckeys *k = NULL;
     cct *c = NULL;
-    if (WANT_KEYS(a[0], "noise_bits", &k) < 0 || WANT_CT(a[1], "noise_bits", &c) < 0) return -1;
+    if (WANT_KEYS(a[0], "noise_bits", &k) < 0 || WANT_CT(a[1], "noise_bits", &c) < 0 ||
+        no_pairs(c, "ckks.noise_bits") < 0)
+        return -1;
     if (!(he_ckks_keys_parts(k->k) & HE_CKKS_PART_SECRET))
         return he_error("ckks.noise_bits: needs the secret key, not public keys");
     if (same_keys(k, c, "noise_bits") < 0) return -1;
@@ -1061,7 +1105,7 @@ static int f_rotate(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     cct *c = NULL;
     if (ckks_is_shadow(a[0]) && a[1].tag == HE_INT) return ckks_shadow_rotate(a[0], a[1].as.i, out);
-    if (WANT_CT(a[0], "rotate", &c) < 0) return -1;
+    if (WANT_CT(a[0], "rotate", &c) < 0 || no_pairs(c, "a rotation") < 0) return -1;
     if (a[1].tag != HE_INT) return he_error("ckks.rotate: the step must be an int, got %s", he_typename(a[1]));
     int64_t slots = he_ckks_ctx_slots(ctx_of(c)), s = a[1].as.i % slots;
     cct *r = cct_new(c->keys, c->n, c->scalar, s == 0 && c->clean);
@@ -1124,7 +1168,7 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm; (void)n;
     cct *c = NULL;
     if (ckks_is_shadow(a[0])) return ckks_shadow_sum(a[0], out);
-    if (WANT_CT(a[0], "sum", &c) < 0) return -1;
+    if (WANT_CT(a[0], "sum", &c) < 0 || no_pairs(c, "the sum across slots") < 0) return -1;
     cct *r = cct_new(c->keys, 1, true, false);
     if (!r) return -1;
     if (c->scalar) return put(r, he_ckks_ct_copy(r->ct, c->ct), out);
@@ -1327,6 +1371,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
         if (settle(c) < 0) return -1; /* the fused kernel takes two-part ciphertexts */
         if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
             return he_error("ckks.dot: ciphertexts under different keys");
+        if (c->pairs != c0->pairs) return he_error("ckks.dot: a batch that mixes pairs and reals");
         if (!c->scalar) {
             if (len && c->n != len)
                 return he_error("ckks.dot: length mismatch (%lld and %lld)", (long long)len, (long long)c->n);
@@ -1337,6 +1382,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
         int l = he_ckks_ct_level(c->ct);
         if (l < lmin) lmin = l;
     }
+    if (w->ndim == 2 && no_pairs(c0, "ckks.dot with vector weights") < 0) return -1;
     if (w->ndim == 2) {
         if (w->shape[1] < 1 || w->shape[1] > (int64_t)he_ckks_ctx_slots(ctx) || (len && w->shape[1] != len))
             return he_error("ckks.dot: weight rows of %lld for ciphertexts of %lld", (long long)w->shape[1],
@@ -1357,6 +1403,7 @@ static int f_dot(he_vm *vm, he_value *a, int n, he_value *out)
     int l = mixed ? lmin - 1 : lmin;
     if (l < 1) return exhausted(c0->keys->c, "a dot product at level 0");
     cct *r = cct_new(c0->keys, scalar ? 1 : len, scalar, clean);
+    if (r) r->pairs = c0->pairs;
     he_ckks_ct **tmp = he_calloc((size_t)m, sizeof *tmp);   /* moved copies, where needed */
     const he_ckks_ct **in = he_calloc((size_t)m, sizeof *in);
     he_ckks_pt **pts = w->ndim == 2 ? he_calloc((size_t)m, sizeof *pts) : NULL;
@@ -1570,7 +1617,7 @@ static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm;
     cct *c = NULL;
     if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec inside the planned function");
-    if (WANT_CT(a[0], "matvec", &c) < 0) return -1;
+    if (WANT_CT(a[0], "matvec", &c) < 0 || no_pairs(c, "ckks.matvec") < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar");
     const he_ckks_ctx *ctx = ctx_of(c);
@@ -1679,7 +1726,7 @@ static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm;
     cct *c = NULL;
     if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec_diagonals inside the planned function");
-    if (WANT_CT(a[0], "matvec_diagonals", &c) < 0) return -1;
+    if (WANT_CT(a[0], "matvec_diagonals", &c) < 0 || no_pairs(c, "ckks.matvec_diagonals") < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     const he_ckks_ctx *ctx = ctx_of(c);
     int64_t period;
@@ -1715,6 +1762,220 @@ static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
 
 /* threads(): the runtime's thread count; threads(n) sets it (results are the
 ** same for any count). */
+/* --- complex packing and whole layers (the throughput mode; runtime/ckks/pack.c) --------------- */
+/* encrypt_pairs(keys, X): a batch, one ciphertext per row of X (n <= N
+** values): value k in slot k mod N/2, the real part for k < N/2, the
+** imaginary part from N/2 on (two reals per slot). */
+static int f_encrypt_pairs(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    if (WANT_KEYS(a[0], "encrypt_pairs", &k) < 0) return -1;
+    if (ckks_planning()) return ckks_shadow_refuse("ckks.encrypt_pairs inside the planned function");
+    double *X = NULL;
+    int64_t rows, cols;
+    if (tensor_doubles(a[1], "encrypt_pairs", "X", 2, &X, &rows, &cols) < 0) return -1;
+    const he_ckks_ctx *ctx = k->c->ctx;
+    unsigned slots = he_ckks_ctx_slots(ctx);
+    int rc = cols > 2 * (int64_t)slots ? he_error("ckks.encrypt_pairs: rows of %lld values exceed the %u of N=%u",
+                                                 (long long)cols, 2 * slots, he_ckks_ctx_n(ctx))
+                                       : 0;
+    cbatch *b = rc == 0 ? cbatch_new() : NULL;
+    double complex *z = malloc(sizeof *z * slots);
+    he_ckks_pt *pt = he_ckks_pt_new(ctx);
+    if (rc == 0 && (!b || !z || !pt)) rc = he_error("out of memory");
+    for (int64_t i = 0; rc == 0 && i < rows; i++) {
+        const double *x = X + i * cols;
+        for (unsigned j = 0; j < slots; j++)
+            z[j] = CMPLX(j < cols ? x[j] : 0.0, j + (int64_t)slots < cols ? x[j + slots] : 0.0);
+        cct *c = cct_new(k, cols, false, false);
+        rc = c ? he_ckks_encode_complex(ctx, pt, z, slots, -1, 0) : -1;
+        if (rc == 0) rc = he_ckks_encrypt(k->k, c->ct, pt);
+        if (rc == 0) {
+            c->pairs = true;
+            rc = cbatch_push(b, c);
+        }
+        drop(c);
+    }
+    if (z) he_memzero(z, sizeof *z * slots);
+    he_memzero(X, sizeof *X * (size_t)(rows * cols));
+    free(z);
+    free(X);
+    he_ckks_pt_free(pt);
+    if (rc < 0) {
+        if (b) cbatch_free(&b->obj);
+        return -1;
+    }
+    *out = he_objv(&b->obj);
+    return 0;
+}
+
+/* The squares of a batch of pairs, one ciphertext per thread at a time. */
+static int square_pairs_batch(cbatch *b, he_value *out)
+{
+    if (b->shadow) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    cbatch *r = cbatch_new();
+    he_ckks_ct **outs = he_calloc((size_t)(b->n ? b->n : 1), sizeof *outs);
+    const he_ckks_ct **ins = he_calloc((size_t)(b->n ? b->n : 1), sizeof *ins);
+    int rc = r && outs && ins ? 0 : -1;
+    for (int64_t i = 0; rc == 0 && i < b->n; i++) {
+        cct *c = b->v[i];
+        if (!c->pairs)
+            rc = he_error("ckks.square_pairs: ciphertext %lld of the batch is not of pairs", (long long)i);
+        else if (settle(c) < 0) rc = -1;
+        else if (he_ckks_ct_level(c->ct) == 0) rc = exhausted(c->keys->c, "the square of pairs at level 0");
+        cct *o = rc == 0 ? cct_new(c->keys, c->n, false, false) : NULL;
+        if (rc == 0) rc = o ? cbatch_push(r, o) : -1;
+        if (rc == 0) {
+            o->pairs = true;
+            outs[i] = o->ct;
+            ins[i] = c->ct;
+        }
+        drop(o);
+    }
+    if (rc == 0 && b->n) rc = he_ckks_square_pairs_many(b->v[0]->keys->k, outs, ins, (size_t)b->n);
+    if (rc == 0) {
+        ckks_real_counts.products += 2 * b->n;
+        ckks_real_counts.keyswitches += b->n;
+    } else if (strstr(he_errmsg(), "conjugation"))
+        he_error("ckks.square_pairs: no conjugation key: make the keys with ckks.keygen(ctx, steps, true)");
+    he_free(outs);
+    he_free(ins);
+    if (rc < 0) {
+        if (r) cbatch_free(&r->obj);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+/* square_pairs(c): a^2 + i b^2 of every pair, a pending product (as c * c):
+** one conjugation, two products; settled on its first other use. Of a
+** batch: the batch of the squares. */
+static int f_square_pairs(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    cct *c = NULL;
+    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    if (he_is(a[0], &cbatch_type)) return square_pairs_batch((cbatch *)a[0].as.o, out);
+    if (WANT_CT(a[0], "square_pairs", &c) < 0) return -1;
+    if (!c->pairs) return he_error("ckks.square_pairs: expected a ciphertext of pairs (ckks.encrypt_pairs); c * c squares reals");
+    if (settle(c) < 0) return -1;
+    if (he_ckks_ct_level(c->ct) == 0) return exhausted(c->keys->c, "the square of pairs at level 0");
+    cct *r = cct_new(c->keys, c->n, false, false);
+    if (!r) return -1;
+    r->pairs = true;
+    if (he_ckks_square_pairs(c->keys->k, r->ct, c->ct) < 0) {
+        drop(r);
+        if (strstr(he_errmsg(), "conjugation"))
+            return he_error("ckks.square_pairs: no conjugation key: make the keys with ckks.keygen(ctx, steps, true)");
+        return -1;
+    }
+    ckks_real_counts.products += 2;
+    ckks_real_counts.keyswitches++;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+/* linear(b, W [, bias]): the batch of W b + bias, W a float[m, n] of scalar
+** weights for the n ciphertexts of b; the runtime's layer kernel (each input
+** read once), one rescale per output. For pairs the outputs land on half
+** the level's scale, so that a square_pairs after them lands on it. */
+static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    cbatch *b = NULL;
+    if (WANT_BATCH(a[0], "linear", &b) < 0) return -1;
+    if (b->shadow) return ckks_shadow_refuse("ckks.linear inside the planned function");
+    int64_t m = b->n;
+    if (m == 0) return he_error("ckks.linear: the batch is empty");
+    double *W = NULL, *bias = NULL;
+    int64_t rows, cols, br = 0, bc = 0;
+    if (tensor_doubles(a[1], "linear", "the weights", 2, &W, &rows, &cols) < 0) return -1;
+    int rc = 0;
+    if (cols != m)
+        rc = he_error("ckks.linear: weights of %lld columns for %lld ciphertexts", (long long)cols, (long long)m);
+    if (rc == 0 && n > 2 && tensor_doubles(a[2], "linear", "the bias", 1, &bias, &br, &bc) < 0) rc = -1;
+    if (rc == 0 && bias && bc != rows)
+        rc = he_error("ckks.linear: a bias of %lld for %lld outputs", (long long)bc, (long long)rows);
+    cct *c0 = b->v[0];
+    int64_t len = 0;
+    bool scalar = true, clean = !bias;
+    /* pending products relinearized and rescaled, one ciphertext per thread at a time */
+    he_ckks_ct **pend = rc == 0 ? he_calloc((size_t)m, sizeof *pend) : NULL;
+    size_t np = 0;
+    if (rc == 0 && !pend) rc = -1;
+    for (int64_t i = 0; rc == 0 && i < m; i++)
+        if (pending(b->v[i])) {
+            if (b->v[i]->keys->c != c0->keys->c) rc = he_error("ckks.linear: ciphertexts under different keys");
+            pend[np++] = b->v[i]->ct;
+        }
+    if (rc == 0 && np) rc = he_ckks_settle_many(c0->keys->k, pend, np);
+    if (rc == 0) {
+        ckks_real_counts.relins += (long)np;
+        ckks_real_counts.keyswitches += (long)np;
+        ckks_real_counts.rescales += (long)np;
+    }
+    he_free(pend);
+    for (int64_t i = 0; rc == 0 && i < m; i++) {
+        cct *c = b->v[i];
+        if (c->keys->c != c0->keys->c || memcmp(c->keys->id, c0->keys->id, sizeof c->keys->id) != 0)
+            rc = he_error("ckks.linear: ciphertexts under different keys");
+        else if (c->pairs != c0->pairs) rc = he_error("ckks.linear: a batch that mixes pairs and reals");
+        else if (he_ckks_ct_level(c->ct) != he_ckks_ct_level(c0->ct) ||
+                 !same_scale(he_ckks_ct_scale(c->ct), he_ckks_ct_scale(c0->ct)))
+            rc = he_error("ckks.linear: inputs at levels %d and %d, scales 2^%.4g and 2^%.4g (one level and scale "
+                          "for all)", he_ckks_ct_level(c0->ct), he_ckks_ct_level(c->ct),
+                          log2(he_ckks_ct_scale(c0->ct)), log2(he_ckks_ct_scale(c->ct)));
+        else if (!c->scalar) {
+            if (len && c->n != len)
+                rc = he_error("ckks.linear: length mismatch (%lld and %lld)", (long long)len, (long long)c->n);
+            len = c->n;
+            scalar = false;
+            clean &= c->clean;
+        } else clean = false;
+    }
+    const he_ckks_ctx *ctx = ctx_of(c0);
+    int l = he_ckks_ct_level(c0->ct);
+    if (rc == 0 && l < 1) rc = exhausted(c0->keys->c, "a linear layer at level 0");
+    double res = 0, q = rc == 0 ? factor_scale(c0->keys->c, l, he_ckks_ct_scale(c0->ct), &res) : 0;
+    if (c0->pairs) q /= 2, res /= 2;
+    cbatch *r = rc == 0 ? cbatch_new() : NULL;
+    he_ckks_ct **outs = rc == 0 ? he_calloc((size_t)rows, sizeof *outs) : NULL;
+    const he_ckks_ct **in = rc == 0 ? he_calloc((size_t)m, sizeof *in) : NULL;
+    if (rc == 0 && (!r || !outs || !in)) rc = -1;
+    for (int64_t j = 0; rc == 0 && j < rows; j++) {
+        cct *c = cct_new(c0->keys, scalar ? 1 : len, scalar, clean && !c0->pairs);
+        if (c) c->pairs = c0->pairs;
+        rc = c ? cbatch_push(r, c) : -1;
+        if (c) outs[j] = c->ct;
+        drop(c);
+    }
+    for (int64_t i = 0; rc == 0 && i < m; i++) in[i] = b->v[i]->ct;
+    if (rc == 0) rc = he_ckks_linear(ctx, outs, (size_t)rows, in, (size_t)m, W, q);
+    for (int64_t j = 0; rc == 0 && j < rows; j++) {
+        rc = he_ckks_rescale(ctx, outs[j], outs[j]);
+        if (rc == 0) he_ckks_ct_set_scale(outs[j], res);
+        if (rc == 0 && bias && bias[j] != 0)
+            rc = c0->pairs ? he_ckks_add_const(ctx, outs[j], outs[j], CMPLX(bias[j], bias[j]))
+                           : he_ckks_add_scalar(ctx, outs[j], outs[j], bias[j]);
+    }
+    if (rc == 0) {
+        for (int64_t e = 0; e < rows * cols; e++) ckks_real_counts.plain_products += W[e] != 0;
+        ckks_real_counts.rescales += rows;
+    }
+    he_free(outs);
+    he_free(in);
+    free(W);
+    free(bias);
+    if (rc < 0) {
+        if (r) cbatch_free(&r->obj);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 static int f_threads(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
@@ -1787,7 +2048,7 @@ static uint64_t get_le(const uint8_t *p, int bytes)
 ** pending product is settled first (files hold two-part ciphertexts). */
 static int ct_to_bytes(cct *c, uint8_t **out, size_t *len)
 {
-    if (settle(c) < 0) return -1;
+    if (no_pairs(c, "saving") < 0 || settle(c) < 0) return -1;
     uint8_t *body = NULL;
     size_t blen = 0;
     if (he_ckks_ct_serialize(ctx_of(c), c->ct, &body, &blen) < 0) return -1;
@@ -1982,6 +2243,7 @@ static type *r_keygen(checker *c, node *call, node **a, type **t, int n)
     if (n > 1)
         mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && (t[1]->elem == T_INT || t[1]->elem == T_ANY) && t[1]->rank <= 1,
              "the rotation steps (an int tensor)");
+    if (n > 2) mod_need(c, a[2], t[2], t[2]->kind == T_BOOL, "the conjugation flag (bool)");
     return ty_obj(KEYS_NAME);
 }
 
@@ -2165,6 +2427,23 @@ static type *r_dot(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CT_NAME);
 }
 
+static type *r_square_pairs(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], is_ct(t[0]) || ty_is_obj(t[0], BATCH_NAME), "a ckks ciphertext or batch");
+    return ty_is_obj(t[0], BATCH_NAME) ? ty_obj(BATCH_NAME) : ty_obj(CT_NAME);
+}
+static type *r_linear(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], BATCH_NAME), "a ckks batch");
+    mod_need(c, a[1], t[1], t[1]->kind == T_TENSOR && t[1]->elem != T_BOOL && (t[1]->rank == 2 || t[1]->rank < 0),
+             "the weights (a 2-D number tensor)");
+    if (n > 2)
+        mod_need(c, a[2], t[2], t[2]->kind == T_TENSOR && t[2]->elem != T_BOOL && (t[2]->rank == 1 || t[2]->rank < 0),
+                 "the bias (a 1-D number tensor)");
+    return ty_obj(BATCH_NAME);
+}
 static type *r_save_or_load(checker *c, node **a, type **t, const char *obj, const char *what)
 {
     mod_need(c, a[0], t[0], ty_is_obj(t[0], obj), what);
@@ -2280,8 +2559,9 @@ static const builtin fns[] = {
      "context(N, scale_bits, depth): N in 4096..32768, scale 2^scale_bits, the multiplicative depth"},
     {"context_insecure", NULL, 3, 3, f_context_insecure, r_context_insecure,
      "context_insecure(N, scale_bits, depth): any power-of-two N, no security bound, for tests only (warns)"},
-    {"keygen", NULL, 1, 2, f_keygen, r_keygen,
-     "keygen(ctx [, steps]): secret, public and relinearization keys, Galois keys for the rotation steps; "
+    {"keygen", NULL, 1, 3, f_keygen, r_keygen,
+     "keygen(ctx [, steps [, conj]]): secret, public and relinearization keys, Galois keys for the rotation steps "
+     "(and conjugation when conj, for square_pairs); "
      "keygen(plan): the plan's context and keys, with Galois keys for exactly its steps"},
     {"plan", NULL, 1, -1, ckks_f_plan, r_plan,
      "plan(f, args... [, precision] [, ctx]): runs f on shadow ciphertexts for its ckks.input arguments and "
@@ -2336,6 +2616,14 @@ static const builtin fns[] = {
      "(a sparse matrix by its diagonals; one level)"},
     {"diagonals_steps", NULL, 3, 3, f_diagonals_steps, r_diagonals_steps,
      "diagonals_steps(ctx, offsets, D): the rotation steps matvec_diagonals needs, for keygen"},
+    {"encrypt_pairs", NULL, 2, 2, f_encrypt_pairs, r_encrypt_rows,
+     "encrypt_pairs(keys, X): a batch, one ciphertext per row of up to N values, two per slot (complex packing)"},
+    {"square_pairs", NULL, 1, 1, f_square_pairs, r_square_pairs,
+     "square_pairs(c): the square of every value of a ciphertext of pairs (one conjugation, two products; one level); "
+     "of a batch: the batch of the squares, one ciphertext per thread at a time"},
+    {"linear", NULL, 2, 3, f_linear, r_linear,
+     "linear(b, W [, bias]): the batch W b + bias for a float[m, n] W and a batch of n ciphertexts (one kernel for "
+     "the whole layer, one rescale per output)"},
     {"threads", NULL, 0, 1, f_threads, r_threads,
      "threads([n]): the runtime's thread count (HE_THREADS, default the cores); threads(n) sets it"},
 };

@@ -410,6 +410,9 @@ static inline uint64_t *ct_poly(const he_ckks_ct *c, unsigned p, unsigned i)
     return c->data + ((size_t)p * c->nq + i) * c->ctx->n;
 }
 
+/* For the other files of the runtime (ckks_internal.h). */
+int ckks_ct_reserve(he_ckks_ct *c, unsigned size, unsigned nq) { return ct_reserve(c, size, nq); }
+
 int he_ckks_ct_copy(he_ckks_ct *dst, const he_ckks_ct *src)
 {
     /* callers copy and then modify: the copy is never seed-compressed */
@@ -446,6 +449,9 @@ static bool same_scale(double a, double b)
     return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
 
+int ckks_check_ct(const he_ckks_ctx *ctx, const he_ckks_ct *c) { return check_ct(ctx, c); }
+bool ckks_same_scale(double a, double b) { return same_scale(a, b); }
+
 /* --- encoding --------------------------------------------------------------- */
 
 static void bitrev_complex(double complex *v, unsigned n)
@@ -480,7 +486,7 @@ static void emb(const he_ckks_ctx *c, double complex *v, unsigned n)
         size_t lenq = (size_t)len << 2, gap = m / lenq;
         for (unsigned i = 0; i < n; i += len)
             for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (c->rot[j] % lenq) * gap;
+                size_t idx = (c->rot[j] & (lenq - 1)) * gap; /* lenq: a power of two */
                 double complex u = v[i + j], w = cmul(v[i + j + lenh], c->ksi[idx]);
                 v[i + j] = u + w;
                 v[i + j + lenh] = u - w;
@@ -496,7 +502,7 @@ static void emb_inv(const he_ckks_ctx *c, double complex *v, unsigned n)
         size_t lenq = (size_t)len << 2, gap = m / lenq;
         for (unsigned i = 0; i < n; i += len)
             for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (lenq - (c->rot[j] % lenq)) * gap;
+                size_t idx = (lenq - (c->rot[j] & (lenq - 1))) * gap;
                 double complex u = v[i + j] + v[i + j + lenh];
                 double complex w = cmul(v[i + j] - v[i + j + lenh], c->ksi[idx]);
                 v[i + j] = u;
@@ -540,6 +546,11 @@ static int real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *ou
     return 0;
 }
 
+int ckks_real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *out, size_t stride)
+{
+    return real_to_rns(c, nq, r, out, stride);
+}
+
 static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z, int level,
                         double scale)
 {
@@ -552,8 +563,23 @@ static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z,
     emb_inv(c, z, nh);
     if (pt_reserve(pt, nq) < 0) return -1;
     pt->scale = scale;
+    /* the common case inline: |value| below 2^62 and below the bound that
+    ** real_to_rns checks (Q/2 from the bits); the same residues */
+    int qbits = 0;
+    for (unsigned t = 0; t < nq; t++) qbits += c->mod[t].bits - 1;
+    double lim = fmin(0x1p62, ldexp(1, qbits - 1));
     for (unsigned i = 0; i < nh; i++) {
         double re = round(creal(z[i]) * scale), im = round(cimag(z[i]) * scale);
+        if (fabs(re) < lim && fabs(im) < lim) {
+            uint64_t ur = (uint64_t)fabs(re), ui = (uint64_t)fabs(im);
+            for (unsigned t = 0; t < nq; t++) {
+                const ckks_mod *m = &c->mod[t];
+                uint64_t xr = ckks_red64(ur, m), xi = ckks_red64(ui, m);
+                pt->data[(size_t)t * n + i] = (re < 0 && xr) ? m->q - xr : xr;
+                pt->data[(size_t)t * n + i + nh] = (im < 0 && xi) ? m->q - xi : xi;
+            }
+            continue;
+        }
         if (real_to_rns(c, nq, re, pt->data + i, n) < 0) return -1;
         if (real_to_rns(c, nq, im, pt->data + i + nh, n) < 0) return -1;
     }
@@ -1263,10 +1289,8 @@ static int addsub(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a,
             const uint64_t *x = p < sa ? a->data + ((size_t)p * nq + i) * n : NULL;
             const uint64_t *y = p < sb ? b->data + ((size_t)p * nq + i) * n : NULL;
             if (p < smin) {
-                if (sub)
-                    for (unsigned j = 0; j < n; j++) o[j] = ckks_submod(x[j], y[j], q);
-                else
-                    for (unsigned j = 0; j < n; j++) o[j] = ckks_addmod(x[j], y[j], q);
+                if (sub) ckks_sub_poly(o, x, y, q, n);
+                else ckks_add_poly(o, x, y, q, n);
             } else if (x) {
                 if (o != x) memcpy(o, x, n * sizeof *o);
             } else if (sub) {

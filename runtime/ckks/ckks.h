@@ -281,6 +281,37 @@ int he_ckks_dot_pt(const he_ckks_ctx *ctx, he_ckks_ct *out,
                    const he_ckks_ct *const *cts, const he_ckks_pt *const *pts,
                    size_t n) HE_WARN_UNUSED;
 
+/* --- throughput kernels (pack.c) ------------------------------------------------- */
+/* A layer of scalar weights: outs[j] = sum_i round(W[j * n + i] * wscale) *
+** cts[i] for j < m (W row-major, m x n; zero weights are skipped), all cts
+** size 2 at one level and scale; scale(outs[j]) = scale * wscale (wscale 0:
+** the last prime of the level), not rescaled. One blocked kernel for the
+** whole layer (each input read once), on the thread pool. outs must be m
+** distinct ciphertexts, none of them an input. */
+int he_ckks_linear(const he_ckks_ctx *ctx, he_ckks_ct *const *outs, size_t m,
+                   const he_ckks_ct *const *cts, size_t n, const double *W,
+                   double wscale) HE_WARN_UNUSED;
+/* out = i * a, exactly (the monomial X^(N/2)); no level, same scale. */
+int he_ckks_mul_i(const he_ckks_ctx *ctx, he_ckks_ct *out,
+                  const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Adds the complex constant v to every slot, at the ciphertext's scale. */
+int he_ckks_add_const(const he_ckks_ctx *ctx, he_ckks_ct *out, const he_ckks_ct *a,
+                      double complex v) HE_WARN_UNUSED;
+/* Complex packing: for a holding a_k + i b_k in slot k (two reals per slot),
+** out = a_k^2 + i b_k^2 as a size-3 product (relinearize, then rescale),
+** scale 4 scale(a)^2: a encoded at half the level's scale lands on it. One
+** conjugation (needs the conjugation key) and two products. */
+int he_ckks_square_pairs(const he_ckks_keys *k, he_ckks_ct *out,
+                         const he_ckks_ct *a) HE_WARN_UNUSED;
+/* Many at once, one ciphertext per thread at a time (for throughput):
+** outs[i] = square_pairs(ins[i]) (outs[i] may be ins[i], no other input);
+** and every size-3 ciphertext of cts relinearized and rescaled in place
+** (size 2 ones are left). The same results as one by one. */
+int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs,
+                              const he_ckks_ct *const *ins, size_t n) HE_WARN_UNUSED;
+int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts,
+                        size_t n) HE_WARN_UNUSED;
+
 /* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
 /* outs[i] = a rotated by steps[i], i < n, sharing one key-switching
 ** decomposition of a (hoisting): each step needs its own Galois key (no

@@ -146,6 +146,10 @@ void ckks_muladd_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const u
 void ckks_tensor_ifma(uint64_t *o0, uint64_t *o1, uint64_t *o2, const uint64_t *a0,
                       const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
                       const ckks_mod *m, unsigned n);
+/* o = a + b, o = a - b mod q, element by element (arith_avx512.c: AVX-512
+** where ckks_use_ifma, portable C otherwise; the same results). */
+void ckks_add_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
+void ckks_sub_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
 /* Whether the IFMA NTT is used (CPU has it, HE_CKKS_NO_AVX512 unset). */
 bool ckks_use_ifma(void);
 /* For benchmarks: contexts created while on use the portable code only. */
@@ -194,6 +198,15 @@ struct he_ckks_ct {
     bool seeded;
     uint8_t seed[32];
 };
+
+/* ckks.c's helpers for the other files: room for size polynomials at nq
+** primes (clears seeded); the checks of an input ciphertext; scales equal to
+** a relative 1e-9; the residues of the integer r (rounded, |r| < Q/2) at the
+** first nq primes, stride apart. */
+int ckks_ct_reserve(he_ckks_ct *c, unsigned size, unsigned nq);
+int ckks_check_ct(const he_ckks_ctx *ctx, const he_ckks_ct *c);
+bool ckks_same_scale(double a, double b);
+int ckks_real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *out, size_t stride);
 
 /* Uniform residues mod prime t (NTT form) expanded from a 32-byte seed:
 ** ChaCha20 keyed with BLAKE2b-256(seed || u32 index), rejection sampling
