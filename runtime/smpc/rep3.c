@@ -204,6 +204,11 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
     int rc = 0;
     if (ctx->mode == HE_SMPC_NET) {
         /* party 0: (y_0, y_1); party 1: (y_1, y_2); party 2: (y_2, y_0) */
+        /* y_0 goes to party 2; parties 1 and 2 send an empty message to
+        ** parties 0 and 1 in the same round, so that each party waits for
+        ** one other and a dead party is noticed here, not at the next
+        ** resharing */
+        uint8_t none;
         switch (ctx->me) {
         case 0:
             prg_u64(&ctx->rep3->key[1], r, N);
@@ -211,7 +216,7 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
                 z[0][i] = (uint64_t)((int64_t)(z[0][i] + z[1][i]) >> f) - r[i];
                 z[1][i] = r[i];
             }
-            rc = net_send(ctx, 2, MSG_DATA, z[0], N * 8);
+            rc = net_send(ctx, 2, MSG_DATA, z[0], N * 8) < 0 || net_recv(ctx, 1, MSG_DATA, &none, 0) < 0 ? -1 : 0;
             break;
         case 1:
             prg_u64(&ctx->rep3->key[1], r, N);
@@ -219,10 +224,11 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
                 z[0][i] = r[i];
                 z[1][i] = trunc_hi(z[1][i], f);
             }
+            rc = net_send(ctx, 0, MSG_DATA, NULL, 0) < 0 || net_recv(ctx, 2, MSG_DATA, &none, 0) < 0 ? -1 : 0;
             break;
         default:
             for (size_t i = 0; i < N; i++) z[0][i] = trunc_hi(z[0][i], f);
-            rc = net_recv(ctx, 0, MSG_DATA, z[1], N * 8);
+            rc = net_send(ctx, 1, MSG_DATA, NULL, 0) < 0 || net_recv(ctx, 0, MSG_DATA, z[1], N * 8) < 0 ? -1 : 0;
         }
         words_free(r, N);
         return rc;
@@ -240,6 +246,8 @@ int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
         z[2][i] = trunc_hi(z[2][i], f); /* parties 1 and 2 */
     }
     count_msg(ctx, 0, N); /* y_0 to party 2 */
+    count_msg(ctx, 1, 0); /* the empty messages: party 1 to 0, 2 to 1 */
+    count_msg(ctx, 2, 0);
     words_free(r, N);
     rc = before ? trunc_check(ctx, before, z, N, f) : 0;
     ov_close(before, N);
@@ -267,11 +275,11 @@ static int local_product(uint64_t *z, const uint64_t *xi, const uint64_t *xn, co
     return 0;
 }
 
-/* z = B(x, y) (prod NULL: element-wise; boolean: AND) on the slots of a
-** share (SIM: 3 components, NET: this party's 2), one round of resharing.
-** z must not alias x or y. */
-static int product_raw(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint64_t *const *y, size_t NY, size_t NZ,
-                       bilinear_fn prod, const void *geom, bool boolean)
+/* The additive (3-out-of-3) sharing z_0 + z_1 + z_2 of B(x, y), masked by
+** a zero-sharing, before any message: NET, z[0] = z_me (z[1] untouched);
+** SIM, z[i] = z_i. z must not alias x or y. */
+static int product_local(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint64_t *const *y, size_t NY, size_t NZ,
+                         bilinear_fn prod, const void *geom, bool boolean)
 {
     uint64_t *tmp = words(NY), *alpha[3] = {words(NZ), words(NZ), words(NZ)};
     int rc = -1;
@@ -282,18 +290,12 @@ static int product_raw(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint6
         prg_u64(&ctx->rep3->key[nxt(me)], alpha[1], NZ);
         if (local_product(z[0], x[0], x[1], y[0], y[1], alpha[0], alpha[1], tmp, NY, NZ, prod, geom, boolean) < 0)
             goto out;
-        /* resharing: z_me to party me-1, z_{me+1} from party me+1 */
-        stats_round(ctx);
-        if (net_send(ctx, prv(me), MSG_DATA, z[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, z[1], NZ * 8) < 0)
-            goto out;
     } else {
         for (int j = 0; j < 3; j++) prg_u64(&ctx->rep3->key[j], alpha[j], NZ);
         for (int i = 0; i < 3; i++)
             if (local_product(z[i], x[i], x[nxt(i)], y[i], y[nxt(i)], alpha[i], alpha[nxt(i)], tmp, NY, NZ, prod, geom,
                               boolean) < 0)
                 goto out;
-        stats_round(ctx);
-        for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ); /* party i sends z_i to party i-1 */
     }
     rc = 0;
 out:
@@ -302,24 +304,131 @@ out:
     return rc;
 }
 
+/* z = B(x, y) (prod NULL: element-wise; boolean: AND) on the slots of a
+** share (SIM: 3 components, NET: this party's 2), one round of resharing.
+** z must not alias x or y. */
+static int product_raw(he_smpc_ctx *ctx, uint64_t **z, uint64_t *const *x, uint64_t *const *y, size_t NY, size_t NZ,
+                       bilinear_fn prod, const void *geom, bool boolean)
+{
+    if (product_local(ctx, z, x, y, NY, NZ, prod, geom, boolean) < 0) return -1;
+    stats_round(ctx);
+    if (ctx->mode == HE_SMPC_NET) {
+        /* resharing: z_me to party me-1, z_{me+1} from party me+1 */
+        int me = ctx->me;
+        return net_send(ctx, prv(me), MSG_DATA, z[0], NZ * 8) < 0 || net_recv(ctx, nxt(me), MSG_DATA, z[1], NZ * 8) < 0
+                   ? -1
+                   : 0;
+    }
+    for (int i = 0; i < 3; i++) count_msg(ctx, i, NZ); /* party i sends z_i to party i-1 */
+    return 0;
+}
+
+/* A product's resharing fused with its truncation by f (after
+** product_local): 2 rounds, one message of N words from each party.
+**   round 1: party 1 sends z_1 to party 0, party 2 sends z_2 to party 1
+**   round 2: party 0 sends y_0 = ((z_0 + z_1) >> f) - r to party 2
+** with y_1 = r (key 1: parties 0 and 1) and y_2 = -((-z_2) >> f): the
+** local truncation of the two-party sharing (z_0 + z_1) + z_2, z_2
+** uniform. Every message is masked by a stream its receiver does not
+** hold (z_1 by F_2 against party 0, z_2 by F_0 against party 1, y_0 by r
+** against party 2), and every party waits for one other. */
+static int product_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f)
+{
+    uint64_t *r = words(N);
+    if (!r) return -1;
+    int rc = 0;
+    if (ctx->mode == HE_SMPC_NET) {
+        stats_round(ctx);
+        stats_round(ctx);
+        switch (ctx->me) {
+        case 0: /* (y_0, y_1) */
+            if (net_recv(ctx, 1, MSG_DATA, z[1], N * 8) < 0) break;
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = (uint64_t)((int64_t)(z[0][i] + z[1][i]) >> f) - r[i];
+                z[1][i] = r[i];
+            }
+            rc = net_send(ctx, 2, MSG_DATA, z[0], N * 8);
+            words_free(r, N);
+            return rc;
+        case 1: /* (y_1, y_2) */
+            if (net_send(ctx, 0, MSG_DATA, z[0], N * 8) < 0 || net_recv(ctx, 2, MSG_DATA, z[1], N * 8) < 0) break;
+            prg_u64(&ctx->rep3->key[1], r, N);
+            for (size_t i = 0; i < N; i++) {
+                z[0][i] = r[i];
+                z[1][i] = trunc_hi(z[1][i], f);
+            }
+            words_free(r, N);
+            return 0;
+        default: /* (y_2, y_0) */
+            if (net_send(ctx, 1, MSG_DATA, z[0], N * 8) < 0) break;
+            for (size_t i = 0; i < N; i++) z[0][i] = trunc_hi(z[0][i], f);
+            rc = net_recv(ctx, 0, MSG_DATA, z[1], N * 8);
+            words_free(r, N);
+            return rc;
+        }
+        words_free(r, N);
+        return -1;
+    }
+    int64_t *before = ov_on(ctx) ? ov_open_u64(ctx, z, N) : NULL;
+    if (ov_on(ctx) && !before) {
+        words_free(r, N);
+        return -1;
+    }
+    stats_round(ctx);
+    count_msg(ctx, 1, N); /* z_1 to party 0 */
+    count_msg(ctx, 2, N); /* z_2 to party 1 */
+    stats_round(ctx);
+    count_msg(ctx, 0, N); /* y_0 to party 2 */
+    prg_u64(&ctx->rep3->key[1], r, N);
+    for (size_t i = 0; i < N; i++) {
+        z[0][i] = (uint64_t)((int64_t)(z[0][i] + z[1][i]) >> f) - r[i];
+        z[1][i] = r[i];
+        z[2][i] = trunc_hi(z[2][i], f);
+    }
+    words_free(r, N);
+    rc = before ? trunc_check(ctx, before, z, N, f) : 0;
+    ov_close(before, N);
+    return rc;
+}
+
 int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
                  const void *geom, int tf)
 {
-    if (product_raw(ctx, t->u, x->u, y->u, y->size, t->size, prod, geom, false) < 0) return -1;
-    return rep3_trunc(ctx, t->u, t->size, tf);
+    if (tf == 0 || t->size == 0) return product_raw(ctx, t->u, x->u, y->u, y->size, t->size, prod, geom, false);
+    if (product_local(ctx, t->u, x->u, y->u, y->size, t->size, prod, geom, false) < 0) return -1;
+    return product_trunc(ctx, t->u, t->size, tf);
 }
 
 /* --- comparison: msb by a binary adder on the parties' own shares ------------------
 ** No random bits are needed at all: the three components x_0, x_1, x_2 are
 ** each known to two parties, so each is already a replicated XOR sharing
 ** (the component itself in its slot, zeros elsewhere). A carry-save adder
-** (one AND round) turns x_0 + x_1 + x_2 into s + k; a Kogge-Stone prefix
-** of generate/propagate words (6 AND rounds, 2 words per element) gives
-** the carry into bit 63, so msb(x) = s_63 ^ k_63 ^ carry_63 in XOR shares
-** b = b_0 ^ b_1 ^ b_2. Each b_j is again an arithmetic sharing for free;
-** b = b_0 + b_1 - 2 b_0 b_1, then the same with b_2: 2 product rounds.
-** 10 rounds, 8 B/elem per AND round (16 in the prefix rounds), 128 B/elem
-** per party; a product with values folded in: +1 round. Exact, always. */
+** (one AND round, 8 B/elem) turns x_0 + x_1 + x_2 into s + k; G = s & k
+** (one AND round, 8 B/elem) and P = s ^ k are the bits' generate and
+** propagate; with bit 63 cleared, a binary tree of (G, P) pairs (6 AND
+** rounds on bit-fields packed 64/w per word: 64 + 32 + ... + 2 bits per
+** element, 15.75 B) gives the carry into bit 63, so msb(x) = s_63 ^ k_63 ^
+** carry in XOR shares b = b_0 ^ b_1 ^ b_2. Each b_j is again an arithmetic
+** sharing for free; b = b_0 + b_1 - 2 b_0 b_1, then the same with b_2: 2
+** product rounds (16 B/elem). 10 rounds, 48 B/elem per party (+8 B per
+** message); a product with values folded in (ReLU, max): +1 round, +8 B.
+** Exact, always. */
+/* Bit i moved to bit rev6(i) (its 6-bit index reversed): three delta swaps
+** exchanging index bits (0, 5), (1, 4), (2, 3). */
+static uint64_t delta_swap(uint64_t x, uint64_t mask, int d)
+{
+    uint64_t t = ((x >> d) ^ x) & mask;
+    return x ^ t ^ (t << d);
+}
+
+static uint64_t index_reverse(uint64_t x)
+{
+    x = delta_swap(x, 0xaaaaaaaaULL, 31);
+    x = delta_swap(x, 0xcccc0000ccccULL, 14);
+    return delta_swap(x, 0xf000f000f000f0ULL, 4);
+}
+
 typedef struct slots {
     int nloc;
     size_t n;
@@ -356,12 +465,13 @@ int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, ui
 {
     if (N == 0) return 0;
     int nl = ctx->nloc, rc = -1;
-    slots c[3] = {{0}}, u = {0}, v = {0}, m = {0}, s = {0}, k = {0}, G = {0}, X2 = {0}, Y2 = {0}, Z2 = {0};
+    slots c[3] = {{0}}, u = {0}, v = {0}, m = {0}, s = {0}, k = {0}, G = {0}, P = {0}, X2 = {0}, Y2 = {0}, Z2 = {0};
     for (int j = 0; j < 3; j++)
         if (slots_alloc(ctx, &c[j], N) < 0) goto out;
     if (slots_alloc(ctx, &u, N) < 0 || slots_alloc(ctx, &v, N) < 0 || slots_alloc(ctx, &m, N) < 0 ||
         slots_alloc(ctx, &s, N) < 0 || slots_alloc(ctx, &k, N) < 0 || slots_alloc(ctx, &G, N) < 0 ||
-        slots_alloc(ctx, &X2, 2 * N) < 0 || slots_alloc(ctx, &Y2, 2 * N) < 0 || slots_alloc(ctx, &Z2, 2 * N) < 0)
+        slots_alloc(ctx, &P, N) < 0 || slots_alloc(ctx, &X2, N) < 0 || slots_alloc(ctx, &Y2, N) < 0 ||
+        slots_alloc(ctx, &Z2, N) < 0)
         goto out;
     for (int j = 0; j < 3; j++) component(ctx, x, N, j, &c[j], 0);
     /* carry-save: s = a ^ b ^ c, k = maj(a, b, c) << 1 = (((a ^ c) & (b ^ c)) ^ c) << 1 */
@@ -376,28 +486,45 @@ int rep3_ltz(he_smpc_ctx *ctx, uint64_t *const *x, size_t N, uint64_t **bits, ui
     for (int lp = 0; lp < nl; lp++)
         for (size_t i = 0; i < N; i++) k.p[lp][i] = (m.p[lp][i] ^ c[2].p[lp][i]) << 1;
     /* generate and propagate: G = s & k, P = s ^ k (P kept in X2's first half) */
+    /* generate and propagate shifted up by one (bit 0 a dummy with G = P =
+    ** 0): the carry out of the top is then the carry into bit 63 of s + k.
+    ** Bit-index reversed, so that the two halves of every w-bit field below
+    ** are adjacent groups of bits, the upper half the more significant */
     if (product_raw(ctx, G.p, s.p, k.p, N, N, NULL, NULL, true) < 0) goto out;
     for (int lp = 0; lp < nl; lp++)
-        for (size_t i = 0; i < N; i++) X2.p[lp][i] = s.p[lp][i] ^ k.p[lp][i];
-    for (int d = 1; d < 64; d *= 2) {
-        /* G ^= P & (G << d), P &= P << d: one round of 2N ANDs */
-        for (int lp = 0; lp < nl; lp++)
+        for (size_t i = 0; i < N; i++) {
+            G.p[lp][i] = index_reverse(G.p[lp][i] << 1);
+            P.p[lp][i] = index_reverse((s.p[lp][i] ^ k.p[lp][i]) << 1);
+        }
+    /* a group from its two halves: G = G_hi ^ (P_hi & G_lo), P = P_hi & P_lo
+    ** (G_hi and P_hi never both 1: ^ is |); one AND round of X = P_hi | P_hi
+    ** << h against Y = G_lo | P_lo << h, w bits per element packed 64 / w per
+    ** word */
+    for (int w = 64; w > 1; w /= 2) {
+        int h = w / 2, per = 64 / w;
+        uint64_t lo = ((uint64_t)1 << h) - 1, fm = w == 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1;
+        size_t nw = (N + (size_t)per - 1) / (size_t)per;
+        for (int lp = 0; lp < nl; lp++) {
+            memset(X2.p[lp], 0, nw * 8);
+            memset(Y2.p[lp], 0, nw * 8);
             for (size_t i = 0; i < N; i++) {
-                uint64_t P = X2.p[lp][i];
-                X2.p[lp][N + i] = P;
-                Y2.p[lp][i] = G.p[lp][i] << d;
-                Y2.p[lp][N + i] = P << d;
+                uint64_t ph = P.p[lp][i] >> h, g = G.p[lp][i] & lo, pl = P.p[lp][i] & lo;
+                int sh = (int)(i % (size_t)per) * w;
+                X2.p[lp][i / (size_t)per] |= ((ph | ph << h) & fm) << sh;
+                Y2.p[lp][i / (size_t)per] |= ((g | pl << h) & fm) << sh;
             }
-        if (product_raw(ctx, Z2.p, X2.p, Y2.p, 2 * N, 2 * N, NULL, NULL, true) < 0) goto out;
+        }
+        if (product_raw(ctx, Z2.p, X2.p, Y2.p, nw, nw, NULL, NULL, true) < 0) goto out;
         for (int lp = 0; lp < nl; lp++)
             for (size_t i = 0; i < N; i++) {
-                G.p[lp][i] ^= Z2.p[lp][i];
-                X2.p[lp][i] = Z2.p[lp][N + i];
+                uint64_t zz = (Z2.p[lp][i / (size_t)per] >> ((int)(i % (size_t)per) * w)) & fm;
+                G.p[lp][i] = (G.p[lp][i] >> h) ^ (zz & lo);
+                P.p[lp][i] = zz >> h;
             }
     }
-    /* msb in XOR shares: bit 63 of s ^ k ^ (G << 1), into m */
+    /* msb in XOR shares: bit 63 of s ^ k, and the carry (G's bit 0), into m */
     for (int lp = 0; lp < nl; lp++)
-        for (size_t i = 0; i < N; i++) m.p[lp][i] = (s.p[lp][i] ^ k.p[lp][i] ^ (G.p[lp][i] << 1)) >> 63;
+        for (size_t i = 0; i < N; i++) m.p[lp][i] = ((s.p[lp][i] ^ k.p[lp][i]) >> 63) ^ (G.p[lp][i] & 1);
     /* to arithmetic: t = b_0 + b_1 - 2 b_0 b_1, then t + b_2 - 2 t b_2 */
     for (int j = 0; j < 3; j++) component(ctx, m.p, N, j, &c[j], 0);
     for (int step = 0; step < 2; step++) {
@@ -426,6 +553,7 @@ out:
     slots_free(&s);
     slots_free(&k);
     slots_free(&G);
+    slots_free(&P);
     slots_free(&X2);
     slots_free(&Y2);
     slots_free(&Z2);
