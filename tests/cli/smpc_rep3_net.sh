@@ -6,7 +6,7 @@
 # tests/lang/crypto/smpc_rep3.he), the dealer process of a rep3 script
 # ends at once with 0, reveal_to reaches only the named party, and a party
 # killed mid-run makes the other two stop with an error naming it within
-# the context's timeout (2 s); the CNN of smpc_cnn_small_rep3.he agrees
+# the context's timeout (2 s), also in a loop of truncations alone; the CNN of smpc_cnn_small_rep3.he agrees
 # with plaintext; scripts/reservoir_xor.he (training on shares) and
 # scripts/secure_average.he run with the one change smpc.context(3, "rep3"),
 # simulated and as processes. Prints ok / not ok lines.
@@ -94,6 +94,38 @@ took=$(($(date +%s) - start))
 grep -q "party 1" "$tmp/k0" && grep -q "party 1" "$tmp/k2" && ok rep3_killed_party_named ||
     nok rep3_killed_party_named "$(head -c 300 "$tmp/k0") / $(head -c 300 "$tmp/k2")"
 [ "$took" -le 8 ] && ok rep3_killed_party_within_timeout || nok rep3_killed_party_within_timeout "${took}s"
+
+# --- the same in a loop of public products (a truncation alone: party 0
+# sends to party 2; parties 1 and 2 send an empty message to parties 0
+# and 1 so that each waits for one other): party 1 killed is noticed ---
+cat >"$tmp/trunc.he" <<'HE'
+import smpc
+let ctx = smpc.context(3, "rep3", 16, 2)
+let x = smpc.share(ctx, [1.0, 2.0], 0)
+let i = 0
+while i < 100000000 { x = x * 1.0; i += 1 }
+print(smpc.reveal(x))
+HE
+for p in 0 1 2; do
+    "$HE" --party "$p" --parties "$pf" "$tmp/trunc.he" >"$tmp/t$p" 2>&1 &
+    eval "pid$p=\$!"
+done
+sleep 1.5
+kill -9 "$pid1" 2>/dev/null
+wait "$pid1" 2>/dev/null
+i=0
+while [ $i -lt 80 ] && { kill -0 "$pid0" 2>/dev/null || kill -0 "$pid2" 2>/dev/null; }; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid0" 2>/dev/null || kill -0 "$pid2" 2>/dev/null; then
+    kill -9 "$pid0" "$pid2" 2>/dev/null
+    wait "$pid0" "$pid2" 2>/dev/null
+    nok rep3_truncation_notices_killed_party "parties 0 and 2 still ran 8 s after party 1 was killed"
+else
+    wait "$pid0"; r0=$?
+    wait "$pid2"; r2=$?
+    if [ "$r0" = 1 ] && [ "$r2" = 1 ] && grep -q "party 1" "$tmp/t0" && grep -q "party 1" "$tmp/t2"; then
+        ok rep3_truncation_notices_killed_party
+    else nok rep3_truncation_notices_killed_party "exit $r0 $r2: $(head -c 300 "$tmp/t0") / $(head -c 300 "$tmp/t2")"; fi
+fi
 
 # --- a party that runs the dealer protocol among rep3 parties is refused ---
 printf 'import smpc\nlet ctx = smpc.context(3, "rep3", 16, 2)\nprint("never")\n' >"$tmp/r.he"
