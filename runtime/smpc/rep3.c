@@ -58,7 +58,6 @@ static int prv(int i) { return (i + 2) % 3; }
 int rep3_setup(he_smpc_ctx *ctx, const he_smpc_config *cfg)
 {
     if (ctx->n != 3) return he_error("smpc: the rep3 protocol is for exactly 3 parties (got %d)", ctx->n);
-    if (ctx->ring != HE_SMPC_RING64) return he_error("smpc: the rep3 protocol works over Z_2^64 only");
     if (cfg->material_dir || cfg->record_plan)
         return he_error("smpc: the rep3 protocol has no dealer: no material files, no offline phase");
     smpc_rep3 *r = he_calloc(1, sizeof *r);
@@ -110,12 +109,172 @@ static void words_free(uint64_t *w, size_t n)
     if (w) he_free_secret(w, (n ? n : 1) * 8);
 }
 
-int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
+/* --- Z_p: the same sharing, input, reveal and products mod p -------------------- */
+static int send_zp(he_smpc_ctx *ctx, int to, mpz_t *const v, size_t N)
+{
+    size_t eb = ctx->pbytes;
+    uint8_t *buf = he_malloc((N ? N : 1) * eb);
+    if (!buf) return -1;
+    for (size_t i = 0; i < N; i++) zp_to_bytes(v[i], buf + i * eb, eb);
+    int rc = net_send(ctx, to, MSG_DATA, buf, N * eb);
+    he_free_secret(buf, (N ? N : 1) * eb);
+    return rc;
+}
+
+static int recv_zp(he_smpc_ctx *ctx, int from, mpz_t *v, size_t N)
+{
+    size_t eb = ctx->pbytes;
+    uint8_t *buf = he_malloc((N ? N : 1) * eb);
+    if (!buf) return -1;
+    int rc = net_recv(ctx, from, MSG_DATA, buf, N * eb);
+    for (size_t i = 0; rc == 0 && i < N; i++) {
+        zp_from_bytes(v[i], buf + i * eb, eb);
+        if (mpz_cmp(v[i], ctx->p) >= 0) rc = he_error("smpc: protocol error: a Z_p element out of range");
+    }
+    he_free_secret(buf, (N ? N : 1) * eb);
+    return rc;
+}
+
+static void count_zp(he_smpc_ctx *ctx, int from, size_t elems)
+{
+    ctx->stats.bytes_sent[from] += elems * ctx->pbytes + 8;
+    ctx->stats.messages++;
+}
+
+static int input_zp(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
 {
     size_t N = t->size;
     int o = owner, o1 = nxt(o), o2 = prv(o);
+    size_t pb = ctx->pbytes;
+    stats_round(ctx);
+    if (ctx->mode == HE_SMPC_SIM) {
+        prg_zp(&ctx->rep3->key[o], t->z[o], N, ctx->p, pb);
+        prg_zp(&ctx->rep3->key[o1], t->z[o1], N, ctx->p, pb);
+        for (size_t i = 0; i < N; i++) {
+            zp_set_i64(t->z[o2][i], vals[i], ctx->p);
+            mpz_sub(t->z[o2][i], t->z[o2][i], t->z[o][i]);
+            mpz_sub(t->z[o2][i], t->z[o2][i], t->z[o1][i]);
+            mpz_mod(t->z[o2][i], t->z[o2][i], ctx->p);
+        }
+        count_zp(ctx, o, N);
+        count_zp(ctx, o, N);
+        return 0;
+    }
+    int me = ctx->me;
+    if (me == o) {
+        prg_zp(&ctx->rep3->key[o], t->z[0], N, ctx->p, pb);
+        prg_zp(&ctx->rep3->key[o1], t->z[1], N, ctx->p, pb);
+        mpz_t *m = zp_alloc(N);
+        if (!m) return -1;
+        for (size_t i = 0; i < N; i++) {
+            zp_set_i64(m[i], vals[i], ctx->p);
+            mpz_sub(m[i], m[i], t->z[0][i]);
+            mpz_sub(m[i], m[i], t->z[1][i]);
+            mpz_mod(m[i], m[i], ctx->p);
+        }
+        int rc = send_zp(ctx, o1, m, N) < 0 || send_zp(ctx, o2, m, N) < 0 ? -1 : 0;
+        zp_free(m, N);
+        return rc;
+    }
+    if (me == o1) {
+        prg_zp(&ctx->rep3->key[o1], t->z[0], N, ctx->p, pb);
+        return recv_zp(ctx, o, t->z[1], N);
+    }
+    prg_zp(&ctx->rep3->key[o], t->z[1], N, ctx->p, pb);
+    return recv_zp(ctx, o, t->z[0], N);
+}
+
+int rep3_open_zp(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out)
+{
+    mask &= 7;
+    if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
+    stats_round(ctx);
+    if (ctx->mode == HE_SMPC_SIM) {
+        for (int j = 0; j < 3; j++)
+            if ((mask >> j) & 1) count_zp(ctx, prv(j), N);
+        for (size_t i = 0; i < N; i++) {
+            mpz_add(out[i], x[0][i], x[1][i]);
+            mpz_add(out[i], out[i], x[2][i]);
+            mpz_mod(out[i], out[i], ctx->p);
+        }
+        return 0;
+    }
+    int me = ctx->me;
+    if (((mask >> nxt(me)) & 1) && send_zp(ctx, nxt(me), x[0], N) < 0) return -1;
+    if (!((mask >> me) & 1)) return 0;
+    mpz_t *m = zp_alloc(N);
+    if (!m) return -1;
+    int rc = recv_zp(ctx, prv(me), m, N);
+    for (size_t i = 0; rc == 0 && i < N; i++) {
+        mpz_add(out[i], x[0][i], x[1][i]);
+        mpz_add(out[i], out[i], m[i]);
+        mpz_mod(out[i], out[i], ctx->p);
+    }
+    zp_free(m, N);
+    return rc;
+}
+
+/* z_i = B(x_i, y_i + y_{i+1}) + B(x_{i+1}, y_i) + F_i - F_{i+1} mod p, B the
+** element-wise product (mm NULL) or the matrix product of geometry mm. */
+static void local_zp(const he_smpc_ctx *ctx, mpz_t *z, mpz_t *const xi, mpz_t *const xn, mpz_t *const yi,
+                     mpz_t *const yn, mpz_t *const fi, mpz_t *const fn, mpz_t *tmp, size_t NY, size_t NZ,
+                     const size_t *mm)
+{
+    for (size_t k = 0; k < NY; k++) {
+        mpz_add(tmp[k], yi[k], yn[k]);
+        mpz_mod(tmp[k], tmp[k], ctx->p);
+    }
+    for (size_t k = 0; k < NZ; k++) {
+        mpz_sub(z[k], fi[k], fn[k]);
+        mpz_mod(z[k], z[k], ctx->p);
+    }
+    if (mm) {
+        zp_matmul_acc(z, xi, tmp, mm[0], mm[1], mm[2], ctx->p);
+        zp_matmul_acc(z, xn, yi, mm[0], mm[1], mm[2], ctx->p);
+        return;
+    }
+    for (size_t k = 0; k < NZ; k++) {
+        mpz_addmul(z[k], xi[k], tmp[k]);
+        mpz_addmul(z[k], xn[k], yi[k]);
+        mpz_mod(z[k], z[k], ctx->p);
+    }
+}
+
+int rep3_product_zp(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, const size_t *mm)
+{
+    size_t NY = y->size, NZ = t->size, pb = ctx->pbytes;
+    mpz_t *tmp = zp_alloc(NY), *f[3] = {zp_alloc(NZ), zp_alloc(NZ), zp_alloc(NZ)};
+    int rc = -1;
+    if (!tmp || !f[0] || !f[1] || !f[2]) goto out;
+    if (ctx->mode == HE_SMPC_NET) {
+        int me = ctx->me;
+        prg_zp(&ctx->rep3->key[me], f[0], NZ, ctx->p, pb);
+        prg_zp(&ctx->rep3->key[nxt(me)], f[1], NZ, ctx->p, pb);
+        local_zp(ctx, t->z[0], x->z[0], x->z[1], y->z[0], y->z[1], f[0], f[1], tmp, NY, NZ, mm);
+        stats_round(ctx);
+        if (send_zp(ctx, prv(me), t->z[0], NZ) < 0 || recv_zp(ctx, nxt(me), t->z[1], NZ) < 0) goto out;
+    } else {
+        for (int j = 0; j < 3; j++) prg_zp(&ctx->rep3->key[j], f[j], NZ, ctx->p, pb);
+        for (int i = 0; i < 3; i++)
+            local_zp(ctx, t->z[i], x->z[i], x->z[nxt(i)], y->z[i], y->z[nxt(i)], f[i], f[nxt(i)], tmp, NY, NZ, mm);
+        stats_round(ctx);
+        for (int i = 0; i < 3; i++) count_zp(ctx, i, NZ);
+    }
+    rc = 0;
+out:
+    zp_free(tmp, NY);
+    for (int j = 0; j < 3; j++) zp_free(f[j], NZ);
+    return rc;
+}
+
+int rep3_input(he_smpc_ctx *ctx, he_share *t, int owner, const int64_t *vals)
+{
+    if (!vals && (ctx->mode == HE_SMPC_SIM || ctx->me == owner))
+        return he_error("smpc: the input owner (party %d) gave no values", owner);
+    if (ctx->ring == HE_SMPC_ZP) return input_zp(ctx, t, owner, vals);
+    size_t N = t->size;
+    int o = owner, o1 = nxt(o), o2 = prv(o);
     bool sim = ctx->mode == HE_SMPC_SIM;
-    if (!vals && (sim || ctx->me == o)) return he_error("smpc: the input owner (party %d) gave no values", owner);
     stats_round(ctx);
     /* x_o from key o (owner and party o-1), x_{o+1} from key o+1 (owner and
     ** party o+1): no message; x_{o+2} = x - x_o - x_{o+1} goes to both others */

@@ -6,7 +6,8 @@
 # tests/lang/crypto/smpc_rep3.he), the dealer process of a rep3 script
 # ends at once with 0, reveal_to reaches only the named party, and a party
 # killed mid-run makes the other two stop with an error naming it within
-# the context's timeout (2 s), also in a loop of truncations alone; the CNN of smpc_cnn_small_rep3.he agrees
+# the context's timeout (2 s), also in a loop of truncations alone; Z_p
+# under rep3 ("rep3:P") gives the simulated results; the CNN of smpc_cnn_small_rep3.he agrees
 # with plaintext; scripts/reservoir_xor.he (training on shares) and
 # scripts/secure_average.he run with the one change smpc.context(3, "rep3"),
 # simulated and as processes. Prints ok / not ok lines.
@@ -126,6 +127,27 @@ else
         ok rep3_truncation_notices_killed_party
     else nok rep3_truncation_notices_killed_party "exit $r0 $r2: $(head -c 300 "$tmp/t0") / $(head -c 300 "$tmp/t2")"; fi
 fi
+
+# --- Z_p under rep3 ("rep3:P") as processes: the same as simulated ---
+cat >"$tmp/zp.he" <<'HE'
+import smpc
+let ctx = smpc.context(3, "rep3:501337")
+let x = smpc.share(ctx, [[25, -3, 1000], [7, 0, -250]], 0)
+let y = smpc.share(ctx, [[17, 8, -250], [1, 2, 3]], 1)
+let w = smpc.share(ctx, [[1], [2], [3]], 2)
+print(smpc.reveal(x + y), smpc.reveal(x * y - 1), smpc.reveal(x @ w), smpc.reveal(smpc.sum(x * 3)))
+print(smpc.reveal_to(y, [2]))
+print(smpc.stats(ctx))
+HE
+"$HE" "$tmp/zp.he" >"$tmp/zp_sim" 2>&1
+scripts/run_parties.sh -n 3 "$tmp/zp.he" >"$tmp/zp_net" 2>&1
+rc=$?
+want=$(head -1 "$tmp/zp_sim")
+n=$(grep -c -F -x -- "$want" "$tmp/zp_net")
+if [ $rc -eq 0 ] && [ "$want" = "[[42, 5, 750], [8, 2, -247]] [[424, -25, -250001], [6, -1, -751]] [[3019], [-743]] 2337" ] && [ "$n" = 3 ] &&
+    grep -q '^nil$' "$tmp/zp_net" && [ "$(grep -c -F -x '[[17, 8, -250], [1, 2, 3]]' "$tmp/zp_net")" = 1 ]; then
+    ok rep3_zp_net
+else nok rep3_zp_net "exit $rc, $n parties agree: $(head -c 600 "$tmp/zp_sim") / $(head -c 600 "$tmp/zp_net")"; fi
 
 # --- a party that runs the dealer protocol among rep3 parties is refused ---
 printf 'import smpc\nlet ctx = smpc.context(3, "rep3", 16, 2)\nprint("never")\n' >"$tmp/r.he"
