@@ -17,6 +17,7 @@
 **     up to 2^62 raw and at the range's edges;
 **   - rounds and bytes: exact, with matmul's bytes independent of the inner
 **     dimension;
+**   - over Z_p (p = 2^61 - 1): products and matrix products exact mod p;
 **   - views: what party 0 receives in an input and a product, and what party
 **     2 receives in a truncation and in a product fused with its truncation,
 **     is uniform (chi-square of the top 4 bits)
@@ -93,7 +94,9 @@ static void test_config(void)
     c.nparties = 3;
     c.ring = HE_SMPC_ZP;
     c.prime = "501337";
-    CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "Z_2^64 only"), "Z_p: %s", he_errmsg());
+    he_smpc_ctx *z = he_smpc_new(&c);
+    CHECK(z && he_smpc_protocol_of(z) == HE_SMPC_REP3 && he_smpc_ring_of(z) == HE_SMPC_ZP, "Z_p: %s", he_errmsg());
+    he_smpc_free(z);
     c.ring = HE_SMPC_RING64;
     c.record_plan = true;
     CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "no dealer"), "offline: %s", he_errmsg());
@@ -379,6 +382,56 @@ static void test_conv_pool(void)
     o = NULL;
     he_share_free(X);
     he_share_free(Wt);
+    he_share_free(T);
+    he_smpc_free(ctx);
+}
+
+/* Z_p (p = 2^61 - 1, a prime, 8 bytes on the wire): products and matrix
+** products exact against plaintext mod p on random values below 2^28
+** (products below 2^56, sums of 7 below 2^59 < p/2), one round of
+** resharing, p's bytes per output element from each party. */
+static void test_zp(void)
+{
+    he_smpc_config c;
+    he_smpc_config_init(&c);
+    c.nparties = 3;
+    c.protocol = HE_SMPC_REP3;
+    c.ring = HE_SMPC_ZP;
+    c.prime = "2305843009213693951";
+    he_smpc_ctx *ctx = he_smpc_new(&c);
+    if (!ctx) { CHECK(0, "new: %s", he_errmsg()); return; }
+    enum { N = 21 };
+    int64_t a[N], b[N], shape[1] = {N}, s2a[2] = {3, 7}, s2b[2] = {7, 3};
+    for (int i = 0; i < N; i++) {
+        a[i] = rint_((int64_t)1 << 28);
+        b[i] = rint_((int64_t)1 << 28);
+    }
+    he_share *A = in_int(ctx, 0, a, 1, shape, 0), *B = in_int(ctx, 1, b, 1, shape, 0), *T = he_share_new(ctx, 0, NULL, 0);
+    int64_t *o = NULL;
+    he_smpc_stats st;
+    he_smpc_stats_reset(ctx);
+    CHECK(A && B && he_smpc_mul(ctx, T, A, B) == 0, "mul: %s", he_errmsg());
+    he_smpc_stats_get(ctx, &st);
+    CHECK(st.rounds == 1 && st.bytes_sent[0] == 8 * N + 8 && st.bytes_sent[1] == 8 * N + 8 &&
+              st.bytes_sent[2] == 8 * N + 8 && st.dealer_requests == 0,
+          "mul costs: %llu rounds, %llu B", (unsigned long long)st.rounds, (unsigned long long)st.bytes_sent[0]);
+    CHECK((o = open_all(ctx, T)) != NULL, "reveal");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == a[i] * b[i], "mul %d", i);
+    free(o);
+    o = NULL;
+    he_share *MA = in_int(ctx, 2, a, 2, s2a, 0), *MB = in_int(ctx, 0, b, 2, s2b, 0);
+    CHECK(MA && MB && he_smpc_matmul(ctx, T, MA, MB) == 0 && (o = open_all(ctx, T)), "matmul: %s", he_errmsg());
+    for (int i = 0; o && i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            int64_t S = 0;
+            for (int l = 0; l < 7; l++) S += a[i * 7 + l] * b[l * 3 + j];
+            CHECK(o[i * 3 + j] == S, "matmul (%d, %d)", i, j);
+        }
+    free(o);
+    he_share_free(MA);
+    he_share_free(MB);
+    he_share_free(A);
+    he_share_free(B);
     he_share_free(T);
     he_smpc_free(ctx);
 }
@@ -678,6 +731,7 @@ int main(void)
     RUN(test_mul);
     RUN(test_matmul);
     RUN(test_conv_pool);
+    RUN(test_zp);
     RUN(test_trunc_failure_checked);
     RUN(test_compare);
     RUN(test_save_load);
