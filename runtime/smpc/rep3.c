@@ -17,15 +17,22 @@
 ** order, so they get the same values without talking: a zero-sharing is
 ** alpha_i = F_i - F_{i+1} (alpha_0 + alpha_1 + alpha_2 = 0).
 **
-** Costs (per party; + 8 B header per message):
+** Costs (per party; + 8 B header per message; the one place they are
+** stated, doc/smpc.md and runtime/smpc/README.md copy them):
 **   input            1 round, owner sends 8 B/elem to each other party
 **   reveal           1 round, each party sends its x_i (8 B/elem) to party
 **                    i+1 when i+1 is among the receivers
 **   mul, matmul,     1 round, each party sends 8 B per OUTPUT element to
 **   conv2d           party i-1 (resharing): independent of the inner
 **                    dimension
-**   truncation       1 round, party 0 sends 8 B/elem to party 2
-**   ltz, lt, gt      10 rounds, 128 B/elem (below); relu, max: 11, 136 B
+**   the same with    2 rounds, each party sends 8 B per OUTPUT element
+**   truncation       (product_trunc: the truncation rides on the resharing)
+**   truncation       1 round, party 0 sends 8 B/elem to party 2; parties 1
+**   alone            and 2 send an empty message (8 B) to parties 0 and 1
+**   ltz, lt, gt      10 rounds, 48 B/elem (below; the tree's packed fields
+**                    round up to whole words); relu, max: 11, 56 B
+**   Z_p              as above with P's bytes (ctx->pbytes) for 8 B; no
+**                    truncation or comparisons
 **   setup (NET)      1 round, each party sends a 32-byte key to party i-1
 **
 ** Simulated (SIM: a share tensor holds the three components) and as three
@@ -38,7 +45,7 @@
 ** (z_{i-1}, z_i). z_i is masked by F_i - F_{i+1}, and party i-1 does not
 ** hold key i+1: what it receives is uniform, whatever the inputs.
 **
-** Truncation by f bits (ABY3's first method): x = (x_0 + x_1) + x_2 is a
+** Truncation alone by f bits (ABY3's first method): x = (x_0 + x_1) + x_2 is a
 ** two-party sharing between party 0 (who holds x_0, x_1) and parties 1
 ** and 2 (who both hold x_2). With r from key 1 (parties 0 and 1):
 **     y_1 = r,  y_2 = -((-x_2) >> f),  y_0 = ((x_0 + x_1) >> f) - r
