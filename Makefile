@@ -5,6 +5,7 @@
 #   make check SANITIZE=1  the same under ASan + UBSan (objects in build/asan)
 #   make run             the main demonstration
 #   make bench           all benchmarks; make bench-vm (ivhe, ckks, smpc) one group
+#   make bench-smpc-wan  the SMPC CNN over a slow network (network namespaces; root)
 #   make install / uninstall   honour PREFIX (or prefix) and DESTDIR
 
 .DELETE_ON_ERROR:
@@ -185,6 +186,9 @@ bench:
 	@$(MAKE) --no-print-directory benches
 	@for g in bench/*/; do g=$${g%/}; g=$${g#bench/}; HE=$(HE) BUILD=$(BUILD) LUA=$(LUA) sh bench/run.sh $$g || exit 1; done
 
+bench-smpc-wan: all
+	@HE=$(HE) bash bench/smpc/wan.sh
+
 bench-%:
 	@sh tools/deps.sh
 	@$(MAKE) --no-print-directory benches
@@ -219,6 +223,6 @@ clean:
 
 distclean: clean
 
-.PHONY: all units benches deps check run bench data install install-strip uninstall clean distclean
+.PHONY: all units benches deps check run bench bench-smpc-wan data install install-strip uninstall clean distclean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -14,7 +14,11 @@
 # output says so). Needs the MNIST test images (make data), else skips.
 # $RUNS runs of one image each (default 5): the median, and the fastest; the
 # dealer protocol (2 parties + dealer) and rep3 (3 parties, no dealer).
+# bench/smpc/wan.sh runs it again over a slow network: LAUNCH (the
+# launcher, default scripts/run_parties.sh), PREFIX (of the bench names),
+# PLAIN=1 (the unfused network only, no comparisons with references).
 HE=${HE:-build/he}
+LAUNCH=${LAUNCH:-scripts/run_parties.sh}
 DIR=${MNIST_CNN_DIR:-build/mnist_cnn}
 RUNS=${RUNS:-5}
 [ -x "$HE" ] || { echo "bench smpc mnist: $HE not built" >&2; exit 1; }
@@ -35,7 +39,7 @@ keras_cnn.save(\"$DIR\")" || { echo "# cannot write random weights"; exit 1; }
     weights="seeded random (no trained weights in ${MNIST_CNN_DIR:-build/mnist_cnn}; time and traffic do not depend on them)"
 fi
 echo "# weights: $weights"
-echo "# reference: MP-SPDZ 0.4.2, dealer protocol, 2 parties + dealer, loopback: 154 ms, 7.1 MB per party"
+[ -n "$PLAIN" ] || echo "# reference: MP-SPDZ 0.4.2, dealer protocol, 2 parties + dealer, loopback: 154 ms, 7.1 MB per party"
 
 # mb VALUE UNIT -> MB
 mb() { awk -v v="$1" -v u="$2" 'BEGIN { if (u == "kB") v /= 1000; else if (u == "B") v /= 1e6; else if (u == "GB") v *= 1000; printf "%.4f", v }'; }
@@ -44,11 +48,12 @@ mb() { awk -v v="$1" -v u="$2" 'BEGIN { if (u == "kB") v /= 1000; else if (u == 
 # reference ms, $4 the reference MB per party (for the ratios), then the
 # options of the script (fused, rep3)
 bench_one() {
-    local name=$1 n=$2 ref_ms=$3 ref_mb=$4 lat=() line rounds p b u mbs=() top=0
+    local name=$PREFIX$1 n=$2 ref_ms=$3 ref_mb=$4 lat=() line rounds p b u mbs=() top=0
     shift 4
     for i in $(seq "$RUNS"); do
-        scripts/run_parties.sh -n "$n" scripts/mnist_smpc.he 1 "$DIR" "$@" >"$tmp/out" 2>&1 ||
-            { echo "# run_parties.sh -n $n scripts/mnist_smpc.he 1 DIR $* failed"; tail -5 "$tmp/out"; return 1; }
+        # shellcheck disable=SC2086
+        $LAUNCH -n "$n" scripts/mnist_smpc.he 1 "$DIR" "$@" >"$tmp/out" 2>&1 ||
+            { echo "# $LAUNCH -n $n scripts/mnist_smpc.he 1 DIR $* failed"; tail -5 "$tmp/out"; return 1; }
         # party 0's figures: the lines after '== party 0'
         sed -n '/^== party 0/,/^== party 1/p' "$tmp/out" >"$tmp/p0"
         lat+=("$(sed -n 's/^latency per image: \([0-9.]*\) ms.*/\1/p' "$tmp/p0")")
@@ -67,14 +72,18 @@ bench_one() {
     med=$(printf '%s\n' "${lat[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
     min=$(printf '%s\n' "${lat[@]}" | sort -g | head -1)
     echo "bench smpc.$name.ms $med ms (median of $RUNS runs, fastest $min ms; share the image, the network, reveal to party 0)"
-    awk -v v="$med" -v r="$ref_ms" 'BEGIN { printf "bench smpc.'"$name"'.ms.ratio %.3f x (ours / MP-SPDZ %s ms, lower is better)\n", v / r, r }'
+    [ -n "$PLAIN" ] || awk -v v="$med" -v r="$ref_ms" 'BEGIN { printf "bench smpc.'"$name"'.ms.ratio %.3f x (ours / MP-SPDZ %s ms, lower is better)\n", v / r, r }'
     echo "bench smpc.$name.mb ${mbs[0]} MB (sent by party 0)"
-    awk -v v="${mbs[0]}" -v r="$ref_mb" 'BEGIN { printf "bench smpc.'"$name"'.mb.ratio %.3f x (ours / MP-SPDZ %s MB, lower is better)\n", v / r, r }'
+    [ -n "$PLAIN" ] || awk -v v="${mbs[0]}" -v r="$ref_mb" 'BEGIN { printf "bench smpc.'"$name"'.mb.ratio %.3f x (ours / MP-SPDZ %s MB, lower is better)\n", v / r, r }'
     for p in $(seq 0 $((n - 1))); do echo "bench smpc.$name.mb.p$p ${mbs[$p]} MB (sent by party $p)"; done
     echo "bench smpc.$name.mb.max $top MB (the most any party sent)"
     echo "bench smpc.$name.rounds $rounds rounds"
 }
 bench_one cnn 2 154 7.1 || exit 1
+if [ -n "$PLAIN" ]; then
+    bench_one rep3.cnn 3 66.6 0.389 rep3 || exit 1
+    exit 0
+fi
 echo "# the same network with each 2x2 average pooling folded into the convolution before it (4x4 kernels, stride 2; model owner's plaintext step)"
 bench_one cnn_fused 2 154 7.1 fused || exit 1
 echo "# rep3: three parties, replicated sharing, no dealer (run_parties.sh -n 3 scripts/mnist_smpc.he 1 DIR rep3)"

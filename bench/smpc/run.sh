@@ -5,3 +5,4 @@ HE=${HE:-build/he}
 export HE
 bash "$(dirname "$0")/mnist.sh" || exit 1
 bash "$(dirname "$0")/train.sh" || exit 1
+bash "$(dirname "$0")/wan.sh" || exit 1

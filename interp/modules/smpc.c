@@ -673,11 +673,20 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
             cfg.protocol = HE_SMPC_REP3; /* replicated sharing, 3 parties, no dealer */
         } else if (he_is(a[1], &he_str_type)) {
             const char *m = he_as_str(a[1])->data;
+            if (strncmp(m, "rep3:", 5) == 0) { /* rep3 over Z_p: "rep3:501337" */
+                cfg.protocol = HE_SMPC_REP3;
+                m += 5;
+            }
             size_t len = strlen(m);
             if (len == 0 || len >= sizeof modulus || strspn(m, "0123456789") != len)
-                return he_error("smpc.context: the modulus must be a decimal number (at most %zu digits) or \"rep3\"",
+                return he_error("smpc.context: the modulus must be a decimal number (at most %zu digits), \"rep3\" "
+                                "or \"rep3:\" and a modulus",
                             sizeof modulus - 1);
-            snprintf(modulus, sizeof modulus, "%s", m);
+            if (strspn(m, "0") == len) {
+                if (cfg.protocol != HE_SMPC_REP3) return he_error("smpc.context: the modulus must be at least 2 (0 for Z_2^64)");
+            } else {
+                snprintf(modulus, sizeof modulus, "%s", m);
+            }
         } else return he_error("smpc.context: the modulus must be an int or a str of digits (0 for Z_2^64), not %s", he_typename(a[1]));
         if (modulus[0]) {
             cfg.ring = HE_SMPC_ZP;
@@ -1401,7 +1410,7 @@ static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
 static const builtin fns[] = {
     {"context", NULL, 1, 4, f_context, r_context,
      "context(parties [, modulus or \"rep3\" [, frac [, timeout]]]): parties simulated here, or this process's party with --party "
-     "(modulus 0: Z_2^64; \"rep3\": 3 parties, replicated sharing, no dealer; frac: fractional bits, 16; timeout in "
+     "(modulus 0: Z_2^64; \"rep3\": 3 parties, replicated sharing, no dealer; \"rep3:P\": the same over Z_P; frac: fractional bits, 16; timeout in "
      "seconds, 10)"},
     {"me", NULL, 1, 1, f_me, r_ctx_int, "me(ctx): this process's party number, -1 when simulated"},
     {"parties", NULL, 1, 1, f_parties, r_ctx_int, "parties(ctx): the number of computing parties"},

@@ -84,6 +84,7 @@ int open_u64_mix(he_smpc_ctx *ctx, uint64_t *const *x, size_t nxor, size_t N, ui
 
 int open_zp_to(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out)
 {
+    if (ctx->rep3) return rep3_open_zp(ctx, x, N, mask, out);
     mask &= all_mask(ctx);
     if (!mask) return he_error("smpc: reveal to nobody (empty party mask)");
     stats_round(ctx);
@@ -378,7 +379,7 @@ int he_smpc_reveal_int(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, int64
 {
     if (share_same_ctx(ctx, x) < 0) return -1;
     size_t N = x->size;
-    if (ctx->rep3) return rep3_open_to(ctx, x, mask, (uint64_t *)out);
+    if (ctx->rep3 && ctx->ring == HE_SMPC_RING64) return rep3_open_to(ctx, x, mask, (uint64_t *)out);
     if (ctx->ring == HE_SMPC_RING64) return open_u64_to(ctx, x->u, N, mask, (uint64_t *)out);
     mpz_t *v = zp_alloc(N);
     if (!v) return -1;
@@ -790,6 +791,15 @@ static int product_trunc(const he_share *a, const he_share *b, int *outfrac)
 /* --- Beaver products ------------------------------------------------------------------------ */
 static int mul_zp(he_smpc_ctx *ctx, he_share *out, const he_share *a, const he_share *b, int outfrac)
 {
+    if (ctx->rep3) {
+        he_share *t3 = share_alloc(ctx, a->ndim, a->shape, outfrac);
+        if (!t3 || rep3_product_zp(ctx, t3, a, b, NULL) < 0) {
+            he_share_free(t3);
+            return -1;
+        }
+        share_move(out, t3);
+        return 0;
+    }
     size_t N = a->size;
     mat_req r = {.kind = MAT_TRIPLE, .p = {(int64_t)N}};
     smpc_mat m;
@@ -978,6 +988,7 @@ static int matmul_zp(he_smpc_ctx *ctx, he_share *t, const he_share *a, const he_
 {
     size_t NX = a->size, NY = b->size, NZ = t->size;
     mm_geom g = {(size_t)a->shape[0], (size_t)a->shape[1], (size_t)b->shape[1]};
+    if (ctx->rep3) return rep3_product_zp(ctx, t, a, b, (const size_t[3]){g.m, g.k, g.n});
     smpc_mat m;
     if (mat_get(ctx, r, &m) < 0) return -1;
     mpz_t *ef[HE_SMPC_MAXPARTIES] = {0};

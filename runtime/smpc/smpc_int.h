@@ -252,6 +252,11 @@ int rep3_open_to(he_smpc_ctx *ctx, const he_share *x, uint64_t mask, uint64_t *o
 /* t = prod(x, y) (t->size outputs), a round of resharing, then truncation by tf. */
 int rep3_product(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, bilinear_fn prod,
                  const void *geom, int tf);
+/* Z_p: reveal (as rep3_open_to) and t = x * y element-wise (mm NULL) or
+** the matrix product of (mm[0], mm[1]) @ (mm[1], mm[2]), one round of
+** resharing mod p. */
+int rep3_open_zp(he_smpc_ctx *ctx, mpz_t *const *x, size_t N, uint64_t mask, mpz_t *out);
+int rep3_product_zp(he_smpc_ctx *ctx, he_share *t, const he_share *x, const he_share *y, const size_t *mm);
 /* Truncation of the shared values z (u[0..2]) by f bits (ABY3, local). */
 int rep3_trunc(he_smpc_ctx *ctx, uint64_t **z, size_t N, int f);
 /* Arithmetic shares of msb(x) (vals NULL), or of vals[c N + i] * msb(x_i)

@@ -6,7 +6,8 @@
 # tests/lang/crypto/smpc_rep3.he), the dealer process of a rep3 script
 # ends at once with 0, reveal_to reaches only the named party, and a party
 # killed mid-run makes the other two stop with an error naming it within
-# the context's timeout (2 s); the CNN of smpc_cnn_small_rep3.he agrees
+# the context's timeout (2 s), also in a loop of truncations alone; Z_p
+# under rep3 ("rep3:P") gives the simulated results; the CNN of smpc_cnn_small_rep3.he agrees
 # with plaintext; scripts/reservoir_xor.he (training on shares) and
 # scripts/secure_average.he run with the one change smpc.context(3, "rep3"),
 # simulated and as processes. Prints ok / not ok lines.
@@ -94,6 +95,59 @@ took=$(($(date +%s) - start))
 grep -q "party 1" "$tmp/k0" && grep -q "party 1" "$tmp/k2" && ok rep3_killed_party_named ||
     nok rep3_killed_party_named "$(head -c 300 "$tmp/k0") / $(head -c 300 "$tmp/k2")"
 [ "$took" -le 8 ] && ok rep3_killed_party_within_timeout || nok rep3_killed_party_within_timeout "${took}s"
+
+# --- the same in a loop of public products (a truncation alone: party 0
+# sends to party 2; parties 1 and 2 send an empty message to parties 0
+# and 1 so that each waits for one other): party 1 killed is noticed ---
+cat >"$tmp/trunc.he" <<'HE'
+import smpc
+let ctx = smpc.context(3, "rep3", 16, 2)
+let x = smpc.share(ctx, [1.0, 2.0], 0)
+let i = 0
+while i < 100000000 { x = x * 1.0; i += 1 }
+print(smpc.reveal(x))
+HE
+for p in 0 1 2; do
+    "$HE" --party "$p" --parties "$pf" "$tmp/trunc.he" >"$tmp/t$p" 2>&1 &
+    eval "pid$p=\$!"
+done
+sleep 1.5
+kill -9 "$pid1" 2>/dev/null
+wait "$pid1" 2>/dev/null
+i=0
+while [ $i -lt 80 ] && { kill -0 "$pid0" 2>/dev/null || kill -0 "$pid2" 2>/dev/null; }; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid0" 2>/dev/null || kill -0 "$pid2" 2>/dev/null; then
+    kill -9 "$pid0" "$pid2" 2>/dev/null
+    wait "$pid0" "$pid2" 2>/dev/null
+    nok rep3_truncation_notices_killed_party "parties 0 and 2 still ran 8 s after party 1 was killed"
+else
+    wait "$pid0"; r0=$?
+    wait "$pid2"; r2=$?
+    if [ "$r0" = 1 ] && [ "$r2" = 1 ] && grep -q "party 1" "$tmp/t0" && grep -q "party 1" "$tmp/t2"; then
+        ok rep3_truncation_notices_killed_party
+    else nok rep3_truncation_notices_killed_party "exit $r0 $r2: $(head -c 300 "$tmp/t0") / $(head -c 300 "$tmp/t2")"; fi
+fi
+
+# --- Z_p under rep3 ("rep3:P") as processes: the same as simulated ---
+cat >"$tmp/zp.he" <<'HE'
+import smpc
+let ctx = smpc.context(3, "rep3:501337")
+let x = smpc.share(ctx, [[25, -3, 1000], [7, 0, -250]], 0)
+let y = smpc.share(ctx, [[17, 8, -250], [1, 2, 3]], 1)
+let w = smpc.share(ctx, [[1], [2], [3]], 2)
+print(smpc.reveal(x + y), smpc.reveal(x * y - 1), smpc.reveal(x @ w), smpc.reveal(smpc.sum(x * 3)))
+print(smpc.reveal_to(y, [2]))
+print(smpc.stats(ctx))
+HE
+"$HE" "$tmp/zp.he" >"$tmp/zp_sim" 2>&1
+scripts/run_parties.sh -n 3 "$tmp/zp.he" >"$tmp/zp_net" 2>&1
+rc=$?
+want=$(head -1 "$tmp/zp_sim")
+n=$(grep -c -F -x -- "$want" "$tmp/zp_net")
+if [ $rc -eq 0 ] && [ "$want" = "[[42, 5, 750], [8, 2, -247]] [[424, -25, -250001], [6, -1, -751]] [[3019], [-743]] 2337" ] && [ "$n" = 3 ] &&
+    grep -q '^nil$' "$tmp/zp_net" && [ "$(grep -c -F -x '[[17, 8, -250], [1, 2, 3]]' "$tmp/zp_net")" = 1 ]; then
+    ok rep3_zp_net
+else nok rep3_zp_net "exit $rc, $n parties agree: $(head -c 600 "$tmp/zp_sim") / $(head -c 600 "$tmp/zp_net")"; fi
 
 # --- a party that runs the dealer protocol among rep3 parties is refused ---
 printf 'import smpc\nlet ctx = smpc.context(3, "rep3", 16, 2)\nprint("never")\n' >"$tmp/r.he"

@@ -17,8 +17,10 @@
 **     up to 2^62 raw and at the range's edges;
 **   - rounds and bytes: exact, with matmul's bytes independent of the inner
 **     dimension;
+**   - over Z_p (p = 2^61 - 1): products and matrix products exact mod p;
 **   - views: what party 0 receives in an input and a product, and what party
-**     2 receives in a truncation, is uniform (chi-square of the top 4 bits)
+**     2 receives in a truncation and in a product fused with its truncation,
+**     is uniform (chi-square of the top 4 bits)
 **     for two different secret inputs while the receiver's own shares and
 **     keys are fixed; the same statistic on the message without its mask
 **     (the receiver's unknown PRF stream) is far from uniform, so the check
@@ -92,7 +94,9 @@ static void test_config(void)
     c.nparties = 3;
     c.ring = HE_SMPC_ZP;
     c.prime = "501337";
-    CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "Z_2^64 only"), "Z_p: %s", he_errmsg());
+    he_smpc_ctx *z = he_smpc_new(&c);
+    CHECK(z && he_smpc_protocol_of(z) == HE_SMPC_REP3 && he_smpc_ring_of(z) == HE_SMPC_ZP, "Z_p: %s", he_errmsg());
+    he_smpc_free(z);
     c.ring = HE_SMPC_RING64;
     c.record_plan = true;
     CHECK(!he_smpc_new(&c) && strstr(he_errmsg(), "no dealer"), "offline: %s", he_errmsg());
@@ -250,11 +254,12 @@ static void test_mul(void)
     for (int i = 0; o && i < N; i++) CHECK(trunc_ok((i128)a[i] * b[i], 16, o[i]), "fixed mul %d", i);
     free(o);
     o = NULL;
-    /* costs: resharing (each party 8 B/elem), truncation (party 0 to party 2), reveal */
+    /* costs: resharing fused with the truncation (2 rounds, each party one
+    ** message of 8 B/elem), reveal */
     he_smpc_stats st;
     he_smpc_stats_get(ctx, &st);
     CHECK(st.rounds == 3 && st.dealer_requests == 0, "mul rounds %llu", (unsigned long long)st.rounds);
-    CHECK(st.bytes_sent[0] == 3 * (8 * N + 8) && st.bytes_sent[1] == 2 * (8 * N + 8) &&
+    CHECK(st.bytes_sent[0] == 2 * (8 * N + 8) && st.bytes_sent[1] == 2 * (8 * N + 8) &&
               st.bytes_sent[2] == 2 * (8 * N + 8),
           "mul bytes %llu %llu %llu", (unsigned long long)st.bytes_sent[0], (unsigned long long)st.bytes_sent[1],
           (unsigned long long)st.bytes_sent[2]);
@@ -303,7 +308,7 @@ static void test_matmul(void)
         he_smpc_stats_get(ctx, &st);
         /* proportional to the output m n, whatever k */
         uint64_t out = 8 * (uint64_t)(m * n) + 8;
-        CHECK(st.rounds == 2 && st.bytes_sent[0] == 2 * out && st.bytes_sent[1] == out && st.bytes_sent[2] == out,
+        CHECK(st.rounds == 2 && st.bytes_sent[0] == out && st.bytes_sent[1] == out && st.bytes_sent[2] == out,
               "matmul %dx%dx%d costs %llu rounds, %llu B", m, k, n, (unsigned long long)st.rounds,
               (unsigned long long)st.bytes_sent[1]);
         CHECK(he_share_ndim(T) == 2 && he_share_shape(T)[0] == m && he_share_shape(T)[1] == n, "shape");
@@ -381,6 +386,56 @@ static void test_conv_pool(void)
     he_smpc_free(ctx);
 }
 
+/* Z_p (p = 2^61 - 1, a prime, 8 bytes on the wire): products and matrix
+** products exact against plaintext mod p on random values below 2^28
+** (products below 2^56, sums of 7 below 2^59 < p/2), one round of
+** resharing, p's bytes per output element from each party. */
+static void test_zp(void)
+{
+    he_smpc_config c;
+    he_smpc_config_init(&c);
+    c.nparties = 3;
+    c.protocol = HE_SMPC_REP3;
+    c.ring = HE_SMPC_ZP;
+    c.prime = "2305843009213693951";
+    he_smpc_ctx *ctx = he_smpc_new(&c);
+    if (!ctx) { CHECK(0, "new: %s", he_errmsg()); return; }
+    enum { N = 21 };
+    int64_t a[N], b[N], shape[1] = {N}, s2a[2] = {3, 7}, s2b[2] = {7, 3};
+    for (int i = 0; i < N; i++) {
+        a[i] = rint_((int64_t)1 << 28);
+        b[i] = rint_((int64_t)1 << 28);
+    }
+    he_share *A = in_int(ctx, 0, a, 1, shape, 0), *B = in_int(ctx, 1, b, 1, shape, 0), *T = he_share_new(ctx, 0, NULL, 0);
+    int64_t *o = NULL;
+    he_smpc_stats st;
+    he_smpc_stats_reset(ctx);
+    CHECK(A && B && he_smpc_mul(ctx, T, A, B) == 0, "mul: %s", he_errmsg());
+    he_smpc_stats_get(ctx, &st);
+    CHECK(st.rounds == 1 && st.bytes_sent[0] == 8 * N + 8 && st.bytes_sent[1] == 8 * N + 8 &&
+              st.bytes_sent[2] == 8 * N + 8 && st.dealer_requests == 0,
+          "mul costs: %llu rounds, %llu B", (unsigned long long)st.rounds, (unsigned long long)st.bytes_sent[0]);
+    CHECK((o = open_all(ctx, T)) != NULL, "reveal");
+    for (int i = 0; o && i < N; i++) CHECK(o[i] == a[i] * b[i], "mul %d", i);
+    free(o);
+    o = NULL;
+    he_share *MA = in_int(ctx, 2, a, 2, s2a, 0), *MB = in_int(ctx, 0, b, 2, s2b, 0);
+    CHECK(MA && MB && he_smpc_matmul(ctx, T, MA, MB) == 0 && (o = open_all(ctx, T)), "matmul: %s", he_errmsg());
+    for (int i = 0; o && i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            int64_t S = 0;
+            for (int l = 0; l < 7; l++) S += a[i * 7 + l] * b[l * 3 + j];
+            CHECK(o[i * 3 + j] == S, "matmul (%d, %d)", i, j);
+        }
+    free(o);
+    he_share_free(MA);
+    he_share_free(MB);
+    he_share_free(A);
+    he_share_free(B);
+    he_share_free(T);
+    he_smpc_free(ctx);
+}
+
 /* Values near 2^61 raw: the local truncation fails for about 1/8 of the
 ** elements (x / 2^64), and the simulated run says so (256 elements: it
 ** passes unnoticed with probability (7/8)^256 < 1e-14). */
@@ -425,6 +480,14 @@ static void test_compare(void)
     CHECK(he_smpc_ltz(ctx, T, A) == 0 && (o = open_all(ctx, T)), "ltz");
     he_smpc_stats_get(ctx, &st);
     CHECK(st.rounds == 11 && st.dealer_requests == 0, "ltz: %llu rounds (10 + reveal)", (unsigned long long)st.rounds);
+    /* per party: carry-save and G (N words each), the tree's 6 rounds on
+    ** w-bit fields packed 64 / w per word, 2 products (N words each), 10
+    ** messages; then the reveal (N words, 1 message) */
+    uint64_t words = 4 * N;
+    for (int w = 64; w > 1; w /= 2) words += (N * (uint64_t)w + 63) / 64;
+    for (int j = 0; j < 3; j++)
+        CHECK(st.bytes_sent[j] == 8 * words + 10 * 8 + 8 * N + 8, "ltz bytes of party %d: %llu, not %llu", j,
+              (unsigned long long)st.bytes_sent[j], (unsigned long long)(8 * words + 10 * 8 + 8 * N + 8));
     for (int i = 0; o && i < N; i++) CHECK(o[i] == (a[i] < 0), "ltz %d: %lld -> %lld", i, (long long)a[i], (long long)o[i]);
     free(o);
     o = NULL;
@@ -554,7 +617,9 @@ static void stream(const uint8_t *seed, uint64_t *out)
 ** of freedom, below 60: p < 1e-6 for a uniform message); without the mask
 ** of the key it does not hold (`hidden`), far from uniform. kind: 0 input
 ** (party 1's, as seen by party 0), 1 product (party 0 receives z_1), 2
-** truncation (party 2 receives y_0). */
+** truncation (party 2 receives y_0), 3 a fixed-point product, its
+** resharing fused with the truncation (party 2 receives y_0, masked by the
+** r that key 1 draws after the product's zero-sharing F_1). */
 static void view(int kind)
 {
     he_smpc_ctx *ctx = rep3(16);
@@ -563,7 +628,7 @@ static void view(int kind)
     uint8_t fixed[2][32];
     he_randombytes(fixed[0], 32);
     he_randombytes(fixed[1], 32);
-    int recv = kind == 2 ? 2 : 0, k0 = recv, k1 = (recv + 1) % 3, hidden = (recv + 2) % 3;
+    int recv = kind >= 2 ? 2 : 0, k0 = recv, k1 = (recv + 1) % 3, hidden = (recv + 2) % 3;
     uint64_t own[2][2][VN]; /* [operand][component][elem]: the receiver's two components */
     for (int a = 0; a < 2; a++)
         for (int c = 0; c < 2; c++)
@@ -572,8 +637,8 @@ static void view(int kind)
     for (int secret = 0; secret < 2; secret++) {
         int64_t x[VN], y[VN];
         for (int i = 0; i < VN; i++) {
-            x[i] = secret ? rint_((int64_t)1 << 40) : (int64_t)i;
-            y[i] = secret ? rint_((int64_t)1 << 20) : 1;
+            x[i] = secret ? rint_((int64_t)1 << (kind == 3 ? 24 : 40)) : (int64_t)i;
+            y[i] = secret ? rint_((int64_t)1 << (kind == 3 ? 16 : 20)) : 1;
         }
         unsigned hm[BUCKETS] = {0}, hu[BUCKETS] = {0};
         for (int t = 0; t < TRIALS; t++) {
@@ -594,7 +659,8 @@ static void view(int kind)
                 for (int i = 0; i < VN; i++) mask[i] = -m2[i];
                 he_share_free(s);
             } else {
-                he_share *X = he_share_new(ctx, 1, shape, 0), *Y = he_share_new(ctx, 1, shape, 0),
+                int fr = kind == 3 ? 16 : 0;
+                he_share *X = he_share_new(ctx, 1, shape, fr), *Y = he_share_new(ctx, 1, shape, fr),
                          *Z = he_share_new(ctx, 0, NULL, 0);
                 /* the receiver holds components recv and recv+1 */
                 for (int i = 0; i < VN; i++) {
@@ -612,6 +678,19 @@ static void view(int kind)
                     uint64_t f2[VN];
                     stream(hseed, f2);
                     for (int i = 0; i < VN; i++) mask[i] = -f2[i];
+                } else if (kind == 3) {
+                    /* party 2 receives y_0 = ((z_0 + z_1) >> f) - r; key 1
+                    ** drew F_1 for the product, then r */
+                    CHECK(he_smpc_mul(ctx, Z, X, Y) == 0 || strstr(he_errmsg(), "truncation failed"), "mul: %s",
+                          he_errmsg());
+                    he_clearerr();
+                    memcpy(msg, Z->u[0], sizeof msg);
+                    smpc_prg p;
+                    prg_seed(&p, hseed);
+                    uint64_t r[VN];
+                    prg_u64(&p, r, VN); /* F_1 */
+                    prg_u64(&p, r, VN); /* r */
+                    for (int i = 0; i < VN; i++) mask[i] = -r[i];
                 } else {
                     /* party 2 receives y_0 = ((x_0 + x_1) >> f) - r, r from key 1 */
                     CHECK(rep3_trunc(ctx, X->u, VN, 16) == 0 || strstr(he_errmsg(), "truncation failed"), "trunc");
@@ -640,6 +719,7 @@ static void view(int kind)
 static void test_view_input(void) { view(0); }
 static void test_view_mul(void) { view(1); }
 static void test_view_trunc(void) { view(2); }
+static void test_view_mul_trunc(void) { view(3); }
 
 int main(void)
 {
@@ -651,11 +731,13 @@ int main(void)
     RUN(test_mul);
     RUN(test_matmul);
     RUN(test_conv_pool);
+    RUN(test_zp);
     RUN(test_trunc_failure_checked);
     RUN(test_compare);
     RUN(test_save_load);
     RUN(test_view_input);
     RUN(test_view_mul);
     RUN(test_view_trunc);
+    RUN(test_view_mul_trunc);
     return 0;
 }
