@@ -3,6 +3,8 @@
 **
 **   let m = onnx.load("model.onnx")        # the layers and weights; print(m) shows them
 **   let m = onnx.load("model.onnx", true)  # Sigmoid and Tanh replaced by polynomials
+**   let m = onnx.load("model.h5")          # a Keras model.save file (HDF5) into the same model value
+**   let m = onnx.keras("weights.h5", "model.json")  # save_weights' file and model.to_json()
 **   let y = onnx.run(m, x)                 # on a plain float batch: the output (logits)
 **
 ** A Softmax at the output is dropped (the model gives logits, whose argmax
@@ -31,15 +33,8 @@ static int model_repr(const he_obj *o, he_buf *b) { return he_model_summary(((co
 
 static const he_type model_type = {.name = "onnx_model", .free = model_free, .repr = model_repr};
 
-static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+static int wrap(he_model *m, he_value *out)
 {
-    (void)vm;
-    if (!he_is(a[0], &he_str_type)) return he_error("onnx.load: expected a path (str), got %s", he_typename(a[0]));
-    if (n > 1 && a[1].tag != HE_BOOL)
-        return he_error("onnx.load: expected a bool (polynomial activations), got %s", he_typename(a[1]));
-    unsigned flags = n > 1 && a[1].as.b ? HE_MODEL_POLY : 0;
-    he_model *m;
-    if (he_model_load_onnx(he_as_str(a[0])->data, flags, &m) < 0) return -1;
     model_obj *o = malloc(sizeof *o);
     if (!o) {
         he_model_free(m);
@@ -49,6 +44,53 @@ static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
     o->m = m;
     *out = he_objv(&o->obj);
     return 0;
+}
+
+/* An ONNX file, or a Keras HDF5 file (by its signature) with the
+** architecture arch (JSON text; NULL: the file's own). */
+static int load_any(const char *path, const char *arch, const char *arch_what, unsigned flags, he_value *out)
+{
+    uint8_t *buf;
+    size_t len;
+    if (he_file_read(path, (size_t)HE_MODEL_MAXFILE, "model", &buf, &len) < 0) return -1;
+    he_model *m;
+    int rc;
+    if (he_model_is_hdf5(buf, len)) rc = he_model_parse_keras(buf, len, path, arch, arch_what, flags, &m);
+    else if (arch) rc = he_error("%s: not a Keras HDF5 file (onnx.keras reads those; onnx.load reads ONNX)", path);
+    else rc = he_model_parse_onnx(buf, len, path, flags, &m);
+    he_free(buf);
+    return rc < 0 ? -1 : wrap(m, out);
+}
+
+static int f_load(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (!he_is(a[0], &he_str_type)) return he_error("onnx.load: expected a path (str), got %s", he_typename(a[0]));
+    if (n > 1 && a[1].tag != HE_BOOL)
+        return he_error("onnx.load: expected a bool (polynomial activations), got %s", he_typename(a[1]));
+    return load_any(he_as_str(a[0])->data, NULL, NULL, n > 1 && a[1].as.b ? HE_MODEL_POLY : 0, out);
+}
+
+/* keras(weights.h5, arch [, poly]): arch the JSON of model.to_json(), as a
+** file's path or (starting with '{') the text itself. */
+static int f_keras(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (!he_is(a[0], &he_str_type)) return he_error("onnx.keras: expected a path (str), got %s", he_typename(a[0]));
+    if (!he_is(a[1], &he_str_type))
+        return he_error("onnx.keras: expected the architecture (a .json path or JSON text), got %s", he_typename(a[1]));
+    if (n > 2 && a[2].tag != HE_BOOL)
+        return he_error("onnx.keras: expected a bool (polynomial activations), got %s", he_typename(a[2]));
+    unsigned flags = n > 2 && a[2].as.b ? HE_MODEL_POLY : 0;
+    const char *arch = he_as_str(a[1])->data;
+    const char *p = arch + strspn(arch, " \t\r\n");
+    if (*p == '{') return load_any(he_as_str(a[0])->data, arch, "the architecture", flags, out);
+    uint8_t *buf;
+    size_t len;
+    if (he_file_read(arch, (size_t)HE_MODEL_MAXFILE, "keras architecture", &buf, &len) < 0) return -1;
+    int rc = load_any(he_as_str(a[0])->data, (const char *)buf, arch, flags, out);
+    he_free(buf);
+    return rc;
 }
 
 static int f_run(he_vm *vm, he_value *a, int n, he_value *out)
@@ -218,16 +260,7 @@ static int f_new(he_vm *vm, he_value *a, int n, he_value *out)
     he_tensor *s = he_as_tensor(a[1]);
     if (s->size < 1 || s->size > HE_MAXDIM) return he_error("onnx.new: the input shape has 1 to %d values", HE_MAXDIM);
     he_model *m = he_model_new(he_as_str(a[0])->data, (int)s->size, s->data.i);
-    if (!m) return -1;
-    model_obj *o = malloc(sizeof *o);
-    if (!o) {
-        he_model_free(m);
-        return he_error("out of memory");
-    }
-    he_obj_init(&o->obj, &model_type);
-    o->m = m;
-    *out = he_objv(&o->obj);
-    return 0;
+    return m ? wrap(m, out) : -1;
 }
 
 static int int_arg(he_value *a, int n, int i, const char *what, int64_t def, int64_t *out)
@@ -320,6 +353,15 @@ static type *r_load(checker *c, node *call, node **a, type **t, int n)
     return ty_obj("onnx_model");
 }
 
+static type *r_keras(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], t[0]->kind == T_STR, "a path (str)");
+    mod_need(c, a[1], t[1], t[1]->kind == T_STR, "the architecture (a .json path or JSON text)");
+    if (n > 2) mod_need(c, a[2], t[2], t[2]->kind == T_BOOL, "a bool (polynomial activations)");
+    return ty_obj("onnx_model");
+}
+
 static type *r_run(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -382,7 +424,11 @@ static type *r_save(checker *c, node *call, node **a, type **t, int n)
 
 static const builtin fns[] = {
     {"load", NULL, 1, 2, f_load, r_load,
-     "load(path [, poly]): an ONNX model (poly: Sigmoid and Tanh replaced by polynomials); print it for its layers"},
+     "load(path [, poly]): an ONNX model or a Keras HDF5 file (model.save) (poly: Sigmoid and Tanh replaced by "
+     "polynomials); print it for its layers"},
+    {"keras", NULL, 2, 3, f_keras, r_keras,
+     "keras(path, arch [, poly]): Keras weights (save_weights' HDF5 file) with the architecture arch, the JSON of "
+     "model.to_json() (a .json path, or the JSON text)"},
     {"run", NULL, 2, 2, f_run, r_run, "run(m, x): the model on a plain float batch x (its Softmax dropped: logits)"},
     {"new", NULL, 2, 2, f_new, r_new, "new(name, input_shape): an empty model to append layers to (-1: the batch)"},
     {"append", NULL, 2, 6, f_append, r_append,
