@@ -183,18 +183,52 @@ static int f_param(he_vm *vm, he_value *a, int n, he_value *out)
     const char *p = he_as_str(a[2])->data;
     const int64_t *v;
     int cnt;
+    if (strcmp(p, "sympad") == 0) { /* the symmetric pad of sym_kernel */
+        int64_t P = 0;
+        for (int i = 0; i < 4; i++) P = ly->pad[i] > P ? ly->pad[i] : P;
+        *out = he_int(P);
+        return 0;
+    }
     if (strcmp(p, "stride") == 0) v = ly->s, cnt = 2;
     else if (strcmp(p, "pad") == 0) v = ly->pad, cnt = 4;
     else if (strcmp(p, "k") == 0) v = ly->kind == HE_L_CONV ? ly->w->shape + 2 : ly->k, cnt = 2;
     else if (strcmp(p, "axis") == 0) {
         *out = he_int(ly->axis);
         return 0;
-    } else return he_error("onnx.param: no parameter '%s' (stride, pad, k, axis)", p);
+    } else return he_error("onnx.param: no parameter '%s' (stride, pad, sympad, k, axis)", p);
     for (int i = 1; i < cnt; i++)
         if (v[i] != v[0])
             return he_error("onnx.param: layer '%s' (%s) has %s %lld and %lld: only the same in each direction is "
                             "supported here", ly->name, kind_names[ly->kind], p, (long long)v[0], (long long)v[i]);
     *out = he_int(v[0]);
+    return 0;
+}
+
+/* sym_kernel(m, i): a conv layer's kernel with rows and columns of zeros
+** around it, so that a convolution with the same pad P = param(m, i,
+** "sympad") on every side computes the layer with its pads (t, l, b, r):
+** P - t zero rows before the kernel and P - b after it (columns likewise).
+** The windows then start where the layer's start and their number is the
+** same. The kernel itself when the pads are equal. */
+static int f_sym_kernel(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const he_layer *ly = layer_arg(a, "sym_kernel", NULL);
+    if (!ly) return -1;
+    if (ly->kind != HE_L_CONV) return he_error("onnx.sym_kernel: layer '%s' is not a conv", ly->name);
+    const he_tensor *w = ly->w;
+    int64_t P = 0;
+    for (int i = 0; i < 4; i++) P = ly->pad[i] > P ? ly->pad[i] : P;
+    int64_t t = P - ly->pad[0], l = P - ly->pad[1];
+    int64_t KH = w->shape[2], KW = w->shape[3];
+    int64_t shape[4] = {w->shape[0], w->shape[1], KH + t + P - ly->pad[2], KW + l + P - ly->pad[3]};
+    he_tensor *k = he_tensor_new(HE_DT_FLOAT, 0, 4, shape);
+    if (!k) return -1;
+    for (int64_t p = 0; p < shape[0] * shape[1]; p++)
+        for (int64_t y = 0; y < KH; y++)
+            for (int64_t x = 0; x < KW; x++)
+                k->data.f[(p * shape[2] + y + t) * shape[3] + x + l] = w->data.f[(p * KH + y) * KW + x];
+    *out = he_objv(&k->obj);
     return 0;
 }
 
@@ -440,8 +474,11 @@ static const builtin fns[] = {
      "kind(m, i): layer i's kind: dense conv avgpool maxpool relu square sigmoid[_poly] tanh[_poly] add mul flatten reshape"},
     {"weight", NULL, 2, 2, f_weight, r_layer, "weight(m, i): layer i's weights (dense [in, out], conv [OC, C, KH, KW], add/mul operand)"},
     {"bias", NULL, 2, 2, f_bias, r_layer, "bias(m, i): a dense or conv layer's bias (zeros when it has none)"},
-    {"param", NULL, 3, 3, f_param, r_layer, "param(m, i, name): stride, pad, k (window) or axis of layer i"},
+    {"param", NULL, 3, 3, f_param, r_layer, "param(m, i, name): stride, pad, sympad (the largest pad), k (window) or axis of layer i"},
     {"shape", NULL, 2, 2, f_shape, r_layer, "shape(m, i): a reshape layer's target shape"},
+    {"sym_kernel", NULL, 2, 2, f_sym_kernel, r_layer,
+     "sym_kernel(m, i): a conv layer's kernel padded with zeros so that a convolution with the pad param(m, i, "
+     "\"sympad\") on every side computes the layer (uneven pads, e.g. Keras' same)"},
     {"run_layer", NULL, 3, 3, f_run_layer, r_layer2, "run_layer(m, i, x): layer i alone on the plain batch x"},
     {"affine", NULL, 3, 3, f_affine, r_layer2,
      "affine(m, i, sample): an affine layer as [W; b] ([in + 1, out]) on flattened samples shaped as sample (batch 1)"},

@@ -4,7 +4,8 @@
 # with h5py, their inputs, and the outputs computed by numpy alone, in
 # Keras' own channels-last layout (tests/cli/keras.sh runs it):
 #   python3 tests/keras/make_keras.py OUTDIR [SEED]
-# No Keras is needed: the files are written as Keras writes them.
+# No Keras is needed: the files are written as Keras writes them
+# (scripts/keras_cnn_h5.py's write()). Run from the repository root.
 #   cnn.h5       model.save, Keras 2 style: Conv2D same + BatchNormalization +
 #                ReLU, MaxPooling2D, Conv2D stride 2 same (uneven pads, no
 #                bias, tanh inline), Dropout, Flatten (3 channels: the row
@@ -21,52 +22,11 @@ import sys
 import h5py
 import numpy as np
 
+sys.path.insert(0, "scripts")
+from keras_cnn_h5 import conv_cfg, layer, write  # noqa: E402 (Keras' layout, written once)
+
 out = sys.argv[1]
 rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-
-
-def layer(cls, **cfg):
-    return {"class_name": cls, "config": cfg}
-
-
-def conv_cfg(name, filters, k, s, pad, act, bias=True, **more):
-    c = dict(name=name, trainable=True, dtype="float32", filters=filters, kernel_size=[k, k], strides=[s, s],
-             padding=pad, data_format="channels_last", dilation_rate=[1, 1], groups=1, activation=act,
-             use_bias=bias, kernel_initializer={"class_name": "GlorotUniform", "config": {"seed": None}})
-    c.update(more)
-    return layer("Conv2D", **c)
-
-
-def write(path, layers, weights, version="2.11.0", whole=True, split=False, name="sequential", extra=None):
-    """weights: list of (layer name, [(weight name, array)]) in model.layers order."""
-    config = {"class_name": "Sequential", "config": {"name": name, "layers": layers}}
-    if extra:
-        config.update(extra)
-    with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = version
-        f.attrs["backend"] = "tensorflow"
-        if whole:
-            f.attrs["model_config"] = json.dumps(config).encode("utf8")
-            f.attrs["training_config"] = json.dumps({"loss": "sparse_categorical_crossentropy"}).encode("utf8")
-            g = f.create_group("model_weights")
-            g.attrs["keras_version"] = version
-            g.attrs["backend"] = "tensorflow"
-        else:
-            g = f
-        names = [n.encode("utf8") for n, _ in weights]
-        if split:  # as Keras' save_attributes_to_hdf5_group does past 64 KB
-            g.attrs["layer_names0"] = np.asarray(names[: len(names) // 2])
-            g.attrs["layer_names1"] = np.asarray(names[len(names) // 2:])
-        else:
-            g.attrs["layer_names"] = np.asarray(names)
-        for lname, ws in weights:
-            lg = g.create_group(lname)
-            lg.attrs["weight_names"] = np.asarray([w.encode("utf8") for w, _ in ws])
-            for w, a in ws:
-                d = lg.create_dataset(w, a.shape, dtype=a.dtype)
-                if a.size:
-                    d[()] = a
-    return config
 
 
 # --- numpy reference, channels last (N, H, W, C) ---
