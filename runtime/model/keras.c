@@ -18,12 +18,16 @@
 ** order to (c, h, w). Every size read is bounded and every dataset's
 ** length checked against the storage the file has for it.
 */
+#include <errno.h>
 #include <hdf5.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "model/model.h"
 
@@ -34,8 +38,8 @@
 typedef struct kloader {
     const char *what;
     size_t flen;   /* the file's length: attributes and data fit in it */
-    hid_t file;
-    hid_t wg;      /* the weights: group model_weights or the root */
+    struct kitem *items; /* what the child process read from the file */
+    size_t nitems;
     char **fnames; /* the file's layers with weights (layer_names), for matching by order */
     size_t nfnames;
     bool by_order; /* no layer of the architecture is named in the file */
@@ -75,6 +79,11 @@ static void free_names(char **v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++) free(v[i]);
     free(v);
+}
+
+static void release_t(he_tensor *t)
+{
+    if (t) he_release(he_objv(&t->obj));
 }
 
 /* A string attribute (scalar or 1-D, fixed or variable length) as n
@@ -296,6 +305,336 @@ done:
     return t;
 }
 
+/* --- the file, read in a child process ---------------------------------------------------
+** libhdf5 (1.10) does not check everything a damaged file says: a flipped
+** bit in a variable-length string's global-heap index makes H5Aread read
+** out of bounds. So the file is read in a child process, which sends back
+** what it found (the attributes and the arrays, in a simple form that the
+** parent checks as it decodes it); a crash, or more than 60 s, is then a
+** refusal of the file, not of the program. */
+typedef struct kitem {
+    char kind; /* 's' strings, 't' a tensor, 'e' an error message (in s[0]) */
+    char *key; /* "name" at the root, "group\x1fname" in the weights' group */
+    char **s;
+    size_t ns;
+    he_tensor *t;
+} kitem;
+
+typedef struct kbytes {
+    uint8_t *p;
+    size_t n, cap;
+    bool failed;
+} kbytes;
+
+static void put(kbytes *b, const void *v, size_t n)
+{
+    if (b->failed) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+
+static void put_u64(kbytes *b, uint64_t v) { put(b, &v, sizeof v); }
+
+static void put_str(kbytes *b, const char *s)
+{
+    size_t n = strlen(s);
+    put_u64(b, n);
+    put(b, s, n);
+}
+
+/* an item: kind, key, then the strings or the tensor */
+static void put_strs(kbytes *b, char kind, const char *g, const char *name, char *const *v, size_t n)
+{
+    put(b, &kind, 1);
+    put_u64(b, strlen(g) + (name ? strlen(name) + 1 : 0));
+    put(b, g, strlen(g));
+    if (name) put(b, "\x1f", 1), put(b, name, strlen(name));
+    put_u64(b, n);
+    for (size_t i = 0; i < n; i++) put_str(b, v[i]);
+}
+
+static void put_error(kbytes *b, const char *g, const char *name)
+{
+    char *msg = (char *)he_errmsg();
+    put_strs(b, 'e', g, name, &msg, 1);
+}
+
+static void put_tensor(kbytes *b, const char *g, const char *name, const he_tensor *t)
+{
+    put_strs(b, 't', g, name, NULL, 0);
+    b->n -= sizeof(uint64_t); /* no string count */
+    put_u64(b, (uint64_t)t->ndim);
+    for (int i = 0; i < t->ndim; i++) put_u64(b, (uint64_t)t->shape[i]);
+    put(b, t->data.f, sizeof(double) * (size_t)t->size);
+}
+
+/* A root attribute as an item (absent: none). */
+static int extract_attr(kloader *K, kbytes *out, hid_t obj, const char *name, const char *key)
+{
+    char **v;
+    size_t n;
+    int r = read_attr(K, obj, name, &v, &n);
+    if (r == 0) put_strs(out, 's', key, NULL, v, n);
+    free_names(v, n);
+    return r < 0 ? -1 : 0;
+}
+
+static herr_t link_name(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g; (void)info;
+    kbytes *names = data;
+    if (names->n / sizeof(char *) >= MAXNAMES) return 1;
+    char *c = strdup(name);
+    if (!c) return -1;
+    put(names, &c, sizeof c);
+    return 0;
+}
+
+/* Everything the model may need, as items: the root's model_config and
+** keras_version, the weights group's layer_names, and for each group in
+** it its weight_names and the arrays they name (an array that cannot be
+** read is an error item: only a layer that uses it fails). */
+static int extract(kloader *K, const uint8_t *buf, size_t len, kbytes *out)
+{
+    int rc = -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1, wg = -1;
+    kbytes names = {0};
+    /* the core driver on a copy of the image, under a name no file can have
+    ** (/dev/null is not a folder): libhdf5 refuses an image whose name exists */
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 || H5Pset_file_image(fapl, (void *)buf, len) < 0) {
+        h5_error(K, "cannot set up libhdf5");
+        goto done;
+    }
+    if ((file = H5Fopen("/dev/null/he keras image", H5F_ACC_RDONLY, fapl)) < 0) {
+        h5_error(K, "not a readable HDF5 file (damaged?)");
+        goto done;
+    }
+    if (extract_attr(K, out, file, "model_config", "model_config") < 0 ||
+        extract_attr(K, out, file, "keras_version", "keras_version") < 0)
+        goto done;
+    if (H5Lexists(file, "layers", H5P_DEFAULT) > 0) put_strs(out, 's', "#keras3", NULL, NULL, 0);
+    htri_t mw = H5Lexists(file, "model_weights", H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    wg = H5Gopen2(file, mw > 0 ? "model_weights" : "/", H5P_DEFAULT);
+    if (wg < 0) {
+        h5_error(K, "cannot open the weights group");
+        goto done;
+    }
+    if (extract_attr(K, out, wg, "layer_names", "#layer_names") < 0) goto done;
+    if (H5Literate(wg, H5_INDEX_NAME, H5_ITER_INC, NULL, link_name, &names) < 0 || names.failed) {
+        h5_error(K, "cannot list the weights group");
+        goto done;
+    }
+    char **gn = (char **)names.p;
+    size_t ng = names.n / sizeof(char *);
+    for (size_t i = 0; i < ng; i++) {
+        H5O_info_t oi;
+        if (H5Oget_info_by_name(wg, gn[i], &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) {
+            H5Eclear2(H5E_DEFAULT);
+            continue;
+        }
+        hid_t g = H5Gopen2(wg, gn[i], H5P_DEFAULT);
+        char **wn = NULL;
+        size_t nw = 0;
+        int r = g < 0 ? h5_error(K, "cannot open a layer's group") : read_attr(K, g, "weight_names", &wn, &nw);
+        if (r < 0) put_error(out, gn[i], "#weight_names");
+        if (r == 0) put_strs(out, 's', gn[i], "#weight_names", wn, nw);
+        for (size_t j = 0; r == 0 && j < nw; j++) {
+            he_tensor *t = read_dataset(K, g, gn[i], wn[j]);
+            if (t) put_tensor(out, gn[i], wn[j], t), release_t(t);
+            else put_error(out, gn[i], wn[j]);
+        }
+        free_names(wn, nw);
+        if (g >= 0) H5Gclose(g);
+    }
+    rc = out->failed ? he_error("out of memory") : 0;
+done:
+    for (size_t i = 0; i < names.n / sizeof(char *); i++) free(((char **)names.p)[i]);
+    free(names.p);
+    if (wg >= 0) H5Gclose(wg);
+    if (file >= 0) H5Fclose(file);
+    if (fapl >= 0) H5Pclose(fapl);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The child: extracts, sends status 0 and the items, or 1 and the message. */
+static void child(kloader *K, const uint8_t *buf, size_t len, int fd)
+{
+    alarm(60);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back as messages, not on stderr */
+    kbytes out = {0};
+    put(&out, "\0", 1);
+    if (extract(K, buf, len, &out) < 0 || out.failed) {
+        out.n = 0;
+        out.failed = false;
+        put(&out, "\1", 1);
+        put_str(&out, he_errmsg());
+    }
+    _exit(out.failed || write_all(fd, out.p, out.n) < 0 ? 3 : 0);
+}
+
+/* --- decoding what the child sent (checked: it came through a pipe) --- */
+typedef struct kin {
+    const uint8_t *p;
+    size_t n;
+} kin;
+
+static bool get(kin *in, void *v, size_t n)
+{
+    if (in->n < n) return false;
+    memcpy(v, in->p, n);
+    in->p += n;
+    in->n -= n;
+    return true;
+}
+
+static char *get_str(kin *in)
+{
+    uint64_t n;
+    if (!get(in, &n, sizeof n) || n > in->n) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    memcpy(s, in->p, (size_t)n);
+    s[n] = 0;
+    in->p += n;
+    in->n -= (size_t)n;
+    return s;
+}
+
+static void free_items(kloader *K)
+{
+    for (size_t i = 0; i < K->nitems; i++) {
+        free(K->items[i].key);
+        free_names(K->items[i].s, K->items[i].ns);
+        release_t(K->items[i].t);
+    }
+    free(K->items);
+    K->items = NULL;
+    K->nitems = 0;
+}
+
+static int decode(kloader *K, kin in)
+{
+    size_t cap = 0;
+    while (in.n > 0) {
+        if (K->nitems == cap) {
+            cap = cap ? cap * 2 : 64;
+            kitem *v = realloc(K->items, sizeof *v * cap);
+            if (!v) return he_error("out of memory");
+            K->items = v;
+        }
+        kitem *it = &K->items[K->nitems];
+        memset(it, 0, sizeof *it);
+        uint64_t n;
+        if (!get(&in, &it->kind, 1) || !(it->key = get_str(&in))) goto bad;
+        K->nitems++;
+        if (it->kind == 't') {
+            int64_t shape[HE_MAXDIM], size;
+            if (!get(&in, &n, sizeof n) || n > HE_MAXDIM) goto bad;
+            for (uint64_t i = 0; i < n; i++)
+                if (!get(&in, &shape[i], sizeof shape[i])) goto bad;
+            if (he_shape_check((int)n, shape, K->what, &size) < 0 || size > MAXWEIGHT ||
+                in.n < sizeof(double) * (size_t)size || !(it->t = he_tensor_new(HE_DT_FLOAT, 0, (int)n, shape)))
+                goto bad;
+            get(&in, it->t->data.f, sizeof(double) * (size_t)size);
+        } else if (it->kind == 's' || it->kind == 'e') {
+            if (!get(&in, &n, sizeof n) || n > MAXNAMES || (it->kind == 'e' && n != 1)) goto bad;
+            if (!(it->s = calloc((size_t)n + 1, sizeof *it->s))) return he_error("out of memory");
+            for (; it->ns < n; it->ns++)
+                if (!(it->s[it->ns] = get_str(&in))) goto bad;
+        } else {
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    return he_error("%s: the reading process sent damaged data", K->what);
+}
+
+/* Reads the file in a child process into K->items. */
+static int read_file(kloader *K, const uint8_t *buf, size_t len)
+{
+    int fd[2];
+    if (pipe(fd) < 0) return he_error("%s: cannot read it: pipe: %s", K->what, strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return he_error("%s: cannot read it: fork: %s", K->what, strerror(errno));
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        child(K, buf, len, fd[1]);
+    }
+    close(fd[1]);
+    kbytes got = {0};
+    uint8_t chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd[0], chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (got.n + (size_t)r > (size_t)1 << 34) { /* 16 GB: more than any bounded extraction */
+            got.failed = true;
+            break;
+        }
+        put(&got, chunk, (size_t)r);
+    }
+    close(fd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    int rc = -1;
+    if (WIFSIGNALED(st))
+        rc = he_error("%s: libhdf5 %s while reading it: a damaged HDF5 file", K->what,
+                      WTERMSIG(st) == SIGALRM ? "took more than 60 s" : "crashed");
+    else if (got.failed || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || got.n < 1)
+        rc = he_error("%s: the process reading it failed (exit %d)", K->what, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    else if (got.p[0] == 1) {
+        kin in = {got.p + 1, got.n - 1};
+        char *msg = get_str(&in);
+        rc = he_error("%s", msg ? msg : "the reading process sent a damaged message");
+        free(msg);
+    } else {
+        rc = decode(K, (kin){got.p + 1, got.n - 1});
+    }
+    free(got.p);
+    return rc;
+}
+
+/* The item `name` of group g (g alone when name is NULL), or NULL. */
+static const kitem *item(const kloader *K, const char *g, const char *name)
+{
+    size_t lg = strlen(g);
+    for (size_t i = 0; i < K->nitems; i++) {
+        const char *k = K->items[i].key;
+        if (strncmp(k, g, lg) != 0) continue;
+        if (!name ? k[lg] == 0 : k[lg] == '\x1f' && strcmp(k + lg + 1, name) == 0) return &K->items[i];
+    }
+    return NULL;
+}
+
 /* The weights of layer `name` (n of them expected; `lo` the fewest), in
 ** the order of its weight_names. */
 static int layer_weights(kloader *K, const char *name, const char *cls, int lo, int hi, he_tensor **w, int *n)
@@ -308,36 +647,26 @@ static int layer_weights(kloader *K, const char *name, const char *cls, int lo, 
                             "weights of this model?", K->what, K->nfnames);
         gname = K->fnames[K->next++];
     }
-    htri_t has = H5Lexists(K->wg, gname, H5P_DEFAULT);
-    if (has <= 0) {
-        H5Eclear2(H5E_DEFAULT);
+    const kitem *wn = item(K, gname, "#weight_names");
+    if (!wn)
         return he_error("%s: no weights for layer '%s' (%s) in the file; is it the weights of this model?", K->what,
                         name, cls);
+    if (wn->kind == 'e') return he_error("%s", wn->s[0]);
+    if ((int)wn->ns < lo || (int)wn->ns > hi)
+        return he_error("%s: layer '%s' (%s) has %zu weights in the file, expected %d", K->what, name, cls, wn->ns, lo);
+    for (size_t i = 0; i < wn->ns; i++) {
+        const kitem *t = item(K, gname, wn->s[i]);
+        if (!t || t->kind != 't') {
+            for (int j = 0; j < *n; j++) release_t(w[j]);
+            *n = 0;
+            return t ? he_error("%s", t->s[0])
+                     : he_error("%s: layer '%s': weight '%s' is listed in weight_names but not in the file", K->what,
+                                name, wn->s[i]);
+        }
+        he_retain(he_objv(&t->t->obj));
+        w[(*n)++] = t->t;
     }
-    hid_t g = H5Gopen2(K->wg, gname, H5P_DEFAULT);
-    if (g < 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the weights of layer '%s' are not a group", name);
-        return h5_error(K, msg);
-    }
-    char **names;
-    size_t cnt;
-    int rc = read_attr(K, g, "weight_names", &names, &cnt);
-    if (rc == 1) rc = he_error("%s: layer '%s' (%s): its group has no weight_names attribute", K->what, name, cls);
-    if (rc == 0 && ((int)cnt < lo || (int)cnt > hi))
-        rc = he_error("%s: layer '%s' (%s) has %zu weights in the file, expected %d%s%.0d", K->what, name, cls, cnt, lo,
-                      hi > lo ? " to " : "", hi > lo ? hi : 0);
-    for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        if (!(w[i] = read_dataset(K, g, name, names[i]))) rc = -1;
-        else (*n)++;
-    }
-    free_names(names, cnt);
-    H5Gclose(g);
-    if (rc < 0) {
-        for (int i = 0; i < *n; i++) he_release(he_objv(&w[i]->obj));
-        *n = 0;
-    }
-    return rc;
+    return 0;
 }
 
 /* --- the architecture ------------------------------------------------------------------- */
@@ -366,11 +695,6 @@ static int jpair(kloader *K, const json_t *cfg, const char *lname, const char *k
         return he_error("%s: layer '%s': '%s' [%lld, %lld] out of range", K->what, lname, key, (long long)out[0],
                         (long long)out[1]);
     return 0;
-}
-
-static void release(he_tensor *t)
-{
-    if (t) he_release(he_objv(&t->obj));
 }
 
 static int add_layer(kloader *K, he_layer_kind kind, const char *name, const char *cls, he_tensor *w, he_tensor *b,
@@ -519,8 +843,8 @@ static int conv2d(kloader *K, const json_t *cfg, const char *lname, const char *
         memcpy(more.pad, pad, sizeof more.pad);
         rc = add_layer(K, HE_L_CONV, lname, cls, kern, bias ? wt[1] : NULL, &more);
     }
-    release(kern);
-    for (int i = 0; i < n; i++) release(wt[i]);
+    release_t(kern);
+    for (int i = 0; i < n; i++) release_t(wt[i]);
     if (rc < 0) return -1;
     K->c = OC;
     K->h = out[0];
@@ -557,8 +881,8 @@ static int dense(kloader *K, const json_t *cfg, const char *lname, const char *c
             memcpy(kern->data.f + r * units, wt[0]->data.f + K->perm[r] * units, sizeof(double) * (size_t)units);
     }
     if (rc == 0) rc = add_layer(K, HE_L_DENSE, lname, cls, kern, bias ? wt[1] : NULL, NULL);
-    if (kern != wt[0]) release(kern);
-    for (int i = 0; i < n; i++) release(wt[i]);
+    if (kern != wt[0]) release_t(kern);
+    for (int i = 0; i < n; i++) release_t(wt[i]);
     if (rc < 0) return -1;
     free(K->perm);
     K->perm = NULL;
@@ -644,9 +968,9 @@ static int batchnorm(kloader *K, const json_t *cfg, const char *lname, const cha
     char who[160];
     snprintf(who, sizeof who, "%s: layer '%s' (BatchNormalization)", K->what, lname);
     if (rc == 0) rc = he_model_fold_bn(K->m, K->last_affine, (const he_tensor *const *)p, eps, who);
-    release(ones);
-    release(zeros);
-    for (int j = 0; j < n; j++) release(wt[j]);
+    release_t(ones);
+    release_t(zeros);
+    for (int j = 0; j < n; j++) release_t(wt[j]);
     return rc;
 }
 
@@ -825,38 +1149,15 @@ done:
 }
 
 /* The file's layers that have weights (layer_names), for matching by order. */
-static int file_layers(kloader *K)
+static int file_layers(kloader *K, const kitem *ln)
 {
-    char **names;
-    size_t n;
-    int rc = read_attr(K, K->wg, "layer_names", &names, &n);
-    if (rc != 0) return rc;
-    K->fnames = calloc(n + 1, sizeof *K->fnames);
-    if (!K->fnames) {
-        free_names(names, n);
-        return he_error("out of memory");
+    K->fnames = calloc(ln->ns + 1, sizeof *K->fnames);
+    if (!K->fnames) return he_error("out of memory");
+    for (size_t i = 0; i < ln->ns; i++) {
+        const kitem *wn = item(K, ln->s[i], "#weight_names");
+        if (wn && wn->kind == 's' && wn->ns > 0 && !(K->fnames[K->nfnames++] = strdup(ln->s[i])))
+            return he_error("out of memory");
     }
-    for (size_t i = 0; i < n; i++) {
-        char **w = NULL;
-        size_t nw = 0;
-        int r = -1;
-        hid_t g = H5Lexists(K->wg, names[i], H5P_DEFAULT) > 0 ? H5Gopen2(K->wg, names[i], H5P_DEFAULT) : -1;
-        H5Eclear2(H5E_DEFAULT);
-        if (g >= 0) {
-            r = read_attr(K, g, "weight_names", &w, &nw);
-            H5Gclose(g);
-        }
-        if (r < 0) {
-            free_names(names, n);
-            return -1;
-        }
-        free_names(w, nw);
-        if (nw > 0) {
-            K->fnames[K->nfnames++] = names[i];
-            names[i] = NULL;
-        }
-    }
-    free_names(names, n);
     return 0;
 }
 
@@ -864,72 +1165,41 @@ int he_model_parse_keras(const uint8_t *buf, size_t len, const char *what, const
                          unsigned flags, he_model **out)
 {
     *out = NULL;
-    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (len < 8 || memcmp(buf, sig, 8) != 0) return he_error("%s: not an HDF5 file", what);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back as he_error, not on stderr */
-    kloader K = {.what = what, .flen = len, .file = -1, .wg = -1, .flags = flags};
+    if (!he_model_is_hdf5(buf, len)) return he_error("%s: not an HDF5 file", what);
+    kloader K = {.what = what, .flen = len, .flags = flags};
     int rc = -1;
-    char **cfg = NULL, **ver = NULL;
-    size_t ncfg = 0, nver = 0;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* the core driver on a copy of the image: libhdf5 only reads it */
-    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 || H5Pset_file_image(fapl, (void *)buf, len) < 0) {
-        h5_error(&K, "cannot set up libhdf5");
-        goto done;
-    }
-    /* a name no file can have (/dev/null is not a folder): libhdf5's core
-    ** driver refuses an image whose name exists on disk */
-    if ((K.file = H5Fopen("/dev/null/he keras image", H5F_ACC_RDONLY, fapl)) < 0) {
-        h5_error(&K, "not a readable HDF5 file (damaged?)");
-        goto done;
-    }
-    hid_t root = K.file;
-    int r = read_attr(&K, root, "model_config", &cfg, &ncfg);
-    if (r < 0) goto done;
-    if (r == 0 && ncfg != 1) {
+    if (read_file(&K, buf, len) < 0) goto done;
+    const kitem *cfg = item(&K, "model_config", NULL), *ver = item(&K, "keras_version", NULL);
+    const kitem *ln = item(&K, "#layer_names", NULL);
+    if (cfg && cfg->ns != 1) {
         he_error("%s: attribute 'model_config' is not one string", what);
         goto done;
     }
-    if (read_attr(&K, root, "keras_version", &ver, &nver) < 0) goto done;
-    htri_t mw = H5Lexists(root, "model_weights", H5P_DEFAULT);
-    H5Eclear2(H5E_DEFAULT);
-    K.wg = mw > 0 ? H5Gopen2(root, "model_weights", H5P_DEFAULT) : H5Gopen2(root, "/", H5P_DEFAULT);
-    if (K.wg < 0) {
-        h5_error(&K, "cannot open the weights group");
-        goto done;
-    }
-    r = file_layers(&K);
-    if (r < 0) goto done;
-    if (r == 1) {
-        htri_t k3 = H5Lexists(root, "layers", H5P_DEFAULT);
-        H5Eclear2(H5E_DEFAULT);
-        if (k3 > 0) he_error("%s: a Keras 3 weights file (.weights.h5); save the model with model.save(\"model.h5\") "
-                             "(the HDF5 format he reads) or export it as ONNX", what);
+    if (!ln) {
+        if (item(&K, "#keras3", NULL))
+            he_error("%s: a Keras 3 weights file (.weights.h5); save the model with model.save(\"model.h5\") (the "
+                     "HDF5 format he reads) or export it as ONNX", what);
         else he_error("%s: not a Keras HDF5 file (no layer_names attribute at the root or in model_weights)", what);
         goto done;
     }
+    if (file_layers(&K, ln) < 0) goto done;
     if (!arch) {
-        if (ncfg == 0) {
+        if (!cfg) {
             he_error("%s: a Keras weights file without the architecture (written by save_weights); give the "
                      "architecture too: onnx.keras(path, \"model.json\") with the JSON of model.to_json()", what);
             goto done;
         }
-        arch = cfg[0];
+        arch = cfg->s[0];
         arch_what = what;
     }
-    if (read_model(&K, arch, arch_what, nver == 1 ? ver[0] : NULL) < 0) goto done;
+    if (read_model(&K, arch, arch_what, ver && ver->ns == 1 ? ver->s[0] : NULL) < 0) goto done;
     rc = 0;
 done:
     if (rc == 0) *out = K.m;
     else if (K.m) he_model_free(K.m);
     free(K.perm);
     free_names(K.fnames, K.nfnames);
-    free_names(cfg, ncfg);
-    free_names(ver, nver);
-    if (K.wg >= 0) H5Gclose(K.wg);
-    if (K.file >= 0) H5Fclose(K.file);
-    if (fapl >= 0) H5Pclose(fapl);
-    H5Eclear2(H5E_DEFAULT);
+    free_items(&K);
     return rc;
 }
 
