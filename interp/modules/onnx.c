@@ -316,7 +316,7 @@ static he_tensor *tensor_arg(he_value *a, int n, int i, const char *what)
     return he_as_tensor(a[i]);
 }
 
-/* append(m, kind, ...): dense w b | conv w b [stride [pad]] | avgpool k [stride] |
+/* append(m, kind, ...): dense w b | conv w b [stride [pad | [t, l, b, r]]] | avgpool k [stride] |
 ** maxpool k [stride] | relu | square | sigmoid | tanh | flatten | add c | mul c. */
 static int f_append(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -343,8 +343,19 @@ static int f_append(he_vm *vm, he_value *a, int n, he_value *out)
         if (ly.kind == HE_L_CONV) {
             if (int_arg(a, n, 4, "the stride", 1, &v) < 0) return -1;
             ly.s[0] = ly.s[1] = v;
-            if (int_arg(a, n, 5, "the padding", 0, &v) < 0) return -1;
-            ly.pad[0] = ly.pad[1] = ly.pad[2] = ly.pad[3] = v;
+            if (n > 5 && he_is_tensor(a[5])) { /* [top, left, bottom, right] */
+                const he_tensor *p = he_as_tensor(a[5]);
+                if (p->dtype != HE_DT_INT || p->ndim != 1 || p->size != 4)
+                    return he_error("onnx.append: the padding is an int or 4 ints [top, left, bottom, right]");
+                for (int i = 0; i < 4; i++) {
+                    if (p->data.i[i] < 0 || p->data.i[i] > 1 << 20)
+                        return he_error("onnx.append: padding %lld out of range", (long long)p->data.i[i]);
+                    ly.pad[i] = p->data.i[i];
+                }
+            } else {
+                if (int_arg(a, n, 5, "the padding", 0, &v) < 0) return -1;
+                ly.pad[0] = ly.pad[1] = ly.pad[2] = ly.pad[3] = v;
+            }
         }
         break;
     case HE_L_AVGPOOL:
@@ -466,7 +477,7 @@ static const builtin fns[] = {
     {"run", NULL, 2, 2, f_run, r_run, "run(m, x): the model on a plain float batch x (its Softmax dropped: logits)"},
     {"new", NULL, 2, 2, f_new, r_new, "new(name, input_shape): an empty model to append layers to (-1: the batch)"},
     {"append", NULL, 2, 6, f_append, r_append,
-     "append(m, kind, ...): dense w b | conv w b [stride [pad]] | avgpool k [stride] | maxpool k [stride] | relu | "
+     "append(m, kind, ...): dense w b | conv w b [stride [pad | [top, left, bottom, right]]] | avgpool k [stride] | maxpool k [stride] | relu | "
      "square | sigmoid | tanh | add c | mul c | flatten; gives the number of layers"},
     {"save", NULL, 2, 2, f_save, r_save, "save(m, path): the model as an ONNX file (opset 13, float32 weights)"},
     {"layers", NULL, 1, 1, f_layers, r_layers, "layers(m): the number of layers"},
