@@ -52,7 +52,7 @@ static int load_any(const char *path, const char *arch, const char *arch_what, u
 {
     uint8_t *buf;
     size_t len;
-    if (he_file_read(path, (size_t)HE_MODEL_MAXFILE, "model", &buf, &len) < 0) return -1;
+    if (he_file_read(path, (size_t)HE_MODEL_MAXFILE, arch ? "keras model" : "onnx model", &buf, &len) < 0) return -1;
     he_model *m;
     int rc;
     if (he_model_is_hdf5(buf, len)) rc = he_model_parse_keras(buf, len, path, arch, arch_what, flags, &m);

@@ -113,8 +113,10 @@ static const char *config =
 /* model.save's file into a buffer (he_malloc'd) */
 static uint8_t *keras_file(size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/small.h5", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    static char dir[512];
+    if (!dir[0] && !check_tmpdir(dir, sizeof dir, "keras")) return NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/small.h5", dir);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return NULL;
     attr_text(f, "keras_version", "2.11.0", true);
