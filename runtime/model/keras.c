@@ -6,7 +6,8 @@
 ** from the user as the JSON of `model.to_json()`).
 **
 ** HDF5 is read by Debian's libhdf5 (from a file image in memory, so what is
-** checked is what is read), the JSON by Debian's libjansson. The weights
+** checked is what is read; in a child process, see read_file), the JSON by
+** Debian's libjansson. The weights
 ** of each layer are the group named after the layer, its attribute
 ** `weight_names` listing its datasets in order (kernel, bias; gamma, beta,
 ** moving mean, moving variance), as Keras' load_weights_from_hdf5_group
@@ -355,12 +356,17 @@ static void put_str(kbytes *b, const char *s)
 }
 
 /* an item: kind, key, then the strings or the tensor */
-static void put_strs(kbytes *b, char kind, const char *g, const char *name, char *const *v, size_t n)
+static void put_key(kbytes *b, char kind, const char *g, const char *name)
 {
     put(b, &kind, 1);
     put_u64(b, strlen(g) + (name ? strlen(name) + 1 : 0));
     put(b, g, strlen(g));
     if (name) put(b, "\x1f", 1), put(b, name, strlen(name));
+}
+
+static void put_strs(kbytes *b, char kind, const char *g, const char *name, char *const *v, size_t n)
+{
+    put_key(b, kind, g, name);
     put_u64(b, n);
     for (size_t i = 0; i < n; i++) put_str(b, v[i]);
 }
@@ -373,8 +379,7 @@ static void put_error(kbytes *b, const char *g, const char *name)
 
 static void put_tensor(kbytes *b, const char *g, const char *name, const he_tensor *t)
 {
-    put_strs(b, 't', g, name, NULL, 0);
-    b->n -= sizeof(uint64_t); /* no string count */
+    put_key(b, 't', g, name);
     put_u64(b, (uint64_t)t->ndim);
     for (int i = 0; i < t->ndim; i++) put_u64(b, (uint64_t)t->shape[i]);
     put(b, t->data.f, sizeof(double) * (size_t)t->size);
@@ -855,8 +860,7 @@ static int conv2d(kloader *K, const json_t *cfg, const char *lname, const char *
     K->h = out[0];
     K->w = out[1];
     K->last_affine = K->m->nlayers - 1;
-    return activation(K, jstr(json_object_get(cfg, "activation") ? cfg : NULL, "activation", "linear"), lname, cls,
-                      true);
+    return activation(K, jstr(cfg, "activation", "linear"), lname, cls, true);
 }
 
 static int dense(kloader *K, const json_t *cfg, const char *lname, const char *cls)
