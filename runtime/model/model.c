@@ -289,21 +289,31 @@ static int fold_bn(loader *L, he_layer *ly, const Onnx__NodeProto *n)
     if (C < 1) return he_error("%s: node '%s' (BatchNormalization) after a layer with no outputs", L->what, ly->name);
     he_tensor *p[4];
     static const char *const what[] = {"scale", "bias", "mean", "variance"};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         if (!(p[i] = const_input(L, ly, n, (size_t)i + 1, what[i]))) return -1;
-        if (p[i]->size != C)
-            return he_error("%s: node '%s' (BatchNormalization): its %s has %lld values for %lld channels", L->what,
-                            ly->name, what[i], (long long)p[i]->size, (long long)C);
-    }
-    double eps = attr_float(n, "epsilon", 1e-5);
+    char who[160];
+    snprintf(who, sizeof who, "%s: node '%s' (BatchNormalization)", L->what, ly->name);
+    return he_model_fold_bn(m, m->nlayers - 1, (const he_tensor *const *)p, (double)(float)attr_float(n, "epsilon", 1e-5),
+                            who);
+}
+
+int he_model_fold_bn(he_model *m, int i, const he_tensor *const p[4], double eps, const char *who)
+{
+    he_layer *prev = &m->layers[i];
+    int64_t C = prev->kind == HE_L_CONV ? prev->w->shape[0] : prev->w->shape[1];
+    static const char *const what[] = {"scale", "bias", "mean", "variance"};
+    for (int k = 0; k < 4; k++)
+        if (p[k]->size != C)
+            return he_error("%s: its %s has %lld values for %lld channels", who, what[k], (long long)p[k]->size,
+                            (long long)C);
     if (!prev->b) {
         if (!(prev->b = he_tensor_new(HE_DT_FLOAT, 0, 1, &C))) return -1;
         m->nparams += C;
     }
     int64_t per = prev->kind == HE_L_CONV ? prev->w->size / C : 0;
     for (int64_t c = 0; c < C; c++) {
-        double var = p[3]->data.f[c] + (double)(float)eps;
-        if (!(var > 0)) return he_error("%s: node '%s' (BatchNormalization): variance + epsilon <= 0", L->what, ly->name);
+        double var = p[3]->data.f[c] + eps;
+        if (!(var > 0)) return he_error("%s: variance + epsilon <= 0", who);
         double s = p[0]->data.f[c] / sqrt(var);
         if (prev->kind == HE_L_CONV)
             for (int64_t k = 0; k < per; k++) prev->w->data.f[c * per + k] *= s;
@@ -868,8 +878,8 @@ static void shape_dims(he_buf *b, int ndim, const int64_t *shape)
 
 int he_model_summary(const he_model *m, he_buf *b)
 {
-    he_buf_printf(b, "onnx model %s from %s: %d layers, %lld parameters\n", m->name, m->producer, m->nlayers,
-                  (long long)m->nparams);
+    he_buf_printf(b, "%s model %s from %s: %d layers, %lld parameters\n", m->format[0] ? m->format : "onnx", m->name,
+                  m->producer, m->nlayers, (long long)m->nparams);
     he_buf_printf(b, "  input %s ", m->in_name);
     shape_dims(b, m->in_ndim, m->in_shape);
     he_buf_puts(b, "\n");
@@ -881,9 +891,15 @@ int he_model_summary(const he_model *m, he_buf *b)
             he_buf_printf(b, "dense %lld -> %lld", (long long)ly->w->shape[0], (long long)ly->w->shape[1]);
             break;
         case HE_L_CONV:
-            he_buf_printf(b, "conv %lld -> %lld channels, %lldx%lld, stride %lld, pad %lld", (long long)ly->w->shape[1],
+            he_buf_printf(b, "conv %lld -> %lld channels, %lldx%lld, stride %lld", (long long)ly->w->shape[1],
                           (long long)ly->w->shape[0], (long long)ly->w->shape[2], (long long)ly->w->shape[3],
-                          (long long)ly->s[0], (long long)ly->pad[0]);
+                          (long long)ly->s[0]);
+            if (ly->s[1] != ly->s[0]) he_buf_printf(b, "x%lld", (long long)ly->s[1]);
+            if (ly->pad[1] == ly->pad[0] && ly->pad[2] == ly->pad[0] && ly->pad[3] == ly->pad[0])
+                he_buf_printf(b, ", pad %lld", (long long)ly->pad[0]);
+            else
+                he_buf_printf(b, ", pads %lld %lld %lld %lld (top left bottom right)", (long long)ly->pad[0],
+                              (long long)ly->pad[1], (long long)ly->pad[2], (long long)ly->pad[3]);
             break;
         case HE_L_AVGPOOL:
         case HE_L_MAXPOOL:
@@ -914,5 +930,6 @@ int he_model_summary(const he_model *m, he_buf *b)
     he_buf_printf(b, "  output %s ", m->out_name);
     shape_dims(b, m->out_ndim, m->out_shape);
     if (m->softmax_dropped) he_buf_puts(b, "; its Softmax dropped: logits (the same argmax)");
+    if (m->dropped[0]) he_buf_printf(b, "\n  left out (the identity at inference): %s", m->dropped);
     return 0;
 }

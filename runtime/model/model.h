@@ -71,6 +71,8 @@ typedef struct he_model {
     he_layer *layers;
     int64_t nparams;
     bool softmax_dropped;
+    char format[16];    /* "keras" for a Keras file; empty: onnx */
+    char dropped[192];  /* layers left out at inference (Keras' Dropout), for the summary */
 } he_model;
 
 #define HE_MODEL_POLY 1u        /* Sigmoid, Tanh: the polynomials above */
@@ -83,6 +85,25 @@ int he_model_load_onnx(const char *path, unsigned flags, he_model **out) HE_WARN
 int he_model_parse_onnx(const uint8_t *buf, size_t len, const char *what, unsigned flags,
                         he_model **out) HE_WARN_UNUSED;
 void he_model_free(he_model *m);
+
+/* Loads a Keras HDF5 file (model.save's: the architecture in the file; or
+** save_weights': arch, the JSON of model.to_json(), named arch_what in
+** messages) into the same model value, channels first (model/keras.c).
+** Keras' layers: InputLayer, Conv2D, Dense, MaxPooling2D,
+** AveragePooling2D, Flatten, Activation, ReLU, BatchNormalization
+** (folded), Dropout (the identity at inference), Softmax at the output
+** (dropped). 0 / -1. */
+int he_model_load_keras(const char *path, const char *arch, const char *arch_what, unsigned flags,
+                        he_model **out) HE_WARN_UNUSED;
+int he_model_parse_keras(const uint8_t *buf, size_t len, const char *what, const char *arch, const char *arch_what,
+                         unsigned flags, he_model **out) HE_WARN_UNUSED;
+/* Whether buf starts with HDF5's signature. */
+bool he_model_is_hdf5(const uint8_t *buf, size_t len);
+
+/* Folds a batch normalization (p: scale, bias, mean, variance, one value
+** per channel) into layer i, a conv or dense: its weights and bias
+** rescaled. `who` begins messages (the file and the layer). */
+int he_model_fold_bn(he_model *m, int i, const he_tensor *const p[4], double eps, const char *who) HE_WARN_UNUSED;
 
 /* Runs the model on x (a batch with the input's shape; int and fixed are
 ** converted): *y a new float tensor. */
