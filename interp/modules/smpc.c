@@ -990,7 +990,8 @@ static int f_share(he_vm *vm, he_value *a, int n, he_value *out)
     if (a[1].tag == HE_OBJ && !he_is_tensor(a[1]))
         return he_error("smpc.share: can share an int, float, fixed, bool or a tensor of them, not %s", he_typename(a[1]));
     if (vm && vm->plan_only && !c->plan) { /* he --plan: nothing is shared */
-        fprintf(stderr, "he --plan: stopped at smpc.share (line %d): nothing was shared\n", he_vm_line(vm));
+        const char *file = he_vm_file(vm), *base = file && strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        fprintf(stderr, "he --plan: stopped at smpc.share (%s:%d): nothing was shared\n", base ? base : "?", he_vm_line(vm));
         vm->halted = true;
         return -1;
     }

@@ -73,6 +73,8 @@ void sp_check(sp_run *r, sp_what what, const char *op, int scale, double lo, dou
     const char *file = he_vm_file(vm);
     int line = he_vm_line(vm), col = he_vm_col(vm);
     sp_warn here = {.line = line, .col = col, .what = what, .scale = scale, .reached = m, .limit = limit};
+    /* the planning script as the VM names it (as its run-time errors do); another file (a stdlib module) by its name */
+    if (file && r->script && strcmp(file, r->script) != 0 && strrchr(file, '/')) file = strrchr(file, '/') + 1;
     snprintf(here.file, sizeof here.file, "%s", file ? file : "?");
     snprintf(here.op, sizeof here.op, "%s", op);
     if (!(used <= r->closest_used)) { /* the value closest to its limit */
@@ -248,6 +250,11 @@ static int splan_repr(const he_obj *o, he_buf *b)
     smpc_stats_words(b, &p->in_stats, p->n, -1);
     he_buf_puts(b, "\n  ");
     smpc_stats_words(b, &p->st, p->n, -1);
+    if (!p->rep3 && p->mat.request_bytes) {
+        he_buf_printf(b, " (as processes, party %d also sends the dealer its requests: ", p->n - 1);
+        bytes_words(b, p->mat.request_bytes);
+        he_buf_puts(b, ")");
+    }
     he_buf_puts(b, "\n  dealer material: ");
     if (p->rep3) he_buf_puts(b, "none (rep3 has no dealer)");
     else {
@@ -277,9 +284,12 @@ static int splan_repr(const he_obj *o, he_buf *b)
     he_buf_printf(b, "\n  result: %s\n", p->result);
     if (p->nw == 0) {
         he_buf_puts(b, "  range: proved: no value leaves the safe range");
-        if (p->closest_used > 0)
-            he_buf_printf(b, " (closest: the %s at %s:%d, bound %.3g of %.3g, %.1f bits to spare)", p->closest.op,
-                          p->closest.file, p->closest.line, p->closest.reached, p->closest.limit, -log2(p->closest_used));
+        if (p->closest_used > 0) {
+            he_buf_printf(b, " (closest: the %s at ", p->closest.op);
+            where_words(b, &p->closest);
+            he_buf_printf(b, ", bound %.3g of %.3g, %.1f bits to spare)", p->closest.reached, p->closest.limit,
+                          -log2(p->closest_used));
+        }
     } else {
         he_buf_printf(b, "  range: %d warning%s: a value may leave the safe range", p->nw, p->nw == 1 ? "" : "s");
         for (int i = 0; i < p->nw; i++) {
@@ -302,9 +312,12 @@ int smpc_plan_stats(he_value v, int me, he_value *out)
 {
     const splan *p = (const splan *)v.as.o;
     if (me < -1 || me >= p->n) return he_error("smpc.stats: party %d is not in the plan (parties 0..%d)", me, p->n - 1);
+    he_smpc_stats st = p->st;
+    /* a process of the last party also sends the dealer its requests */
+    if (me == p->n - 1 && !p->rep3) st.bytes_sent[me] += p->mat.request_bytes;
     he_buf b;
     he_buf_init(&b);
-    smpc_stats_words(&b, &p->st, p->n, me);
+    smpc_stats_words(&b, &st, p->n, me);
     he_str *s = b.data ? he_str_new(b.data, b.len) : NULL;
     he_buf_free(&b);
     if (!s) return -1;
@@ -328,6 +341,7 @@ static int material_since(he_value pctx, const he_smpc_material *base, he_smpc_m
         out->elements[k] -= base->elements[k];
         out->bytes[k] -= base->bytes[k];
     }
+    out->request_bytes -= base->request_bytes;
     return 0;
 }
 
@@ -349,7 +363,7 @@ int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         if (smpc_is_context(c) && c.as.o != cfg.as.o)
             return he_error("smpc.plan: the arguments name two contexts (argument %d): plan one at a time", i + 1);
     }
-    sp_run run = {.vm = vm};
+    sp_run run = {.vm = vm, .script = he_vm_file(vm)};
     he_value pctx;
     if (smpc_planning_context(cfg, &run, &pctx) < 0) return -1;
     int nargs = n - 1, rc = 0;

@@ -33,6 +33,7 @@ typedef struct sp_warn {
 
 typedef struct sp_run {
     he_vm *vm;
+    const char *script;        /* the file smpc.plan was called from */
     bool zp;
     double zp_half;            /* Z_p: floor(p/2), the largest centred value */
     sp_warn *w;

@@ -4,7 +4,8 @@
 ** cfg.record_plan remembers every material request (dealer.c's mat_get);
 ** this sums them: the pieces, their elements and the bytes the dealer
 ** sends for them (the last party's dependent fields and 8 B of header per
-** piece: exactly what the stats count as the dealer's bytes).
+** piece: exactly what the stats count as the dealer's bytes), and the
+** requests the last party sends the dealer as a process (MSG_REQ).
 */
 #include <string.h>
 
@@ -26,6 +27,7 @@ int he_smpc_material_get(const he_smpc_ctx *ctx, he_smpc_material *out)
         /* the products (a matrix or convolution triple: its outputs), truncations or comparisons it serves */
         out->elements[kind] += r->kind == MAT_MATTRIPLE || r->kind == MAT_CONVTRIPLE ? L.f[2].len : (uint64_t)r->p[0];
         out->bytes[kind] += L.dep_total * eb + 8;
+        out->request_bytes += sizeof *r + 8; /* net.c's message: the request and an 8-byte header */
     }
     return 0;
 }

@@ -197,6 +197,9 @@ typedef enum he_smpc_material_kind {
 } he_smpc_material_kind;
 typedef struct he_smpc_material {
     uint64_t pieces[HE_SMPC_MAT_NKINDS], elements[HE_SMPC_MAT_NKINDS], bytes[HE_SMPC_MAT_NKINDS];
+    /* what the last party sends the dealer to ask for them when the parties
+    ** are processes (a simulated run's stats do not count it) */
+    uint64_t request_bytes;
 } he_smpc_material;
 int he_smpc_material_get(const he_smpc_ctx *ctx, he_smpc_material *out) HE_WARN_UNUSED;
 
