@@ -1681,6 +1681,13 @@ static type *r_safe(checker *c, node *call, node **a, type **t, int n)
     return ty_bool;
 }
 
+static type *r_bounds(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc plan");
+    return ty_any;
+}
+
 static type *r_holds(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
@@ -1782,6 +1789,7 @@ static const builtin fns[] = {
      "input(ctx, shape [, bound or [lo, hi] [, owner]]): an input of smpc.plan: a share of ctx from party owner (0), "
      "values in [-bound, bound] or [lo, hi] (default [-1.0, 1.0]; int bounds: an int share)"},
     {"safe", NULL, 1, 1, smpc_f_safe, r_safe, "safe(plan): whether the plan proved that no value leaves the ring's safe range"},
+    {"bounds", NULL, 1, 1, smpc_f_bounds, r_bounds, "bounds(plan): [lo, hi], every value of the planned result (nil: not a share)"},
     {"reset_stats", NULL, 1, 1, f_reset_stats, r_ctx_void, "reset_stats(ctx): counts from zero again"},
     {"keygen", NULL, 1, 1, f_keygen, r_str_fn, "keygen(path): a CURVE key pair; writes the secret key (0600), gives the public key"},
     {"local_parties", NULL, 2, 2, f_local_parties, r_str_fn,

@@ -207,6 +207,7 @@ typedef struct splan {
     he_smpc_material mat;
     double peak;
     bool res_share;
+    double res_lo, res_hi; /* the result's interval (a share) */
     char result[160];
     sp_warn *w;
     int nw;
@@ -333,6 +334,23 @@ int smpc_f_safe(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+int smpc_f_bounds(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!smpc_is_plan(a[0])) return he_error("smpc.bounds: expected an smpc plan, got %s", he_typename(a[0]));
+    const splan *p = (const splan *)a[0].as.o;
+    if (!p->res_share) {
+        *out = he_nil();
+        return 0;
+    }
+    he_tensor *t = he_tensor_new(HE_DT_FLOAT, 0, 1, (int64_t[]){2});
+    if (!t) return -1;
+    t->data.f[0] = p->res_lo;
+    t->data.f[1] = p->res_hi;
+    *out = he_objv(&t->obj);
+    return 0;
+}
+
 static int material_since(he_value pctx, const he_smpc_material *base, he_smpc_material *out)
 {
     if (he_smpc_material_get(smpc_ctx_of(pctx), out) < 0) return -1;
@@ -417,6 +435,9 @@ int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
             const int64_t *sh;
             double lo, hi;
             smpc_share_info(ret, &nd, &sh, &frac, &lo, &hi);
+            p->res_share = true;
+            p->res_lo = lo;
+            p->res_hi = hi;
             he_buf rb;
             he_buf_init(&rb);
             he_buf_puts(&rb, "a share ");

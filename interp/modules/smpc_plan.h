@@ -74,6 +74,7 @@ void smpc_stats_words(he_buf *b, const he_smpc_stats *st, int n, int me);
 int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int smpc_f_input(he_vm *vm, he_value *a, int n, he_value *out);
 int smpc_f_safe(he_vm *vm, he_value *a, int n, he_value *out);
+int smpc_f_bounds(he_vm *vm, he_value *a, int n, he_value *out);
 bool smpc_is_plan(he_value v);
 /* smpc.stats(plan [, party]) */
 int smpc_plan_stats(he_value plan, int me, he_value *out);
