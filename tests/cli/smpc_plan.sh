@@ -5,7 +5,9 @@
 # parties and the dealer), each party process plans the function (locally:
 # nothing is sent) and then runs it on shares; the traffic it counts for
 # the run equals the plan's line for that party. Simulated, the whole
-# stats line equals the plan's. Prints ok / not ok lines.
+# stats line equals the plan's. `he --plan` prints each plan and stops at
+# the first smpc.share outside a plan: nothing is shared. Prints ok / not
+# ok lines.
 HE=${HE:-build/he}
 export HE
 tmp=$(mktemp -d)
@@ -47,3 +49,12 @@ HE
     if [ "$rc" = 0 ] && [ "$n" = $want ] && [ "$r" = $want ]; then ok "smpc_plan_${proto}_processes"
     else nok "smpc_plan_${proto}_processes" "exit $rc, $n of $want equal, $r results: $(grep -e planned -e measured "$tmp/net" | head -c 600)"; fi
 done
+
+# he --plan: the plans printed (here twice: by --plan and by print), the
+# script stopped at its first smpc.share outside a plan
+out=$("$HE" --plan "$tmp/rep3.he" 2>"$tmp/err")
+rc=$?
+n=$(printf '%s\n' "$out" | grep -c '^<smpc plan of <fn f>: 3 parties, rep3')
+if [ $rc = 0 ] && [ "$n" = 1 ] && ! printf '%s\n' "$out" | grep -q '^same' &&
+    grep -q '^he --plan: stopped at smpc.share (rep3.he:10): nothing was shared$' "$tmp/err"; then ok smpc_plan_mode
+else nok smpc_plan_mode "rc $rc, $n plans, $(cat "$tmp/err")"; fi
