@@ -402,9 +402,14 @@ static void plan_binary(sctx *c, he_op op, shr *r, const shr *a, const shr *b)
     double lo, hi;
     switch (op) {
     case HE_OP_ADD: pl_value(c, r, "addition", fa, a->lo + b->lo, a->hi + b->hi); break;
-    case HE_OP_SUB: pl_value(c, r, "subtraction", fa, a->lo - b->hi, a->hi - b->lo); break;
+    case HE_OP_SUB:
+        if (a == b) pl_value(c, r, "subtraction", fa, 0, 0); /* x - x */
+        else pl_value(c, r, "subtraction", fa, a->lo - b->hi, a->hi - b->lo);
+        break;
     case HE_OP_MUL:
         iv_mul(a->lo, a->hi, b->lo, b->hi, &lo, &hi);
+        if (a == b) /* x * x: a square */
+            lo = a->lo > 0 ? a->lo * a->lo : a->hi < 0 ? a->hi * a->hi : 0;
         pl_product(c, r, "product", fa, fb, lo, hi);
         break;
     case HE_OP_MATMUL: { /* a sum of k products */
