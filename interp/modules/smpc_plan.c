@@ -153,7 +153,7 @@ int smpc_f_input(he_vm *vm, he_value *a, int n, he_value *out)
         he_tensor *t = he_as_tensor(a[1]);
         in.nd = (int)t->size;
         memcpy(in.shape, t->data.i, sizeof(int64_t) * (size_t)in.nd);
-    } else return he_error("smpc.input: the shape must be an int or a list of ints like [2, 3] ([] for a scalar)");
+    } else return he_error("smpc.input: the shape must be an int or a list of ints like [2, 3]");
     for (int i = 0; i < in.nd; i++)
         if (in.shape[i] < 1 || in.shape[i] > ((int64_t)1 << 32))
             return he_error("smpc.input: bad dimension %lld", (long long)in.shape[i]);
@@ -417,7 +417,18 @@ int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         p->zp = run.zp;
         p->n = smpc_ctx_parties(pctx);
         if (!p->rep3) rc = he_smpc_material_get(pc, &run.base);
-        if (rc == 0) rc = he_vm_call(vm, fn, args, nargs, &ret);
+        if (rc == 0 && (rc = he_vm_call(vm, fn, args, nargs, &ret)) < 0 && vm->trace.data) {
+            /* where f stopped: the first line of its traceback ("FILE:LINE: runtime error: msg") */
+            char where[256];
+            size_t k = strcspn(vm->trace.data, "\n");
+            const char *cut = strstr(vm->trace.data, ": runtime error: ");
+            if (cut && (size_t)(cut - vm->trace.data) < k && (size_t)(cut - vm->trace.data) < sizeof where) {
+                snprintf(where, sizeof where, "%.*s", (int)(cut - vm->trace.data), vm->trace.data);
+                char msg[900];
+                snprintf(msg, sizeof msg, "%s", he_errmsg());
+                he_error("smpc.plan: planning stopped at %s: %s", where, msg);
+            }
+        }
         if (rc == 0) {
             he_smpc_stats_get(pc, &p->st);
             if (!p->rep3) rc = material_since(pctx, &run.base, &p->mat);
