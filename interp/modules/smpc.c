@@ -1693,6 +1693,13 @@ static type *r_bounds(checker *c, node *call, node **a, type **t, int n)
     return ty_any;
 }
 
+static type *r_ranges(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc plan");
+    return ty_str;
+}
+
 static type *r_holds(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
@@ -1795,6 +1802,8 @@ static const builtin fns[] = {
      "values in [-bound, bound] or [lo, hi] (default [-1.0, 1.0]; int bounds: an int share)"},
     {"safe", NULL, 1, 1, smpc_f_safe, r_safe, "safe(plan): whether the plan proved that no value leaves the ring's safe range"},
     {"bounds", NULL, 1, 1, smpc_f_bounds, r_bounds, "bounds(plan): [lo, hi], every value of the planned result (nil: not a share)"},
+    {"ranges", NULL, 1, 1, smpc_f_ranges, r_ranges,
+     "ranges(plan): every operation the plan checked, one line each: where, its largest bound, the limit, the bits to spare"},
     {"reset_stats", NULL, 1, 1, f_reset_stats, r_ctx_void, "reset_stats(ctx): counts from zero again"},
     {"keygen", NULL, 1, 1, f_keygen, r_str_fn, "keygen(path): a CURVE key pair; writes the secret key (0600), gives the public key"},
     {"local_parties", NULL, 2, 2, f_local_parties, r_str_fn,

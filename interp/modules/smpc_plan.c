@@ -68,36 +68,41 @@ void sp_check(sp_run *r, sp_what what, const char *op, int scale, double lo, dou
         over = m >= limit;
     }
     if (!(m == m)) over = true; /* NaN: an infinite bound */
-    double used = m / limit;
     he_vm *vm = r->vm;
     const char *file = he_vm_file(vm);
     int line = he_vm_line(vm), col = he_vm_col(vm);
-    sp_warn here = {.line = line, .col = col, .what = what, .scale = scale, .reached = m, .limit = limit};
     /* the planning script as the VM names it (as its run-time errors do); another file (a stdlib module) by its name */
     if (file && r->script && strcmp(file, r->script) != 0 && strrchr(file, '/')) file = strrchr(file, '/') + 1;
-    snprintf(here.file, sizeof here.file, "%s", file ? file : "?");
-    snprintf(here.op, sizeof here.op, "%s", op);
-    if (!(used <= r->closest_used)) { /* the value closest to its limit */
-        r->closest_used = used;
-        r->closest = here;
-    }
-    if (!over) return;
-    for (int i = 0; i < r->nw; i++) { /* one warning per operation: its largest bound */
+    for (int i = 0; i < r->nw; i++) { /* one entry per operation: its largest bound */
         sp_warn *w = &r->w[i];
-        if (w->line == line && w->col == col && w->what == what && strcmp(w->file, here.file) == 0 &&
-            strcmp(w->op, op) == 0) {
-            if (m > w->reached) w->reached = m;
+        if (w->line == line && w->col == col && w->what == what && w->scale == scale && strcmp(w->op, op) == 0 &&
+            strcmp(w->file, file ? file : "?") == 0) {
+            if (!(m <= w->reached)) w->reached = m;
+            w->over = w->over || over;
             return;
         }
     }
     if (r->nw == r->capw) {
-        int cap = r->capw ? 2 * r->capw : 8;
+        int cap = r->capw ? 2 * r->capw : 16;
         sp_warn *nw = realloc(r->w, sizeof *nw * (size_t)cap);
-        if (!nw) return; /* out of memory: the warning count still says it */
+        if (!nw) { /* out of memory: what cannot be noted is a warning */
+            r->lost = r->lost || over;
+            return;
+        }
         r->w = nw;
         r->capw = cap;
     }
-    r->w[r->nw++] = here;
+    sp_warn *w = &r->w[r->nw++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->file, sizeof w->file, "%s", file ? file : "?");
+    snprintf(w->op, sizeof w->op, "%s", op);
+    w->line = line;
+    w->col = col;
+    w->what = what;
+    w->scale = scale;
+    w->reached = m;
+    w->limit = limit;
+    w->over = over;
 }
 
 /* --- smpc.input --------------------------------------------------------------------------------- */
@@ -209,10 +214,10 @@ typedef struct splan {
     bool res_share;
     double res_lo, res_hi; /* the result's interval (a share) */
     char result[160];
-    sp_warn *w;
+    sp_warn *w;     /* every operation checked */
     int nw;
-    sp_warn closest;
-    double closest_used;
+    int nover;      /* of which warnings (+1 when one could not be noted) */
+    int closest;    /* the entry closest to its limit (-1: none) */
 } splan;
 
 static void splan_free(he_obj *o)
@@ -241,6 +246,14 @@ static void where_words(he_buf *b, const sp_warn *w)
 {
     he_buf_printf(b, "%s:%d", w->file, w->line);
     if (w->col > 0) he_buf_printf(b, ":%d", w->col);
+}
+
+static void warn_words(he_buf *b, const splan *p, const sp_warn *w)
+{
+    where_words(b, w);
+    he_buf_printf(b, ": warning: the %s may reach %.6g, outside ", w->op, w->reached);
+    const sp_run r = {.zp = p->zp, .zp_half = w->limit * ldexp(1, w->scale)};
+    limit_words(b, &r, w->what, w->scale, w->limit);
 }
 
 static int splan_repr(const he_obj *o, he_buf *b)
@@ -283,24 +296,21 @@ static int splan_repr(const he_obj *o, he_buf *b)
         he_buf_puts(b, " per party)");
     }
     he_buf_printf(b, "\n  result: %s\n", p->result);
-    if (p->nw == 0) {
+    if (p->nover == 0) {
         he_buf_puts(b, "  range: proved: no value leaves the safe range");
-        if (p->closest_used > 0) {
-            he_buf_printf(b, " (closest: the %s at ", p->closest.op);
-            where_words(b, &p->closest);
-            he_buf_printf(b, ", bound %.3g of %.3g, %.1f bits to spare)", p->closest.reached, p->closest.limit,
-                          -log2(p->closest_used));
+        if (p->closest >= 0) {
+            const sp_warn *c = &p->w[p->closest];
+            he_buf_printf(b, " (closest: the %s at ", c->op);
+            where_words(b, c);
+            he_buf_printf(b, ", bound %.3g of %.3g, %.1f bits to spare)", c->reached, c->limit, log2(c->limit / c->reached));
         }
     } else {
-        he_buf_printf(b, "  range: %d warning%s: a value may leave the safe range", p->nw, p->nw == 1 ? "" : "s");
-        for (int i = 0; i < p->nw; i++) {
-            const sp_warn *w = &p->w[i];
-            he_buf_puts(b, "\n    ");
-            where_words(b, w);
-            he_buf_printf(b, ": warning: the %s may reach %.6g, outside ", w->op, w->reached);
-            const sp_run r = {.zp = p->zp, .zp_half = w->limit * ldexp(1, w->scale)};
-            limit_words(b, &r, w->what, w->scale, w->limit);
-        }
+        he_buf_printf(b, "  range: %d warning%s: a value may leave the safe range", p->nover, p->nover == 1 ? "" : "s");
+        for (int i = 0; i < p->nw; i++)
+            if (p->w[i].over) {
+                he_buf_puts(b, "\n    ");
+                warn_words(b, p, &p->w[i]);
+            }
     }
     return he_buf_puts(b, ">");
 }
@@ -330,7 +340,7 @@ int smpc_f_safe(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     if (!smpc_is_plan(a[0])) return he_error("smpc.safe: expected an smpc plan, got %s", he_typename(a[0]));
-    *out = he_bool(((const splan *)a[0].as.o)->nw == 0);
+    *out = he_bool(((const splan *)a[0].as.o)->nover == 0);
     return 0;
 }
 
@@ -348,6 +358,34 @@ int smpc_f_bounds(he_vm *vm, he_value *a, int n, he_value *out)
     t->data.f[0] = p->res_lo;
     t->data.f[1] = p->res_hi;
     *out = he_objv(&t->obj);
+    return 0;
+}
+
+/* smpc.ranges(plan): every operation checked, one line each: where, what,
+** its largest bound, the limit and the bits to spare (or the warning). */
+int smpc_f_ranges(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    if (!smpc_is_plan(a[0])) return he_error("smpc.ranges: expected an smpc plan, got %s", he_typename(a[0]));
+    const splan *p = (const splan *)a[0].as.o;
+    he_buf b;
+    he_buf_init(&b);
+    he_buf_puts(&b, "");
+    for (int i = 0; i < p->nw; i++) {
+        const sp_warn *w = &p->w[i];
+        if (i) he_buf_puts(&b, "\n");
+        if (w->over) {
+            warn_words(&b, p, w);
+            continue;
+        }
+        where_words(&b, w);
+        he_buf_printf(&b, ": %s: bound %.6g of %.6g", w->op, w->reached, w->limit);
+        if (w->reached > 0) he_buf_printf(&b, " (%.1f bits to spare)", log2(w->limit / w->reached));
+    }
+    he_str *s = b.data ? he_str_new(b.data, b.len) : NULL;
+    he_buf_free(&b);
+    if (!s) return -1;
+    *out = he_objv(&s->obj);
     return 0;
 }
 
@@ -438,9 +476,15 @@ int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         p->peak = run.peak;
         p->w = run.w;
         p->nw = run.nw;
+        p->nover = run.lost;
+        p->closest = -1;
+        for (int i = 0; i < run.nw; i++) {
+            const sp_warn *w = &run.w[i];
+            p->nover += w->over;
+            if (w->reached > 0 && (p->closest < 0 || w->reached / w->limit > run.w[p->closest].reached / run.w[p->closest].limit))
+                p->closest = i;
+        }
         run.w = NULL;
-        p->closest = run.closest;
-        p->closest_used = run.closest_used;
         if (smpc_is_share(ret)) {
             int nd, frac;
             const int64_t *sh;

@@ -29,6 +29,7 @@ typedef struct sp_warn {
     sp_what what;
     int scale;
     double reached, limit;
+    bool over; /* the bound may leave the range: a warning */
 } sp_warn;
 
 typedef struct sp_run {
@@ -36,13 +37,12 @@ typedef struct sp_run {
     const char *script;        /* the file smpc.plan was called from */
     bool zp;
     double zp_half;            /* Z_p: floor(p/2), the largest centred value */
-    sp_warn *w;
+    sp_warn *w;                /* every operation checked (file, line, column, op): its largest bound */
     int nw, capw;
+    bool lost;                 /* a warning that could not be noted (out of memory) */
     double live, peak;         /* share elements alive, the most at once */
     double max_value, max_product; /* the largest |bound| of a value, of a product before truncation */
     double value_limit, product_limit; /* their limits at the context's fractional bits */
-    sp_warn closest;           /* the bound closest to its limit, and how close (bound / limit) */
-    double closest_used;
     he_smpc_material base;     /* the material asked before the function (or its last reset_stats) */
 } sp_run;
 
@@ -75,6 +75,7 @@ int smpc_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int smpc_f_input(he_vm *vm, he_value *a, int n, he_value *out);
 int smpc_f_safe(he_vm *vm, he_value *a, int n, he_value *out);
 int smpc_f_bounds(he_vm *vm, he_value *a, int n, he_value *out);
+int smpc_f_ranges(he_vm *vm, he_value *a, int n, he_value *out);
 bool smpc_is_plan(he_value v);
 /* smpc.stats(plan [, party]) */
 int smpc_plan_stats(he_value plan, int me, he_value *out);
