@@ -23,7 +23,7 @@ typedef enum sp_what {
 } sp_what;
 
 typedef struct sp_warn {
-    char file[64];
+    char file[256];
     int line, col;
     char op[48];
     sp_what what;
