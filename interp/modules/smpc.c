@@ -346,126 +346,31 @@ static he_share *share_expanded(sctx *c, const he_share *a, int nr, const int64_
 }
 
 
-/* --- planning shares: their bounds (smpc_plan.h) ------------------------------------- */
-/* [lo, hi] of a * b for a in [alo, ahi], b in [blo, bhi]. */
-static void iv_mul(double alo, double ahi, double blo, double bhi, double *lo, double *hi)
+/* --- planning shares: their bounds (the rules: smpc_plan.c) ----------------------------- */
+static void pl_set(shr *r, sp_iv v)
 {
-    double q[4] = {alo * blo, alo * bhi, ahi * blo, ahi * bhi};
-    *lo = *hi = q[0];
-    for (int i = 1; i < 4; i++) {
-        if (q[i] < *lo) *lo = q[i];
-        if (q[i] > *hi) *hi = q[i];
-    }
+    r->lo = v.lo;
+    r->hi = v.hi;
 }
+static sp_iv iv_of(const shr *x) { return (sp_iv){x->lo, x->hi}; }
 
-static void pub_range(const pub *p, double *lo, double *hi)
-{
-    *lo = p->n ? INFINITY : 0;
-    *hi = p->n ? -INFINITY : 0;
-    for (size_t k = 0; k < p->n; k++) {
-        if (p->f[k] < *lo) *lo = p->f[k];
-        if (p->f[k] > *hi) *hi = p->f[k];
-    }
-}
-
-/* A value's bound: checked as a value of `op`, then the result's. */
 static void pl_value(sctx *c, shr *r, const char *op, int frac, double lo, double hi)
 {
-    sp_check(c->plan, SP_VALUE, op, frac, lo, hi);
-    r->lo = lo;
-    r->hi = hi;
-}
-
-/* A product's bound [lo, hi] of factors at fa and fb fractional bits:
-** before its truncation (both fractional) it must fit as a product; the
-** truncation may then add one ulp. */
-static void pl_product(sctx *c, shr *r, const char *op, int fa, int fb, double lo, double hi)
-{
-    bool tf = fa > 0 && fb > 0;
-    sp_check(c->plan, tf ? SP_PRODUCT : SP_VALUE, op, fa + fb, lo, hi);
-    double u = tf ? ldexp(1, -fa) : 0;
-    r->lo = lo - u;
-    r->hi = hi + u;
-}
-
-/* A comparison's difference a - b in [lo, hi]; its result a bit. */
-static void pl_compare(sctx *c, shr *r, const char *op, int frac, double lo, double hi)
-{
-    sp_check(c->plan, SP_DIFF, op, frac, lo, hi);
-    r->lo = 0;
-    r->hi = 1;
+    pl_set(r, sp_value(c->plan, op, frac, (sp_iv){lo, hi}));
 }
 
 static void plan_binary(sctx *c, he_op op, shr *r, const shr *a, const shr *b)
 {
-    int fa = he_share_frac(a->s), fb = he_share_frac(b->s);
-    double lo, hi;
-    switch (op) {
-    case HE_OP_ADD: pl_value(c, r, "addition", fa, a->lo + b->lo, a->hi + b->hi); break;
-    case HE_OP_SUB:
-        if (a == b) pl_value(c, r, "subtraction", fa, 0, 0); /* x - x */
-        else pl_value(c, r, "subtraction", fa, a->lo - b->hi, a->hi - b->lo);
-        break;
-    case HE_OP_MUL:
-        iv_mul(a->lo, a->hi, b->lo, b->hi, &lo, &hi);
-        if (a == b) /* x * x: a square */
-            lo = a->lo > 0 ? a->lo * a->lo : a->hi < 0 ? a->hi * a->hi : 0;
-        pl_product(c, r, "product", fa, fb, lo, hi);
-        break;
-    case HE_OP_MATMUL: { /* a sum of k products */
-        double k = (double)he_share_shape(a->s)[he_share_ndim(a->s) - 1];
-        iv_mul(a->lo, a->hi, b->lo, b->hi, &lo, &hi);
-        pl_product(c, r, "matrix product", fa, fb, k * lo, k * hi);
-        break;
-    }
-    default: pl_compare(c, r, "comparison", fa, a->lo - b->hi, a->hi - b->lo); break;
-    }
+    double k = op == HE_OP_MATMUL ? (double)he_share_shape(a->s)[he_share_ndim(a->s) - 1] : 1; /* a sum of k products */
+    pl_set(r, sp_binary(c->plan, op, iv_of(a), iv_of(b), he_share_frac(a->s), he_share_frac(b->s), k, a == b));
 }
 
 /* x op p (p public, as share_public leaves it: a subtrahend negated, a
 ** divisor inverted and op made a product; swapped: p op x). */
 static void plan_public(sctx *c, he_op op, shr *r, const shr *x, const pub *p, bool swapped)
 {
-    int fx = he_share_frac(x->s);
-    double plo, phi, lo, hi;
-    pub_range(p, &plo, &phi);
-    switch (op) {
-    case HE_OP_ADD: pl_value(c, r, "addition of a public value", fx, x->lo + plo, x->hi + phi); break;
-    case HE_OP_SUB:
-        if (swapped) pl_value(c, r, "subtraction from a public value", fx, plo - x->hi, phi - x->lo);
-        else pl_value(c, r, "subtraction of a public value", fx, x->lo + plo, x->hi + phi);
-        break;
-    case HE_OP_MUL:
-        iv_mul(x->lo, x->hi, plo, phi, &lo, &hi);
-        if (p->isint) pl_value(c, r, "product by a public int", fx, lo, hi);
-        else pl_product(c, r, "product by a public value", fx, he_smpc_frac(c->ctx), lo, hi);
-        break;
-    case HE_OP_MATMUL: {
-        /* each output: the sum over a column of M (x @ M) or a row (M @ x) */
-        int64_t rows = p->ndim == 2 ? p->shape[0] : swapped ? 1 : p->shape[0];
-        int64_t cols = p->ndim == 2 ? p->shape[1] : swapped ? p->shape[0] : 1;
-        lo = INFINITY;
-        hi = -INFINITY;
-        for (int64_t o = 0; o < (swapped ? rows : cols); o++) {
-            double sl = 0, sh = 0, tl, th;
-            for (int64_t t = 0; t < (swapped ? cols : rows); t++) {
-                double m = p->f[swapped ? o * cols + t : t * cols + o];
-                iv_mul(x->lo, x->hi, m, m, &tl, &th);
-                sl += tl;
-                sh += th;
-            }
-            if (sl < lo) lo = sl;
-            if (sh > hi) hi = sh;
-        }
-        if (lo > hi) lo = hi = 0;
-        pl_product(c, r, "matrix product", fx, p->isint ? 0 : he_smpc_frac(c->ctx), lo, hi);
-        break;
-    }
-    default:
-        if (swapped) pl_compare(c, r, "comparison", fx, plo - x->hi, phi - x->lo);
-        else pl_compare(c, r, "comparison", fx, x->lo - phi, x->hi - plo);
-        break;
-    }
+    pl_set(r, sp_public(c->plan, op, iv_of(x), he_share_frac(x->s), p->isint ? 0 : he_smpc_frac(c->ctx), p->f, p->n,
+                        swapped, p->ndim, p->shape));
 }
 
 /* The bound of a share or a public value. */
@@ -1004,9 +909,7 @@ static int f_share(he_vm *vm, he_value *a, int n, he_value *out)
     shr *r = shr_new(c);
     int rc = r ? 0 : -1;
     if (rc == 0 && c->plan) { /* a planning share: the values' bounds, shares of zeros */
-        double lo, hi;
-        pub_range(&p, &lo, &hi);
-        pl_value(c, r, "input", p.isint ? 0 : he_smpc_frac(c->ctx), lo, hi);
+        pl_set(r, sp_value(c->plan, "input", p.isint ? 0 : he_smpc_frac(c->ctx), sp_range(p.f, p.n)));
         memset(p.f, 0, sizeof(double) * (p.n ? p.n : 1));
         memset(p.i, 0, sizeof(int64_t) * (p.n ? p.n : 1));
     }
@@ -1192,7 +1095,7 @@ static int f_max(he_vm *vm, he_value *a, int n, he_value *out)
         he_share_free(tmp);
         double blo, bhi;
         if (rc == 0 && c->plan && value_range(a[1], &blo, &bhi) == 0) {
-            pl_compare(c, r, "max", he_share_frac(x->s), x->lo - bhi, x->hi - blo);
+            (void)sp_compare(c->plan, "max", he_share_frac(x->s), (sp_iv){x->lo - bhi, x->hi - blo});
             r->lo = x->lo > blo ? x->lo : blo;
             r->hi = x->hi > bhi ? x->hi : bhi;
         }
@@ -1225,7 +1128,7 @@ static int pool(he_value *a, int n, he_value *out, bool avg)
         if (avg) { /* the window sums, then their products by 1/k^2 (truncated) */
             double k2 = (double)(k * k);
             sp_check(x->c->plan, SP_VALUE, "average pooling", f, k2 * x->lo, k2 * x->hi);
-            pl_product(x->c, r, "average pooling", f, f, x->lo, x->hi);
+            pl_set(r, sp_product(x->c->plan, "average pooling", f, f, iv_of(x)));
         } else {
             sp_check(x->c->plan, SP_DIFF, "max pooling", f, x->lo - x->hi, x->hi - x->lo);
             r->lo = x->lo;
@@ -1238,42 +1141,19 @@ static int pool(he_value *a, int n, he_value *out, bool avg)
 static int f_maxpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, false); }
 static int f_avgpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, true); }
 
-/* Each output of a convolution: a sum over a kernel's C KH KW weights (a
-** public kernel: over each output channel's own) of products by x (with
-** the padding's zeros). */
+/* A convolution's bound (smpc_plan.c's sp_conv): w a share or public. */
 static int plan_conv(sctx *c, shr *r, const shr *x, he_value wv, const he_share *w, bool padded)
 {
-    double xl = x->lo, xh = x->hi, lo, hi;
-    if (padded) {
-        xl = xl < 0 ? xl : 0;
-        xh = xh > 0 ? xh : 0;
-    }
-    const int64_t *ws = he_share_shape(w);
-    int64_t OC = ws[0], K = (int64_t)he_share_size(w) / (OC ? OC : 1);
+    int64_t OC = he_share_shape(w)[0], K = (int64_t)he_share_size(w) / (OC ? OC : 1);
     if (he_is(wv, &shr_type)) {
-        const shr *ww = (const shr *)wv.as.o;
-        iv_mul(xl, xh, ww->lo, ww->hi, &lo, &hi);
-        lo *= (double)K;
-        hi *= (double)K;
-    } else {
-        pub p;
-        if (pub_of(wv, &p, "conv2d") < 0) return -1;
-        lo = INFINITY;
-        hi = -INFINITY;
-        for (int64_t o = 0; o < OC; o++) {
-            double sl = 0, sh = 0, tl, th;
-            for (int64_t t = 0; t < K; t++) {
-                iv_mul(xl, xh, p.f[o * K + t], p.f[o * K + t], &tl, &th);
-                sl += tl;
-                sh += th;
-            }
-            if (sl < lo) lo = sl;
-            if (sh > hi) hi = sh;
-        }
-        if (lo > hi) lo = hi = 0;
-        pub_done(&p);
+        pl_set(r, sp_conv(c->plan, iv_of(x), padded, he_share_frac(x->s), he_share_frac(w), iv_of((const shr *)wv.as.o),
+                          NULL, OC, K));
+        return 0;
     }
-    pl_product(c, r, "convolution", he_share_frac(x->s), he_share_frac(w), lo, hi);
+    pub p;
+    if (pub_of(wv, &p, "conv2d") < 0) return -1;
+    pl_set(r, sp_conv(c->plan, iv_of(x), padded, he_share_frac(x->s), he_share_frac(w), (sp_iv){0, 0}, p.f, OC, K));
+    pub_done(&p);
     return 0;
 }
 
@@ -1484,7 +1364,9 @@ static int value_range(he_value v, double *lo, double *hi)
     }
     pub p;
     if (pub_of(v, &p, "smpc") < 0) return -1;
-    pub_range(&p, lo, hi);
+    sp_iv r = sp_range(p.f, p.n);
+    *lo = r.lo;
+    *hi = r.hi;
     pub_done(&p);
     return 0;
 }

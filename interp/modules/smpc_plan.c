@@ -105,6 +105,137 @@ void sp_check(sp_run *r, sp_what what, const char *op, int scale, double lo, dou
     w->over = over;
 }
 
+/* --- the bounds of each operation ----------------------------------------------------------------- */
+/* [lo, hi] of a * b for a in [alo, ahi], b in [blo, bhi]. */
+static sp_iv iv_mul(sp_iv a, sp_iv b)
+{
+    double q[4] = {a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi};
+    sp_iv r = {q[0], q[0]};
+    for (int i = 1; i < 4; i++) {
+        if (q[i] < r.lo) r.lo = q[i];
+        if (q[i] > r.hi) r.hi = q[i];
+    }
+    return r;
+}
+
+sp_iv sp_range(const double *v, size_t n)
+{
+    sp_iv r = {n ? INFINITY : 0, n ? -INFINITY : 0};
+    for (size_t k = 0; k < n; k++) {
+        if (v[k] < r.lo) r.lo = v[k];
+        if (v[k] > r.hi) r.hi = v[k];
+    }
+    return r;
+}
+
+sp_iv sp_value(sp_run *r, const char *op, int frac, sp_iv v)
+{
+    sp_check(r, SP_VALUE, op, frac, v.lo, v.hi);
+    return v;
+}
+
+/* Before its truncation (both factors fractional) a product must fit as
+** a product; the truncation may then add one ulp. */
+sp_iv sp_product(sp_run *r, const char *op, int fa, int fb, sp_iv v)
+{
+    bool tf = fa > 0 && fb > 0;
+    sp_check(r, tf ? SP_PRODUCT : SP_VALUE, op, fa + fb, v.lo, v.hi);
+    double u = tf ? ldexp(1, -fa) : 0;
+    return (sp_iv){v.lo - u, v.hi + u};
+}
+
+sp_iv sp_compare(sp_run *r, const char *op, int frac, sp_iv diff)
+{
+    sp_check(r, SP_DIFF, op, frac, diff.lo, diff.hi);
+    return (sp_iv){0, 1};
+}
+
+sp_iv sp_binary(sp_run *r, he_op op, sp_iv a, sp_iv b, int fa, int fb, double k, bool same)
+{
+    switch (op) {
+    case HE_OP_ADD: return sp_value(r, "addition", fa, (sp_iv){a.lo + b.lo, a.hi + b.hi});
+    case HE_OP_SUB: return sp_value(r, "subtraction", fa, same ? (sp_iv){0, 0} : (sp_iv){a.lo - b.hi, a.hi - b.lo});
+    case HE_OP_MUL: {
+        sp_iv p = iv_mul(a, b);
+        if (same) p.lo = a.lo > 0 ? a.lo * a.lo : a.hi < 0 ? a.hi * a.hi : 0; /* x * x: a square */
+        return sp_product(r, "product", fa, fb, p);
+    }
+    case HE_OP_MATMUL: {
+        sp_iv p = iv_mul(a, b);
+        return sp_product(r, "matrix product", fa, fb, (sp_iv){k * p.lo, k * p.hi});
+    }
+    default: return sp_compare(r, "comparison", fa, (sp_iv){a.lo - b.hi, a.hi - b.lo});
+    }
+}
+
+sp_iv sp_public(sp_run *r, he_op op, sp_iv x, int fx, int fp, const double *p, size_t n, bool swapped, int nd,
+                const int64_t *shape)
+{
+    sp_iv v = sp_range(p, n);
+    switch (op) {
+    case HE_OP_ADD: return sp_value(r, "addition of a public value", fx, (sp_iv){x.lo + v.lo, x.hi + v.hi});
+    case HE_OP_SUB: /* not swapped: p was negated, x + p */
+        if (swapped) return sp_value(r, "subtraction from a public value", fx, (sp_iv){v.lo - x.hi, v.hi - x.lo});
+        return sp_value(r, "subtraction of a public value", fx, (sp_iv){x.lo + v.lo, x.hi + v.hi});
+    case HE_OP_MUL:
+        if (fp == 0) return sp_value(r, "product by a public int", fx, iv_mul(x, v));
+        return sp_product(r, "product by a public value", fx, fp, iv_mul(x, v));
+    case HE_OP_MATMUL: {
+        /* each output: the sum over a column of M (x @ M) or a row (M @ x) */
+        int64_t rows = nd == 2 ? shape[0] : swapped ? 1 : shape[0];
+        int64_t cols = nd == 2 ? shape[1] : swapped ? shape[0] : 1;
+        sp_iv s = {INFINITY, -INFINITY};
+        for (int64_t o = 0; o < (swapped ? rows : cols); o++) {
+            sp_iv t = {0, 0};
+            for (int64_t j = 0; j < (swapped ? cols : rows); j++) {
+                double m = p[swapped ? o * cols + j : j * cols + o];
+                sp_iv q = iv_mul(x, (sp_iv){m, m});
+                t.lo += q.lo;
+                t.hi += q.hi;
+            }
+            if (t.lo < s.lo) s.lo = t.lo;
+            if (t.hi > s.hi) s.hi = t.hi;
+        }
+        if (s.lo > s.hi) s = (sp_iv){0, 0};
+        return sp_product(r, "matrix product", fx, fp, s);
+    }
+    default:
+        if (swapped) return sp_compare(r, "comparison", fx, (sp_iv){v.lo - x.hi, v.hi - x.lo});
+        return sp_compare(r, "comparison", fx, (sp_iv){x.lo - v.hi, x.hi - v.lo});
+    }
+}
+
+/* Each output of a convolution: a sum over a kernel's K weights (public
+** weights: over each output channel's own) of products by x, with the
+** padding's zeros. */
+sp_iv sp_conv(sp_run *r, sp_iv x, bool padded, int fx, int fw, sp_iv w, const double *wv, int64_t OC, int64_t K)
+{
+    if (padded) {
+        x.lo = x.lo < 0 ? x.lo : 0;
+        x.hi = x.hi > 0 ? x.hi : 0;
+    }
+    sp_iv s;
+    if (!wv) {
+        s = iv_mul(x, w);
+        s.lo *= (double)K;
+        s.hi *= (double)K;
+    } else {
+        s = (sp_iv){INFINITY, -INFINITY};
+        for (int64_t o = 0; o < OC; o++) {
+            sp_iv t = {0, 0};
+            for (int64_t j = 0; j < K; j++) {
+                sp_iv q = iv_mul(x, (sp_iv){wv[o * K + j], wv[o * K + j]});
+                t.lo += q.lo;
+                t.hi += q.hi;
+            }
+            if (t.lo < s.lo) s.lo = t.lo;
+            if (t.hi > s.hi) s.hi = t.hi;
+        }
+        if (s.lo > s.hi) s = (sp_iv){0, 0};
+    }
+    return sp_product(r, "convolution", fx, fw, s);
+}
+
 /* --- smpc.input --------------------------------------------------------------------------------- */
 typedef struct sinput {
     he_obj obj;

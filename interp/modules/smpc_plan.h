@@ -46,6 +46,24 @@ typedef struct sp_run {
     he_smpc_material base;     /* the material asked before the function (or its last reset_stats) */
 } sp_run;
 
+typedef struct sp_iv {
+    double lo, hi;
+} sp_iv;
+
+/* The bounds of results: each checks what its operation must keep in range
+** and gives the result's interval. */
+sp_iv sp_range(const double *v, size_t n);                               /* of public values */
+sp_iv sp_value(sp_run *r, const char *op, int frac, sp_iv v);            /* a value: checked, kept */
+sp_iv sp_product(sp_run *r, const char *op, int fa, int fb, sp_iv v);    /* a product (sum) v, then its truncation */
+sp_iv sp_compare(sp_run *r, const char *op, int frac, sp_iv diff);       /* a comparison: a bit */
+/* a op b on shares (+ - * @ and comparisons): k the inner dimension of @, same: a and b are one share */
+sp_iv sp_binary(sp_run *r, he_op op, sp_iv a, sp_iv b, int fa, int fb, double k, bool same);
+/* x op p, p public (n values, at fp fractional bits; of shape (nd, shape) for @), swapped: p op x */
+sp_iv sp_public(sp_run *r, he_op op, sp_iv x, int fx, int fp, const double *p, size_t n, bool swapped, int nd,
+                const int64_t *shape);
+/* conv2d of x by OC kernels of K weights: a share w (wv NULL) or public weights wv */
+sp_iv sp_conv(sp_run *r, sp_iv x, bool padded, int fx, int fw, sp_iv w, const double *wv, int64_t OC, int64_t K);
+
 /* Checks the bound [lo, hi] of `op` (raw = value * 2^scale) against the
 ** ring's safe range; notes a warning at the VM's current place if it may
 ** leave it. */
