@@ -13,23 +13,25 @@
 ** a protocol's traffic depends on shapes only, never on values, so the
 ** real run of f sends exactly these. The cost is that of one simulated run.
 **
-** Ranges. Every operator on a planning share (smpc.c's pl_* hooks) also
-** propagates the intervals: + - and public constants add them; products
-** multiply them (the four corner products); a matrix product or dot is a
-** sum of k products (with a public matrix: over each column's own
-** weights), a convolution a sum over the kernel (padding adds zeros), sum
-** a sum of its length, average pooling a window sum then a product by
-** 1/k^2, truncation one ulp; relu, max, maxpool keep or clip the interval,
-** comparisons and argmax give 0..1 and 0..L-1. Each bound is checked as
-** runtime/smpc/check.c checks values in a simulated run (the same
-** classes: a value |raw| < 2^62 or int64, a product before its truncation
-** |raw| < 2^62, a comparison's difference in [-2^63, 2^63), Z_p's centred
-** range), and where a bound can leave its range the plan notes a warning
-** with file:line:column, the bound reached and the limit. No warning is a
-** proof: intervals are sound (every value the real run can hold is
-** inside them), so no value of any run on inputs within the bounds leaves
-** the safe range. They can be loose (x - x is [-2b, 2b], not 0): a
-** warning says a bound may be reached, not that it will be.
+** Ranges. Every operator on a planning share also propagates the
+** intervals (smpc.c's hooks call the rules below: sp_binary, sp_public,
+** sp_conv, sp_value, sp_product, sp_compare): + - and public constants
+** add them; products multiply them (the four corner products; x * x a
+** square); a matrix product or dot is a sum of k products (with a public
+** matrix: over each column's own weights), a convolution a sum over the
+** kernel (padding adds zeros), sum a sum of its length, average pooling a
+** window sum then a product by 1/k^2, truncation one ulp; relu, max,
+** maxpool keep or clip the interval, comparisons and argmax give 0..1 and
+** 0..L-1. Each bound is checked as runtime/smpc/check.c checks values in
+** a simulated run (the same classes: a value |raw| < 2^62 or int64, a
+** product before its truncation |raw| < 2^62, a comparison's difference
+** in [-2^63, 2^63), Z_p's centred range), and where a bound can leave its
+** range the plan notes a warning with file:line:column, the bound reached
+** and the limit. No warning is a proof: intervals are sound (every value
+** the real run can hold is inside them), so no value of any run on inputs
+** within the bounds leaves the safe range. They are one interval per
+** tensor and can be loose (x + x - x is [-3b, 3b], not [-b, b]): a warning
+** says a bound may be reached, not that it will be.
 */
 #include <math.h>
 #include <stdio.h>
