@@ -51,10 +51,12 @@ static int emit(fstate *fs, instr i)
         p->capcode = p->capcode ? p->capcode * 2 : 64;
         p->code = realloc(p->code, sizeof(instr) * (size_t)p->capcode);
         p->lines = realloc(p->lines, sizeof(int) * (size_t)p->capcode);
-        if (!p->code || !p->lines) he_misuse("out of memory");
+        p->cols = realloc(p->cols, sizeof(int) * (size_t)p->capcode);
+        if (!p->code || !p->lines || !p->cols) he_misuse("out of memory");
     }
     p->code[p->ncode] = i;
     p->lines[p->ncode] = fs->line;
+    p->cols[p->ncode] = fs->col;
     return p->ncode++;
 }
 

@@ -51,6 +51,7 @@ typedef struct proto {
     module *mod;       /* not owned */
     instr *code;
     int *lines;
+    int *cols;         /* beside lines: the column of each instruction's node */
     int ncode, capcode;
     he_value *k;
     int nk, capk;
@@ -155,6 +156,7 @@ int he_obj_transpose(he_value v, he_value *out);
 int he_vm_call(he_vm *vm, he_value fn, he_value *args, int nargs, he_value *out);
 /* The source line being run (innermost frame), 0 when none. */
 int he_vm_line(he_vm *vm);
+int he_vm_col(he_vm *vm);   /* its column (0 when unknown) */
 const char *he_vm_file(he_vm *vm); /* its file (NULL when none) */
 /* The type of an expression in the REPL's scope (for :type), without
 ** evaluating it; -1 on error. */

@@ -13,6 +13,7 @@ static void proto_free(he_obj *o)
     free(p->k);
     free(p->code);
     free(p->lines);
+    free(p->cols);
     for (int i = 0; i < p->ntypes; i++) free(p->checkwhat[i]);
     free(p->checkwhat);
     free(p->types);

@@ -68,6 +68,17 @@ int he_vm_line(he_vm *vm)
     return vm && vm->nframes > 0 ? frame_line(&vm->frames[vm->nframes - 1]) : 0;
 }
 
+/* Its column (of the expression being evaluated; 0 when unknown). */
+int he_vm_col(he_vm *vm)
+{
+    if (!vm || vm->nframes == 0) return 0;
+    frame *f = &vm->frames[vm->nframes - 1];
+    ptrdiff_t at = f->pc - f->p->code - 1;
+    if (at < 0) at = 0;
+    if (at >= f->p->ncode) at = f->p->ncode - 1;
+    return at >= 0 && f->p->cols ? f->p->cols[at] : 0;
+}
+
 const char *he_vm_file(he_vm *vm)
 {
     return vm && vm->nframes > 0 ? frame_file(&vm->frames[vm->nframes - 1]) : NULL;

@@ -186,7 +186,8 @@ static const char *const help_text =
     "  :load FILE         run FILE here; its definitions stay (those made before\n"
     "                     an error, if it stops with one)\n"
     "  :time EXPR         run EXPR and print how long it took\n"
-    "  :plan F, ARGS      print the CKKS plan of F (ARGS: ckks.input(n), plain values, options)\n"
+    "  :plan F, ARGS      print the CKKS plan of F (ARGS: ckks.input(n), plain values, options),\n"
+    "                     or its SMPC plan when ARGS name smpc (smpc.input(ctx, shape, ...))\n"
     "  :complete TEXT     what Tab offers at the end of TEXT (a function ends in\n"
     "                     '(', a module in '.')\n"
     "  :quit, Ctrl-D      leave\n"
@@ -279,9 +280,10 @@ static bool meta(const char *line)
             cli_vm->script_dir = saved;
         }
     } else if (prefix_of(cmd, ":plan")) {
-        /* :plan f, ckks.input(n), ...: the plan of f, printed */
+        /* :plan f, ckks.input(n), ...: the plan of f, printed (smpc.plan when the arguments name smpc) */
         char code[4200];
-        snprintf(code, sizeof code, "import ckks\nprint(ckks.plan(%s))", arg);
+        const char *mod = strstr(arg, "smpc.") ? "smpc" : "ckks";
+        snprintf(code, sizeof code, "import %s\nprint(%s.plan(%s))", mod, mod, arg);
         struct src_arg a = {"<repl>", code, strlen(code), 0};
         run_guarded(run_src_cb, &a);
     } else if (prefix_of(cmd, ":complete") && strlen(cmd) >= 3) {

@@ -53,6 +53,7 @@
 #include "modutil.h"
 #include "smpc/smpc.h"
 #include "smpc/train.h"
+#include "smpc_plan.h"
 
 /* --- the context object ---------------------------------------------------------- */
 typedef struct sctx {
@@ -62,6 +63,7 @@ typedef struct sctx {
     bool zp;
     char modulus[64];
     bool aborted;
+    sp_run *plan; /* a planning context (smpc.plan): the run whose bounds are checked; NULL otherwise */
     struct sctx *next_net; /* the networked contexts alive, for he_smpc_script_failed */
 } sctx;
 
@@ -125,6 +127,8 @@ typedef struct shr {
     he_obj obj;
     sctx *c; /* retained */
     he_share *s;
+    double lo, hi;  /* planning shares: every value it may hold is in [lo, hi] */
+    double tracked; /* planning shares: elements counted alive */
 } shr;
 
 static const he_type shr_type;
@@ -132,6 +136,7 @@ static const he_type shr_type;
 static void shr_free(he_obj *o)
 {
     shr *x = (shr *)o;
+    if (x->c->plan) x->c->plan->live -= x->tracked;
     he_share_free(x->s); /* wipes */
     he_release(he_objv(&x->c->obj));
     free(x);
@@ -176,6 +181,7 @@ static shr *shr_wrap(sctx *c, he_share *s)
     x->c = c;
     c->obj.rc++;
     x->s = s;
+    x->lo = x->hi = x->tracked = 0;
     return x;
 }
 
@@ -187,6 +193,11 @@ static int done(sctx *c, shr *r, int rc, he_value *out)
     if (rc < 0) {
         if (r) he_release(he_objv(&r->obj));
         return fail(c);
+    }
+    if (c->plan) { /* a planning share: counted alive until freed */
+        r->tracked = (double)he_share_size(r->s);
+        c->plan->live += r->tracked;
+        if (c->plan->live > c->plan->peak) c->plan->peak = c->plan->live;
     }
     *out = he_objv(&r->obj);
     return 0;
@@ -335,6 +346,37 @@ static he_share *share_expanded(sctx *c, const he_share *a, int nr, const int64_
     return z;
 }
 
+
+/* --- planning shares: their bounds (the rules: smpc_plan.c) ----------------------------- */
+static void pl_set(shr *r, sp_iv v)
+{
+    r->lo = v.lo;
+    r->hi = v.hi;
+}
+static sp_iv iv_of(const shr *x) { return (sp_iv){x->lo, x->hi}; }
+
+static void pl_value(sctx *c, shr *r, const char *op, int frac, double lo, double hi)
+{
+    pl_set(r, sp_value(c->plan, op, frac, (sp_iv){lo, hi}));
+}
+
+static void plan_binary(sctx *c, he_op op, shr *r, const shr *a, const shr *b)
+{
+    double k = op == HE_OP_MATMUL ? (double)he_share_shape(a->s)[he_share_ndim(a->s) - 1] : 1; /* a sum of k products */
+    pl_set(r, sp_binary(c->plan, op, iv_of(a), iv_of(b), he_share_frac(a->s), he_share_frac(b->s), k, a == b));
+}
+
+/* x op p (p public, as share_public leaves it: a subtrahend negated, a
+** divisor inverted and op made a product; swapped: p op x). */
+static void plan_public(sctx *c, he_op op, shr *r, const shr *x, const pub *p, bool swapped)
+{
+    pl_set(r, sp_public(c->plan, op, iv_of(x), he_share_frac(x->s), p->isint ? 0 : he_smpc_frac(c->ctx), p->f, p->n,
+                        swapped, p->ndim, p->shape));
+}
+
+/* The bound of a share or a public value. */
+static int value_range(he_value v, double *lo, double *hi);
+
 /* --- operators ------------------------------------------------------------------------ */
 static int need_real_share(const he_share *s, const char *what)
 {
@@ -415,6 +457,7 @@ static int share_share(he_op op, shr *a, shr *b, he_value *out)
     case HE_OP_MATMUL: rc = matmul_shares(c, r, a->s, b->s); break;
     default: rc = compare(c, op, r, a->s, b->s); break;
     }
+    if (rc == 0 && c->plan) plan_binary(c, op, r, a, b);
     return done(c, r, rc, out);
 }
 
@@ -504,6 +547,7 @@ static int share_public(he_op op, shr *x, he_value pv, bool swapped, he_value *o
         break;
     }
 end:
+    if (rc == 0 && c->plan) plan_public(c, op, r, x, &p, swapped);
     he_share_free(tmp);
     he_share_free(ps);
     pub_done(&p);
@@ -526,7 +570,9 @@ static int shr_unop(he_op op, he_value a, he_value *out)
     if (op != HE_OP_NEG) return he_error("cannot apply '%s' to a share", he_op_symbol[op]);
     shr *r = shr_new(x->c);
     if (!r) return -1;
-    return done(x->c, r, he_smpc_neg(x->c->ctx, r->s, x->s), out);
+    int rc = he_smpc_neg(x->c->ctx, r->s, x->s);
+    if (rc == 0 && x->c->plan) pl_value(x->c, r, "negation", he_share_frac(x->s), -x->hi, -x->lo);
+    return done(x->c, r, rc, out);
 }
 
 /* x[i, a:b, ...]: the shares of the elements taken (local: nothing is sent). */
@@ -540,6 +586,10 @@ static int shr_index(const he_obj *o, int n, const he_slice *s, he_value *out)
     if (!map) return -1;
     shr *r = shr_new(x->c);
     int rc = r ? he_share_gather(r->s, x->s, map->data.i, map->ndim, map->shape) : -1;
+    if (rc == 0) {
+        r->lo = x->lo;
+        r->hi = x->hi;
+    }
     he_release(he_objv(&map->obj));
     return done(x->c, r, rc, out);
 }
@@ -566,6 +616,10 @@ static int outer_side(he_value v, int64_t rows, int64_t cols, he_value *out)
         shr *r = shr_new(x->c);
         int rc = r ? he_share_copy(r->s, x->s) : -1;
         if (rc == 0) rc = he_share_reshape(r->s, 2, sh);
+        if (rc == 0) {
+            r->lo = x->lo;
+            r->hi = x->hi;
+        }
         return done(x->c, r, rc, out);
     }
     if (!he_is_tensor(v) || he_as_tensor(v)->ndim != 1) return he_error("outer: needs two vectors (1-D)");
@@ -743,6 +797,7 @@ static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
     c->zp = cfg.ring == HE_SMPC_ZP;
     snprintf(c->modulus, sizeof c->modulus, "%s", modulus);
     c->aborted = false;
+    c->plan = NULL;
     c->next_net = NULL;
     if (c->me >= 0) {
         c->next_net = live_net;
@@ -787,25 +842,36 @@ static void bytes_str(he_buf *b, uint64_t v)
     else he_buf_printf(b, "%.2f MB", (double)v / 1e6);
 }
 
+void smpc_stats_words(he_buf *b, const he_smpc_stats *st, int n, int me)
+{
+    he_buf_printf(b, "rounds %llu, bytes sent:", (unsigned long long)st->rounds);
+    for (int i = 0; i < n; i++) {
+        if (me >= 0 && i != me) continue;
+        he_buf_printf(b, "%s party %d ", i && me < 0 ? "," : "", i);
+        bytes_str(b, st->bytes_sent[i]);
+    }
+    if (me < 0) {
+        he_buf_puts(b, ", dealer ");
+        bytes_str(b, st->bytes_sent[n]);
+    }
+}
+
 static int f_stats(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm; (void)n;
+    (void)vm;
+    if (smpc_is_plan(a[0])) { /* a plan's: as a process of party a[1] prints them (all: -1) */
+        int64_t me = -1;
+        if (n > 1 && want_int(a[1], "stats", "the party", &me) < 0) return -1;
+        return smpc_plan_stats(a[0], (int)me, out);
+    }
     sctx *c;
     if (want_ctx(a[0], "stats", &c) < 0) return -1;
+    if (n > 1) return he_error("smpc.stats: a party is given only with a plan");
     he_smpc_stats st;
     he_smpc_stats_get(c->ctx, &st);
     he_buf b;
     he_buf_init(&b);
-    he_buf_printf(&b, "rounds %llu, bytes sent:", (unsigned long long)st.rounds);
-    for (int i = 0; i < c->n; i++) {
-        if (c->me >= 0 && i != c->me) continue;
-        he_buf_printf(&b, "%s party %d ", i && c->me < 0 ? "," : "", i);
-        bytes_str(&b, st.bytes_sent[i]);
-    }
-    if (c->me < 0) {
-        he_buf_puts(&b, ", dealer ");
-        bytes_str(&b, st.bytes_sent[c->n]);
-    }
+    smpc_stats_words(&b, &st, c->n, c->me);
     if (!b.data) {
         he_buf_free(&b);
         return he_error("out of memory");
@@ -824,13 +890,16 @@ static int f_reset_stats(he_vm *vm, he_value *a, int n, he_value *out)
     *out = he_nil();
     if (want_ctx(a[0], "reset_stats", &c) < 0) return -1;
     he_smpc_stats_reset(c->ctx);
+    /* a planning context: the dealer material is counted from here too */
+    if (c->plan && he_smpc_protocol_of(c->ctx) == HE_SMPC_DEALER && he_smpc_material_get(c->ctx, &c->plan->base) < 0)
+        return -1;
     return 0;
 }
 
 /* --- input and output ------------------------------------------------------------------------------ */
 static int f_share(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm; (void)n;
+    (void)n;
     sctx *c;
     int64_t owner;
     if (want_ctx(a[0], "share", &c) < 0 || want_int(a[2], "share", "the owner", &owner) < 0) return -1;
@@ -840,9 +909,20 @@ static int f_share(he_vm *vm, he_value *a, int n, he_value *out)
     pub p;
     if (a[1].tag == HE_OBJ && !he_is_tensor(a[1]))
         return he_error("smpc.share: can share an int, float, fixed, bool or a tensor of them, not %s", he_typename(a[1]));
+    if (vm && vm->plan_only && !c->plan) { /* he --plan: nothing is shared */
+        const char *file = he_vm_file(vm), *base = file && strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        fprintf(stderr, "he --plan: stopped at smpc.share (%s:%d): nothing was shared\n", base ? base : "?", he_vm_line(vm));
+        vm->halted = true;
+        return -1;
+    }
     if (pub_of(a[1], &p, "smpc.share") < 0) return -1;
     shr *r = shr_new(c);
     int rc = r ? 0 : -1;
+    if (rc == 0 && c->plan) { /* a planning share: the values' bounds, shares of zeros */
+        pl_set(r, sp_value(c->plan, "input", p.isint ? 0 : he_smpc_frac(c->ctx), sp_range(p.f, p.n)));
+        memset(p.f, 0, sizeof(double) * (p.n ? p.n : 1));
+        memset(p.i, 0, sizeof(int64_t) * (p.n ? p.n : 1));
+    }
     if (rc == 0) {
         if (p.isint) rc = he_smpc_share_int(c->ctx, r->s, (int)owner, p.i, p.ndim, p.shape, 0);
         else rc = he_smpc_share_double(c->ctx, r->s, (int)owner, p.f, p.ndim, p.shape);
@@ -984,7 +1064,12 @@ static int f_relu(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_share(a[0], "relu", &x) < 0) return -1;
     shr *r = shr_new(x->c);
     if (!r) return -1;
-    return done(x->c, r, he_smpc_relu(x->c->ctx, r->s, x->s), out);
+    int rc = he_smpc_relu(x->c->ctx, r->s, x->s);
+    if (rc == 0) {
+        r->lo = x->lo > 0 ? x->lo : 0;
+        r->hi = x->hi > 0 ? x->hi : 0;
+    }
+    return done(x->c, r, rc, out);
 }
 
 /* Drops a leading axis of size 1 left by a reduction of a vector. */
@@ -1008,13 +1093,22 @@ static int f_max(he_vm *vm, he_value *a, int n, he_value *out)
         else {
             rc = he_smpc_max_reduce(c->ctx, r->s, x->s);
             if (rc == 0) rc = scalar_if_vector(r->s, he_share_ndim(x->s));
+            if (rc == 0 && c->plan) sp_check(c->plan, SP_DIFF, "max", he_share_frac(x->s), x->lo - x->hi, x->hi - x->lo);
         }
+        r->lo = x->lo;
+        r->hi = x->hi;
     } else {
         const he_share *b;
         he_share *tmp;
         rc = share_or_public(c, a[1], "max", he_share_frac(x->s), &b, &tmp);
         if (rc == 0) rc = he_smpc_max(c->ctx, r->s, x->s, b);
         he_share_free(tmp);
+        double blo, bhi;
+        if (rc == 0 && c->plan && value_range(a[1], &blo, &bhi) == 0) {
+            (void)sp_compare(c->plan, "max", he_share_frac(x->s), (sp_iv){x->lo - bhi, x->hi - blo});
+            r->lo = x->lo > blo ? x->lo : blo;
+            r->hi = x->hi > bhi ? x->hi : bhi;
+        }
     }
     return done(c, r, rc, out);
 }
@@ -1039,11 +1133,39 @@ static int pool(he_value *a, int n, he_value *out, bool avg)
     shr *r = shr_new(x->c);
     if (!r) return -1;
     int rc = avg ? he_smpc_avgpool2d(x->c->ctx, r->s, x->s, (int)k, (int)s) : he_smpc_maxpool2d(x->c->ctx, r->s, x->s, (int)k, (int)s);
+    if (rc == 0 && x->c->plan) {
+        int f = he_share_frac(x->s);
+        if (avg) { /* the window sums, then their products by 1/k^2 (truncated) */
+            double k2 = (double)(k * k);
+            sp_check(x->c->plan, SP_VALUE, "average pooling", f, k2 * x->lo, k2 * x->hi);
+            pl_set(r, sp_product(x->c->plan, "average pooling", f, f, iv_of(x)));
+        } else {
+            sp_check(x->c->plan, SP_DIFF, "max pooling", f, x->lo - x->hi, x->hi - x->lo);
+            r->lo = x->lo;
+            r->hi = x->hi;
+        }
+    }
     return done(x->c, r, rc, out);
 }
 
 static int f_maxpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, false); }
 static int f_avgpool(he_vm *vm, he_value *a, int n, he_value *out) { (void)vm; return pool(a, n, out, true); }
+
+/* A convolution's bound (smpc_plan.c's sp_conv): w a share or public. */
+static int plan_conv(sctx *c, shr *r, const shr *x, he_value wv, const he_share *w, bool padded)
+{
+    int64_t OC = he_share_shape(w)[0], K = (int64_t)he_share_size(w) / (OC ? OC : 1);
+    if (he_is(wv, &shr_type)) {
+        pl_set(r, sp_conv(c->plan, iv_of(x), padded, he_share_frac(x->s), he_share_frac(w), iv_of((const shr *)wv.as.o),
+                          NULL, OC, K));
+        return 0;
+    }
+    pub p;
+    if (pub_of(wv, &p, "conv2d") < 0) return -1;
+    pl_set(r, sp_conv(c->plan, iv_of(x), padded, he_share_frac(x->s), he_share_frac(w), (sp_iv){0, 0}, p.f, OC, K));
+    pub_done(&p);
+    return 0;
+}
 
 static int f_conv2d(he_vm *vm, he_value *a, int n, he_value *out)
 {
@@ -1059,6 +1181,7 @@ static int f_conv2d(he_vm *vm, he_value *a, int n, he_value *out)
     if (share_or_public(c, a[1], "conv2d", -1, &w, &tmp) < 0) return -1;
     shr *r = shr_new(c);
     int rc = r ? he_smpc_conv2d(c->ctx, r->s, x->s, w, (int)stride, (int)pad) : -1;
+    if (rc == 0 && c->plan) rc = plan_conv(c, r, x, a[1], w, pad > 0);
     he_share_free(tmp);
     return done(c, r, rc, out);
 }
@@ -1077,6 +1200,16 @@ static int f_matmul(he_vm *vm, he_value *a, int n, he_value *out)
     if (share_or_public(c, a[1], "matmul", -1, &b, &tmp) < 0) return -1;
     shr *r = shr_new(c);
     int rc = r ? he_smpc_matmul_shift(c->ctx, r->s, x->s, b, false, false, (int)shift) : -1;
+    if (rc == 0 && c->plan) { /* the sum of k products, checked before its truncation, then times 2^-shift */
+        double blo, bhi;
+        rc = value_range(a[1], &blo, &bhi);
+        if (rc == 0) {
+            double k = (double)he_share_shape(x->s)[he_share_ndim(x->s) - 1];
+            sp_iv v = sp_binary(c->plan, HE_OP_MATMUL, iv_of(x), (sp_iv){blo, bhi}, he_share_frac(x->s), he_share_frac(b), k,
+                                false);
+            pl_set(r, (sp_iv){ldexp(v.lo, -(int)shift), ldexp(v.hi, -(int)shift)});
+        }
+    }
     he_share_free(tmp);
     return done(c, r, rc, out);
 }
@@ -1091,6 +1224,11 @@ static int f_argmax(he_vm *vm, he_value *a, int n, he_value *out)
     if (!r) return -1;
     int rc = he_smpc_argmax(x->c->ctx, r->s, x->s);
     if (rc == 0) rc = scalar_if_vector(r->s, he_share_ndim(x->s));
+    if (rc == 0 && x->c->plan) {
+        sp_check(x->c->plan, SP_DIFF, "argmax", he_share_frac(x->s), x->lo - x->hi, x->hi - x->lo);
+        r->lo = 0;
+        r->hi = (double)he_share_shape(x->s)[he_share_ndim(x->s) - 1] - 1;
+    }
     return done(x->c, r, rc, out);
 }
 
@@ -1114,6 +1252,10 @@ static int f_sum(he_vm *vm, he_value *a, int n, he_value *out)
         rc = he_smpc_sum(x->c->ctx, r->s, x->s, n > 1 ? (int)axis : -1);
         if (rc == 0 && n == 1) rc = he_share_reshape(r->s, 0, NULL); /* the total: a scalar */
     }
+    if (rc == 0 && x->c->plan) {
+        double len = nd == 0 ? 1 : n > 1 ? (double)he_share_shape(x->s)[axis] : (double)he_share_size(x->s);
+        pl_value(x->c, r, "sum", he_share_frac(x->s), len * x->lo, len * x->hi);
+    }
     return done(x->c, r, rc, out);
 }
 
@@ -1124,6 +1266,8 @@ static int f_transpose(he_vm *vm, he_value *a, int n, he_value *out)
     if (want_share(a[0], "transpose", &x) < 0) return -1;
     shr *r = shr_new(x->c);
     if (!r) return -1;
+    r->lo = x->lo;
+    r->hi = x->hi;
     return done(x->c, r, he_smpc_transpose(x->c->ctx, r->s, x->s), out);
 }
 
@@ -1161,7 +1305,108 @@ static int f_reshape(he_vm *vm, he_value *a, int n, he_value *out)
     if (!r) return -1;
     int rc = he_share_copy(r->s, x->s);
     if (rc == 0) rc = he_share_reshape(r->s, nd, sh);
+    r->lo = x->lo;
+    r->hi = x->hi;
     return done(x->c, r, rc, out);
+}
+
+
+/* --- what the planner (smpc_plan.c) uses -------------------------------------------------- */
+bool smpc_is_context(he_value v) { return he_is(v, &sctx_type); }
+bool smpc_is_share(he_value v) { return he_is(v, &shr_type); }
+he_smpc_ctx *smpc_ctx_of(he_value v) { return ((sctx *)v.as.o)->ctx; }
+int smpc_ctx_parties(he_value v) { return ((sctx *)v.as.o)->n; }
+
+void smpc_ctx_describe(he_value v, he_buf *b)
+{
+    const sctx *c = (const sctx *)v.as.o;
+    if (he_smpc_protocol_of(c->ctx) == HE_SMPC_REP3) he_buf_printf(b, "%d parties, rep3 (no dealer)", c->n);
+    else he_buf_printf(b, "%d parties and a dealer", c->n);
+    he_buf_printf(b, ", %s%s, %d fractional bits", c->zp ? "Z_" : "Z_2^64", c->zp ? c->modulus : "", he_smpc_frac(c->ctx));
+}
+
+int smpc_planning_context(he_value v, sp_run *run, he_value *out)
+{
+    const sctx *o = (const sctx *)v.as.o;
+    he_smpc_config cfg;
+    he_smpc_config_init(&cfg);
+    cfg.nparties = o->n;
+    cfg.frac = he_smpc_frac(o->ctx);
+    cfg.protocol = he_smpc_protocol_of(o->ctx);
+    if (o->zp) {
+        cfg.ring = HE_SMPC_ZP;
+        cfg.prime = o->modulus;
+    }
+    cfg.record_plan = cfg.protocol == HE_SMPC_DEALER; /* the dealer's requests, counted by kind */
+    sctx *c = he_calloc(1, sizeof *c);
+    if (!c) return -1;
+    c->ctx = he_smpc_new(&cfg);
+    if (!c->ctx) {
+        free(c);
+        return -1;
+    }
+    he_obj_init(&c->obj, &sctx_type);
+    c->n = o->n;
+    c->me = -1;
+    c->zp = o->zp;
+    snprintf(c->modulus, sizeof c->modulus, "%s", o->modulus);
+    c->plan = run;
+    run->zp = o->zp;
+    run->zp_half = o->zp ? floor(strtod(o->modulus, NULL) / 2) : 0;
+    *out = he_objv(&c->obj);
+    return 0;
+}
+
+void smpc_planning_end(he_value v) { ((sctx *)v.as.o)->plan = NULL; }
+
+int smpc_planning_input(he_value v, int nd, const int64_t *shape, double lo, double hi, bool isint, int owner,
+                        he_value *out)
+{
+    sctx *c = (sctx *)v.as.o;
+    if (owner < 0 || owner >= c->n)
+        return he_error("smpc.plan: party %d is not in this context (parties 0..%d)", owner, c->n - 1);
+    size_t N = 1;
+    for (int i = 0; i < nd; i++) N *= (size_t)shape[i];
+    shr *r = shr_new(c);
+    if (!r) return -1;
+    int rc;
+    if (isint) {
+        int64_t *z = he_calloc(N ? N : 1, sizeof *z);
+        rc = z ? he_smpc_share_int(c->ctx, r->s, owner, z, nd, shape, 0) : -1;
+        free(z);
+    } else {
+        double *z = he_calloc(N ? N : 1, sizeof *z);
+        rc = z ? he_smpc_share_double(c->ctx, r->s, owner, z, nd, shape) : -1;
+        free(z);
+    }
+    if (rc == 0) pl_value(c, r, "input", isint ? 0 : he_smpc_frac(c->ctx), lo, hi);
+    return done(c, r, rc, out);
+}
+
+void smpc_share_info(he_value v, int *nd, const int64_t **shape, int *frac, double *lo, double *hi)
+{
+    const shr *x = (const shr *)v.as.o;
+    *nd = he_share_ndim(x->s);
+    *shape = he_share_shape(x->s);
+    *frac = he_share_frac(x->s);
+    *lo = x->lo;
+    *hi = x->hi;
+}
+
+static int value_range(he_value v, double *lo, double *hi)
+{
+    if (he_is(v, &shr_type)) {
+        *lo = ((const shr *)v.as.o)->lo;
+        *hi = ((const shr *)v.as.o)->hi;
+        return 0;
+    }
+    pub p;
+    if (pub_of(v, &p, "smpc") < 0) return -1;
+    sp_iv r = sp_range(p.f, p.n);
+    *lo = r.lo;
+    *hi = r.hi;
+    pub_done(&p);
+    return 0;
 }
 
 /* --- keys and a local party file ---------------------------------------------------------------- */
@@ -1323,18 +1568,56 @@ static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
     return ty_int;
 }
 
-static type *r_ctx_str(checker *c, node *call, node **a, type **t, int n)
-{
-    (void)n;
-    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
-    return ty_str;
-}
-
 static type *r_ctx_void(checker *c, node *call, node **a, type **t, int n)
 {
     (void)n;
     need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
     return ty_void;
+}
+
+static type *r_stats(checker *c, node *call, node **a, type **t, int n)
+{
+    need(c, a[0], t[0], is_ctx(t[0]) || ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc context or plan");
+    if (n > 1) need(c, a[1], t[1], t[1]->kind == T_INT, mod_call_name(call), "a party (int)");
+    return ty_str;
+}
+
+static type *r_plan(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], t[0]->kind == T_FN, mod_call_name(call), "the function to plan");
+    return ty_obj("smpc_plan");
+}
+
+static type *r_input(checker *c, node *call, node **a, type **t, int n)
+{
+    need(c, a[0], t[0], is_ctx(t[0]), mod_call_name(call), "an smpc context");
+    need(c, a[1], t[1], t[1]->kind == T_INT || t[1]->kind == T_TENSOR, mod_call_name(call), "a shape like [2, 3]");
+    if (n > 2)
+        need(c, a[2], t[2], ty_is_num(t[2]) || t[2]->kind == T_TENSOR, mod_call_name(call), "a bound or [lo, hi]");
+    if (n > 3) need(c, a[3], t[3], t[3]->kind == T_INT, mod_call_name(call), "the owner (a party number, int)");
+    return ty_obj("smpc_input");
+}
+
+static type *r_safe(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc plan");
+    return ty_bool;
+}
+
+static type *r_bounds(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc plan");
+    return ty_any;
+}
+
+static type *r_ranges(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)n;
+    need(c, a[0], t[0], ty_is_obj(t[0], "smpc_plan"), mod_call_name(call), "an smpc plan");
+    return ty_str;
 }
 
 static type *r_holds(checker *c, node *call, node **a, type **t, int n)
@@ -1430,7 +1713,19 @@ static const builtin fns[] = {
     {"sum", NULL, 1, 2, f_sum, r_share_ints, "sum(x [, axis]): the total (a scalar share) or sums along an axis"},
     {"transpose", NULL, 1, 1, f_transpose, r_share_ints, "transpose(x): a 2-D share transposed"},
     {"reshape", NULL, 2, 2, f_reshape, r_reshape, "reshape(x, shape): same shares, new shape (one -1 allowed)"},
-    {"stats", NULL, 1, 1, f_stats, r_ctx_str, "stats(ctx): rounds and bytes sent per party, as a str"},
+    {"stats", NULL, 1, 2, f_stats, r_stats,
+     "stats(ctx): rounds and bytes sent per party, as a str; stats(plan [, party]): the plan's, as party's process prints "
+     "them"},
+    {"plan", NULL, 1, -1, smpc_f_plan, r_plan,
+     "plan(f, args...): runs f on planning shares (args: smpc.input(...) and values; a context becomes the planning "
+     "one): rounds, bytes, dealer material, peak, and the bounds of every value against the ring's safe range"},
+    {"input", NULL, 2, 4, smpc_f_input, r_input,
+     "input(ctx, shape [, bound or [lo, hi] [, owner]]): an input of smpc.plan: a share of ctx from party owner (0), "
+     "values in [-bound, bound] or [lo, hi] (default [-1.0, 1.0]; int bounds: an int share)"},
+    {"safe", NULL, 1, 1, smpc_f_safe, r_safe, "safe(plan): whether the plan proved that no value leaves the ring's safe range"},
+    {"bounds", NULL, 1, 1, smpc_f_bounds, r_bounds, "bounds(plan): [lo, hi], every value of the planned result (nil: not a share)"},
+    {"ranges", NULL, 1, 1, smpc_f_ranges, r_ranges,
+     "ranges(plan): every operation the plan checked, one line each: where, its largest bound, the limit, the bits to spare"},
     {"reset_stats", NULL, 1, 1, f_reset_stats, r_ctx_void, "reset_stats(ctx): counts from zero again"},
     {"keygen", NULL, 1, 1, f_keygen, r_str_fn, "keygen(path): a CURVE key pair; writes the secret key (0600), gives the public key"},
     {"local_parties", NULL, 2, 2, f_local_parties, r_str_fn,

@@ -187,6 +187,22 @@ int he_smpc_dealer_serve(const he_smpc_config *cfg) HE_WARN_UNUSED;
 ** and removes it; a second run with the same folder is refused. */
 int he_smpc_offline_write(const he_smpc_ctx *ctx, const char *dir) HE_WARN_UNUSED;
 
+/* The dealer material a SIM context made with cfg.record_plan has asked for
+** so far, by kind: pieces, the elements they serve (a matrix or convolution
+** triple: its outputs) and the bytes the dealer sends for them (the stats'
+** dealer bytes). */
+typedef enum he_smpc_material_kind {
+    HE_SMPC_MAT_TRIPLE, HE_SMPC_MAT_MATTRIPLE, HE_SMPC_MAT_CONVTRIPLE, HE_SMPC_MAT_TRUNC, HE_SMPC_MAT_CMP,
+    HE_SMPC_MAT_NKINDS
+} he_smpc_material_kind;
+typedef struct he_smpc_material {
+    uint64_t pieces[HE_SMPC_MAT_NKINDS], elements[HE_SMPC_MAT_NKINDS], bytes[HE_SMPC_MAT_NKINDS];
+    /* what the last party sends the dealer to ask for them when the parties
+    ** are processes (a simulated run's stats do not count it) */
+    uint64_t request_bytes;
+} he_smpc_material;
+int he_smpc_material_get(const he_smpc_ctx *ctx, he_smpc_material *out) HE_WARN_UNUSED;
+
 /* --- share tensors -------------------------------------------------------- */
 /* New share tensor of zeros (a valid sharing of 0), ndim 0..8; frac is the
 ** fixed-point scale of the values it holds (0 for integers and bits). */
