@@ -4,5 +4,6 @@
 # bench/ckks/mnist_latency.sh: one image at a time).
 HE=${HE:-build/he}
 export HE
+bash "$(dirname "$0")/tour.sh" || exit 1
 bash "$(dirname "$0")/mnist.sh" || exit 1
 bash "$(dirname "$0")/mnist_latency.sh" || exit 1

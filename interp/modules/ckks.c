@@ -1202,6 +1202,13 @@ static int f_slots(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cctx *c = NULL;
+    if (ckks_is_plan(a[0])) { /* the slots of the plan's ring */
+        int pn, sb, d, ns;
+        const int *st;
+        ckks_plan_params(a[0], &pn, &sb, &d, &st, &ns);
+        *out = he_int(pn / 2);
+        return 0;
+    }
     if (WANT_CTX(a[0], "slots", &c) < 0) return -1;
     *out = he_int(he_ckks_ctx_slots(c->ctx));
     return 0;
@@ -1993,13 +2000,6 @@ static type *r_ctx_steps(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_INT, 0, 1, &d);
 }
 
-static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
-{
-    (void)call; (void)n;
-    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
-    return ty_int;
-}
-
 static type *r_keys(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2307,7 +2307,7 @@ static const builtin fns[] = {
     {"error", NULL, 1, 1, f_error, r_error, "error(plan): the predicted rms error of the planned result"},
     {"seconds", NULL, 1, 1, f_seconds, r_error,
      "seconds(plan): the expected time of one call, from measured costs per operation"},
-    {"slots", NULL, 1, 1, f_slots, r_ctx_int, "slots(ctx): N/2"},
+    {"slots", NULL, 1, 1, f_slots, r_depth, "slots(ctx) / slots(plan): N/2"},
     {"batch", NULL, 0, 0, f_batch, r_batch, "batch(): an empty batch of ciphertexts (for dot)"},
     {"push", NULL, 2, 2, f_push, r_push, "push(b, c): appends a ciphertext to a batch"},
     {"get", NULL, 2, 2, f_get, r_get, "get(b, i): ciphertext i of a batch"},
