@@ -1576,7 +1576,18 @@ static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
     cct *c = NULL;
-    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec inside the planned function");
+    if (ckks_is_shadow(a[0])) { /* planning */
+        double *W = NULL, *b = NULL;
+        int64_t rows, cols, bn = 0;
+        if (tensor_doubles(a[1], "matvec", "the matrix", 2, &W, &rows, &cols) < 0) return -1;
+        int rc = n > 2 ? tensor_doubles(a[2], "matvec", "the bias", 1, &b, NULL, &bn) : 0;
+        if (rc == 0 && b && bn != rows)
+            rc = he_error("ckks.matvec: a bias of %lld for a matrix of %lld rows", (long long)bn, (long long)rows);
+        if (rc == 0) rc = ckks_shadow_matvec(a[0], W, rows, cols, b, out);
+        free(W);
+        free(b);
+        return rc;
+    }
     if (WANT_CT(a[0], "matvec", &c) < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar");
@@ -1685,7 +1696,27 @@ static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
     cct *c = NULL;
-    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec_diagonals inside the planned function");
+    if (ckks_is_shadow(a[0])) { /* planning */
+        double *D = NULL, *b = NULL;
+        int64_t k = 0, period = 0, bn = 0;
+        if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype != HE_DT_INT || he_as_tensor(a[1])->ndim != 1)
+            return he_error("ckks.matvec_diagonals: the offsets must be an int[k], got %s", he_typename(a[1]));
+        if (tensor_doubles(a[2], "matvec_diagonals", "the diagonals", 2, &D, &k, &period) < 0) return -1;
+        he_tensor *o = he_as_tensor(a[1]);
+        int rc = n > 3 ? tensor_doubles(a[3], "matvec_diagonals", "the bias", 1, &b, NULL, &bn) : 0;
+        int *offs = rc == 0 ? malloc(sizeof(int) * (size_t)k) : NULL;
+        if (rc == 0 && !offs) rc = he_error("out of memory");
+        if (rc == 0 && o->shape[0] != k)
+            rc = he_error("ckks.matvec_diagonals: %lld offsets for %lld diagonals", (long long)o->shape[0], (long long)k);
+        if (rc == 0 && b && bn != period)
+            rc = he_error("ckks.matvec_diagonals: a bias of %lld for diagonals of %lld", (long long)bn, (long long)period);
+        for (int64_t i = 0; rc == 0 && i < k; i++) offs[i] = (int)(o->data.i[i] % period);
+        if (rc == 0) rc = ckks_shadow_diagonals(a[0], offs, D, k, period, b, out);
+        free(offs);
+        free(D);
+        free(b);
+        return rc;
+    }
     if (WANT_CT(a[0], "matvec_diagonals", &c) < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     const he_ckks_ctx *ctx = ctx_of(c);
@@ -2214,6 +2245,15 @@ static type *r_input(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CKKS_INPUT_NAME);
 }
 
+static type *r_input_tiled(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], t[0]->kind == T_INT || (t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && t[0]->rank <= 1),
+             "a length (int) or sample values (a 1-D tensor)");
+    if (n > 1) mod_need(c, a[1], t[1], ty_is_num(t[1]), "the bound of the values (a number)");
+    return ty_obj(CKKS_INPUT_NAME);
+}
+
 static type *r_precision(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2289,6 +2329,9 @@ static const builtin fns[] = {
     {"input", NULL, 1, 2, ckks_f_input, r_input,
      "input(n [, bound]) or input(samples): an encrypted argument of plan (length n, values in [-bound, bound]); "
      "input(X), X 2-D: a batch, one ciphertext per row (as encrypt_rows)"},
+    {"input_tiled", NULL, 1, 2, ckks_f_input_tiled, r_input_tiled,
+     "input_tiled(n [, bound]) or input_tiled(samples): an encrypted argument of plan as encrypt_tiled makes it "
+     "(repeated every power of two >= n slots: the input of matvec)"},
     {"precision", NULL, 1, 1, ckks_f_precision, r_precision,
      "precision(bits) or precision(error): the rms error plan aims for (2^-bits, or an absolute bound)"},
     {"fits", NULL, 2, 2, ckks_f_fits, r_fits, "fits(plan, ctx): whether ctx has the depth and slots the plan needs"},
