@@ -2398,6 +2398,77 @@ static type *method_rule(checker *c, node *call, const char *name, type **t, int
     return ty_any;
 }
 
+/* --- levels at compile time (check.h) ---------------------------------------------------- */
+/* The checker's straight-line abstract interpretation: a context of literal
+** arguments (its depth), keys made from it, and ciphertexts encrypted under
+** them with the levels they have left. The levels are an upper bound (an
+** addition that aligns two scales, a sum that masks, may spend one more),
+** so a product of operands at level 0 is certain to fail: a compile-time
+** error at the product, with the context's line. */
+enum { ABS_CTX = 1, ABS_KEYS, ABS_CT };
+extern const native_module he_mod_ckks;
+
+static ck_abs abs_val(int kind, int a, int b, node *at)
+{
+    return (ck_abs){.mod = &he_mod_ckks, .kind = kind, .a = a, .b = b, .at = at};
+}
+
+/* The operand spends a level when it is multiplied by: not for an int. */
+static ck_abs abs_spend(checker *c, node *n, ck_abs x, const char *what)
+{
+    if (x.a > 0) return abs_val(ABS_CT, x.a - 1, x.b, x.at);
+    node *ctx = x.at;
+    ck_error(c, n,
+             "ckks: %s at level 0: the modulus chain of ckks.context(%lld, %lld, %lld) (line %d) is exhausted here "
+             "(depth %d needed, %d available); build the context with depth >= %d",
+             what, (long long)ctx->list.v[0]->ival, (long long)ctx->list.v[1]->ival, (long long)ctx->list.v[2]->ival,
+             ctx->line, x.b + 1, x.b, x.b + 1);
+    return (ck_abs){0};
+}
+
+static ck_abs abs_call(checker *c, node *call, const char *name, const ck_abs *a, type **at, int n)
+{
+    (void)at;
+    if (strcmp(name, "context") == 0) {
+        for (int i = 0; i < 3; i++)
+            if (call->list.v[i]->kind != N_INT) return (ck_abs){0};
+        return abs_val(ABS_CTX, (int)call->list.v[2]->ival, 0, call);
+    }
+    if (n < 1 || a[0].mod != &he_mod_ckks) return (ck_abs){0};
+    if (strcmp(name, "keygen") == 0 || strcmp(name, "load_keys") == 0)
+        return a[0].kind == ABS_CTX ? abs_val(ABS_KEYS, a[0].a, 0, a[0].at) : (ck_abs){0};
+    if (strcmp(name, "public_keys") == 0) return a[0].kind == ABS_KEYS ? a[0] : (ck_abs){0};
+    if (strcmp(name, "encrypt") == 0 || strcmp(name, "encrypt_tiled") == 0)
+        return a[0].kind == ABS_KEYS ? abs_val(ABS_CT, a[0].a, a[0].a, a[0].at) : (ck_abs){0};
+    if (a[0].kind != ABS_CT) return (ck_abs){0};
+    if (strcmp(name, "rotate") == 0 || strcmp(name, "sum") == 0 || strcmp(name, "flood") == 0) return a[0];
+    if (strcmp(name, "matvec") == 0 || strcmp(name, "matvec_diagonals") == 0)
+        return abs_spend(c, call, a[0], "a matrix-vector product");
+    return (ck_abs){0};
+}
+
+static ck_abs abs_op(checker *c, node *n, he_op op, ck_abs a, ck_abs b, type *ta, type *tb)
+{
+    bool ca = a.mod == &he_mod_ckks && a.kind == ABS_CT, cb = b.mod == &he_mod_ckks && b.kind == ABS_CT;
+    if (!ca && !cb) return (ck_abs){0};
+    if (!tb) return op == HE_OP_NEG ? a : (ck_abs){0}; /* unary */
+    if (ca && cb) {
+        if (a.at != b.at) return (ck_abs){0}; /* other contexts: the run time says */
+        ck_abs low = a.a < b.a ? a : b;
+        if (op == HE_OP_ADD || op == HE_OP_SUB) return low;
+        if (op == HE_OP_MUL) return abs_spend(c, n, low, "a product of two ciphertexts");
+        return (ck_abs){0};
+    }
+    ck_abs x = ca ? a : b;
+    type *pt = ca ? tb : ta; /* the plaintext operand */
+    if (op == HE_OP_ADD || op == HE_OP_SUB) return x;
+    if (op == HE_OP_MUL && pt->kind == T_INT) return x; /* exact, no level */
+    if ((op == HE_OP_MUL || (op == HE_OP_DIV && ca)) &&
+        (pt->kind == T_FLOAT || pt->kind == T_FIXED || pt->kind == T_TENSOR))
+        return abs_spend(c, n, x, pt->kind == T_TENSOR ? "a product by a plaintext vector" : "a product by a real");
+    return (ck_abs){0}; /* an operand of unknown type: not followed */
+}
+
 const native_module he_mod_ckks = {
     .name = "ckks",
     .fns = fns,
@@ -2405,6 +2476,8 @@ const native_module he_mod_ckks = {
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
     .method_rule = method_rule,
+    .abs_call = abs_call,
+    .abs_op = abs_op,
 };
 
 /* --- for other native modules (ckks_values.h) ------------------------------------------------- */
