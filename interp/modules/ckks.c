@@ -914,6 +914,11 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     ckeys *k = NULL;
+    if (ckks_is_input_keys(a[0])) { /* the planning keys: only while planning */
+        if (ckks_planning()) return ckks_shadow_encrypt(a[1], out);
+        return he_error("ckks.encrypt: ckks.input_keys() stands in for a key set inside ckks.plan only: make the keys "
+                        "with ckks.keygen(plan)");
+    }
     if (WANT_KEYS(a[0], "encrypt", &k) < 0) return -1;
     if (ckks_planning()) return ckks_shadow_encrypt(a[1], out); /* inside a planned function */
     plain p;
@@ -2245,6 +2250,12 @@ static type *r_input(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CKKS_INPUT_NAME);
 }
 
+static type *r_input_keys(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)c; (void)call; (void)a; (void)t; (void)n;
+    return ty_obj(CKKS_KEYSIN_NAME);
+}
+
 static type *r_input_tiled(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
@@ -2332,6 +2343,9 @@ static const builtin fns[] = {
     {"input_tiled", NULL, 1, 2, ckks_f_input_tiled, r_input_tiled,
      "input_tiled(n [, bound]) or input_tiled(samples): an encrypted argument of plan as encrypt_tiled makes it "
      "(repeated every power of two >= n slots: the input of matvec)"},
+    {"input_keys", NULL, 0, 0, ckks_f_input_keys, r_input_keys,
+     "input_keys(): a stand-in for the key set argument of a planned function (ckks.encrypt with it, inside "
+     "ckks.plan, makes a planning ciphertext: a constant the function encrypts)"},
     {"precision", NULL, 1, 1, ckks_f_precision, r_precision,
      "precision(bits) or precision(error): the rms error plan aims for (2^-bits, or an absolute bound)"},
     {"fits", NULL, 2, 2, ckks_f_fits, r_fits, "fits(plan, ctx): whether ctx has the depth and slots the plan needs"},

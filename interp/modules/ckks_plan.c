@@ -1212,6 +1212,13 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+static void cprec_free_(he_obj *o) { free(o); }
+static int ckeysin_repr(const he_obj *o, he_buf *b)
+{
+    (void)o;
+    return he_buf_printf(b, "<ckks planning keys>");
+}
+
 /* input_tiled(n [, bound]) or input_tiled(samples): as input, laid out as
 ** ckks.encrypt_tiled lays x out. */
 int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out)
@@ -1221,6 +1228,24 @@ int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out)
                         he_typename(a[0]));
     if (ckks_f_input(vm, a, n, out) < 0) return -1;
     ((cinput *)out->as.o)->tiled = true;
+    return 0;
+}
+
+/* input_keys(): the stand-in for the key set while planning: a planned
+** function that encrypts a constant with the keys it is given (the
+** CryptoNets server's vector of ones) is planned before any key exists;
+** ckks.encrypt with it makes a fresh planning ciphertext. */
+static const he_type ckeysin_type = {.name = CKKS_KEYSIN_NAME, .free = cprec_free_, .repr = ckeysin_repr};
+
+bool ckks_is_input_keys(he_value v) { return he_is(v, &ckeysin_type); }
+
+int ckks_f_input_keys(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    he_obj *o = he_calloc(1, sizeof *o);
+    if (!o) return -1;
+    he_obj_init(o, &ckeysin_type);
+    *out = he_objv(o);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #define CKKS_PLAN_NAME "ckks_plan"
 #define CKKS_INPUT_NAME "ckks_input"
 #define CKKS_PREC_NAME "ckks_precision"
+#define CKKS_KEYSIN_NAME "ckks_planning_keys"
 
 /* The levels of a context: what a ciphertext's level and scale follow. */
 typedef struct ckks_levels {
@@ -71,6 +72,8 @@ double ckks_plan_seconds(he_value plan); /* the expected time per call */
 int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out);
+int ckks_f_input_keys(he_vm *vm, he_value *a, int n, he_value *out);
+bool ckks_is_input_keys(he_value v); /* the stand-in key set of ckks.input_keys() */
 int ckks_f_precision(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out);
 
