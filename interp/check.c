@@ -988,12 +988,134 @@ static type *function(checker *c, fndecl *f, node *at)
     return f->ty;
 }
 
+/* --- levels (check.h): the straight-line abstract interpretation ------------------------- */
+#define ABS_VARS 64
+typedef struct absenv {
+    sym *s[ABS_VARS];
+    ck_abs v[ABS_VARS];
+    int n;
+    bool stop; /* given up: nothing more is certain */
+} absenv;
+
+static const ck_abs abs_none = {0};
+
+static ck_abs abs_get(absenv *e, sym *s)
+{
+    for (int i = 0; s && i < e->n; i++)
+        if (e->s[i] == s) return e->v[i];
+    return abs_none;
+}
+
+static void abs_set(absenv *e, sym *s, ck_abs v)
+{
+    if (!s) return;
+    for (int i = 0; i < e->n; i++)
+        if (e->s[i] == s) {
+            e->v[i] = v;
+            return;
+        }
+    if (!v.mod) return;
+    if (e->n == ABS_VARS) { /* too many to follow: give up */
+        e->stop = true;
+        return;
+    }
+    e->s[e->n] = s;
+    e->v[e->n++] = v;
+}
+
+static ck_abs aeval(checker *c, absenv *e, node *n)
+{
+    if (e->stop || !n) return abs_none;
+    switch (n->kind) {
+    case N_INT:
+    case N_FLOAT:
+    case N_STR:
+    case N_BOOL:
+    case N_LAMBDA: return abs_none; /* made, not run */
+    case N_NAME: return abs_get(e, n->sym);
+    case N_BINOP:
+    case N_UNOP: {
+        ck_abs a = aeval(c, e, n->a), b = n->kind == N_BINOP ? aeval(c, e, n->b) : abs_none;
+        const native_module *m = a.mod ? a.mod : b.mod;
+        if (e->stop || !m || !m->abs_op) return abs_none;
+        return m->abs_op(c, n, (he_op)n->op, a, b, n->a->ty ? n->a->ty : ty_any,
+                         n->kind == N_BINOP ? (n->b->ty ? n->b->ty : ty_any) : NULL);
+    }
+    case N_CALL: {
+        if (n->bi < 0 || n->list.n > 16) { /* a .he function: it may change anything */
+            e->stop = true;
+            return abs_none;
+        }
+        ck_abs args[16];
+        type *at[16];
+        for (int i = 0; i < n->list.n; i++) {
+            args[i] = aeval(c, e, n->list.v[i]);
+            at[i] = n->list.v[i]->ty ? n->list.v[i]->ty : ty_any;
+            if (at[i]->kind == T_FN || at[i]->kind == T_ANY) e->stop = true; /* a function it may call */
+        }
+        const builtin *b = &builtins[n->bi];
+        if (e->stop || !b->module) return abs_none;
+        const native_module *m = native_module_find(b->module);
+        return m && m->abs_call ? m->abs_call(c, n, b->name, args, at, n->list.n) : abs_none;
+    }
+    case N_INDEX:
+        aeval(c, e, n->a);
+        for (int i = 0; i < n->list.n; i++) aeval(c, e, n->list.v[i]);
+        return abs_none;
+    case N_SLICE:
+        aeval(c, e, n->a);
+        aeval(c, e, n->b);
+        aeval(c, e, n->c);
+        return abs_none;
+    case N_MEMBER: aeval(c, e, n->a); return abs_none;
+    case N_TENSOR:
+    case N_CONV:
+        for (int i = 0; i < n->list.n; i++) aeval(c, e, n->list.v[i]);
+        return abs_none;
+    default: e->stop = true; return abs_none; /* and, or: control flow */
+    }
+}
+
+/* Follows the statements of one block (when it has no errors so far). */
+static void abs_block(checker *c, const nlist *l)
+{
+    if (c->errors) return;
+    absenv e = {0};
+    for (int i = 0; i < l->n && !e.stop; i++) {
+        node *n = l->v[i];
+        switch (n->kind) {
+        case N_LET: abs_set(&e, n->sym, aeval(c, &e, n->a)); break;
+        case N_ASSIGN: {
+            if (n->a->kind != N_NAME) {
+                aeval(c, &e, n->b);
+                aeval(c, &e, n->a);
+                break;
+            }
+            ck_abs v = aeval(c, &e, n->b), old = abs_get(&e, n->a->sym);
+            if (n->op >= 0) { /* x op= y */
+                const native_module *m = old.mod ? old.mod : v.mod;
+                v = m && m->abs_op && !e.stop ? m->abs_op(c, n, (he_op)n->op, old, v, n->a->ty ? n->a->ty : ty_any,
+                                                          n->b->ty ? n->b->ty : ty_any)
+                                              : abs_none;
+            }
+            abs_set(&e, n->a->sym, v);
+            break;
+        }
+        case N_EXPR: aeval(c, &e, n->a); break;
+        case N_FN:
+        case N_IMPORT: break; /* nothing of this block runs */
+        default: e.stop = true; break;
+        }
+    }
+}
+
 static void block(checker *c, node *n)
 {
     scope sc;
     push_scope(c, &sc);
     for (int i = 0; i < n->list.n; i++) stmt(c, n->list.v[i]);
     pop_scope(c);
+    abs_block(c, &n->list);
 }
 
 static void assign(checker *c, node *n)
@@ -1298,6 +1420,7 @@ int he_check(const ck_env *env, module *m, he_parser *ps, bool repl)
         f->sym->is_fn = true;
     }
     for (int i = 0; i < ps->stmts.n; i++) stmt(&c, ps->stmts.v[i]);
+    abs_block(&c, &ps->stmts);
     free(c.loops);
     return c.errors;
 }

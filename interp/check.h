@@ -53,6 +53,22 @@ int builtin_find(const char *name); /* a global builtin */
 ** builtins) as names of m. */
 void module_add_builtins(module *m, const char *modname);
 
+/* --- levels: a small abstract interpretation of straight-line code ------------ */
+/* The checker follows, through the statements of one block in order (each
+** function body, each nested block, the script's top level), the values a
+** native module tracks (ckks: a literal context's depth, keys made from it,
+** the levels its ciphertexts have left), asking the module's abs rules,
+** which report what is certain to fail (a product past the last level).
+** It gives up on the block, silently, at the first statement that is not a
+** let, an assignment or an expression (control flow), at a call of a .he
+** function (or of a builtin given a function, which may call it), and at
+** `and`/`or`; a value it cannot follow is simply not tracked (mod NULL). */
+typedef struct ck_abs {
+    const struct native_module *mod; /* NULL: not followed */
+    int kind, a, b;                  /* the module's */
+    node *at;                        /* where the value began (e.g. the context) */
+} ck_abs;
+
 /* A native module: `import NAME` gives its functions as members. Each
 ** runtime scheme contributes one (a file in interp/modules/) and lists it in
 ** interp/modules/natives.c. Its static rules type the operators on its objects
@@ -73,6 +89,11 @@ typedef struct native_module {
     ** on arguments t[0..n-1] of which one is this module's object type, or
     ** NULL when no argument is */
     type *(*method_rule)(checker *c, node *call, const char *name, type **t, int n);
+    /* levels (above): the abstract value of a call of this module's
+    ** builtin `name` (args: the arguments' values and types), and of
+    ** a op b (unary: b.mod NULL, tb NULL) where a or b is one of its values */
+    ck_abs (*abs_call)(checker *c, node *call, const char *name, const ck_abs *args, type **at, int n);
+    ck_abs (*abs_op)(checker *c, node *n, he_op op, ck_abs a, ck_abs b, type *ta, type *tb);
 } native_module;
 extern const native_module *const native_modules[];
 const native_module *native_module_find(const char *name);

@@ -22,6 +22,9 @@ if [ ! -f "$DIR/fc2_b.npy" ]; then
     "$HE" scripts/mnist_train.he "$DIR" >"$tmp/train" 2>&1 || { echo "# mnist_train.he failed"; tail -3 "$tmp/train"; exit 1; }
     echo "# trained: $(grep '^accuracy:' "$tmp/train")"
 fi
+# the hand-chosen context first (ckks.context(8192, 28, 5), the figure
+# before planning), then the planned parameters (the script's default)
+"$HE" scripts/mnist_ckks.he "$COUNT" "$DIR" hand >"$tmp/hand" 2>&1 || { echo "# mnist_ckks.he hand failed"; tail -3 "$tmp/hand"; exit 1; }
 "$HE" scripts/mnist_ckks.he "$COUNT" "$DIR" >"$tmp/out" 2>&1 || { echo "# mnist_ckks.he failed"; tail -3 "$tmp/out"; exit 1; }
 ips=$(sed -n 's/^throughput: \([0-9.]*\) images\/s on the server.*/\1/p' "$tmp/out")
 ips_all=$(sed -n 's/^throughput: .*(\([0-9.]*\) images\/s with .*/\1/p' "$tmp/out")
@@ -47,3 +50,14 @@ echo "bench mnist.ckks.accuracy $acc %"
 awk -v v="$acc" 'BEGIN { printf "bench mnist.ckks.accuracy.ratio %.4f x (ours / CryptoNets 98.95%%)\n", v / 98.95 }'
 echo "bench mnist.ckks.agreement $agree (encrypted = plaintext predictions)"
 echo "bench mnist.ckks.plain_accuracy $plain"
+# planned against hand-chosen parameters, and the plan's predicted error
+# beside the measured one (rms over the logits of all $COUNT images)
+lat_hand=$(sed -n 's/^latency per batch: \([0-9.]*\) s server.*/\1/p' "$tmp/hand")
+agree_hand=$(sed -n 's/^agreement with the plaintext model: //p' "$tmp/hand")
+echo "bench mnist.ckks.params_planned $(sed -n 's/^parameters (planned): //p' "$tmp/out")"
+echo "bench mnist.ckks.params_hand $(sed -n 's/^parameters (by hand): //p' "$tmp/hand")"
+echo "bench mnist.ckks.latency_hand $lat_hand s (agreement $agree_hand)"
+echo "bench mnist.ckks.latency_planned $lat s (agreement $agree)"
+awk -v p="$lat" -v h="$lat_hand" 'BEGIN { printf "bench mnist.ckks.latency_planned.ratio %.2f x (planned / hand-chosen, lower is faster)\n", p / h }'
+echo "bench mnist.ckks.err_predicted $(sed -n 's/^logit error: rms .* measured, \([^ ]*\) predicted/\1/p' "$tmp/out") (rms logit error, the plan)"
+echo "bench mnist.ckks.err_measured $(sed -n 's/^logit error: rms \([^ ]*\) measured.*/\1/p' "$tmp/out") (rms logit error, decrypted - plaintext)"

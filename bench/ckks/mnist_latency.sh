@@ -24,6 +24,16 @@ for t in 1 2; do
     kern=$("${BUILD:-build}"/bench/ckks/hoist_bench --kernel 2>/dev/null || echo "IFMA where the CPU has it")
     echo "bench mnist.ckks.latency_ms.threads$t $ms ms (median of $COUNT images, $t threads, kernel: $kern)"
 done
+# the hand-chosen context (ckks.context(8192, 28, 5), cryptonets.latency_steps) at 2 threads
+HE_THREADS=2 "$HE" scripts/mnist_ckks_latency.he "$COUNT" "$DIR" hand >"$tmp/hand" 2>&1 ||
+    { echo "# mnist_ckks_latency.he hand failed"; tail -3 "$tmp/hand"; exit 1; }
+ms_hand=$(sed -n 's/^latency: \([0-9.]*\) ms server.*/\1/p' "$tmp/hand")
+echo "bench mnist.ckks.latency.params_planned $(sed -n 's/^parameters (planned): //p' "$tmp/out2")"
+echo "bench mnist.ckks.latency.params_hand $(sed -n 's/^parameters (by hand): //p' "$tmp/hand")"
+echo "bench mnist.ckks.latency_ms.hand $ms_hand ms (2 threads, agreement $(sed -n 's/^agreement with the plaintext model: //p' "$tmp/hand"))"
+awk -v p="$ms" -v h="$ms_hand" 'BEGIN { printf "bench mnist.ckks.latency_ms.planned.ratio %.2f x (planned / hand-chosen, lower is faster)\n", p / h }'
+echo "bench mnist.ckks.latency.err_predicted $(sed -n 's/^logit error: rms .* measured, \([^ ]*\) predicted.*/\1/p' "$tmp/out2") (rms logit error, the plan, first 10 images)"
+echo "bench mnist.ckks.latency.err_measured $(sed -n 's/^logit error: rms \([^ ]*\) measured.*/\1/p' "$tmp/out2") (rms logit error, decrypted - plaintext)"
 acc=$(sed -n 's/^accuracy: .*(\(.*\)%)/\1/p' "$tmp/out2")
 agree=$(sed -n 's/^agreement with the plaintext model: //p' "$tmp/out2")
 echo "bench mnist.ckks.latency_1img $ms ms (2 threads)"

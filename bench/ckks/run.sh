@@ -5,6 +5,7 @@
 # two images per slot).
 HE=${HE:-build/he}
 export HE
+bash "$(dirname "$0")/tour.sh" || exit 1
 bash "$(dirname "$0")/mnist.sh" || exit 1
 bash "$(dirname "$0")/mnist_latency.sh" || exit 1
 bash "$(dirname "$0")/mnist_throughput.sh" || exit 1

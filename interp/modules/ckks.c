@@ -941,6 +941,11 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     ckeys *k = NULL;
+    if (ckks_is_input_keys(a[0])) { /* the planning keys: only while planning */
+        if (ckks_planning()) return ckks_shadow_encrypt(a[1], out);
+        return he_error("ckks.encrypt: ckks.input_keys() stands in for a key set inside ckks.plan only: make the keys "
+                        "with ckks.keygen(plan)");
+    }
     if (WANT_KEYS(a[0], "encrypt", &k) < 0) return -1;
     if (ckks_planning()) return ckks_shadow_encrypt(a[1], out); /* inside a planned function */
     plain p;
@@ -1246,6 +1251,13 @@ static int f_slots(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cctx *c = NULL;
+    if (ckks_is_plan(a[0])) { /* the slots of the plan's ring */
+        int pn, sb, d, ns;
+        const int *st;
+        ckks_plan_params(a[0], &pn, &sb, &d, &st, &ns);
+        *out = he_int(pn / 2);
+        return 0;
+    }
     if (WANT_CTX(a[0], "slots", &c) < 0) return -1;
     *out = he_int(he_ckks_ctx_slots(c->ctx));
     return 0;
@@ -1616,7 +1628,18 @@ static int f_matvec(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
     cct *c = NULL;
-    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec inside the planned function");
+    if (ckks_is_shadow(a[0])) { /* planning */
+        double *W = NULL, *b = NULL;
+        int64_t rows, cols, bn = 0;
+        if (tensor_doubles(a[1], "matvec", "the matrix", 2, &W, &rows, &cols) < 0) return -1;
+        int rc = n > 2 ? tensor_doubles(a[2], "matvec", "the bias", 1, &b, NULL, &bn) : 0;
+        if (rc == 0 && b && bn != rows)
+            rc = he_error("ckks.matvec: a bias of %lld for a matrix of %lld rows", (long long)bn, (long long)rows);
+        if (rc == 0) rc = ckks_shadow_matvec(a[0], W, rows, cols, b, out);
+        free(W);
+        free(b);
+        return rc;
+    }
     if (WANT_CT(a[0], "matvec", &c) < 0 || no_pairs(c, "ckks.matvec") < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar");
@@ -1725,7 +1748,27 @@ static int f_matvec_diagonals(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm;
     cct *c = NULL;
-    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.matvec_diagonals inside the planned function");
+    if (ckks_is_shadow(a[0])) { /* planning */
+        double *D = NULL, *b = NULL;
+        int64_t k = 0, period = 0, bn = 0;
+        if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->dtype != HE_DT_INT || he_as_tensor(a[1])->ndim != 1)
+            return he_error("ckks.matvec_diagonals: the offsets must be an int[k], got %s", he_typename(a[1]));
+        if (tensor_doubles(a[2], "matvec_diagonals", "the diagonals", 2, &D, &k, &period) < 0) return -1;
+        he_tensor *o = he_as_tensor(a[1]);
+        int rc = n > 3 ? tensor_doubles(a[3], "matvec_diagonals", "the bias", 1, &b, NULL, &bn) : 0;
+        int *offs = rc == 0 ? malloc(sizeof(int) * (size_t)k) : NULL;
+        if (rc == 0 && !offs) rc = he_error("out of memory");
+        if (rc == 0 && o->shape[0] != k)
+            rc = he_error("ckks.matvec_diagonals: %lld offsets for %lld diagonals", (long long)o->shape[0], (long long)k);
+        if (rc == 0 && b && bn != period)
+            rc = he_error("ckks.matvec_diagonals: a bias of %lld for diagonals of %lld", (long long)bn, (long long)period);
+        for (int64_t i = 0; rc == 0 && i < k; i++) offs[i] = (int)(o->data.i[i] % period);
+        if (rc == 0) rc = ckks_shadow_diagonals(a[0], offs, D, k, period, b, out);
+        free(offs);
+        free(D);
+        free(b);
+        return rc;
+    }
     if (WANT_CT(a[0], "matvec_diagonals", &c) < 0 || no_pairs(c, "ckks.matvec_diagonals") < 0) return -1;
     if (settle(c) < 0) return -1; /* a pending product: relinearized and rescaled first */
     const he_ckks_ctx *ctx = ctx_of(c);
@@ -2255,13 +2298,6 @@ static type *r_ctx_steps(checker *c, node *call, node **a, type **t, int n)
     return ty_tensor(T_INT, 0, 1, &d);
 }
 
-static type *r_ctx_int(checker *c, node *call, node **a, type **t, int n)
-{
-    (void)call; (void)n;
-    mod_need(c, a[0], t[0], ty_is_obj(t[0], CTX_NAME), "a ckks context");
-    return ty_int;
-}
-
 static type *r_keys(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2493,6 +2529,21 @@ static type *r_input(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CKKS_INPUT_NAME);
 }
 
+static type *r_input_keys(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)c; (void)call; (void)a; (void)t; (void)n;
+    return ty_obj(CKKS_KEYSIN_NAME);
+}
+
+static type *r_input_tiled(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    mod_need(c, a[0], t[0], t[0]->kind == T_INT || (t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && t[0]->rank <= 1),
+             "a length (int) or sample values (a 1-D tensor)");
+    if (n > 1) mod_need(c, a[1], t[1], ty_is_num(t[1]), "the bound of the values (a number)");
+    return ty_obj(CKKS_INPUT_NAME);
+}
+
 static type *r_precision(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2569,6 +2620,12 @@ static const builtin fns[] = {
     {"input", NULL, 1, 2, ckks_f_input, r_input,
      "input(n [, bound]) or input(samples): an encrypted argument of plan (length n, values in [-bound, bound]); "
      "input(X), X 2-D: a batch, one ciphertext per row (as encrypt_rows)"},
+    {"input_tiled", NULL, 1, 2, ckks_f_input_tiled, r_input_tiled,
+     "input_tiled(n [, bound]) or input_tiled(samples): an encrypted argument of plan as encrypt_tiled makes it "
+     "(repeated every power of two >= n slots: the input of matvec)"},
+    {"input_keys", NULL, 0, 0, ckks_f_input_keys, r_input_keys,
+     "input_keys(): a stand-in for the key set argument of a planned function (ckks.encrypt with it, inside "
+     "ckks.plan, makes a planning ciphertext: a constant the function encrypts)"},
     {"precision", NULL, 1, 1, ckks_f_precision, r_precision,
      "precision(bits) or precision(error): the rms error plan aims for (2^-bits, or an absolute bound)"},
     {"fits", NULL, 2, 2, ckks_f_fits, r_fits, "fits(plan, ctx): whether ctx has the depth and slots the plan needs"},
@@ -2587,7 +2644,7 @@ static const builtin fns[] = {
     {"error", NULL, 1, 1, f_error, r_error, "error(plan): the predicted rms error of the planned result"},
     {"seconds", NULL, 1, 1, f_seconds, r_error,
      "seconds(plan): the expected time of one call, from measured costs per operation"},
-    {"slots", NULL, 1, 1, f_slots, r_ctx_int, "slots(ctx): N/2"},
+    {"slots", NULL, 1, 1, f_slots, r_depth, "slots(ctx) / slots(plan): N/2"},
     {"batch", NULL, 0, 0, f_batch, r_batch, "batch(): an empty batch of ciphertexts (for dot)"},
     {"push", NULL, 2, 2, f_push, r_push, "push(b, c): appends a ciphertext to a batch"},
     {"get", NULL, 2, 2, f_get, r_get, "get(b, i): ciphertext i of a batch"},
@@ -2643,6 +2700,77 @@ static type *method_rule(checker *c, node *call, const char *name, type **t, int
     return ty_any;
 }
 
+/* --- levels at compile time (check.h) ---------------------------------------------------- */
+/* The checker's straight-line abstract interpretation: a context of literal
+** arguments (its depth), keys made from it, and ciphertexts encrypted under
+** them with the levels they have left. The levels are an upper bound (an
+** addition that aligns two scales, a sum that masks, may spend one more),
+** so a product of operands at level 0 is certain to fail: a compile-time
+** error at the product, with the context's line. */
+enum { ABS_CTX = 1, ABS_KEYS, ABS_CT };
+extern const native_module he_mod_ckks;
+
+static ck_abs abs_val(int kind, int a, int b, node *at)
+{
+    return (ck_abs){.mod = &he_mod_ckks, .kind = kind, .a = a, .b = b, .at = at};
+}
+
+/* The operand spends a level when it is multiplied by: not for an int. */
+static ck_abs abs_spend(checker *c, node *n, ck_abs x, const char *what)
+{
+    if (x.a > 0) return abs_val(ABS_CT, x.a - 1, x.b, x.at);
+    node *ctx = x.at;
+    ck_error(c, n,
+             "ckks: %s at level 0: the modulus chain of ckks.context(%lld, %lld, %lld) (line %d) is exhausted here "
+             "(depth %d needed, %d available); build the context with depth >= %d",
+             what, (long long)ctx->list.v[0]->ival, (long long)ctx->list.v[1]->ival, (long long)ctx->list.v[2]->ival,
+             ctx->line, x.b + 1, x.b, x.b + 1);
+    return (ck_abs){0};
+}
+
+static ck_abs abs_call(checker *c, node *call, const char *name, const ck_abs *a, type **at, int n)
+{
+    (void)at;
+    if (strcmp(name, "context") == 0) {
+        for (int i = 0; i < 3; i++)
+            if (call->list.v[i]->kind != N_INT) return (ck_abs){0};
+        return abs_val(ABS_CTX, (int)call->list.v[2]->ival, 0, call);
+    }
+    if (n < 1 || a[0].mod != &he_mod_ckks) return (ck_abs){0};
+    if (strcmp(name, "keygen") == 0 || strcmp(name, "load_keys") == 0)
+        return a[0].kind == ABS_CTX ? abs_val(ABS_KEYS, a[0].a, 0, a[0].at) : (ck_abs){0};
+    if (strcmp(name, "public_keys") == 0) return a[0].kind == ABS_KEYS ? a[0] : (ck_abs){0};
+    if (strcmp(name, "encrypt") == 0 || strcmp(name, "encrypt_tiled") == 0)
+        return a[0].kind == ABS_KEYS ? abs_val(ABS_CT, a[0].a, a[0].a, a[0].at) : (ck_abs){0};
+    if (a[0].kind != ABS_CT) return (ck_abs){0};
+    if (strcmp(name, "rotate") == 0 || strcmp(name, "sum") == 0 || strcmp(name, "flood") == 0) return a[0];
+    if (strcmp(name, "matvec") == 0 || strcmp(name, "matvec_diagonals") == 0)
+        return abs_spend(c, call, a[0], "a matrix-vector product");
+    return (ck_abs){0};
+}
+
+static ck_abs abs_op(checker *c, node *n, he_op op, ck_abs a, ck_abs b, type *ta, type *tb)
+{
+    bool ca = a.mod == &he_mod_ckks && a.kind == ABS_CT, cb = b.mod == &he_mod_ckks && b.kind == ABS_CT;
+    if (!ca && !cb) return (ck_abs){0};
+    if (!tb) return op == HE_OP_NEG ? a : (ck_abs){0}; /* unary */
+    if (ca && cb) {
+        if (a.at != b.at) return (ck_abs){0}; /* other contexts: the run time says */
+        ck_abs low = a.a < b.a ? a : b;
+        if (op == HE_OP_ADD || op == HE_OP_SUB) return low;
+        if (op == HE_OP_MUL) return abs_spend(c, n, low, "a product of two ciphertexts");
+        return (ck_abs){0};
+    }
+    ck_abs x = ca ? a : b;
+    type *pt = ca ? tb : ta; /* the plaintext operand */
+    if (op == HE_OP_ADD || op == HE_OP_SUB) return x;
+    if (op == HE_OP_MUL && pt->kind == T_INT) return x; /* exact, no level */
+    if ((op == HE_OP_MUL || (op == HE_OP_DIV && ca)) &&
+        (pt->kind == T_FLOAT || pt->kind == T_FIXED || pt->kind == T_TENSOR))
+        return abs_spend(c, n, x, pt->kind == T_TENSOR ? "a product by a plaintext vector" : "a product by a real");
+    return (ck_abs){0}; /* an operand of unknown type: not followed */
+}
+
 const native_module he_mod_ckks = {
     .name = "ckks",
     .fns = fns,
@@ -2650,6 +2778,8 @@ const native_module he_mod_ckks = {
     .binop_rule = binop_rule,
     .unop_rule = unop_rule,
     .method_rule = method_rule,
+    .abs_call = abs_call,
+    .abs_op = abs_op,
 };
 
 /* --- for other native modules (ckks_values.h) ------------------------------------------------- */

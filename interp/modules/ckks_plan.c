@@ -111,6 +111,9 @@
 #define NS_RESCALE 14.0      /* rescale (with NS_TENSOR: the former product's 20) */
 #define NS_PLAIN 30.0        /* encode, multiply, rescale */
 #define NS_KS 23.0           /* per N * primes * (primes + 1) */
+/* ckks.dot with scalar weights, per term: the fused kernel (bench
+** ckks.dot: 845 ciphertexts at N = 8192 and 4 primes in 44.5 ms) */
+#define NS_DOT 1.6
 
 /* --- the run ----------------------------------------------------------------------------------- */
 typedef struct prun {
@@ -157,6 +160,7 @@ typedef struct sct {
     int level;
     double scale;
     bool lazy; /* a pending product: three parts, not rescaled (mod_ckks.c's settle) */
+    int64_t period; /* slots repeat every period (as mod_ckks.c's: a matvec result, 1 a scalar), 0 unknown */
     unsigned slots;
     /* slot i's error: g[i] E_src[i] + an independent part of variance
     ** var[i], where E_src is the fresh encryption error of input src
@@ -207,6 +211,7 @@ static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
     c->n = n;
     c->scalar = scalar;
     c->clean = clean && !scalar;
+    c->period = scalar ? 1 : 0;
     c->level = level;
     c->scale = scale;
     c->slots = cur->slots;
@@ -232,6 +237,7 @@ static sct *dup(const sct *a)
     memcpy(c->g, a->g, sizeof(double) * a->slots);
     c->src = a->src;
     c->lazy = a->lazy;
+    c->period = a->period;
     return c;
 }
 
@@ -399,6 +405,13 @@ static int align(sct *x, sct *y)
     return to_level_scale(y, x->level, x->scale);
 }
 
+/* mod_ckks.c's same_period: the period of a slot-wise combination. */
+static int64_t same_period(const sct *a, const sct *b)
+{
+    if (!a->period || !b->period) return 0;
+    return a->period > b->period ? a->period : b->period;
+}
+
 static int put(sct *r, int rc, he_value *out)
 {
     if (rc < 0 || !r) {
@@ -433,6 +446,7 @@ static int add_sub(he_op op, const sct *a, const sct *b, he_value *out)
         x->n = a->scalar ? b->n : a->n;
         x->scalar = a->scalar && b->scalar;
         x->clean = a->clean && b->clean && !x->scalar;
+        x->period = same_period(a, b);
         x->lazy = x->lazy || y->lazy;
         cost(NS_ADD * (x->lazy ? 1.5 : 1.0), x->level, false); /* three parts */
     }
@@ -494,6 +508,7 @@ static int mul_ct(const sct *a, const sct *b, he_value *out)
         x->n = a->scalar ? b->n : a->n;
         x->scalar = a->scalar && b->scalar;
         x->clean = (a->clean || b->clean) && !x->scalar;
+        x->period = same_period(a, b);
         x->lazy = true;
         cur->cnt.products++;
         cost(NS_TENSOR, l, false);
@@ -589,6 +604,7 @@ static int mul_plain(const sct *c, plainv *p, he_value *out)
         o->n = p->n;
         o->scalar = false;
         o->clean = true;
+        o->period = 0;
     }
     cur->cnt.plain_products++;
     cur->cnt.rescales++;
@@ -614,6 +630,7 @@ static int add_plain(const sct *c, plainv *p, bool negate_plain, bool negate_ct,
     r->n = n;
     r->scalar = scalar;
     r->clean = p->tensor ? !c->scalar && c->clean : c->clean;
+    r->period = scalar ? 1 : 0; /* a new ciphertext, as mod_ckks.c's add_plain */
     cost(NS_ADD, r->level, false);
     return put(track(r, "an addition"), 0, out);
 }
@@ -723,6 +740,7 @@ int ckks_shadow_rotate(he_value cv, int64_t k, he_value *out)
     sct *r = dup(c);
     if (!r) return -1;
     r->clean = s == 0 && c->clean;
+    r->period = c->scalar ? 1 : 0;
     if (!c->scalar && s != 0) {
         rotate_raw(r, s);
         add_step((int)s);
@@ -784,6 +802,7 @@ int ckks_shadow_sum(he_value cv, he_value *out)
     r->n = 1;
     r->scalar = true;
     r->clean = false;
+    r->period = 1;
     return put(track(r, "a sum across slots"), 0, out);
 }
 
@@ -870,9 +889,205 @@ int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
     for (unsigned k = 0; k < r->slots; k++) r->var[k] += rv;
     cur->cnt.plain_products += m;
     cur->cnt.rescales++;
-    cost(NS_PLAIN, l, false);
-    cost(NS_ADD * (double)m, l, false);
+    if (cols) cost(NS_PLAIN * (double)m, l, false); /* a vector per term: encoded and multiplied */
+    else cost(NS_RESCALE + NS_DOT * (double)m, l, false);
     return put(track(r, "a dot product"), 0, out);
+}
+
+/* ckks.matvec and ckks.matvec_diagonals on a shadow: hoist.c's
+** he_ckks_matvec_apply. The product runs on K x (K = 2^k <= 1024, while
+** the weights encoded at ws / K keep 20 bits): a fresh input repeated by
+** rotations first, baby-step rotations (hoisted: the noise of one key
+** switch each), the diagonals' products summed per giant step, giant-step
+** rotations at the product's scale (negligible noise), one rescale; a wide
+** matrix then folds its rows by rotate-and-add at the result's scale; the
+** bias added. Slot s of the product before the fold is
+** sum_i diag_i[s mod d] x[s + i]: diag(i, j) gives diagonal i's entry j. The
+** rotation steps and their count come from the runtime's own layout
+** (he_ckks_matvec_shape), so the plan's keys and counts are the run's. */
+/* The product's layout: nnz nonzero diagonals, diagonal t at index idx[t]
+** (a rotation of x by idx[t]) with its d entries in u + t * d; din and dout
+** the input and output periods; B the baby steps (as hoist.c). */
+typedef struct mvshape {
+    unsigned d, din, dout, B, nnz;
+    unsigned *idx;
+    double *u;
+} mvshape;
+
+static unsigned pow2_ge(int64_t v)
+{
+    unsigned p = 1;
+    while ((int64_t)p < v) p <<= 1;
+    return p;
+}
+
+static unsigned baby_steps(unsigned nd)
+{
+    unsigned lg = 0;
+    while ((1u << lg) < nd) lg++;
+    return 1u << ((lg + 1) / 2);
+}
+
+static int matvec_shadow(const sct *c, const mvshape *m, int64_t rows, const double *bias, bool fresh,
+                         const he_ckks_matvec *shape, he_value *out)
+{
+    const char *what = "a matrix-vector product";
+    settle(c);
+    int l = c->level;
+    if (l == 0) return exhausted(what);
+    unsigned S = c->slots, N = cur->lv.n;
+    double res, ws = factor_scale(l, c->scale, &res), K = 1;
+    while (K < 1024 && ws / (2 * K) >= 0x1p20) K *= 2;
+    sct *x = dup(c), *r = sct_new(rows, false, false, l - 1, res);
+    double *v = malloc(sizeof(double) * S), *w = malloc(sizeof(double) * S);
+    int rc = x && r && v && w ? 0 : he_error("out of memory");
+    if (rc == 0) {
+        fold(x);
+        /* key switching on K x: its noise K times smaller against the values */
+        double kv = ks_var(l, c->scale * K), kb = ks_var(l - 1, res);
+        if (fresh) /* repeat x every din slots: x + rotate(x, -st) */
+            for (unsigned st = m->din; st < S; st <<= 1) {
+                for (unsigned i = 0; i < S; i++) {
+                    unsigned j = (i + S - st) % S;
+                    v[i] = x->v[i] + x->v[j];
+                    w[i] = x->var[i] + x->var[j] + kv + ks_bias(l, c->scale * K, i);
+                }
+                memcpy(x->v, v, sizeof(double) * S);
+                memcpy(x->var, w, sizeof(double) * S);
+            }
+        double ev = (double)N * K * K / (24.0 * ws * ws); /* a diagonal's encoding error, against x */
+        for (unsigned s2 = 0; s2 < S; s2++) {
+            double acc = 0, var = 0;
+            unsigned j = s2 % m->d;
+            for (unsigned t = 0; t < m->nnz; t++) {
+                double f = m->u[(size_t)t * m->d + j];
+                if (f == 0) continue;
+                unsigned at = (s2 + m->idx[t]) % S;
+                double xv = x->v[at];
+                acc += f * xv;
+                var += f * f * (x->var[at] + (m->idx[t] % m->B ? kv + ks_bias(l, c->scale * K, s2) : 0)) +
+                       xv * xv * ev;
+            }
+            r->v[s2] = acc;
+            r->var[s2] = var + rescale_var(res);
+        }
+        for (unsigned st = m->dout; st < m->din; st <<= 1) { /* a wide matrix: its rows folded */
+            for (unsigned i = 0; i < S; i++) {
+                unsigned j = (i + st) % S;
+                v[i] = r->v[i] + r->v[j];
+                w[i] = r->var[i] + r->var[j] + kb + ks_bias(l - 1, res, i);
+            }
+            memcpy(r->v, v, sizeof(double) * S);
+            memcpy(r->var, w, sizeof(double) * S);
+        }
+        double bv = slot_var(1.0 / 12.0, res);
+        for (unsigned i = 0; bias && i < S; i++) {
+            r->v[i] += bias[i % m->dout];
+            r->var[i] += bv;
+        }
+        r->period = m->dout;
+        size_t ns = he_ckks_matvec_steps(shape, fresh, NULL, 0);
+        int *st = malloc(sizeof(int) * (ns + 1));
+        if (!st) rc = he_error("out of memory");
+        else {
+            he_ckks_matvec_steps(shape, fresh, st, ns);
+            for (size_t i = 0; i < ns; i++) add_step(st[i]);
+        }
+        free(st);
+        cur->cnt.rotations += (long)ns;
+        cur->cnt.keyswitches += (long)ns;
+        cur->cnt.plain_products++;
+        cur->cnt.rescales++;
+        for (size_t i = 0; i < ns; i++) cost(NS_KS, l, true);
+        cost(NS_PLAIN * m->nnz + NS_RESCALE, l, false);
+    }
+    free(v);
+    free(w);
+    if (x) he_release(he_objv(&x->obj));
+    return put(track(r, what), rc, out);
+}
+
+/* ckks.matvec(c, W [, b]) on a shadow: W rows x cols (row-major). */
+int ckks_shadow_matvec(he_value cv, const double *W, int64_t rows, int64_t cols, const double *bias, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    if (wider() < 0) return -1;
+    if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar (line %d)", line_now());
+    he_ckks_matvec *shape = he_ckks_matvec_shape(c->slots, W, (size_t)rows, (size_t)cols);
+    if (!shape) return he_error("ckks.matvec: %s (line %d)", he_errmsg(), line_now());
+    mvshape m = {.din = he_ckks_matvec_in_period(shape), .dout = he_ckks_matvec_out_period(shape)};
+    int rc = 0;
+    if (cols != c->n)
+        rc = he_error("ckks.matvec: a matrix of %lld columns for a vector of %lld (line %d)", (long long)cols,
+                      (long long)c->n, line_now());
+    else if (!(c->period && m.din % c->period == 0) && !c->clean)
+        rc = he_error("ckks.matvec: the vector must have zeros past its length (ckks.encrypt) or repeat every %u "
+                      "slots (ckks.input_tiled, a matvec result) (line %d)", m.din, line_now());
+    bool fresh = !(c->period && m.din % c->period == 0), tall = m.dout >= m.din;
+    unsigned nd = tall ? m.din : m.dout;
+    m.d = tall ? m.dout : m.din;
+    m.B = baby_steps(nd);
+    m.idx = malloc(sizeof(unsigned) * nd);
+    m.u = calloc((size_t)nd * m.d, sizeof(double));
+    if (rc == 0 && (!m.idx || !m.u)) rc = he_error("out of memory");
+    for (unsigned i = 0; rc == 0 && i < nd; i++) { /* hoist.c's diagonals, unrotated */
+        double *u = m.u + (size_t)m.nnz * m.d;
+        bool nz = false;
+        for (unsigned j = 0; j < m.d; j++) {
+            unsigned row = tall ? j : j % m.dout, col = (j + i) % m.din;
+            u[j] = (int64_t)row < rows && (int64_t)col < cols ? W[row * cols + col] : 0.0;
+            nz |= u[j] != 0;
+        }
+        if (nz) m.idx[m.nnz++] = i;
+    }
+    double *b = NULL;
+    if (rc == 0 && bias) { /* the bias repeats every dout slots, zeros past the rows */
+        b = calloc(m.dout, sizeof(double));
+        if (!b) rc = he_error("out of memory");
+        for (int64_t i = 0; b && i < rows; i++) b[i] = bias[i];
+    }
+    if (rc == 0) rc = matvec_shadow(c, &m, rows, b, fresh, shape, out);
+    free(b);
+    free(m.idx);
+    free(m.u);
+    he_ckks_matvec_free(shape);
+    return rc;
+}
+
+/* ckks.matvec_diagonals(c, offsets, D [, b]) on a shadow: D k x period. */
+int ckks_shadow_diagonals(he_value cv, const int *offs, const double *D, int64_t k, int64_t period, const double *bias,
+                          he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    if (wider() < 0) return -1;
+    if (period > (int64_t)c->slots)
+        return he_error("ckks.matvec_diagonals: diagonals of %lld do not fit the %u slots (line %d)", (long long)period,
+                        c->slots, line_now());
+    he_ckks_matvec *shape = he_ckks_matvec_shape_diagonals(c->slots, (unsigned)period, offs, D, (size_t)k);
+    if (!shape) return he_error("ckks.matvec_diagonals: %s (line %d)", he_errmsg(), line_now());
+    int rc = 0;
+    if (!(c->period && period % c->period == 0))
+        rc = he_error("ckks.matvec_diagonals: the vector must repeat every %lld slots or a divisor of it "
+                      "(ckks.input_tiled, a matvec result) (line %d)", (long long)period, line_now());
+    unsigned p = (unsigned)period;
+    mvshape m = {.din = p, .dout = p, .d = p, .B = baby_steps(p)};
+    m.idx = malloc(sizeof(unsigned) * (size_t)k);
+    m.u = calloc((size_t)k * p, sizeof(double));
+    if (rc == 0 && (!m.idx || !m.u)) rc = he_error("out of memory");
+    for (int64_t r = 0; rc == 0 && r < k; r++) { /* offsets equal mod the period share a diagonal */
+        long o = offs[r] % (long)p;
+        unsigned i = (unsigned)(o < 0 ? o + (long)p : o), t = 0;
+        while (t < m.nnz && m.idx[t] != i) t++;
+        if (t == m.nnz) m.idx[m.nnz++] = i;
+        for (unsigned j = 0; j < p; j++) m.u[(size_t)t * p + j] += D[r * period + j];
+    }
+    if (rc == 0) rc = matvec_shadow(c, &m, period, bias, false, shape, out);
+    free(m.idx);
+    free(m.u);
+    he_ckks_matvec_free(shape);
+    return rc;
 }
 
 bool ckks_planning(void) { return cur != NULL; }
@@ -915,6 +1130,7 @@ typedef struct cinput {
     int64_t n;
     double *v; /* n sample values */
     double bound;
+    bool tiled; /* repeated every power of two >= n slots (ckks.encrypt_tiled) */
 } cinput;
 
 static void cinput_free(he_obj *o)
@@ -928,7 +1144,8 @@ static int cinput_repr(const he_obj *o, he_buf *b)
 {
     const cinput *c = (const cinput *)o;
     if (c->rows) return he_buf_printf(b, "<ckks input rows [%lld, %lld]>", (long long)c->rows, (long long)c->cols);
-    return he_buf_printf(b, "<ckks input [%lld] in [-%g, %g]>", (long long)c->n, c->bound, c->bound);
+    return he_buf_printf(b, "<ckks input%s [%lld] in [-%g, %g]>", c->tiled ? " tiled" : "", (long long)c->n, c->bound,
+                         c->bound);
 }
 
 static const he_type cinput_type = {.name = CKKS_INPUT_NAME, .free = cinput_free, .repr = cinput_repr};
@@ -992,6 +1209,43 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
         return he_error("out of memory");
     }
     *out = he_objv(&c->obj);
+    return 0;
+}
+
+static void cprec_free_(he_obj *o) { free(o); }
+static int ckeysin_repr(const he_obj *o, he_buf *b)
+{
+    (void)o;
+    return he_buf_printf(b, "<ckks planning keys>");
+}
+
+/* input_tiled(n [, bound]) or input_tiled(samples): as input, laid out as
+** ckks.encrypt_tiled lays x out. */
+int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim != 1)
+        return he_error("ckks.input_tiled: expected a length (int) or sample values (a 1-D tensor), got %s",
+                        he_typename(a[0]));
+    if (ckks_f_input(vm, a, n, out) < 0) return -1;
+    ((cinput *)out->as.o)->tiled = true;
+    return 0;
+}
+
+/* input_keys(): the stand-in for the key set while planning: a planned
+** function that encrypts a constant with the keys it is given (the
+** CryptoNets server's vector of ones) is planned before any key exists;
+** ckks.encrypt with it makes a fresh planning ciphertext. */
+static const he_type ckeysin_type = {.name = CKKS_KEYSIN_NAME, .free = cprec_free_, .repr = ckeysin_repr};
+
+bool ckks_is_input_keys(he_value v) { return he_is(v, &ckeysin_type); }
+
+int ckks_f_input_keys(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)a; (void)n;
+    he_obj *o = he_calloc(1, sizeof *o);
+    if (!o) return -1;
+    he_obj_init(o, &ckeysin_type);
+    *out = he_objv(o);
     return 0;
 }
 
@@ -1224,7 +1478,9 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, bool n
             he_free(cs);
             continue;
         }
-        if (in->n > (int64_t)slots) {
+        int64_t per = in->tiled ? (int64_t)pow2_ge(in->n) : 0;
+        if (per && per > (int64_t)slots && (rc = wider()) < 0) break; /* a tiled input fills every slot */
+        if (in->n > (int64_t)slots || per > (int64_t)slots) {
             rc = he_error("ckks.plan: an input of %lld values exceeds the %u slots", (long long)in->n, slots);
             break;
         }
@@ -1237,8 +1493,13 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, bool n
         }
         c->src = i;
         for (unsigned k = 0; k < slots; k++) {
-            c->v[k] = (int64_t)k < in->n ? in->v[k] : 0.0;
+            int64_t at = per ? (int64_t)k % per : (int64_t)k;
+            c->v[k] = at < in->n ? in->v[at] : 0.0;
             c->g[k] = 1.0;
+        }
+        if (per) {
+            c->clean = false;
+            c->period = per;
         }
         track(c, "input");
         args[i] = he_objv(&c->obj);
@@ -1383,20 +1644,32 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
         double last_err = 0;
         for (int ni = 0; ni < 4 && !ok; ni++) {
             if (ns[ni] / 2 < maxlen) continue;
-            int sbits = 30, best = 0;
-            for (int tries = 0; tries < 8; tries++) {
+            int sbits = 30, best = 0, ceiling = 51; /* ceiling: the scales from there overflow */
+            for (int tries = 0; tries < 12; tries++) {
                 he_ckks_params pp;
-                if (sbits < 20 || sbits > 50 || ckks_chain_params(ns[ni], sbits, depth, false, &pp) != CKKS_BAD_NONE) {
+                if (sbits < 20 || sbits >= ceiling ||
+                    ckks_chain_params(ns[ni], sbits, depth, false, &pp) != CKKS_BAD_NONE) {
                     if (sbits > 20 && !best) { sbits--; continue; } /* maybe fewer bits still fit and suffice */
                     break;
                 }
-                if (levels_for(ns[ni], sbits, depth, &lv) < 0) goto fail;
+                if (levels_for(ns[ni], sbits, depth, &lv) < 0) { /* too few primes of that size for N */
+                    if (best && sbits + 1 >= best) break;
+                    sbits++;
+                    continue;
+                }
                 if (run_pass(&jb, &lv, pass_slots(width, &lv), false, &run, &res) < 0) goto fail;
                 double err = run.overflow_line ? INFINITY : rms_error(res);
                 int used = lv.depth - run.minlevel;
                 he_release(he_objv(&res->obj));
-                if (run.overflow_line) { /* more headroom: a larger scale gives larger first primes */
-                    sbits++;
+                if (run.overflow_line) {
+                    /* more headroom: where the 128-bit bound cuts the first
+                    ** prime short, a smaller scale leaves it more bits;
+                    ** otherwise a larger scale gives a larger first prime */
+                    if (pp.bits[0] < sbits + 20 && pp.bits[0] < 60) {
+                        ceiling = sbits;
+                        if (best) break;
+                        sbits--;
+                    } else sbits++;
                     continue;
                 }
                 if (used != depth) { /* the real scales spent another level: plan for it */
@@ -1409,6 +1682,10 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
                 if (err <= target && (more >= 0 || sbits <= 20)) break;
                 int next = sbits + (more == 0 ? 1 : more);
                 if (next < 20) next = 20;
+                if (next >= ceiling) {
+                    if (sbits >= ceiling - 1) break;
+                    next = ceiling - 1;
+                }
                 if (best && next >= best) break;
                 sbits = next;
             }

@@ -12,6 +12,7 @@
 #define CKKS_PLAN_NAME "ckks_plan"
 #define CKKS_INPUT_NAME "ckks_input"
 #define CKKS_PREC_NAME "ckks_precision"
+#define CKKS_KEYSIN_NAME "ckks_planning_keys"
 
 /* The levels of a context: what a ciphertext's level and scale follow. */
 typedef struct ckks_levels {
@@ -48,6 +49,10 @@ double ckks_shadow_scale(he_value c);
 int ckks_shadow_refuse(const char *what);
 /* ckks.dot on a batch of shadows (mirrors mod_ckks.c's f_dot) */
 int ckks_shadow_dot(he_obj **v, int64_t m, he_value w, he_value *out);
+/* ckks.matvec and ckks.matvec_diagonals on a shadow (W, D row-major) */
+int ckks_shadow_matvec(he_value c, const double *W, int64_t rows, int64_t cols, const double *bias, he_value *out);
+int ckks_shadow_diagonals(he_value c, const int *offs, const double *D, int64_t k, int64_t period, const double *bias,
+                          he_value *out);
 /* mod_ckks.c: a batch holding the shadows v[0..m) (retained) */
 int ckks_shadow_batch(he_value *v, int64_t m, he_value *out);
 /* mod_ckks.c: whether v is a batch of shadows; its items */
@@ -66,6 +71,9 @@ double ckks_plan_seconds(he_value plan); /* the expected time per call */
 /* the builtins */
 int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out);
+int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out);
+int ckks_f_input_keys(he_vm *vm, he_value *a, int n, he_value *out);
+bool ckks_is_input_keys(he_value v); /* the stand-in key set of ckks.input_keys() */
 int ckks_f_precision(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out);
 

@@ -346,6 +346,11 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *ctx, const double *W, size
 he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *ctx, unsigned period,
                                              const int *offsets, const double *D, size_t k,
                                              const double *bias);
+/* The same products' shapes for planning, without a context (slots: N/2):
+** he_ckks_matvec_steps and the periods answer for them, apply refuses them. */
+he_ckks_matvec *he_ckks_matvec_shape(unsigned slots, const double *W, size_t rows, size_t cols);
+he_ckks_matvec *he_ckks_matvec_shape_diagonals(unsigned slots, unsigned period, const int *offsets,
+                                               const double *D, size_t k);
 void he_ckks_matvec_free(he_ckks_matvec *mv);
 unsigned he_ckks_matvec_in_period(const he_ckks_matvec *mv);
 unsigned he_ckks_matvec_out_period(const he_ckks_matvec *mv);

@@ -110,7 +110,8 @@ int he_ckks_rotate_hoisted(const he_ckks_keys *k, he_ckks_ct *const *outs, const
 /* --- matrix-vector products ---------------------------------------------------------- */
 
 struct he_ckks_matvec {
-    const he_ckks_ctx *ctx;
+    const he_ckks_ctx *ctx; /* NULL: a shape for planning (he_ckks_matvec_shape) */
+    unsigned slots;
     size_t rows, cols;
     unsigned din, dout, d, nd, B, G;
     double *diag;   /* nnz * d: the nonzero diagonals, gB + b rotated by -gB */
@@ -133,12 +134,11 @@ static unsigned pow2_at_least(size_t v)
     return p;
 }
 
-he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t rows, size_t cols,
-                                   const double *bias)
+static he_ckks_matvec *matvec_new(const he_ckks_ctx *c, unsigned slots, const double *W, size_t rows, size_t cols,
+                                  const double *bias)
 {
-    if (!c || !W) he_misuse("he_ckks_matvec_new: NULL argument");
-    if (rows == 0 || cols == 0 || rows > c->slots || cols > c->slots) {
-        he_error("ckks: a %zu x %zu matrix does not fit %u slots", rows, cols, c->slots);
+    if (rows == 0 || cols == 0 || rows > slots || cols > slots) {
+        he_error("ckks: a %zu x %zu matrix does not fit %u slots", rows, cols, slots);
         return NULL;
     }
     for (size_t i = 0; i < rows * cols; i++)
@@ -149,6 +149,7 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t
     he_ckks_matvec *mv = he_calloc(1, sizeof *mv);
     if (!mv) return NULL;
     mv->ctx = c;
+    mv->slots = slots;
     mv->rows = rows;
     mv->cols = cols;
     mv->din = pow2_at_least(cols);
@@ -198,13 +199,26 @@ he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t
     return mv;
 }
 
-he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *c, unsigned period, const int *offsets,
-                                             const double *D, size_t k, const double *bias)
+he_ckks_matvec *he_ckks_matvec_new(const he_ckks_ctx *c, const double *W, size_t rows, size_t cols,
+                                   const double *bias)
 {
-    if (!c || (!offsets && k) || (!D && k)) he_misuse("he_ckks_matvec_new_diagonals: NULL argument");
-    if (period < 1 || period > c->slots || (period & (period - 1)) != 0 || k == 0 || k > period) {
+    if (!c || !W) he_misuse("he_ckks_matvec_new: NULL argument");
+    return matvec_new(c, c->slots, W, rows, cols, bias);
+}
+
+he_ckks_matvec *he_ckks_matvec_shape(unsigned slots, const double *W, size_t rows, size_t cols)
+{
+    if (!W) he_misuse("he_ckks_matvec_shape: NULL argument");
+    return matvec_new(NULL, slots, W, rows, cols, NULL);
+}
+
+static he_ckks_matvec *diagonals_new(const he_ckks_ctx *c, unsigned slots, unsigned period, const int *offsets,
+                                     const double *D, size_t k, const double *bias)
+{
+    if ((!offsets && k) || (!D && k)) he_misuse("he_ckks_matvec_new_diagonals: NULL argument");
+    if (period < 1 || period > slots || (period & (period - 1)) != 0 || k == 0 || k > period) {
         he_error("ckks: %zu diagonals of period %u (a power of two up to %u slots, 1 to period diagonals)", k,
-                 period, c->slots);
+                 period, slots);
         return NULL;
     }
     for (size_t i = 0; i < k * period; i++)
@@ -215,6 +229,7 @@ he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *c, unsigned peri
     he_ckks_matvec *mv = he_calloc(1, sizeof *mv);
     if (!mv) return NULL;
     mv->ctx = c;
+    mv->slots = slots;
     mv->rows = mv->cols = period;
     mv->din = mv->dout = mv->d = mv->nd = period;
     unsigned lg = 0;
@@ -252,6 +267,19 @@ he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *c, unsigned peri
     return mv;
 }
 
+he_ckks_matvec *he_ckks_matvec_new_diagonals(const he_ckks_ctx *c, unsigned period, const int *offsets,
+                                             const double *D, size_t k, const double *bias)
+{
+    if (!c) he_misuse("he_ckks_matvec_new_diagonals: NULL argument");
+    return diagonals_new(c, c->slots, period, offsets, D, k, bias);
+}
+
+he_ckks_matvec *he_ckks_matvec_shape_diagonals(unsigned slots, unsigned period, const int *offsets, const double *D,
+                                               size_t k)
+{
+    return diagonals_new(NULL, slots, period, offsets, D, k, NULL);
+}
+
 void he_ckks_matvec_free(he_ckks_matvec *mv)
 {
     if (!mv) return;
@@ -283,7 +311,7 @@ static bool giant_used(const he_ckks_matvec *mv, unsigned g)
 size_t he_ckks_matvec_steps(const he_ckks_matvec *mv, bool fresh, int *steps, size_t max)
 {
     size_t n = 0;
-    unsigned slots = mv->ctx->slots;
+    unsigned slots = mv->slots;
 #define PUT(s) do { if ((s) % slots != 0) { if (n < max) steps[n] = (int)(s); n++; } } while (0)
     for (unsigned b = 1; b < mv->B; b++)
         if (baby_used(mv, b)) PUT(b);

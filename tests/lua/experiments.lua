@@ -141,7 +141,23 @@ T.case("xor_fixed experiment", function()
   check_svg(out .. "/xor_fixed.svg", "XOR training with weights on a fixed-point grid")
 end)
 
-for _, f in ipairs{"sigmoid", "xor", "timing", "xor_fixed"} do
+T.case("ckks_plan experiment (planned parameters)", function()
+  local text = run("ckks_plan")
+  T.truthy(text:find("wrote ", 1, true), "reports its files")
+  local rows = csv_rows(out .. "/ckks_plan.csv",
+    "bits_asked,asked_error,N,scale_bits,depth,predicted_error,measured_error,ratio,ms_per_call")
+  T.eq(#rows, 2, "two precisions")
+  for _, r in ipairs(rows) do
+    T.truthy(tonumber(r[6]) <= tonumber(r[2]), "the plan meets the precision asked: " .. r[6] .. " <= " .. r[2])
+    local ratio = tonumber(r[8])
+    T.truthy(ratio > 0.5 and ratio < 2, "measured / predicted within a factor of 2: " .. r[8])
+    T.eq(tonumber(r[5]), 2, "depth 2")
+  end
+  T.truthy(tonumber(rows[2][4]) > tonumber(rows[1][4]), "more bits asked, a larger scale")
+  check_svg(out .. "/ckks_plan.svg", "CKKS parameters planned from the precision asked for")
+end)
+
+for _, f in ipairs{"sigmoid", "xor", "timing", "xor_fixed", "ckks_plan"} do
   os.remove(out .. "/" .. f .. ".csv")
   os.remove(out .. "/" .. f .. ".svg")
 end

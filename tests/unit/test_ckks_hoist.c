@@ -229,6 +229,48 @@ static void test_matvec_refusals(void)
     he_ckks_matvec_free(mv);
 }
 
+/* The planner's shapes (no context): the same rotation steps and periods as
+** the context's products, for tall, wide and sparse matrices, fresh or not;
+** applying one is refused. */
+static void test_matvec_plan_shapes(void)
+{
+    static const size_t dims[][2] = {{3, 6}, {100, 20}, {10, 100}, {64, 64}, {1, 200}};
+    static double W[200 * 100];
+    for (size_t i = 0; i < sizeof W / sizeof W[0]; i++) W[i] = (i % 7) ? urand() : 0.0;
+    for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
+        he_ckks_matvec *mv = he_ckks_matvec_new(ctx, W, dims[t][0], dims[t][1], NULL);
+        he_ckks_matvec *sh = he_ckks_matvec_shape(slots, W, dims[t][0], dims[t][1]);
+        CHECK(mv && sh, "%s", he_errmsg());
+        if (!mv || !sh) return;
+        for (int fresh = 0; fresh < 2; fresh++) {
+            int a[64], b[64];
+            size_t na = he_ckks_matvec_steps(mv, fresh, a, 64), nb = he_ckks_matvec_steps(sh, fresh, b, 64);
+            CHECK(na == nb && memcmp(a, b, sizeof(int) * (na < 64 ? na : 64)) == 0, "%zu x %zu: steps differ",
+                  dims[t][0], dims[t][1]);
+        }
+        CHECK(he_ckks_matvec_in_period(mv) == he_ckks_matvec_in_period(sh) &&
+                  he_ckks_matvec_out_period(mv) == he_ckks_matvec_out_period(sh),
+              "periods differ");
+        he_ckks_matvec_free(mv);
+        he_ckks_matvec_free(sh);
+    }
+    static const int offs[5] = {0, 3, -5, 17, 67};
+    he_ckks_matvec *mv = he_ckks_matvec_new_diagonals(ctx, 64, offs, W, 5, NULL);
+    he_ckks_matvec *sh = he_ckks_matvec_shape_diagonals(slots, 64, offs, W, 5);
+    CHECK(mv && sh, "%s", he_errmsg());
+    if (!mv || !sh) return;
+    int a[64], b[64];
+    size_t na = he_ckks_matvec_steps(mv, false, a, 64), nb = he_ckks_matvec_steps(sh, false, b, 64);
+    CHECK(na == nb && memcmp(a, b, sizeof(int) * na) == 0, "diagonals: steps differ");
+    double x[512] = {0};
+    he_ckks_ct *cx = enc(x), *cy = he_ckks_ct_new(ctx);
+    CHECK(cx && cy && he_ckks_matvec_apply(keys, sh, cy, cx, 0, false) < 0, "a shape applied");
+    he_ckks_ct_free(cx);
+    he_ckks_ct_free(cy);
+    he_ckks_matvec_free(mv);
+    he_ckks_matvec_free(sh);
+}
+
 /* Bit-for-bit the same ciphertexts with 1 and with 2 (and 3) threads:
 ** relinearization, rotation, hoisted rotations, dot, matrix-vector. */
 static void test_threads_identical(void)
@@ -294,6 +336,7 @@ int main(void)
     RUN(test_matvec_shapes);
     RUN(test_matvec_diagonals);
     RUN(test_matvec_refusals);
+    RUN(test_matvec_plan_shapes);
     RUN(test_threads_identical);
     he_ckks_keys_free(keys);
     he_ckks_ctx_free(ctx);
