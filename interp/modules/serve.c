@@ -575,13 +575,22 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     int64_t m = 0;
     if (!s) return -1;
     if (!s->id) return he_error("serve.query: the session is closed");
-    if (ckks_value_batch_len(a[1], &m) < 0) return he_error("serve.query: expected a ckks batch, got %s", he_typename(a[1]));
+    /* a tensor: its rows encrypted here with the secret key, seed-compressed */
+    he_value enc = he_nil(), b = a[1];
+    if (he_is_tensor(b)) {
+        if (he_as_tensor(a[1])->ndim != 2)
+            return he_error("serve.query: expected a ckks batch or a 2-D tensor (a row per input), got %s",
+                            he_typename(a[1]));
+        if (ckks_value_encrypt_rows(s->keys, b, true, &enc) < 0) return -1;
+        b = enc;
+    }
+    if (ckks_value_batch_len(b, &m) < 0) return he_error("serve.query: expected a ckks batch, got %s", he_typename(b));
     uint8_t **in = he_calloc((size_t)(m ? m : 1), sizeof *in);
     size_t *il = he_calloc((size_t)(m ? m : 1), sizeof *il);
     int rc = in && il ? 0 : -1;
     for (int64_t i = 0; i < m && rc == 0; i++) {
         he_value c;
-        rc = ckks_value_batch_get(a[1], i, &c);
+        rc = ckks_value_batch_get(b, i, &c);
         if (rc == 0) {
             rc = ckks_value_ct_bytes(c, &in[i], &il[i]);
             he_release(c);
@@ -593,6 +602,7 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     for (int64_t i = 0; in && i < m; i++) he_free(in[i]);
     he_free(in);
     he_free(il);
+    he_release(enc);
     if (rc < 0) return -1;
     he_value res;
     rc = ckks_value_batch(&res);
@@ -738,7 +748,8 @@ static type *r_query(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
     NEED(0, ty_is_obj(t[0], SESSION_NAME), "a serve session");
-    NEED(1, ty_is_obj(t[1], BATCH_NAME), "a ckks batch");
+    NEED(1, ty_is_obj(t[1], BATCH_NAME) || (t[1]->kind == T_TENSOR && (t[1]->rank == 2 || t[1]->rank < 0)),
+         "a ckks batch, or a 2-D tensor (a row per input, encrypted with the secret key)");
     return ty_obj(BATCH_NAME);
 }
 
@@ -764,7 +775,8 @@ static const builtin fns[] = {
     {"steps", NULL, 1, 1, f_steps, r_steps, "steps(conn): the rotation steps the model needs keys for"},
     {"open_session", NULL, 2, 2, f_open_session, r_open_session,
      "open_session(conn, keys): sends the evaluation keys (never the secret key)"},
-    {"query", NULL, 2, 2, f_query, r_query, "query(session, batch): the model's outputs, encrypted"},
+    {"query", NULL, 2, 2, f_query, r_query,
+     "query(session, batch or X): the model's outputs, encrypted; X's rows are encrypted with the secret key"},
     {"close", NULL, 1, 1, f_close, r_close, "close(session): the server frees the session's keys"},
     {"bytes", NULL, 1, 1, f_bytes, r_bytes, "bytes(conn): [bytes sent, bytes received]"},
 };

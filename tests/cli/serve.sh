@@ -63,6 +63,11 @@ server main $port
 client one 11 2
 at session_end_to_end; has session_end_to_end "$tmp/one" "query 1: 4 outputs, error below 1%: true, predictions equal: 16/16"
 at session_closed; has session_closed "$tmp/one" "session closed"
+# the secret-key (seeded) query sends half the bytes of the public-key one
+sk=$(sed -n 's/^query 0 sent \([0-9]*\) bytes/\1/p' "$tmp/one")
+pk=$(sed -n 's/^query 1 sent \([0-9]*\) bytes/\1/p' "$tmp/one")
+if [ -n "$sk" ] && [ -n "$pk" ] && [ $((sk * 100)) -lt $((pk * 51)) ]; then ok seeded_query_half_size; else
+    nok seeded_query_half_size "secret-key query $sk bytes, public-key query $pk bytes"; fi
 
 # --- two clients at once, different keys ---
 client a 21 2 &
