@@ -52,6 +52,8 @@ typedef struct smodel {
     he_tensor *steps;  /* retained, or NULL */
     he_serve_limits lim;
     char *allow;       /* the allow file, or NULL */
+    /* a front (serve.front): no model here, its workers' address and key list */
+    char *workers_at, *workers_file;
 } smodel;
 
 static void smodel_free(he_obj *o)
@@ -61,12 +63,15 @@ static void smodel_free(he_obj *o)
     he_release(m->fn);
     if (m->steps) he_release(he_objv(&m->steps->obj));
     free(m->allow);
+    free(m->workers_at);
+    free(m->workers_file);
     free(m);
 }
 
 static int smodel_repr(const he_obj *o, he_buf *b)
 {
     const smodel *m = (const smodel *)o;
+    if (m->workers_at) return he_buf_printf(b, "<serve front: workers at %s>", m->workers_at);
     return he_buf_printf(b, "<serve model: %lld ciphertexts in, %lld out>", (long long)m->inputs, (long long)m->outputs);
 }
 
@@ -191,6 +196,29 @@ static int f_model(he_vm *vm, he_value *a, int n, he_value *out)
     }
     he_serve_limits_default(&m->lim);
     if ((uint64_t)nin + 16 > m->lim.max_parts) m->lim.max_parts = (uint32_t)nin + 16;
+    *out = he_objv(&m->obj);
+    return 0;
+}
+
+/* front(worker_address, workers_file): several workers behind one address. */
+static int f_front(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const char *at = NULL, *file = NULL;
+    if (want_str(a[0], "front", "the workers' address", &at) < 0 ||
+        want_str(a[1], "front", "the file of the workers' keys", &file) < 0)
+        return -1;
+    smodel *m = he_calloc(1, sizeof *m);
+    if (!m) return -1;
+    he_obj_init(&m->obj, &smodel_type);
+    m->ctx = m->fn = he_nil();
+    he_serve_limits_default(&m->lim);
+    m->workers_at = strdup(at);
+    m->workers_file = strdup(file);
+    if (!m->workers_at || !m->workers_file) {
+        smodel_free(&m->obj);
+        return he_error("out of memory");
+    }
     *out = he_objv(&m->obj);
     return 0;
 }
@@ -362,29 +390,12 @@ static void on_term(int sig)
     stop_serving = 1;
 }
 
-/* he_server(address, key_file, model [, requests]): serves until SIGTERM (or
-** that many requests); the number of requests answered. */
-static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
+/* Serves m with s (a server or a worker) until SIGTERM, or that many
+** requests; the number answered. */
+static int serve_with(he_vm *vm, smodel *m, he_serve_server *s, const char *desc, int64_t most, he_value *out)
 {
-    const char *addr = NULL, *key = NULL;
-    int64_t most = 0;
-    if (want_str(a[0], "he_server", "the address", &addr) < 0 || want_str(a[1], "he_server", "the key file", &key) < 0)
-        return -1;
-    smodel *m = mod_want(a[2], &smodel_type, "serve", "he_server", "a serve model (serve.model)");
-    if (!m || (n > 3 && want_int(a[3], "he_server", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
-    he_buf desc;
-    he_buf_init(&desc);
-    if (describe(m, &desc) < 0) {
-        he_buf_free(&desc);
-        return -1;
-    }
-    he_serve_server *s = he_serve_server_new(addr, key, m->allow, &m->lim);
-    if (!s) {
-        he_buf_free(&desc);
-        return -1;
-    }
     serving sv = {vm, m};
-    he_serve_handler h = {.ud = &sv, .params = desc.data, .open = on_open, .query = on_query, .close = on_close};
+    he_serve_handler h = {.ud = &sv, .params = desc, .open = on_open, .query = on_query, .close = on_close};
     /* SIGTERM: finish the request in flight, then stop (the VM's handler
     ** would abort it); restored afterwards */
     struct sigaction sa, old;
@@ -398,10 +409,79 @@ static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
     he_serve_stats st;
     he_serve_server_stats(s, &st);
     he_serve_server_free(s);
-    he_buf_free(&desc);
     if (rc < 0) return -1;
     *out = he_int((int64_t)st.answered);
     return 0;
+}
+
+/* A front: its workers serve; it routes. */
+static int run_front(smodel *m, const char *addr, const char *key, int64_t most, he_value *out)
+{
+    he_serve_front *f = he_serve_front_new(addr, m->workers_at, key, m->allow, m->workers_file, &m->lim);
+    if (!f) return -1;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    stop_serving = 0;
+    sigaction(SIGTERM, &sa, &old);
+    int rc = he_serve_front_run(f, (uint64_t)most, &stop_serving);
+    sigaction(SIGTERM, &old, NULL);
+    he_serve_front_stats st;
+    he_serve_front_stats_get(f, &st);
+    he_serve_front_free(f);
+    if (rc < 0) return -1;
+    *out = he_int((int64_t)st.answered);
+    return 0;
+}
+
+/* he_server(address, key_file, model [, requests]): serves until SIGTERM (or
+** that many requests); the number of requests answered. A front
+** (serve.front) routes to its workers instead. */
+static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    const char *addr = NULL, *key = NULL;
+    int64_t most = 0;
+    if (want_str(a[0], "he_server", "the address", &addr) < 0 || want_str(a[1], "he_server", "the key file", &key) < 0)
+        return -1;
+    smodel *m = mod_want(a[2], &smodel_type, "serve", "he_server", "a serve model (serve.model)");
+    if (!m || (n > 3 && want_int(a[3], "he_server", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
+    if (m->workers_at) return run_front(m, addr, key, most, out);
+    he_buf desc;
+    he_buf_init(&desc);
+    if (describe(m, &desc) < 0) {
+        he_buf_free(&desc);
+        return -1;
+    }
+    he_serve_server *s = he_serve_server_new(addr, key, m->allow, &m->lim);
+    int rc = s ? serve_with(vm, m, s, desc.data, most, out) : -1;
+    he_buf_free(&desc);
+    return rc;
+}
+
+/* worker(front_address, front_public_key, key_file, model [, requests]):
+** serves the model for the front at front_address (its workers' address). */
+static int f_worker(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    const char *addr = NULL, *pub = NULL, *key = NULL;
+    int64_t most = 0;
+    if (want_str(a[0], "worker", "the front's workers address", &addr) < 0 ||
+        want_str(a[1], "worker", "the front's public key", &pub) < 0 ||
+        want_str(a[2], "worker", "the worker's key file", &key) < 0)
+        return -1;
+    smodel *m = mod_want(a[3], &smodel_type, "serve", "worker", "a serve model (serve.model)");
+    if (!m || (n > 4 && want_int(a[4], "worker", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
+    if (m->workers_at) return he_error("serve.worker: a front is not a model to serve");
+    he_buf desc;
+    he_buf_init(&desc);
+    if (describe(m, &desc) < 0) {
+        he_buf_free(&desc);
+        return -1;
+    }
+    he_serve_server *s = he_serve_worker_new(addr, pub, key, &m->lim);
+    int rc = s ? serve_with(vm, m, s, desc.data, most, out) : -1;
+    he_buf_free(&desc);
+    return rc;
 }
 
 static int f_public_key(he_vm *vm, he_value *a, int n, he_value *out)
@@ -694,6 +774,25 @@ static type *r_he_server(checker *c, node *call, node **a, type **t, int n)
     return ty_int;
 }
 
+static type *r_front(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    NEED(0, t[0]->kind == T_STR, "the workers' address (str)");
+    NEED(1, t[1]->kind == T_STR, "the file of the workers' keys (str)");
+    return ty_obj(MODEL_NAME);
+}
+
+static type *r_worker(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    NEED(0, t[0]->kind == T_STR, "the front's workers address (str)");
+    NEED(1, t[1]->kind == T_STR, "the front's public key (str)");
+    NEED(2, t[2]->kind == T_STR, "the worker's key file (str)");
+    NEED(3, ty_is_obj(t[3], MODEL_NAME), "a serve model");
+    if (n > 4) NEED(4, t[4]->kind == T_INT, "the number of requests (int)");
+    return ty_int;
+}
+
 static type *r_public_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -767,6 +866,10 @@ static const builtin fns[] = {
     {"allow", NULL, 2, 2, f_allow, r_allow, "allow(model, path): accept only the client keys listed (Z85, one a line)"},
     {"he_server", NULL, 3, 4, f_he_server, r_he_server,
      "he_server(address, key_file, model [, requests]): serve until SIGTERM; the requests answered"},
+    {"front", NULL, 2, 2, f_front, r_front,
+     "front(worker_address, workers_file): several workers behind one address (serve it with he_server)"},
+    {"worker", NULL, 4, 5, f_worker, r_worker,
+     "worker(front_address, front_public_key, key_file, model [, requests]): serve a model for a front"},
     {"public_key", NULL, 1, 1, f_public_key, r_public_key, "public_key(key_file): the public key of a key file (Z85)"},
     {"connect", NULL, 2, 3, f_connect, r_connect,
      "connect(address, server_public_key [, timeout_s]): a connection to a server"},
