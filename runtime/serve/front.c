@@ -20,6 +20,8 @@
 #define Z85 HE_SERVE_KEY_Z85
 #define MAX_WORKERS 1024
 #define RID (1 + HE_SERVE_WID) /* a worker's routing id: 'w' or 'h', then its id */
+#define LOST 4096              /* sessions of dead workers remembered, for a clear error */
+#define LOST_MSG "serve: the worker serving this session stopped; its keys are gone: open a new session"
 
 typedef struct worker {
     uint8_t wid[HE_SERVE_WID];
@@ -59,6 +61,8 @@ struct he_serve_front {
     pending *pend;
     size_t npend, cappend;
     uint64_t turn;
+    uint64_t lost[LOST]; /* a ring */
+    size_t nlost;
     he_serve_front_stats st;
 };
 
@@ -136,10 +140,12 @@ static void worker_gone(he_serve_front *f, unsigned wi, const char *why)
             i++;
         }
     for (size_t i = 0; i < f->nsess;)
-        if (f->sess[i].w == wi)
+        if (f->sess[i].w == wi) {
+            f->lost[f->nlost++ % LOST] = f->sess[i].id;
             drop_session(f, i);
-        else
+        } else {
             i++;
+        }
     f->w[wi].alive = false;
     f->w[wi].inflight = f->w[wi].nsess = 0;
 }
@@ -250,12 +256,13 @@ static void client_request(he_serve_front *f, zmq_msg_t *id, zmq_msg_t *body)
         }
     } else if (m.kind == HE_SERVE_QUERY || m.kind == HE_SERVE_CLOSE) {
         int si = find_session(f, m.session, owner);
+        bool lost = false;
+        for (size_t i = 0; si < 0 && i < LOST && i < f->nlost && !lost; i++) lost = f->lost[i] == m.session;
         if (si < 0) {
             refuse(f, client, clen, m.session, m.request,
-                   "serve: no such session (never opened, closed, idle too long, or its worker stopped)");
+                   lost ? LOST_MSG : "serve: no such session (never opened, closed, or idle too long)");
         } else if (!forward(f, f->sess[si].w, client, clen, owner, body, m.kind, m.request)) {
-            refuse(f, client, clen, m.session, m.request,
-                   "serve: the worker serving this session stopped; its keys are gone: open a new session");
+            refuse(f, client, clen, m.session, m.request, LOST_MSG);
         }
     } else {
         refuse(f, client, clen, m.session, m.request, "serve: not a request (a reply sent to the server)");
