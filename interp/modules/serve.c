@@ -706,6 +706,18 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
+/* encrypt(session, X): X's rows under the session's keys, with the secret
+** key (seed-compressed): what query(session, X) sends, made once. */
+static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ssession *s = mod_want(a[0], &ssession_type, "serve", "encrypt", "a serve session (serve.open_session)");
+    if (!s) return -1;
+    if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->ndim != 2)
+        return he_error("serve.encrypt: expected a 2-D tensor (a row per input), got %s", he_typename(a[1]));
+    return ckks_value_encrypt_rows(s->keys, a[1], true, out);
+}
+
 static int f_close(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -852,6 +864,14 @@ static type *r_query(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(BATCH_NAME);
 }
 
+static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    NEED(0, ty_is_obj(t[0], SESSION_NAME), "a serve session");
+    NEED(1, t[1]->kind == T_TENSOR && (t[1]->rank == 2 || t[1]->rank < 0), "a 2-D tensor (a row per input)");
+    return ty_obj(BATCH_NAME);
+}
+
 static type *r_close(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -880,6 +900,8 @@ static const builtin fns[] = {
      "open_session(conn, keys): sends the evaluation keys (never the secret key)"},
     {"query", NULL, 2, 2, f_query, r_query,
      "query(session, batch or X): the model's outputs, encrypted; X's rows are encrypted with the secret key"},
+    {"encrypt", NULL, 2, 2, f_encrypt, r_encrypt,
+     "encrypt(session, X): X's rows encrypted with the secret key, seed-compressed (as query(session, X) sends them)"},
     {"close", NULL, 1, 1, f_close, r_close, "close(session): the server frees the session's keys"},
     {"bytes", NULL, 1, 1, f_bytes, r_bytes, "bytes(conn): [bytes sent, bytes received]"},
 };
