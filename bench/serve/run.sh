@@ -49,15 +49,15 @@ figures() {
             p99 = a ? lat[int(a * 0.99 + 0.999)] : 0
             lost = sent - a - refused
             tp = (a && last > first) ? a / (last - first) : 0
-            printf "bench %s_throughput %.3f requests/s\n", p, tp
-            printf "bench %s_latency_median %.0f ms\n", p, med
-            printf "bench %s_latency_p99 %.0f ms\n", p, p99
-            printf "bench %s_bytes_per_request %.0f bytes\n", p, a ? bytes / a : 0
-            printf "bench %s_answered %d requests\n", p, a
-            printf "bench %s_refused %d requests\n", p, refused
-            printf "bench %s_lost %d requests\n", p, lost
+            printf "bench %sthroughput %.3f requests/s\n", p, tp
+            printf "bench %slatency_median %.0f ms\n", p, med
+            printf "bench %slatency_p99 %.0f ms\n", p, p99
+            printf "bench %sbytes_per_request %.0f bytes\n", p, a ? bytes / a : 0
+            printf "bench %sanswered %d requests\n", p, a
+            printf "bench %srefused %d requests\n", p, refused
+            printf "bench %slost %d requests\n", p, lost
         }' | tee "$tmp/figures"
-    l=$(sed -n 's/^bench .*_lost \([0-9-]*\).*/\1/p' "$tmp/figures")
+    l=$(sed -n 's/^bench .*lost \([0-9-]*\).*/\1/p' "$tmp/figures")
     [ "$l" = 0 ] || lost_all=1
 }
 
@@ -73,7 +73,7 @@ load() {
             i=$((i + 1))
         done
         for p in $pids; do wait "$p"; done
-        figures "${1}_c$n"
+        figures "${1}_c${n}_"
     done
 }
 
@@ -127,7 +127,7 @@ else
     c1=$!
     wait $c0
     wait $c1
-    figures serve.mnist
+    figures serve.mnist.
     stop $server
     cat "$tmp"/c.* | awk -v lat="$lat" '
         /^answered / { t[++a] = $6 }

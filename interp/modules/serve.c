@@ -17,8 +17,12 @@
 **   let ctx = serve.context(c)                     # the server's parameters, checked
 **   let keys = ckks.keygen(ctx, serve.steps(c))
 **   let s = serve.open_session(c, keys)            # sends the keys without the secret one
-**   let out = serve.query(s, ckks.encrypt_rows(keys, X.T))
+**   let out = serve.query(s, X.T)                  # X.T's rows encrypted here with the secret key (seeded)
 **   serve.close(s)
+**
+** Several workers behind one address (runtime/serve/front.c):
+**   serve.he_server(address, "front.key", serve.front(worker_address, "workers.txt"))
+**   serve.worker(worker_address, front_public_key, "worker.key", m)   # each worker, here or elsewhere
 **
 ** Key files are those of smpc.keygen (serve.public_key reads the public
 ** key of one). SIGTERM while serving finishes the request in flight, closes

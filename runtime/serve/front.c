@@ -446,8 +446,6 @@ int he_serve_front_run(he_serve_front *f, uint64_t max_requests, volatile sig_at
             rc = he_error("%s", he_interrupt_message());
             break;
         }
-        for (unsigned i = 0; i < f->nw; i++)
-            if (f->w[i].alive && t - f->w[i].seen_ms > HE_SERVE_DEAD_MS) worker_gone(f, i, "stopped answering");
         zmq_pollitem_t it[2] = {{.socket = f->clients, .events = ZMQ_POLLIN},
                                 {.socket = f->workers, .events = ZMQ_POLLIN}};
         int k = zmq_poll(it, 2, SERVE_POLL_MS);
@@ -455,14 +453,21 @@ int he_serve_front_run(he_serve_front *f, uint64_t max_requests, volatile sig_at
             rc = he_error("serve: poll failed: %s", zmq_strerror(errno));
             break;
         }
-        if (k <= 0) continue;
+        /* every message of the workers first (heartbeats that waited while
+        ** this loop was busy count), then whether one is silent too long */
         zmq_msg_t fr[5];
         unsigned nf;
-        if (it[1].revents & ZMQ_POLLIN) {
+        for (int drained = 0; drained < 10000; drained++) {
+            zmq_pollitem_t w = {.socket = f->workers, .events = ZMQ_POLLIN};
+            if (zmq_poll(&w, 1, 0) <= 0 || !(w.revents & ZMQ_POLLIN)) break;
             bool over = serve_recv_frames(f->workers, fr, 5, &nf) < 0;
             if (!over) worker_message(f, fr, nf);
             for (unsigned i = 0; i < nf; i++) zmq_msg_close(&fr[i]);
         }
+        t = serve_now_ms();
+        for (unsigned i = 0; i < f->nw; i++)
+            if (f->w[i].alive && t - f->w[i].seen_ms > HE_SERVE_DEAD_MS) worker_gone(f, i, "stopped answering");
+        if (k <= 0) continue;
         if (it[0].revents & ZMQ_POLLIN) {
             quiet_since = serve_now_ms();
             bool over = serve_recv_frames(f->clients, fr, 2, &nf) < 0;

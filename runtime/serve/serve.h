@@ -36,6 +36,8 @@
 ** freed, the most parts in one message.
 ** Requests are served one at a time, in order of arrival, from any number
 ** of clients; a client that went away before its reply is not waited for.
+** Several workers behind one address: a front (below) and workers, each
+** a he_serve_server made by he_serve_worker_new.
 */
 #ifndef HE_SERVE_H
 #define HE_SERVE_H

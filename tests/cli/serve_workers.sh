@@ -67,6 +67,13 @@ for c in 1 2 3 4; do client c$c $((10 + c)) 2 & eval "c${c}_pid=$!"; done
 wait $c1_pid; wait $c2_pid; wait $c3_pid; wait $c4_pid
 n=$(cat "$tmp"/c1 "$tmp"/c2 "$tmp"/c3 "$tmp"/c4 | grep -c "$right")
 [ "$n" = 8 ] && ok four_clients_two_workers || nok four_clients_two_workers "$n of 8 answers right: $(head -c 600 "$tmp/c1")"
+# both workers evaluated, and at the same time (an evaluation of one overlaps one of the other)
+e1=$(grep -c '^eval ' "$tmp/w1.out")
+e2=$(grep -c '^eval ' "$tmp/w2.out")
+[ "$e1" -ge 1 ] && [ "$e2" -ge 1 ] && [ $((e1 + e2)) = 8 ] && ok sessions_spread || nok sessions_spread "w1 $e1, w2 $e2 evaluations"
+if grep '^eval ' "$tmp/w1.out" | while read -r _ a b; do
+    grep '^eval ' "$tmp/w2.out" | awk -v a="$a" -v b="$b" '$2 < b && a < $3 { found = 1 } END { exit !found }' && echo yes
+done | grep -q yes; then ok workers_concurrent; else nok workers_concurrent "$(cat "$tmp/w1.out" "$tmp/w2.out")"; fi
 
 # --- a worker killed with a request on it ---
 # w1 alone when client A opens its session; w2 back before client B opens: B goes to the idle w2
