@@ -16,7 +16,7 @@ mkdir -p "$tmp"
 pids=
 cleanup() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
+    [ -n "$KEEP" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 ok() { echo "ok $1"; }
@@ -110,11 +110,13 @@ client after_kill 32 1
 at killed_client_others_served; has killed_client_others_served "$tmp/after_kill" "query 0: 4 outputs, error below 1%: true, predictions equal: 16/16"
 
 # --- SIGTERM: the server finishes the request in flight, then stops (exit 0) ---
+# (sent once the server evaluates the client's second query)
 timeout 120 "$HE" tests/cli/serve/tiny_client.he "tcp://127.0.0.1:$port" "$pub" 41 2 >"$tmp/last" 2>&1 &
 cl=$!
 i=0
 while ! grep -q "sending query 1" "$tmp/last" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 0.5
+k=$(($(grep -c '^evaluating' "$tmp/main.out") + 1))
+while [ "$(grep -c '^evaluating' "$tmp/main.out")" -lt $k ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 stop main
 wait $cl
 at sigterm_in_flight_answered; has sigterm_in_flight_answered "$tmp/last" "query 1: 4 outputs, error below 1%: true, predictions equal: 16/16"

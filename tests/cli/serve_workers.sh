@@ -99,10 +99,13 @@ client after 23 1
 has new_client_after_kill "$tmp/after" "query 0: 4 outputs, $right"
 
 # --- SIGTERM to the front: the request in flight is answered, the workers stop ---
+# (sent once the worker evaluates the client's second query)
 timeout 120 "$HE" tests/cli/serve/tiny_client.he "$addr" "$pub" 31 2 >"$tmp/last" 2>&1 &
 cl=$!
 wait_for "$tmp/last" "sending query 1"
-sleep 0.5
+k=$(($(grep -c '^evaluating' "$tmp/w2.out") + 1))
+i=0
+while [ "$(grep -c '^evaluating' "$tmp/w2.out")" -lt $k ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill -TERM "$front"
 i=0
 while kill -0 "$front" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
