@@ -468,6 +468,125 @@ static void server_sees_no_secret(void)
     free(seen);
 }
 
+/* --- a front and a worker in threads ------------------------------------------------------------ */
+typedef struct front_arg {
+    he_serve_front *f;
+    volatile sig_atomic_t stop;
+    int rc;
+} front_arg;
+
+static void *front_thread(void *p)
+{
+    front_arg *a = p;
+    a->rc = he_serve_front_run(a->f, 0, &a->stop);
+    return NULL;
+}
+
+static void front_and_worker(void)
+{
+    char key[600], wkey[600], wfile[600], pub[HE_SMPC_KEY_Z85 + 1], wpub[HE_SMPC_KEY_Z85 + 1], ep[256], wep[256];
+    snprintf(key, sizeof key, "%s/front.key", dir);
+    snprintf(wkey, sizeof wkey, "%s/worker.key", dir);
+    snprintf(wfile, sizeof wfile, "%s/workers.txt", dir);
+    CHECK(he_smpc_keygen(key, pub) == 0 && he_smpc_keygen(wkey, wpub) == 0, "keygen: %s", he_errmsg());
+    FILE *wf = fopen(wfile, "w");
+    if (wf) {
+        fprintf(wf, "# the workers\n%s\n", wpub);
+        fclose(wf);
+    }
+    he_serve_limits lim;
+    he_serve_limits_default(&lim);
+    lim.max_msg = 4096;
+    front_arg fa = {.f = he_serve_front_new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", key, NULL, wfile, &lim)};
+    CHECK(fa.f && he_serve_front_endpoint(fa.f, 0, ep, sizeof ep) == 0 &&
+              he_serve_front_endpoint(fa.f, 1, wep, sizeof wep) == 0,
+          "front: %s", he_errmsg());
+    if (!fa.f) return;
+    pthread_t ft, wt;
+    pthread_create(&ft, NULL, front_thread, &fa);
+    he_serve_client *c = he_serve_client_new(ep, pub, NULL, 20000);
+    CHECK(c != NULL, "client: %s", he_errmsg());
+    /* no worker yet: refused */
+    he_serve_msg m;
+    uint8_t *rb = NULL;
+    CHECK(c && he_serve_call(c, HE_SERVE_PARAMS, 0, 0, NULL, NULL, &m, &rb) < 0 && strstr(he_errmsg(), "no worker"),
+          "no worker: %s", he_errmsg());
+    /* a worker: the front answers PARAMS with its description */
+    opens = closes = 0;
+    run_arg w = {.h = {.params = "test desc", .open = t_open, .query = t_query, .close = t_close}};
+    w.s = he_serve_worker_new(wep, pub, wkey, NULL);
+    CHECK(w.s != NULL, "worker: %s", he_errmsg());
+    if (w.s) pthread_create(&wt, NULL, run_thread, &w);
+    bool up = false;
+    for (int i = 0; i < 100 && c && w.s && !up; i++) {
+        up = params_answered(c);
+        if (!up) {
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(up, "the worker never became ready: %s", he_errmsg());
+    if (c && up) {
+        /* garbage, truncated and too large requests: refused by the front */
+        uint8_t junk[300];
+        int bad = 0;
+        for (int i = 0; i < 40; i++) {
+            size_t n = randombytes_uniform(sizeof junk) + 1;
+            randombytes_buf(junk, n);
+            if (i % 2) memcpy(junk, "HESV\1\3\0\0", n < 8 ? n : 8);
+            if (!refused(c, junk, n, NULL)) bad++;
+        }
+        CHECK(bad == 0, "%d garbage requests not refused: %s", bad, he_errmsg());
+        uint8_t *big = calloc(1, 8192);
+        memcpy(big, "HESV\1\1", 6);
+        CHECK(refused(c, big, 8192, "over the limit"), "too large: %s", he_errmsg());
+        free(big);
+        /* a key set with a secret key never reaches the worker */
+        uint8_t ks[64] = "HECKKS\r\n";
+        ks[56] = HE_CKKS_PART_SECRET | HE_CKKS_PART_PUBLIC;
+        const uint8_t *kp = ks;
+        size_t kl = sizeof ks;
+        CHECK(he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) < 0 && strstr(he_errmsg(), "secret key"),
+              "secret key set: %s", he_errmsg());
+        CHECK(opens == 0, "the worker saw a secret key set");
+        /* a session through the front: its queries reach the worker that opened it */
+        ks[56] = HE_CKKS_PART_PUBLIC;
+        uint64_t sid = 0;
+        if (he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) == 0) {
+            sid = m.session;
+            he_serve_msg_free(&m);
+            he_free(rb);
+        }
+        CHECK(sid != 0 && opens == 1, "open: %s", he_errmsg());
+        const uint8_t *q[2] = {(const uint8_t *)"x", (const uint8_t *)"yz"};
+        size_t ql[2] = {1, 2};
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid, 2, q, ql, &m, &rb) == 0 && m.nparts == 2 && m.len[0] == 2 &&
+                  memcmp(m.part[0], "yz", 2) == 0,
+              "query: %s", he_errmsg());
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid ^ 1, 2, q, ql, &m, &rb) < 0 && strstr(he_errmsg(), "no such session"),
+              "a wrong session id: %s", he_errmsg());
+        CHECK(he_serve_call(c, HE_SERVE_CLOSE, sid, 0, NULL, NULL, &m, &rb) == 0, "close: %s", he_errmsg());
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(closes == 1, "the worker closed %d sessions", closes);
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid, 2, q, ql, &m, &rb) < 0 && strstr(he_errmsg(), "no such session"),
+              "a closed session: %s", he_errmsg());
+    }
+    /* the front stops its worker */
+    fa.stop = 1;
+    pthread_join(ft, NULL);
+    CHECK(fa.rc == 0, "front: %s", he_errmsg());
+    if (w.s) {
+        pthread_join(wt, NULL);
+        CHECK(w.rc == 0, "worker: %s", he_errmsg());
+        he_serve_server_free(w.s);
+    }
+    he_serve_client_free(c);
+    he_serve_front_free(fa.f);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -477,5 +596,6 @@ int main(void)
     RUN(server_refuses_and_serves);
     RUN(link_decode_fuzz);
     RUN(server_sees_no_secret);
+    RUN(front_and_worker);
     return 0;
 }
