@@ -364,7 +364,10 @@ static void worker_message(he_serve_front *f, zmq_msg_t *fr, unsigned nf)
             worker_gone(f, (unsigned)wi, "stopped");
         break;
     case 'A':
-        if ((wi = worker_of_rid(f, rid, rlen)) >= 0) worker_reply(f, (unsigned)wi, &l, &fr[nf - 1]);
+        if ((wi = worker_of_rid(f, rid, rlen)) >= 0) {
+            f->w[wi].seen_ms = serve_now_ms(); /* heard from */
+            worker_reply(f, (unsigned)wi, &l, &fr[nf - 1]);
+        }
         break;
     case 'E':
         if ((wi = worker_of_rid(f, rid, rlen)) >= 0)
@@ -406,6 +409,9 @@ he_serve_front *he_serve_front_new(const char *address, const char *worker_addre
         he_error("serve: out of memory");
         goto fail;
     }
+    /* two I/O threads for the workers' side: heartbeats are not held up
+    ** behind a large request on its way */
+    zmq_ctx_set(f->zw, ZMQ_IO_THREADS, 2);
     if (serve_zap_start(f->zc, &f->allow, &f->zap_c) == 0) f->zap_c_running = true;
     if (f->zap_c_running && serve_zap_start(f->zw, &f->wkeys, &f->zap_w) == 0) f->zap_w_running = true;
     if (!f->zap_w_running) {
@@ -457,6 +463,7 @@ int he_serve_front_run(he_serve_front *f, uint64_t max_requests, volatile sig_at
         ** this loop was busy count), then whether one is silent too long */
         zmq_msg_t fr[5];
         unsigned nf;
+        uint64_t replies = f->st.answered + f->st.refused;
         for (int drained = 0; drained < 10000; drained++) {
             zmq_pollitem_t w = {.socket = f->workers, .events = ZMQ_POLLIN};
             if (zmq_poll(&w, 1, 0) <= 0 || !(w.revents & ZMQ_POLLIN)) break;
@@ -465,6 +472,9 @@ int he_serve_front_run(he_serve_front *f, uint64_t max_requests, volatile sig_at
             for (unsigned i = 0; i < nf; i++) zmq_msg_close(&fr[i]);
         }
         t = serve_now_ms();
+        /* a reply just passed on counts as activity: stopping waits 2 s more,
+        ** time for it to leave */
+        if (f->st.answered + f->st.refused != replies) quiet_since = t;
         for (unsigned i = 0; i < f->nw; i++)
             if (f->w[i].alive && t - f->w[i].seen_ms > HE_SERVE_DEAD_MS) worker_gone(f, i, "stopped answering");
         if (k <= 0) continue;
@@ -507,7 +517,12 @@ int he_serve_front_endpoint(const he_serve_front *f, int which, char *buf, size_
 void he_serve_front_free(he_serve_front *f)
 {
     if (!f) return;
-    if (f->clients) zmq_close(f->clients);
+    if (f->clients) {
+        /* replies still queued go out (at most 2 s) */
+        int linger = SERVE_GRACE_MS;
+        zmq_setsockopt(f->clients, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(f->clients);
+    }
     if (f->workers) {
         /* the stop messages go out before the sockets close */
         int linger = 1000;

@@ -158,7 +158,7 @@ struct he_serve_server {
     /* a worker (he_serve_worker_new): its id, the heartbeat thread */
     bool worker;
     uint8_t wid[HE_SERVE_WID];
-    void *hb_sock;
+    void *hb_ctx, *hb_sock; /* a context of its own: its I/O thread is never busy with a request */
     pthread_t hb;
     bool hb_running;
     atomic_int hb_stop;
@@ -317,6 +317,7 @@ void he_serve_server_free(he_serve_server *s)
         pthread_join(s->hb, NULL);
     }
     if (s->hb_sock) zmq_close(s->hb_sock);
+    if (s->hb_ctx) zmq_ctx_term(s->hb_ctx);
     if (s->router) zmq_close(s->router);
     if (s->zctx) {
         zmq_ctx_shutdown(s->zctx);
@@ -721,7 +722,8 @@ he_serve_server *he_serve_worker_new(const char *front_address, const char *fron
     if (he_smpc_key_read(key_file, sec, pub) < 0) goto fail;
     s->sess = he_calloc(s->lim.max_sessions ? s->lim.max_sessions : 1, sizeof *s->sess);
     s->zctx = zmq_ctx_new();
-    if (!s->sess || !s->zctx) {
+    s->hb_ctx = zmq_ctx_new();
+    if (!s->sess || !s->zctx || !s->hb_ctx) {
         he_memzero(sec, sizeof sec);
         he_error("serve: out of memory");
         goto fail;
@@ -732,7 +734,7 @@ he_serve_server *he_serve_worker_new(const char *front_address, const char *fron
     int64_t hard = s->lim.max_msg > INT64_MAX / 4 ? -1 : (int64_t)s->lim.max_msg + HARD_EXTRA;
     s->router = curve_client(s->zctx, ZMQ_DEALER, front_address, front_public, pub, sec, rid, sizeof rid, hard);
     rid[0] = 'h';
-    s->hb_sock = s->router ? curve_client(s->zctx, ZMQ_DEALER, front_address, front_public, pub, sec, rid, sizeof rid, 0)
+    s->hb_sock = s->router ? curve_client(s->hb_ctx, ZMQ_DEALER, front_address, front_public, pub, sec, rid, sizeof rid, 0)
                            : NULL;
     he_memzero(sec, sizeof sec);
     if (!s->hb_sock) goto fail;

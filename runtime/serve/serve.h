@@ -158,7 +158,7 @@ void he_serve_server_free(he_serve_server *s);
 #define HE_SERVE_WID 8
 #define HE_SERVE_MAX_DESC 65536
 #define HE_SERVE_HEARTBEAT_MS 500
-#define HE_SERVE_DEAD_MS 3000
+#define HE_SERVE_DEAD_MS 10000
 
 typedef struct he_serve_link {
     char kind;
