@@ -156,7 +156,7 @@ static const char query_src[] =
     "let off = 0\n"
     "while off < n {\n"
     "  let m = min(ckks.slots(ctx), n - off)\n"
-    "  let Z = serve.query(s, ckks.encrypt_rows(keys, X[off:off + m].T))\n"
+    "  let Z = serve.query(s, X[off:off + m].T)\n"
     "  let L = zeros([len(Z), m])\n"
     "  for j in 0..len(Z) { L[j] = ckks.decrypt(keys, ckks.get(Z, j)) }\n"
     "  let P = argmax(L, 0)\n"

@@ -937,9 +937,10 @@ static int f_public_keys(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
-static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
+/* x under the keys: with the public key, or (symmetric) with the secret
+** key, a fresh ciphertext that is written in the seed-compressed form. */
+static int encrypt_value(he_value *a, bool symmetric, he_value *out)
 {
-    (void)vm; (void)n;
     ckeys *k = NULL;
     if (ckks_is_input_keys(a[0])) { /* the planning keys: only while planning */
         if (ckks_planning()) return ckks_shadow_encrypt(a[1], out);
@@ -967,7 +968,7 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
     he_ckks_pt *pt = c ? he_ckks_pt_new(ctx) : NULL;
     rc = pt ? 0 : -1;
     if (rc == 0) rc = he_ckks_encode(ctx, pt, p.tensor ? p.v : fill, p.tensor ? (size_t)p.n : slots, -1, 0);
-    if (rc == 0) rc = he_ckks_encrypt(k->k, c->ct, pt);
+    if (rc == 0) rc = symmetric ? he_ckks_encrypt_sk(k->k, c->ct, pt) : he_ckks_encrypt(k->k, c->ct, pt);
     he_ckks_pt_free(pt);
     if (fill) {
         he_memzero(fill, sizeof(double) * slots);
@@ -975,6 +976,12 @@ static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
     }
     plain_done(&p);
     return put(c, rc, out);
+}
+
+static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    return encrypt_value(a, false, out);
 }
 
 static int same_keys(const ckeys *k, const cct *c, const char *fn)
@@ -1329,7 +1336,7 @@ int ckks_shadow_batch(he_value *v, int64_t m, he_value *out)
 }
 
 /* encrypt_rows(keys, X): one ciphertext per row of a 2-D tensor. */
-static int f_encrypt_rows(he_vm *vm, he_value *a, int n, he_value *out)
+static int encrypt_rows(he_value *a, bool symmetric, he_value *out)
 {
     ckeys *k = NULL;
     if (WANT_KEYS(a[0], "encrypt_rows", &k) < 0) return -1;
@@ -1341,7 +1348,7 @@ static int f_encrypt_rows(he_vm *vm, he_value *a, int n, he_value *out)
     for (int64_t i = 0; i < t->shape[0]; i++) {
         he_tensor *row = he_tensor_sub(t, 1, &i);
         he_value args[2] = {a[0], row ? he_objv(&row->obj) : he_nil()}, c;
-        int rc = row ? f_encrypt(vm, args, n, &c) : -1;
+        int rc = row ? encrypt_value(args, symmetric, &c) : -1;
         if (row) he_release(he_objv(&row->obj));
         if (rc == 0) {
             rc = cbatch_push(b, (cct *)c.as.o);
@@ -1354,6 +1361,12 @@ static int f_encrypt_rows(he_vm *vm, he_value *a, int n, he_value *out)
     }
     *out = he_objv(&b->obj);
     return 0;
+}
+
+static int f_encrypt_rows(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    return encrypt_rows(a, false, out);
 }
 
 /* dot(batch, w): sum_i w[i] * batch[i], with w a float[m] (scalar weights)
@@ -2838,6 +2851,12 @@ int ckks_value_keys_from(he_value ctx, const uint8_t *buf, size_t len, he_value 
     }
     *out = he_objv(&k->obj);
     return 0;
+}
+
+int ckks_value_encrypt_rows(he_value keys, he_value X, bool symmetric, he_value *out)
+{
+    he_value a[2] = {keys, X};
+    return encrypt_rows(a, symmetric, out);
 }
 
 int ckks_value_ct_bytes(he_value ct, uint8_t **out, size_t *len)

@@ -34,6 +34,10 @@ int ckks_value_keys_parts(he_value keys, unsigned *parts);
 int ckks_value_keys_bytes(he_value keys, unsigned parts, uint8_t **out, size_t *len);
 /* A new key set under the context value from bytes. */
 int ckks_value_keys_from(he_value ctx, const uint8_t *buf, size_t len, he_value *out);
+/* A batch of one ciphertext per row of the 2-D tensor X under the keys:
+** with the public key, or (symmetric) with the secret key, in the
+** seed-compressed form (half the bytes) until written. */
+int ckks_value_encrypt_rows(he_value keys, he_value X, bool symmetric, he_value *out);
 /* A ciphertext as bytes (he_malloc'd), and back under the keys value
 ** (refused when encrypted under other keys); `what` names it in messages. */
 int ckks_value_ct_bytes(he_value ct, uint8_t **out, size_t *len);

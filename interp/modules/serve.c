@@ -17,8 +17,12 @@
 **   let ctx = serve.context(c)                     # the server's parameters, checked
 **   let keys = ckks.keygen(ctx, serve.steps(c))
 **   let s = serve.open_session(c, keys)            # sends the keys without the secret one
-**   let out = serve.query(s, ckks.encrypt_rows(keys, X.T))
+**   let out = serve.query(s, X.T)                  # X.T's rows encrypted here with the secret key (seeded)
 **   serve.close(s)
+**
+** Several workers behind one address (runtime/serve/front.c):
+**   serve.he_server(address, "front.key", serve.front(worker_address, "workers.txt"))
+**   serve.worker(worker_address, front_public_key, "worker.key", m)   # each worker, here or elsewhere
 **
 ** Key files are those of smpc.keygen (serve.public_key reads the public
 ** key of one). SIGTERM while serving finishes the request in flight, closes
@@ -52,6 +56,8 @@ typedef struct smodel {
     he_tensor *steps;  /* retained, or NULL */
     he_serve_limits lim;
     char *allow;       /* the allow file, or NULL */
+    /* a front (serve.front): no model here, its workers' address and key list */
+    char *workers_at, *workers_file;
 } smodel;
 
 static void smodel_free(he_obj *o)
@@ -61,12 +67,15 @@ static void smodel_free(he_obj *o)
     he_release(m->fn);
     if (m->steps) he_release(he_objv(&m->steps->obj));
     free(m->allow);
+    free(m->workers_at);
+    free(m->workers_file);
     free(m);
 }
 
 static int smodel_repr(const he_obj *o, he_buf *b)
 {
     const smodel *m = (const smodel *)o;
+    if (m->workers_at) return he_buf_printf(b, "<serve front: workers at %s>", m->workers_at);
     return he_buf_printf(b, "<serve model: %lld ciphertexts in, %lld out>", (long long)m->inputs, (long long)m->outputs);
 }
 
@@ -191,6 +200,29 @@ static int f_model(he_vm *vm, he_value *a, int n, he_value *out)
     }
     he_serve_limits_default(&m->lim);
     if ((uint64_t)nin + 16 > m->lim.max_parts) m->lim.max_parts = (uint32_t)nin + 16;
+    *out = he_objv(&m->obj);
+    return 0;
+}
+
+/* front(worker_address, workers_file): several workers behind one address. */
+static int f_front(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    const char *at = NULL, *file = NULL;
+    if (want_str(a[0], "front", "the workers' address", &at) < 0 ||
+        want_str(a[1], "front", "the file of the workers' keys", &file) < 0)
+        return -1;
+    smodel *m = he_calloc(1, sizeof *m);
+    if (!m) return -1;
+    he_obj_init(&m->obj, &smodel_type);
+    m->ctx = m->fn = he_nil();
+    he_serve_limits_default(&m->lim);
+    m->workers_at = strdup(at);
+    m->workers_file = strdup(file);
+    if (!m->workers_at || !m->workers_file) {
+        smodel_free(&m->obj);
+        return he_error("out of memory");
+    }
     *out = he_objv(&m->obj);
     return 0;
 }
@@ -362,29 +394,12 @@ static void on_term(int sig)
     stop_serving = 1;
 }
 
-/* he_server(address, key_file, model [, requests]): serves until SIGTERM (or
-** that many requests); the number of requests answered. */
-static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
+/* Serves m with s (a server or a worker) until SIGTERM, or that many
+** requests; the number answered. */
+static int serve_with(he_vm *vm, smodel *m, he_serve_server *s, const char *desc, int64_t most, he_value *out)
 {
-    const char *addr = NULL, *key = NULL;
-    int64_t most = 0;
-    if (want_str(a[0], "he_server", "the address", &addr) < 0 || want_str(a[1], "he_server", "the key file", &key) < 0)
-        return -1;
-    smodel *m = mod_want(a[2], &smodel_type, "serve", "he_server", "a serve model (serve.model)");
-    if (!m || (n > 3 && want_int(a[3], "he_server", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
-    he_buf desc;
-    he_buf_init(&desc);
-    if (describe(m, &desc) < 0) {
-        he_buf_free(&desc);
-        return -1;
-    }
-    he_serve_server *s = he_serve_server_new(addr, key, m->allow, &m->lim);
-    if (!s) {
-        he_buf_free(&desc);
-        return -1;
-    }
     serving sv = {vm, m};
-    he_serve_handler h = {.ud = &sv, .params = desc.data, .open = on_open, .query = on_query, .close = on_close};
+    he_serve_handler h = {.ud = &sv, .params = desc, .open = on_open, .query = on_query, .close = on_close};
     /* SIGTERM: finish the request in flight, then stop (the VM's handler
     ** would abort it); restored afterwards */
     struct sigaction sa, old;
@@ -398,10 +413,79 @@ static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
     he_serve_stats st;
     he_serve_server_stats(s, &st);
     he_serve_server_free(s);
-    he_buf_free(&desc);
     if (rc < 0) return -1;
     *out = he_int((int64_t)st.answered);
     return 0;
+}
+
+/* A front: its workers serve; it routes. */
+static int run_front(smodel *m, const char *addr, const char *key, int64_t most, he_value *out)
+{
+    he_serve_front *f = he_serve_front_new(addr, m->workers_at, key, m->allow, m->workers_file, &m->lim);
+    if (!f) return -1;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    stop_serving = 0;
+    sigaction(SIGTERM, &sa, &old);
+    int rc = he_serve_front_run(f, (uint64_t)most, &stop_serving);
+    sigaction(SIGTERM, &old, NULL);
+    he_serve_front_stats st;
+    he_serve_front_stats_get(f, &st);
+    he_serve_front_free(f);
+    if (rc < 0) return -1;
+    *out = he_int((int64_t)st.answered);
+    return 0;
+}
+
+/* he_server(address, key_file, model [, requests]): serves until SIGTERM (or
+** that many requests); the number of requests answered. A front
+** (serve.front) routes to its workers instead. */
+static int f_he_server(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    const char *addr = NULL, *key = NULL;
+    int64_t most = 0;
+    if (want_str(a[0], "he_server", "the address", &addr) < 0 || want_str(a[1], "he_server", "the key file", &key) < 0)
+        return -1;
+    smodel *m = mod_want(a[2], &smodel_type, "serve", "he_server", "a serve model (serve.model)");
+    if (!m || (n > 3 && want_int(a[3], "he_server", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
+    if (m->workers_at) return run_front(m, addr, key, most, out);
+    he_buf desc;
+    he_buf_init(&desc);
+    if (describe(m, &desc) < 0) {
+        he_buf_free(&desc);
+        return -1;
+    }
+    he_serve_server *s = he_serve_server_new(addr, key, m->allow, &m->lim);
+    int rc = s ? serve_with(vm, m, s, desc.data, most, out) : -1;
+    he_buf_free(&desc);
+    return rc;
+}
+
+/* worker(front_address, front_public_key, key_file, model [, requests]):
+** serves the model for the front at front_address (its workers' address). */
+static int f_worker(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    const char *addr = NULL, *pub = NULL, *key = NULL;
+    int64_t most = 0;
+    if (want_str(a[0], "worker", "the front's workers address", &addr) < 0 ||
+        want_str(a[1], "worker", "the front's public key", &pub) < 0 ||
+        want_str(a[2], "worker", "the worker's key file", &key) < 0)
+        return -1;
+    smodel *m = mod_want(a[3], &smodel_type, "serve", "worker", "a serve model (serve.model)");
+    if (!m || (n > 4 && want_int(a[4], "worker", "the number of requests", 0, INT64_MAX, &most) < 0)) return -1;
+    if (m->workers_at) return he_error("serve.worker: a front is not a model to serve");
+    he_buf desc;
+    he_buf_init(&desc);
+    if (describe(m, &desc) < 0) {
+        he_buf_free(&desc);
+        return -1;
+    }
+    he_serve_server *s = he_serve_worker_new(addr, pub, key, &m->lim);
+    int rc = s ? serve_with(vm, m, s, desc.data, most, out) : -1;
+    he_buf_free(&desc);
+    return rc;
 }
 
 static int f_public_key(he_vm *vm, he_value *a, int n, he_value *out)
@@ -575,13 +659,22 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     int64_t m = 0;
     if (!s) return -1;
     if (!s->id) return he_error("serve.query: the session is closed");
-    if (ckks_value_batch_len(a[1], &m) < 0) return he_error("serve.query: expected a ckks batch, got %s", he_typename(a[1]));
+    /* a tensor: its rows encrypted here with the secret key, seed-compressed */
+    he_value enc = he_nil(), b = a[1];
+    if (he_is_tensor(b)) {
+        if (he_as_tensor(a[1])->ndim != 2)
+            return he_error("serve.query: expected a ckks batch or a 2-D tensor (a row per input), got %s",
+                            he_typename(a[1]));
+        if (ckks_value_encrypt_rows(s->keys, b, true, &enc) < 0) return -1;
+        b = enc;
+    }
+    if (ckks_value_batch_len(b, &m) < 0) return he_error("serve.query: expected a ckks batch, got %s", he_typename(b));
     uint8_t **in = he_calloc((size_t)(m ? m : 1), sizeof *in);
     size_t *il = he_calloc((size_t)(m ? m : 1), sizeof *il);
     int rc = in && il ? 0 : -1;
     for (int64_t i = 0; i < m && rc == 0; i++) {
         he_value c;
-        rc = ckks_value_batch_get(a[1], i, &c);
+        rc = ckks_value_batch_get(b, i, &c);
         if (rc == 0) {
             rc = ckks_value_ct_bytes(c, &in[i], &il[i]);
             he_release(c);
@@ -593,6 +686,7 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     for (int64_t i = 0; in && i < m; i++) he_free(in[i]);
     he_free(in);
     he_free(il);
+    he_release(enc);
     if (rc < 0) return -1;
     he_value res;
     rc = ckks_value_batch(&res);
@@ -614,6 +708,18 @@ static int f_query(he_vm *vm, he_value *a, int n, he_value *out)
     }
     *out = res;
     return 0;
+}
+
+/* encrypt(session, X): X's rows under the session's keys, with the secret
+** key (seed-compressed): what query(session, X) sends, made once. */
+static int f_encrypt(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ssession *s = mod_want(a[0], &ssession_type, "serve", "encrypt", "a serve session (serve.open_session)");
+    if (!s) return -1;
+    if (!he_is_tensor(a[1]) || he_as_tensor(a[1])->ndim != 2)
+        return he_error("serve.encrypt: expected a 2-D tensor (a row per input), got %s", he_typename(a[1]));
+    return ckks_value_encrypt_rows(s->keys, a[1], true, out);
 }
 
 static int f_close(he_vm *vm, he_value *a, int n, he_value *out)
@@ -684,6 +790,25 @@ static type *r_he_server(checker *c, node *call, node **a, type **t, int n)
     return ty_int;
 }
 
+static type *r_front(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    NEED(0, t[0]->kind == T_STR, "the workers' address (str)");
+    NEED(1, t[1]->kind == T_STR, "the file of the workers' keys (str)");
+    return ty_obj(MODEL_NAME);
+}
+
+static type *r_worker(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call;
+    NEED(0, t[0]->kind == T_STR, "the front's workers address (str)");
+    NEED(1, t[1]->kind == T_STR, "the front's public key (str)");
+    NEED(2, t[2]->kind == T_STR, "the worker's key file (str)");
+    NEED(3, ty_is_obj(t[3], MODEL_NAME), "a serve model");
+    if (n > 4) NEED(4, t[4]->kind == T_INT, "the number of requests (int)");
+    return ty_int;
+}
+
 static type *r_public_key(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -738,7 +863,16 @@ static type *r_query(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
     NEED(0, ty_is_obj(t[0], SESSION_NAME), "a serve session");
-    NEED(1, ty_is_obj(t[1], BATCH_NAME), "a ckks batch");
+    NEED(1, ty_is_obj(t[1], BATCH_NAME) || (t[1]->kind == T_TENSOR && (t[1]->rank == 2 || t[1]->rank < 0)),
+         "a ckks batch, or a 2-D tensor (a row per input, encrypted with the secret key)");
+    return ty_obj(BATCH_NAME);
+}
+
+static type *r_encrypt(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    NEED(0, ty_is_obj(t[0], SESSION_NAME), "a serve session");
+    NEED(1, t[1]->kind == T_TENSOR && (t[1]->rank == 2 || t[1]->rank < 0), "a 2-D tensor (a row per input)");
     return ty_obj(BATCH_NAME);
 }
 
@@ -756,6 +890,10 @@ static const builtin fns[] = {
     {"allow", NULL, 2, 2, f_allow, r_allow, "allow(model, path): accept only the client keys listed (Z85, one a line)"},
     {"he_server", NULL, 3, 4, f_he_server, r_he_server,
      "he_server(address, key_file, model [, requests]): serve until SIGTERM; the requests answered"},
+    {"front", NULL, 2, 2, f_front, r_front,
+     "front(worker_address, workers_file): several workers behind one address (serve it with he_server)"},
+    {"worker", NULL, 4, 5, f_worker, r_worker,
+     "worker(front_address, front_public_key, key_file, model [, requests]): serve a model for a front"},
     {"public_key", NULL, 1, 1, f_public_key, r_public_key, "public_key(key_file): the public key of a key file (Z85)"},
     {"connect", NULL, 2, 3, f_connect, r_connect,
      "connect(address, server_public_key [, timeout_s]): a connection to a server"},
@@ -764,7 +902,10 @@ static const builtin fns[] = {
     {"steps", NULL, 1, 1, f_steps, r_steps, "steps(conn): the rotation steps the model needs keys for"},
     {"open_session", NULL, 2, 2, f_open_session, r_open_session,
      "open_session(conn, keys): sends the evaluation keys (never the secret key)"},
-    {"query", NULL, 2, 2, f_query, r_query, "query(session, batch): the model's outputs, encrypted"},
+    {"query", NULL, 2, 2, f_query, r_query,
+     "query(session, batch or X): the model's outputs, encrypted; X's rows are encrypted with the secret key"},
+    {"encrypt", NULL, 2, 2, f_encrypt, r_encrypt,
+     "encrypt(session, X): X's rows encrypted with the secret key, seed-compressed (as query(session, X) sends them)"},
     {"close", NULL, 1, 1, f_close, r_close, "close(session): the server frees the session's keys"},
     {"bytes", NULL, 1, 1, f_bytes, r_bytes, "bytes(conn): [bytes sent, bytes received]"},
 };

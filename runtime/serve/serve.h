@@ -36,6 +36,8 @@
 ** freed, the most parts in one message.
 ** Requests are served one at a time, in order of arrival, from any number
 ** of clients; a client that went away before its reply is not waited for.
+** Several workers behind one address: a front (below) and workers, each
+** a he_serve_server made by he_serve_worker_new.
 */
 #ifndef HE_SERVE_H
 #define HE_SERVE_H
@@ -48,6 +50,7 @@
 
 #define HE_SERVE_VERSION 1
 #define HE_SERVE_HEADER 28
+#define HE_SERVE_KEY_Z85 40 /* a CURVE public key in Z85 */
 
 enum {
     HE_SERVE_PARAMS = 1,
@@ -122,6 +125,79 @@ void he_serve_server_stats(const he_serve_server *s, he_serve_stats *st);
 /* The address bound (tcp://127.0.0.1:PORT for tcp://127.0.0.1:*), into buf. */
 int he_serve_server_endpoint(const he_serve_server *s, char *buf, size_t n);
 void he_serve_server_free(he_serve_server *s);
+
+/* --- several workers behind one address -------------------------------------------------------
+** A front binds the clients' address (a ROUTER, CURVE server, as a server)
+** and a second address for its workers (a ROUTER, CURVE server with the
+** same key; only the worker keys of its workers file may connect). A
+** worker (a process hosting the model, here or on another machine)
+** connects a DEALER to the front's worker address, pinning the front's
+** public key, with its own key file, and says it is ready. This is
+** ZeroMQ's load-balancing broker (ROUTER to ROUTER): the front assigns a
+** session at OPEN to the worker with the fewest requests in flight (then
+** the fewest sessions, then in turn), and sends every later request of
+** the session to that worker, which alone holds its keys; PARAMS are
+** answered by the front with the workers' description (all workers must
+** describe the same model). Workers serve at the same time, each one
+** request at a time.
+**
+** The link's messages (ZeroMQ frames; the front's ROUTER adds the
+** worker's routing id):
+**   worker -> front: "R" wid description   ready (at start)
+**                    "H" wid               heartbeat (every HE_SERVE_HEARTBEAT_MS,
+**                                          from a thread of its own, busy or not)
+**                    "A" client message    a reply to the client
+**                    "E" ids               sessions that idled out (u64 each)
+**                    "B" wid               leaving (sessions closed)
+**   front -> worker: "Q" client owner message   a request (owner: the client's key, Z85)
+**                    "S"                   stop
+** A worker not heard for HE_SERVE_DEAD_MS (killed, its machine gone) or
+** that left is dropped: the requests it had are answered with an error
+** (its sessions' keys are gone) and its sessions are forgotten (later
+** requests: no such session); the other workers go on. */
+#define HE_SERVE_WID 8
+#define HE_SERVE_MAX_DESC 65536
+#define HE_SERVE_HEARTBEAT_MS 500
+#define HE_SERVE_DEAD_MS 10000
+
+typedef struct he_serve_link {
+    char kind;
+    uint8_t wid[HE_SERVE_WID];            /* R, H, B */
+    const uint8_t *client;                /* A, Q: the client's routing id (1 to 255 bytes) */
+    size_t client_len;
+    char owner[HE_SERVE_KEY_Z85 + 1];     /* Q */
+    const uint8_t *body;                  /* A, Q: the message; R: the description; E: the ids */
+    size_t body_len;
+} he_serve_link;
+/* Checks and decodes the frames of a link message (views into them). */
+int he_serve_link_decode(unsigned nframes, const uint8_t *const *frame, const size_t *len,
+                         he_serve_link *l) HE_WARN_UNUSED;
+
+/* A worker: serves with he_serve_run (as a server; *stop, SIGTERM, also
+** stops it, and so does its front's "S") the requests of the front at
+** front_address (its worker address), pinning front_public, with the key
+** pair of key_file (listed in the front's workers file). */
+he_serve_server *he_serve_worker_new(const char *front_address, const char *front_public, const char *key_file,
+                                     const he_serve_limits *lim);
+
+typedef struct he_serve_front he_serve_front;
+typedef struct he_serve_front_stats {
+    uint64_t answered, refused, lost_to_workers; /* lost_to_workers: answered with an error as their worker died */
+    unsigned workers, sessions;
+} he_serve_front_stats;
+/* Binds address for clients (allow_file: their keys, or NULL for any) and
+** worker_address for the workers listed in workers_file (required), both
+** with key_file's key; lim: max_msg, max_parts (checked here). */
+he_serve_front *he_serve_front_new(const char *address, const char *worker_address, const char *key_file,
+                                   const char *allow_file, const char *workers_file, const he_serve_limits *lim);
+/* Serves until *stop (then waits for the requests in flight at the
+** workers, answers what arrives until quiet for 2 s, and tells the
+** workers to stop) or max_requests answered (0: no bound). */
+int he_serve_front_run(he_serve_front *f, uint64_t max_requests, volatile sig_atomic_t *stop) HE_WARN_UNUSED;
+void he_serve_front_stats_get(const he_serve_front *f, he_serve_front_stats *st);
+/* The addresses bound (which: 0 the clients', 1 the workers'). */
+int he_serve_front_endpoint(const he_serve_front *f, int which, char *buf, size_t n);
+void he_serve_front_free(he_serve_front *f);
 
 /* --- the client ----------------------------------------------------------------------------- */
 typedef struct he_serve_client he_serve_client;

@@ -16,7 +16,7 @@ mkdir -p "$tmp"
 pids=
 cleanup() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$tmp"
+    [ -n "$KEEP" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 ok() { echo "ok $1"; }
@@ -63,6 +63,11 @@ server main $port
 client one 11 2
 at session_end_to_end; has session_end_to_end "$tmp/one" "query 1: 4 outputs, error below 1%: true, predictions equal: 16/16"
 at session_closed; has session_closed "$tmp/one" "session closed"
+# the secret-key (seeded) query sends half the bytes of the public-key one
+sk=$(sed -n 's/^query 0 sent \([0-9]*\) bytes/\1/p' "$tmp/one")
+pk=$(sed -n 's/^query 1 sent \([0-9]*\) bytes/\1/p' "$tmp/one")
+if [ -n "$sk" ] && [ -n "$pk" ] && [ $((sk * 100)) -lt $((pk * 51)) ]; then ok seeded_query_half_size; else
+    nok seeded_query_half_size "secret-key query $sk bytes, public-key query $pk bytes"; fi
 
 # --- two clients at once, different keys ---
 client a 21 2 &
@@ -105,11 +110,13 @@ client after_kill 32 1
 at killed_client_others_served; has killed_client_others_served "$tmp/after_kill" "query 0: 4 outputs, error below 1%: true, predictions equal: 16/16"
 
 # --- SIGTERM: the server finishes the request in flight, then stops (exit 0) ---
+# (sent once the server evaluates the client's second query)
 timeout 120 "$HE" tests/cli/serve/tiny_client.he "tcp://127.0.0.1:$port" "$pub" 41 2 >"$tmp/last" 2>&1 &
 cl=$!
 i=0
 while ! grep -q "sending query 1" "$tmp/last" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 0.5
+k=$(($(grep -c '^evaluating' "$tmp/main.out") + 1))
+while [ "$(grep -c '^evaluating' "$tmp/main.out")" -lt $k ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 stop main
 wait $cl
 at sigterm_in_flight_answered; has sigterm_in_flight_answered "$tmp/last" "query 1: 4 outputs, error below 1%: true, predictions equal: 16/16"

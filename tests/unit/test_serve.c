@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "ckks/ckks.h"
+#include "ckks/ckks_internal.h" /* a plaintext's residues, ckks_intt */
 #include "he.h"
 #include "serve/serve.h"
 #include "smpc/smpc.h"
@@ -271,6 +272,321 @@ static void server_refuses_and_serves(void)
     he_serve_server_free(r.s);
 }
 
+/* --- the worker link ------------------------------------------------------------------- */
+static int link_ok(unsigned nf, const uint8_t *const *f, const size_t *len)
+{
+    he_serve_link l;
+    if (he_serve_link_decode(nf, f, len, &l) < 0) return -1;
+    /* every view lies inside its frame */
+    bool in = true;
+    for (const uint8_t *v = l.client; v && in; v = NULL) {
+        in = false;
+        for (unsigned i = 0; i < nf; i++) in |= v >= f[i] && v + l.client_len <= f[i] + len[i];
+    }
+    for (const uint8_t *v = l.body; v && in; v = NULL) {
+        in = false;
+        for (unsigned i = 0; i < nf; i++) in |= v >= f[i] && v + l.body_len <= f[i] + len[i];
+    }
+    return in ? 0 : 2;
+}
+
+static void link_decode_fuzz(void)
+{
+    /* each kind, well formed */
+    const char *owner = "rq:rM>}U?@Lns47E1%kR.o4yS5Emzp*kC:Aq{0Sc";
+    const uint8_t *f[5];
+    size_t l[5];
+    uint8_t wid[HE_SERVE_WID] = {1, 2, 3, 4, 5, 6, 7, 8}, ids[16] = {0};
+    struct {
+        const char *kind;
+        unsigned n;
+        const void *f1, *f2, *f3;
+        size_t l1, l2, l3;
+    } good[] = {
+        {"R", 3, wid, "desc", NULL, HE_SERVE_WID, 4, 0}, {"H", 2, wid, NULL, NULL, HE_SERVE_WID, 0, 0},
+        {"B", 2, wid, NULL, NULL, HE_SERVE_WID, 0, 0},   {"A", 3, "cl", "HESV....", NULL, 2, 8, 0},
+        {"E", 2, ids, NULL, NULL, 16, 0, 0},              {"Q", 4, "cl", owner, "HESV", 2, 40, 4},
+        {"S", 1, NULL, NULL, NULL, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        f[0] = (const uint8_t *)good[i].kind, l[0] = 1;
+        f[1] = good[i].f1, l[1] = good[i].l1;
+        f[2] = good[i].f2, l[2] = good[i].l2;
+        f[3] = good[i].f3, l[3] = good[i].l3;
+        CHECK(link_ok(good[i].n, f, l) == 0, "%s refused: %s", good[i].kind, he_errmsg());
+        /* one frame fewer or more is refused */
+        f[good[i].n] = (const uint8_t *)"x", l[good[i].n] = 1;
+        CHECK(link_ok(good[i].n + 1, f, l) == -1, "%s with a frame more accepted", good[i].kind);
+        if (good[i].n > 1) CHECK(link_ok(good[i].n - 1, f, l) == -1, "%s with a frame less accepted", good[i].kind);
+    }
+    /* a wrong id, key or description is refused */
+    f[0] = (const uint8_t *)"H", f[1] = wid, l[0] = 1, l[1] = 7;
+    CHECK(link_ok(2, f, l) == -1, "a short worker id accepted");
+    f[0] = (const uint8_t *)"Q", f[1] = (const uint8_t *)"c", f[2] = (const uint8_t *)owner, f[3] = wid;
+    l[1] = 1, l[2] = 39, l[3] = 8;
+    CHECK(link_ok(4, f, l) == -1, "a short client key accepted");
+    f[0] = (const uint8_t *)"R", f[1] = wid, f[2] = (const uint8_t *)"a\0b", l[1] = HE_SERVE_WID, l[2] = 3;
+    CHECK(link_ok(3, f, l) == -1, "a description with a NUL accepted");
+    f[0] = (const uint8_t *)"E", f[1] = ids, l[1] = 12;
+    CHECK(link_ok(2, f, l) == -1, "12 bytes of session ids accepted");
+    /* random frames: decoded inside their frames or refused */
+    uint8_t buf[5][64];
+    int outside = 0;
+    for (int it = 0; it < 20000; it++) {
+        unsigned nf = 1 + randombytes_uniform(5);
+        for (unsigned i = 0; i < nf; i++) {
+            l[i] = randombytes_uniform(it % 3 ? 48 : 64);
+            randombytes_buf(buf[i], l[i]);
+            f[i] = buf[i];
+        }
+        if (it % 2) {
+            buf[0][0] = (uint8_t)"RHBAEQS"[randombytes_uniform(7)];
+            l[0] = 1 + (it % 7 == 0);
+            if (it % 4 == 1 && nf > 1) l[1] = (buf[0][0] == 'A' || buf[0][0] == 'Q') ? 1 + l[1] % 8 : HE_SERVE_WID;
+            if (buf[0][0] == 'Q' && nf > 2 && it % 8 == 1) l[2] = 40;
+        }
+        if (link_ok(nf, f, l) == 2) outside++;
+    }
+    CHECK(outside == 0, "%d decodes pointed outside the frames", outside);
+}
+
+/* --- what a server receives: no secret key, no plaintext ------------------------------------- */
+static uint8_t *seen;
+static size_t nseen;
+static void record(const uint8_t *b, size_t n)
+{
+    uint8_t *p = realloc(seen, nseen + n);
+    if (!p) return;
+    seen = p;
+    memcpy(seen + nseen, b, n);
+    nseen += n;
+}
+static void *rec_open(void *ud, const uint8_t *keys, size_t len)
+{
+    (void)ud;
+    record(keys, len);
+    return &opens;
+}
+static int rec_query(void *ud, void *session, uint32_t nin, const uint8_t *const *in, const size_t *inlen,
+                     uint32_t *nout, uint8_t ***out, size_t **outlen)
+{
+    for (uint32_t i = 0; i < nin; i++) record(in[i], inlen[i]);
+    return t_query(ud, session, nin, in, inlen, nout, out, outlen);
+}
+
+/* Does any 16-byte window of the words w[0..n) occur in what the server saw? */
+static bool seen_words(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        for (size_t k = 0; k + 16 <= nseen; k++)
+            if (memcmp(seen + k, w + i, 16) == 0) return true;
+    return false;
+}
+
+static void server_sees_no_secret(void)
+{
+    char key[600], pub[HE_SMPC_KEY_Z85 + 1], ep[256];
+    snprintf(key, sizeof key, "%s/server2.key", dir);
+    CHECK(he_smpc_keygen(key, pub) == 0, "keygen: %s", he_errmsg());
+    run_arg r = {.h = {.params = "test desc", .open = rec_open, .query = rec_query, .close = t_close}};
+    r.s = he_serve_server_new("tcp://127.0.0.1:*", key, NULL, NULL);
+    CHECK(r.s != NULL && he_serve_server_endpoint(r.s, ep, sizeof ep) == 0, "server: %s", he_errmsg());
+    if (!r.s) return;
+    pthread_t th;
+    pthread_create(&th, NULL, run_thread, &r);
+    he_serve_client *c = he_serve_client_new(ep, pub, NULL, 20000);
+    he_ckks_params cp;
+    memset(&cp, 0, sizeof cp);
+    cp.n = 256;
+    cp.nprimes = 3;
+    cp.bits[0] = cp.bits[1] = cp.bits[2] = 40;
+    cp.scale = (double)(1 << 30);
+    cp.insecure = true;
+    he_ckks_ctx *ctx = he_ckks_ctx_new(&cp);
+    he_ckks_keys *k = ctx ? he_ckks_keys_new(ctx) : NULL;
+    he_ckks_pt *pt = ctx ? he_ckks_pt_new(ctx) : NULL;
+    he_ckks_ct *ct = ctx ? he_ckks_ct_new(ctx) : NULL;
+    CHECK(c && k && pt && ct && he_ckks_keygen(k) == 0 && he_ckks_keygen_relin(k) == 0, "setup: %s", he_errmsg());
+    if (c && k && pt && ct) {
+        /* as serve.open_session and serve.query(session, X) do: the key set
+        ** without its secret part, X encrypted with the secret key */
+        uint8_t *kb = NULL, *cb = NULL, *sb = NULL, *rb = NULL;
+        size_t kl = 0, cl = 0, sl = 0;
+        double x[128];
+        for (int i = 0; i < 128; i++) x[i] = (double)(i % 10) / 10.0 + 0.5;
+        CHECK(he_ckks_keys_serialize(k, HE_CKKS_PART_PUBLIC | HE_CKKS_PART_RELIN, &kb, &kl) == 0, "keys");
+        CHECK(he_ckks_encode(ctx, pt, x, 128, -1, 0) == 0 && he_ckks_encrypt_sk(k, ct, pt) == 0 &&
+                  he_ckks_ct_serialize(ctx, ct, &cb, &cl) == 0,
+              "encrypt: %s", he_errmsg());
+        he_serve_msg m;
+        const uint8_t *p = kb;
+        uint64_t sid = 0;
+        if (kb && he_serve_call(c, HE_SERVE_OPEN, 0, 1, &p, &kl, &m, &rb) == 0) {
+            sid = m.session;
+            he_serve_msg_free(&m);
+            he_free(rb);
+        }
+        p = cb;
+        CHECK(sid && cb && he_serve_call(c, HE_SERVE_QUERY, sid, 1, &p, &cl, &m, &rb) == 0, "query: %s", he_errmsg());
+        if (sid && cb) {
+            he_serve_msg_free(&m);
+            he_free(rb);
+        }
+        CHECK(nseen > cl + kl / 2, "the server saw %zu bytes", nseen);
+        /* the secret key (its residues, as saved) */
+        CHECK(he_ckks_keys_serialize(k, HE_CKKS_PART_SECRET, &sb, &sl) == 0, "secret");
+        size_t words = (sl - 56 - 32 - 4) / 8;
+        uint64_t *sk = malloc(words * 8);
+        if (sb && sk) memcpy(sk, sb + 60, words * 8);
+        CHECK(sk && !seen_words(sk, words), "the server saw the secret key");
+        /* the plaintext: its values, its encoding (NTT and coefficient form) */
+        uint64_t xv[128];
+        memcpy(xv, x, sizeof xv);
+        CHECK(!seen_words(xv, 128), "the server saw the input values");
+        size_t pn = (size_t)pt->nq * cp.n;
+        CHECK(!seen_words(pt->data, pn), "the server saw the encoded input (NTT form)");
+        for (unsigned i = 0; i < pt->nq; i++) ckks_intt(pt->data + (size_t)i * cp.n, &ctx->mod[i], cp.n);
+        CHECK(!seen_words(pt->data, pn), "the server saw the encoded input (coefficients)");
+        /* the check can fail: the ciphertext's own first polynomial is seen */
+        uint64_t *c0 = malloc(cl);
+        if (c0) memcpy(c0, cb + 56 + 24, 64);
+        CHECK(c0 && seen_words(c0, 8), "the check does not find what the server saw");
+        free(c0);
+        if (sb) he_free_secret(sb, sl);
+        free(sk);
+        he_free(kb);
+        he_free(cb);
+    }
+    he_ckks_ct_free(ct);
+    he_ckks_pt_free(pt);
+    he_ckks_keys_free(k);
+    he_ckks_ctx_free(ctx);
+    r.stop = 1;
+    pthread_join(th, NULL);
+    he_serve_client_free(c);
+    he_serve_server_free(r.s);
+    free(seen);
+}
+
+/* --- a front and a worker in threads ------------------------------------------------------------ */
+typedef struct front_arg {
+    he_serve_front *f;
+    volatile sig_atomic_t stop;
+    int rc;
+} front_arg;
+
+static void *front_thread(void *p)
+{
+    front_arg *a = p;
+    a->rc = he_serve_front_run(a->f, 0, &a->stop);
+    return NULL;
+}
+
+static void front_and_worker(void)
+{
+    char key[600], wkey[600], wfile[600], pub[HE_SMPC_KEY_Z85 + 1], wpub[HE_SMPC_KEY_Z85 + 1], ep[256], wep[256];
+    snprintf(key, sizeof key, "%s/front.key", dir);
+    snprintf(wkey, sizeof wkey, "%s/worker.key", dir);
+    snprintf(wfile, sizeof wfile, "%s/workers.txt", dir);
+    CHECK(he_smpc_keygen(key, pub) == 0 && he_smpc_keygen(wkey, wpub) == 0, "keygen: %s", he_errmsg());
+    FILE *wf = fopen(wfile, "w");
+    if (wf) {
+        fprintf(wf, "# the workers\n%s\n", wpub);
+        fclose(wf);
+    }
+    he_serve_limits lim;
+    he_serve_limits_default(&lim);
+    lim.max_msg = 4096;
+    front_arg fa = {.f = he_serve_front_new("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", key, NULL, wfile, &lim)};
+    CHECK(fa.f && he_serve_front_endpoint(fa.f, 0, ep, sizeof ep) == 0 &&
+              he_serve_front_endpoint(fa.f, 1, wep, sizeof wep) == 0,
+          "front: %s", he_errmsg());
+    if (!fa.f) return;
+    pthread_t ft, wt;
+    pthread_create(&ft, NULL, front_thread, &fa);
+    he_serve_client *c = he_serve_client_new(ep, pub, NULL, 20000);
+    CHECK(c != NULL, "client: %s", he_errmsg());
+    /* no worker yet: refused */
+    he_serve_msg m;
+    uint8_t *rb = NULL;
+    CHECK(c && he_serve_call(c, HE_SERVE_PARAMS, 0, 0, NULL, NULL, &m, &rb) < 0 && strstr(he_errmsg(), "no worker"),
+          "no worker: %s", he_errmsg());
+    /* a worker: the front answers PARAMS with its description */
+    opens = closes = 0;
+    run_arg w = {.h = {.params = "test desc", .open = t_open, .query = t_query, .close = t_close}};
+    w.s = he_serve_worker_new(wep, pub, wkey, NULL);
+    CHECK(w.s != NULL, "worker: %s", he_errmsg());
+    if (w.s) pthread_create(&wt, NULL, run_thread, &w);
+    bool up = false;
+    for (int i = 0; i < 100 && c && w.s && !up; i++) {
+        up = params_answered(c);
+        if (!up) {
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(up, "the worker never became ready: %s", he_errmsg());
+    if (c && up) {
+        /* garbage, truncated and too large requests: refused by the front */
+        uint8_t junk[300];
+        int bad = 0;
+        for (int i = 0; i < 40; i++) {
+            size_t n = randombytes_uniform(sizeof junk) + 1;
+            randombytes_buf(junk, n);
+            if (i % 2) memcpy(junk, "HESV\1\3\0\0", n < 8 ? n : 8);
+            if (!refused(c, junk, n, NULL)) bad++;
+        }
+        CHECK(bad == 0, "%d garbage requests not refused: %s", bad, he_errmsg());
+        uint8_t *big = calloc(1, 8192);
+        memcpy(big, "HESV\1\1", 6);
+        CHECK(refused(c, big, 8192, "over the limit"), "too large: %s", he_errmsg());
+        free(big);
+        /* a key set with a secret key never reaches the worker */
+        uint8_t ks[64] = "HECKKS\r\n";
+        ks[56] = HE_CKKS_PART_SECRET | HE_CKKS_PART_PUBLIC;
+        const uint8_t *kp = ks;
+        size_t kl = sizeof ks;
+        CHECK(he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) < 0 && strstr(he_errmsg(), "secret key"),
+              "secret key set: %s", he_errmsg());
+        CHECK(opens == 0, "the worker saw a secret key set");
+        /* a session through the front: its queries reach the worker that opened it */
+        ks[56] = HE_CKKS_PART_PUBLIC;
+        uint64_t sid = 0;
+        if (he_serve_call(c, HE_SERVE_OPEN, 0, 1, &kp, &kl, &m, &rb) == 0) {
+            sid = m.session;
+            he_serve_msg_free(&m);
+            he_free(rb);
+        }
+        CHECK(sid != 0 && opens == 1, "open: %s", he_errmsg());
+        const uint8_t *q[2] = {(const uint8_t *)"x", (const uint8_t *)"yz"};
+        size_t ql[2] = {1, 2};
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid, 2, q, ql, &m, &rb) == 0 && m.nparts == 2 && m.len[0] == 2 &&
+                  memcmp(m.part[0], "yz", 2) == 0,
+              "query: %s", he_errmsg());
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid ^ 1, 2, q, ql, &m, &rb) < 0 && strstr(he_errmsg(), "no such session"),
+              "a wrong session id: %s", he_errmsg());
+        CHECK(he_serve_call(c, HE_SERVE_CLOSE, sid, 0, NULL, NULL, &m, &rb) == 0, "close: %s", he_errmsg());
+        he_serve_msg_free(&m);
+        he_free(rb);
+        CHECK(closes == 1, "the worker closed %d sessions", closes);
+        CHECK(he_serve_call(c, HE_SERVE_QUERY, sid, 2, q, ql, &m, &rb) < 0 && strstr(he_errmsg(), "no such session"),
+              "a closed session: %s", he_errmsg());
+    }
+    /* the front stops its worker */
+    fa.stop = 1;
+    pthread_join(ft, NULL);
+    CHECK(fa.rc == 0, "front: %s", he_errmsg());
+    if (w.s) {
+        pthread_join(wt, NULL);
+        CHECK(w.rc == 0, "worker: %s", he_errmsg());
+        he_serve_server_free(w.s);
+    }
+    he_serve_client_free(c);
+    he_serve_front_free(fa.f);
+}
+
 int main(void)
 {
     if (he_init() < 0) return 1;
@@ -278,5 +594,8 @@ int main(void)
     RUN(decode_roundtrip);
     RUN(decode_fuzz);
     RUN(server_refuses_and_serves);
+    RUN(link_decode_fuzz);
+    RUN(server_sees_no_secret);
+    RUN(front_and_worker);
     return 0;
 }
