@@ -52,6 +52,7 @@
 #include "interp.h"
 #include "modutil.h"
 #include "smpc/smpc.h"
+#include "smpc_values.h"
 
 /* --- the context object ---------------------------------------------------------- */
 typedef struct sctx {
@@ -1377,6 +1378,50 @@ static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
     for (int i = 0; i < n; i++)
         need(c, a[i], t[i], t[i]->kind == (i == 0 ? T_STR : T_INT), mod_call_name(call), i == 0 ? "a path (str)" : "an int");
     return ty_str;
+}
+
+/* --- for other modules (smpc_values.h) ------------------------------------------------------ */
+he_smpc_ctx *smpc_value_ctx(he_value v, const char *fn)
+{
+    sctx *c;
+    return want_ctx(v, fn, &c) < 0 ? NULL : c->ctx;
+}
+
+he_share *smpc_value_share(he_value v, const char *fn, he_value *ctxv)
+{
+    shr *x;
+    if (want_share(v, fn, &x) < 0) return NULL;
+    if (ctxv) *ctxv = he_objv(&x->c->obj);
+    return x->s;
+}
+
+int smpc_value_wrap(he_value ctxv, he_share *s, he_value *out)
+{
+    sctx *c;
+    if (want_ctx(ctxv, "share", &c) < 0) {
+        he_share_free(s);
+        return -1;
+    }
+    shr *r = shr_wrap(c, s);
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+int smpc_value_fail(he_value ctxv)
+{
+    sctx *c;
+    if (want_ctx(ctxv, "fail", &c) < 0) return -1;
+    return fail(c);
+}
+
+int smpc_value_free_port(void) { return free_port(); }
+
+void smpc_value_key_file(const he_vm *vm, char *out, size_t cap)
+{
+    if (vm->party_key) snprintf(out, cap, "%s", vm->party_key);
+    else if (vm->party_file) key_beside(out, cap, vm->party_file, vm->party);
+    else snprintf(out, cap, "party.key");
 }
 
 static const builtin fns[] = {
