@@ -223,6 +223,7 @@ struct he_smpc_server {
     pending *q;
     unsigned nq;
     he_smpc_serve_stats st;
+    const char *closing; /* stopping: why every query is refused */
 };
 
 /* What party 0 tells the others next. */
@@ -369,7 +370,9 @@ static void handle(he_smpc_server *s, const uint8_t *rid, size_t ridlen, const c
         bool cls;
         const uint8_t *w;
         size_t nw;
-        if (he_smpc_serve_check_query(&m, &s->d, &cls, &w, &nw) < 0) {
+        if (s->closing) {
+            refuse(s, rid, ridlen, m.session, m.request, s->closing);
+        } else if (he_smpc_serve_check_query(&m, &s->d, &cls, &w, &nw) < 0) {
             refuse(s, rid, ridlen, m.session, m.request, he_errmsg() + 12 /* past "smpc serve: " */);
         } else if (find(s, key, m.session) >= 0) {
             refuse(s, rid, ridlen, m.session, m.request, "a request with this tag is queued already");
@@ -611,11 +614,14 @@ int he_smpc_server_run(he_smpc_server *s, he_smpc_serve_fn fn, void *ud, uint64_
         }
         if (any_stop) break;
     }
-    /* the requests still queued get the reason */
+    /* the requests still queued, and those waiting in the socket, get the reason */
     char why[600], err[520];
     snprintf(err, sizeof err, "%s", he_errmsg());
     if (rc < 0) snprintf(why, sizeof why, "the cluster stopped: %s", err);
     else snprintf(why, sizeof why, "the service stopped before this request");
+    s->closing = why;
+    pull(s, 0);
+    s->closing = NULL;
     while (s->nq) {
         refuse(s, s->q[0].rid, s->q[0].ridlen, s->q[0].tag, s->q[0].request, why);
         drop(s, 0);
@@ -695,23 +701,24 @@ void he_smpc_client_bytes(const he_smpc_client *c, uint64_t *sent, uint64_t *rec
 /* Sends msg[i] to party i, then waits for every party's reply to request
 ** id: reply[i] (its parts point into buf[i]). An ERROR from any party ends
 ** the wait with its reason. */
-static void release(he_smpc_client *c, he_serve_msg *reply, uint8_t **buf);
-static int exchange_(he_smpc_client *c, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
+static void release(int n, he_serve_msg *reply, uint8_t **buf);
+static int exchange_(he_smpc_client *c, int n, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
                      uint8_t **buf);
-static int exchange(he_smpc_client *c, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
+/* With parties 0 .. n-1. */
+static int exchange(he_smpc_client *c, int n, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
                     uint8_t **buf)
 {
-    if (exchange_(c, id, msg, len, reply, buf) == 0) return 0;
+    if (exchange_(c, n, id, msg, len, reply, buf) == 0) return 0;
     char keep[1100];
     snprintf(keep, sizeof keep, "%s", he_errmsg());
-    release(c, reply, buf);
+    release(n, reply, buf);
     return he_error("%s", keep);
 }
 
-static int exchange_(he_smpc_client *c, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
+static int exchange_(he_smpc_client *c, int n, uint64_t id, uint8_t **msg, const size_t *len, he_serve_msg *reply,
                      uint8_t **buf)
 {
-    int n = c->cl.n, got = 0;
+    int got = 0;
     for (int i = 0; i < n; i++) {
         buf[i] = NULL;
         memset(&reply[i], 0, sizeof reply[i]);
@@ -765,7 +772,7 @@ static int exchange_(he_smpc_client *c, uint64_t id, uint8_t **msg, const size_t
             }
             if (r.kind == HE_SERVE_ERROR) {
                 int wl = r.nparts ? (int)(r.len[0] > 1000 ? 1000 : r.len[0]) : 0;
-                he_error("smpc serve: party %d refused the request: %.*s", i, wl, wl ? (const char *)r.part[0] : "");
+                he_error("smpc serve: party %d: %.*s", i, wl, wl ? (const char *)r.part[0] : "");
                 he_serve_msg_free(&r);
                 he_free(b);
                 return -1;
@@ -783,40 +790,37 @@ static int exchange_(he_smpc_client *c, uint64_t id, uint8_t **msg, const size_t
     return 0;
 }
 
-static void release(he_smpc_client *c, he_serve_msg *reply, uint8_t **buf)
+static void release(int n, he_serve_msg *reply, uint8_t **buf)
 {
-    for (int i = 0; i < c->cl.n; i++) {
+    for (int i = 0; i < n; i++) {
         he_serve_msg_free(&reply[i]);
         he_free(buf[i]);
         buf[i] = NULL;
     }
 }
 
+/* Party 0's description (each party checks a query against its own). */
 const char *he_smpc_client_params(he_smpc_client *c)
 {
     if (c->params) return c->params;
-    int n = c->cl.n;
-    uint8_t *msg[HE_SMPC_SERVE_MAXCLUSTER] = {0}, *buf[HE_SMPC_SERVE_MAXCLUSTER] = {0};
-    size_t len[HE_SMPC_SERVE_MAXCLUSTER] = {0};
+    uint8_t *msg = NULL, *buf[HE_SMPC_SERVE_MAXCLUSTER] = {0};
+    size_t len = 0;
     he_serve_msg reply[HE_SMPC_SERVE_MAXCLUSTER];
     uint64_t id = ++c->next;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) rc = he_serve_encode(HE_SERVE_PARAMS, 0, id, 0, NULL, NULL, &msg[i], &len[i]);
-    if (rc == 0) rc = exchange(c, id, msg, len, reply, buf);
-    for (int i = 0; i < n; i++) he_free(msg[i]);
+    int rc = he_serve_encode(HE_SERVE_PARAMS, 0, id, 0, NULL, NULL, &msg, &len);
+    if (rc == 0) rc = exchange(c, 1, id, &msg, &len, reply, buf);
+    he_free(msg);
     if (rc < 0) return NULL;
-    for (int i = 0; i < n && rc == 0; i++)
-        if (reply[i].nparts != 1 || reply[i].len[0] != reply[0].len[0] ||
-            memcmp(reply[i].part[0], reply[0].part[0], reply[0].len[0]) != 0)
-            rc = he_error("smpc serve: party %d describes another service than party 0", i);
+    if (reply[0].nparts != 1) rc = he_error("smpc serve: a malformed description from party 0");
     if (rc == 0) rc = he_smpc_serve_desc_parse((const char *)reply[0].part[0], reply[0].len[0], &c->d);
-    if (rc == 0 && c->d.n != n)
-        rc = he_error("smpc serve: the service has %d parties, the cluster file lists %d", c->d.n, n);
+    if (rc == 0 && c->d.n != c->cl.n)
+        rc = he_error("smpc serve: the service has %d parties, the cluster file lists %d", c->d.n, c->cl.n);
     if (rc == 0 && (c->params = he_malloc(reply[0].len[0] + 1))) {
         memcpy(c->params, reply[0].part[0], reply[0].len[0]);
         c->params[reply[0].len[0]] = 0;
     }
-    release(c, reply, buf);
+    he_serve_msg_free(&reply[0]);
+    he_free(buf[0]);
     return c->params;
 }
 
@@ -848,7 +852,7 @@ int he_smpc_client_query(he_smpc_client *c, const double *x, size_t nx, bool wan
     }
     if (bytes) he_free_secret(bytes, nw * 8);
     for (int i = 0; i < n; i++) he_free_secret(sh[i], nw * 8);
-    if (rc == 0) rc = exchange(c, id, msg, len, reply, buf);
+    if (rc == 0) rc = exchange(c, n, id, msg, len, reply, buf);
     for (int i = 0; i < n; i++)
         if (msg[i]) he_free_secret(msg[i], len[i]);
     if (rc < 0) return -1;
@@ -885,7 +889,7 @@ int he_smpc_client_query(he_smpc_client *c, const double *x, size_t nx, bool wan
         for (int i = 0; i < n; i++) v += get_u64(reply[i].part[1] + 8 * k);
         (*out)[k] = frac ? he_smpc_decode((int64_t)v, frac) : (double)(int64_t)v;
     }
-    release(c, reply, buf);
+    release(n, reply, buf);
     if (rc < 0) return -1;
     *nout = N;
     *ndim = nd;

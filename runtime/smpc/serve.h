@@ -128,7 +128,7 @@ const he_smpc_serve_desc *he_smpc_client_desc(he_smpc_client *c);
 /* Shares x (the service's input size) into the cluster and reconstructs
 ** the output: *out (he_malloc'd, *nout values, shape in ndim/shape),
 ** reals (frac > 0) or integers (the class). An ERROR reply from any
-** party is -1 with "smpc serve: party I refused: REASON". */
+** party is -1 with "smpc serve: party I: REASON". */
 int he_smpc_client_query(he_smpc_client *c, const double *x, size_t nx, bool want_class, double **out,
                          size_t *nout, int *ndim, int64_t shape[HE_SMPC_MAXDIM], bool *integer) HE_WARN_UNUSED;
 /* Bytes sent and received so far (all parties). */
