@@ -55,4 +55,6 @@ done
 kill -TERM "$server"
 wait "$server"
 server=
+# the SMPC service (its own script)
+HE=$HE sh bench/serve/smpc.sh || lost_all=1
 [ $lost_all = 0 ] || { echo "bench serve: requests were lost" >&2; exit 1; }
