@@ -13,7 +13,9 @@
 # its share); the cluster stops after N requests, and on
 # SIGTERM at any party (exit 0 everywhere); a stopped, then killed party
 # ends the service with an error naming it at the waiting client, the
-# other party and the dealer, never a hang. Prints ok / not ok lines.
+# other party and the dealer, never a hang; the command-line client (he
+# query CLUSTER FILE.npy); the MNIST scripts (scripts/serve_smpc_local.sh)
+# under both protocols when the data is there. Prints ok / not ok lines.
 HE=${HE:-build/he}
 tmp=${TMPDIR:-/tmp}/smpc_serve.$$
 mkdir -p "$tmp"
@@ -115,6 +117,12 @@ let c = smpc_serve.connect(\"$a/wrong\", 2)
 print(smpc_serve.query(c, zeros([1, 8])))" >"$a/pin" 2>&1
 has client_pins_party_keys "$a/pin" "smpc serve: party 0: another party did not get its share of this request"
 
+# the command-line client: he query CLUSTER FILE.npy, a line a row
+"$HE" -e "save_npy(\"$a/rows.npy\", uniform(rng(9), [2, 8], -1.0, 1.0))"
+timeout 60 "$HE" query "$a/cluster" "$a/rows.npy" >"$a/q" 2>&1
+if grep -q '^0: [0-2] \[' "$a/q" && grep -q '^1: [0-2] \[' "$a/q" && [ "$(wc -l <"$a/q")" = 2 ]; then ok he_query_cluster
+else nok he_query_cluster "$(head -c 600 "$a/q")"; fi
+
 # SIGTERM at party 1 stops the whole cluster cleanly
 kill -TERM "$(pid "$a" 1)"
 waitall "$a"
@@ -148,4 +156,21 @@ waitall "$e"
 if [ "$(cat "$e/rc.0")" != 0 ] && grep -q "party 1" "$e/p0.out" && [ "$(cat "$e/rc.dealer")" != 0 ]; then
     ok stopped_party_ends_others
 else nok stopped_party_ends_others "exits $(cat "$e"/rc.* | tr '\n' ' '): $(cat "$e/p0.out" "$e/pdealer.out" | head -c 600)"; fi
+
+# --- the MNIST scripts (the Keras CNN, seeded random weights), both protocols ---
+if "$HE" -e 'import data
+let x = data.mnist("t10k", 0, 2)' >/dev/null 2>&1; then
+    mkdir -p "$tmp/w"
+    "$HE" -e "import keras_cnn
+keras_cnn.init(5)
+keras_cnn.save(\"$tmp/w\")" >/dev/null 2>&1
+    timeout 300 sh scripts/serve_smpc_local.sh 2 "$tmp/w" >"$tmp/mnist" 2>&1
+    rc=$?
+    if [ $rc = 0 ] && [ "$(grep -c '^accuracy: [0-9]/2 ' "$tmp/mnist")" = 2 ] &&
+        grep -q '^party 1: answered 2 requests$' "$tmp/mnist" && grep -q '^party 2: answered 2 requests$' "$tmp/mnist"; then
+        ok mnist_smpc_service_both_protocols
+    else nok mnist_smpc_service_both_protocols "exit $rc: $(tail -c 600 "$tmp/mnist")"; fi
+else
+    echo "skip mnist_smpc_service_both_protocols: the MNIST data is not found (make data)"
+fi
 exit 0
