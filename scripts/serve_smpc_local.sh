@@ -6,7 +6,7 @@
 # the cluster (scripts/mnist_smpc_server.he: the dealer and 2 parties, or 3
 # parties with rep3), classifies test images with a client
 # (scripts/mnist_smpc_client.he), then stops the cluster with SIGTERM to
-# its parties (the dealer ends when they are done).
+# party 0 (every party stops; the dealer ends when they are done).
 # Needs the weights of scripts/mnist_cnn_train.he (build/mnist_cnn by default).
 #
 #   sh scripts/serve_smpc_local.sh [count [weights folder [dealer|rep3|both]]]
@@ -46,9 +46,11 @@ smpc_serve.local_cluster(\"$d\")" >/dev/null || return 1
     echo "== the client ($proto: $n parties$( [ "$proto" = dealer ] && echo " and the dealer"))"
     "$HE" scripts/mnist_smpc_client.he "$d/cluster" "$count"
     rc=$?
-    # SIGTERM to the parties (one would do): they finish the request in
-    # flight and stop; the dealer then ends by itself
-    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    # SIGTERM to one computing party: the request in flight is finished and
+    # every party stops (a second signal to a party already stopped would
+    # end its script with "terminated"); the dealer then ends by itself
+    set -- $pids
+    kill -TERM "$1" 2>/dev/null
     for p in $pids $dealer; do wait "$p" || rc=1; done
     pids=
     cat "$d"/party-*.out

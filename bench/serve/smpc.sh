@@ -72,7 +72,8 @@ smpc_serve.local_cluster(\"$d\")" >/dev/null || exit 1
         l=$(sed -n 's/^bench .*_lost \([0-9-]*\).*/\1/p' "$d/figures")
         [ "$l" = 0 ] || lost_all=1
     done
-    for p in $pids; do kill -TERM "$p"; done
+    set -- $pids
+    kill -TERM "$1" # one party: the whole cluster stops
     for p in $pids $dealer; do wait "$p" || { echo "bench serve smpc: a $proto party failed: $(cat "$d"/*.out | head -c 400)" >&2; lost_all=1; }; done
     pids=
 done

@@ -324,7 +324,9 @@ int main(int argc, char **argv)
         cli_vm->argc = argc - i - 1;
         cli_vm->argv = argv + i + 1;
         struct src_arg a = {"<he query>", query_src, sizeof query_src - 1, 0};
-        if (cli_vm->argc == 2) a = (struct src_arg){"<he query>", smpc_query_src, sizeof smpc_query_src - 1, 0};
+        /* two arguments, the first a file: a cluster file (the SMPC service) */
+        if (cli_vm->argc == 2 && access(cli_vm->argv[0], R_OK) == 0)
+            a = (struct src_arg){"<he query>", smpc_query_src, sizeof smpc_query_src - 1, 0};
         rc = run_guarded(run_src_cb, &a);
     } else if (i < argc) {
         const char *f = argv[i];

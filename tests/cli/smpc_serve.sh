@@ -169,7 +169,7 @@ keras_cnn.save(\"$tmp/w\")" >/dev/null 2>&1
     if [ $rc = 0 ] && [ "$(grep -c '^accuracy: [0-9]/2 ' "$tmp/mnist")" = 2 ] &&
         grep -q '^party 1: answered 2 requests$' "$tmp/mnist" && grep -q '^party 2: answered 2 requests$' "$tmp/mnist"; then
         ok mnist_smpc_service_both_protocols
-    else nok mnist_smpc_service_both_protocols "exit $rc: $(tail -c 600 "$tmp/mnist")"; fi
+    else nok mnist_smpc_service_both_protocols "exit $rc: $(grep -i -B2 -A3 "error\|accuracy" "$tmp/mnist" | head -c 1500)"; fi
 else
     echo "skip mnist_smpc_service_both_protocols: the MNIST data is not found (make data)"
 fi
