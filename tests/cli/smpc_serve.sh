@@ -10,7 +10,8 @@
 # an input in the clear); the owner gone before the cluster starts; a
 # client killed mid-run does not disturb another; a client pinning a wrong
 # key for a party cannot reach it (the request is refused: a party lacks
-# its share); the cluster stops after N requests, and on
+# its share); an allow list keeps other clients out; the cluster stops
+# after N requests, and on
 # SIGTERM at any party (exit 0 everywhere); a stopped, then killed party
 # ends the service with an error naming it at the waiting client, the
 # other party and the dealer, never a hang; the command-line client (he
@@ -139,6 +140,21 @@ waitall "$b"
 if [ "$(cat "$b/rc.0" "$b/rc.1" "$b/rc.2" | tr -d '\n')" = 000 ] && grep -q "^party 2: answered 4$" "$b/p2.out"; then
     ok rep3_stops_after_n_requests
 else nok rep3_stops_after_n_requests "exits $(cat "$b"/rc.* | tr '\n' ' '): $(cat "$b"/p*.out | head -c 600)"; fi
+
+# --- an allow list that does not name the client: no party lets it in ---
+f=$tmp/f
+mkdir -p "$f"
+"$HE" -e "import smpc
+print(smpc.keygen(\"$f/other.key\"))" >"$f/allow"
+cluster "$f" 2 dealer 0 "allow=$f/allow" || nok allow_cluster "cannot set it up"
+"$HE" -e "import smpc_serve
+let c = smpc_serve.connect(\"$f/cluster\", 2)
+print(smpc_serve.params(c))" >"$f/out" 2>&1
+has allow_list_refuses_client "$f/out" "no reply from party 0"
+kill -TERM "$(pid "$f" 0)"
+waitall "$f"
+if [ "$(cat "$f/rc.0" "$f/rc.1" "$f/rc.dealer" | tr -d '\n')" = 000 ]; then ok allow_cluster_stops
+else nok allow_cluster_stops "exits $(cat "$f"/rc.* | tr '\n' ' '): $(cat "$f"/p*.out | head -c 600)"; fi
 
 # --- a party that stops (then is killed) ends the service with a clear error ---
 e=$tmp/e
