@@ -6,8 +6,8 @@
 ** cluster as processes (the dealer and 2 parties, fork, 127.0.0.1)
 ** answering a client correctly and refusing malformed, oversized,
 ** wrongly shaped and partial requests with an error reply while it goes on
-** serving, then stopping on SIGTERM at one party with every process
-** exiting 0.
+** serving, then, SIGTERM at one party while a request is in flight:
+** that request answered and every process exiting 0.
 */
 #include <arpa/inet.h>
 #include <math.h>
@@ -242,12 +242,14 @@ static void on_term(int sig)
     stop_flag = 1;
 }
 
-/* The model: 3 x + x * x (a local product by a public int and a Beaver product). */
+/* The model: 3 x + x * x (a local product by a public int and a Beaver
+** product), slowly (200 ms: a request is in flight long enough to signal). */
 static int model(void *ud, he_share *in, he_share *out)
 {
     (void)ud;
     he_smpc_ctx *ctx = *(he_smpc_ctx **)ud;
     int64_t three = 3;
+    usleep(200000);
     he_share *sq = he_share_new(ctx, 0, NULL, 0);
     int rc = sq && he_smpc_mul(ctx, sq, in, in) == 0 && he_smpc_mul_public_int(ctx, out, in, &three, 1) == 0 &&
                      he_smpc_add(ctx, out, out, sq) == 0
@@ -384,10 +386,23 @@ static void cluster(void)
         uint64_t sent, recv;
         he_smpc_client_bytes(c, &sent, &recv);
         CHECK(sent > 0 && recv > 0, "bytes %llu %llu", (unsigned long long)sent, (unsigned long long)recv);
+        /* SIGTERM at party 1 while a request is in flight (the model takes
+        ** 200 ms): it is answered, then every process ends with 0 */
+        fflush(stdout);
+        pid_t killer = fork();
+        if (killer == 0) {
+            usleep(100000);
+            kill(pids[1], SIGTERM);
+            _exit(0);
+        }
+        CHECK(he_smpc_client_query(c, x, 6, false, &y, &ny, &nd, sh, &integer) == 0 && y && fabs(y[0] - 1.75) < 1e-4,
+              "the request in flight at SIGTERM: %s", he_errmsg());
+        he_free(y);
+        waitpid(killer, NULL, 0);
         he_smpc_client_free(c);
+    } else {
+        kill(pids[1], SIGTERM);
     }
-    /* SIGTERM at party 1: every process ends with 0 */
-    kill(pids[1], SIGTERM);
     int codes[3] = {-1, -1, -1};
     double t0 = (double)time(NULL);
     for (int left = 3; left > 0 && (double)time(NULL) - t0 < 30;) {
