@@ -52,7 +52,6 @@
 #include "interp.h"
 #include "modutil.h"
 #include "smpc/smpc.h"
-#include "smpc_values.h"
 
 /* --- the context object ---------------------------------------------------------- */
 typedef struct sctx {
@@ -1381,6 +1380,8 @@ static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
 }
 
 /* --- for other modules (smpc_values.h) ------------------------------------------------------ */
+#include "smpc_values.h"
+
 he_smpc_ctx *smpc_value_ctx(he_value v, const char *fn)
 {
     sctx *c;
