@@ -142,4 +142,6 @@ else
             if (all) printf "bench serve.mnist.accuracy %.2f %% (%d/%d, the last reply of each client)\n", 100 * right / all, right, all
         }'
 fi
+# the SMPC service (its own script)
+HE=$HE sh bench/serve/smpc.sh || lost_all=1
 [ $lost_all = 0 ] || { echo "bench serve: requests were lost" >&2; exit 1; }

@@ -48,6 +48,8 @@ static void usage(FILE *to)
           "  query ADDRESS SERVER_KEY FILE.npy\n"
           "                     classify the rows of FILE.npy with an HE server (import serve),\n"
           "                     encrypted under fresh keys that never leave this process\n"
+          "  query CLUSTER_FILE FILE.npy\n"
+          "                     the same with an SMPC cluster (import smpc_serve): each row secret-shared\n"
           "  -i                 enter the REPL after running the script or -e CODE\n"
           "  --dump FILE        print the bytecode of every function, with source lines\n"
           "  --check FILE       check FILE and its imports without running any code\n"
@@ -164,6 +166,19 @@ static const char query_src[] =
     "  off += m\n"
     "}\n"
     "serve.close(s)\n";
+
+/* he query CLUSTER_FILE FILE.npy: a client of the SMPC service (doc/serve.md,
+** "SMPC service"): each sample (a row, as above) shared into the cluster;
+** prints its outputs and their argmax. */
+static const char smpc_query_src[] =
+    "import smpc_serve\n"
+    "let X = load_npy(argv(1))\n"
+    "if len(X.shape) == 1 { X = reshape(X, [1, -1]) } else { X = reshape(X, [X.shape[0], -1]) }\n"
+    "let c = smpc_serve.connect(argv(0))\n"
+    "for i in 0..len(X) {\n"
+    "  let z = reshape(smpc_serve.query(c, X[i]), [-1])\n"
+    "  print(str(i) + \": \" + str(argmax(z)) + \" \" + str(z))\n"
+    "}\n";
 
 /* --- finding the standard library -------------------------------------------------------- */
 static void find_stdlib(void)
@@ -310,6 +325,9 @@ int main(int argc, char **argv)
         cli_vm->argc = argc - i - 1;
         cli_vm->argv = argv + i + 1;
         struct src_arg a = {"<he query>", query_src, sizeof query_src - 1, 0};
+        /* two arguments, the first a file: a cluster file (the SMPC service) */
+        if (cli_vm->argc == 2 && access(cli_vm->argv[0], R_OK) == 0)
+            a = (struct src_arg){"<he query>", smpc_query_src, sizeof smpc_query_src - 1, 0};
         rc = run_guarded(run_src_cb, &a);
     } else if (i < argc) {
         const char *f = argv[i];

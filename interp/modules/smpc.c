@@ -1690,6 +1690,52 @@ static type *r_str_fn(checker *c, node *call, node **a, type **t, int n)
     return ty_str;
 }
 
+/* --- for other modules (smpc_values.h) ------------------------------------------------------ */
+#include "smpc_values.h"
+
+he_smpc_ctx *smpc_value_ctx(he_value v, const char *fn)
+{
+    sctx *c;
+    return want_ctx(v, fn, &c) < 0 ? NULL : c->ctx;
+}
+
+he_share *smpc_value_share(he_value v, const char *fn, he_value *ctxv)
+{
+    shr *x;
+    if (want_share(v, fn, &x) < 0) return NULL;
+    if (ctxv) *ctxv = he_objv(&x->c->obj);
+    return x->s;
+}
+
+int smpc_value_wrap(he_value ctxv, he_share *s, he_value *out)
+{
+    sctx *c;
+    if (want_ctx(ctxv, "share", &c) < 0) {
+        he_share_free(s);
+        return -1;
+    }
+    shr *r = shr_wrap(c, s);
+    if (!r) return -1;
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
+int smpc_value_fail(he_value ctxv)
+{
+    sctx *c;
+    if (want_ctx(ctxv, "fail", &c) < 0) return -1;
+    return fail(c);
+}
+
+int smpc_value_free_port(void) { return free_port(); }
+
+void smpc_value_key_file(const he_vm *vm, char *out, size_t cap)
+{
+    if (vm->party_key) snprintf(out, cap, "%s", vm->party_key);
+    else if (vm->party_file) key_beside(out, cap, vm->party_file, vm->party);
+    else snprintf(out, cap, "party.key");
+}
+
 static const builtin fns[] = {
     {"context", NULL, 1, 4, f_context, r_context,
      "context(parties [, modulus or \"rep3\" [, frac [, timeout]]]): parties simulated here, or this process's party with --party "

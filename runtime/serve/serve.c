@@ -309,6 +309,8 @@ int he_serve_server_endpoint(const he_serve_server *s, char *buf, size_t n)
     return 0;
 }
 
+void *he_serve_server_socket(he_serve_server *s) { return s->router; }
+
 void he_serve_server_free(he_serve_server *s)
 {
     if (!s) return;

@@ -125,6 +125,9 @@ void he_serve_server_stats(const he_serve_server *s, he_serve_stats *st);
 /* The address bound (tcp://127.0.0.1:PORT for tcp://127.0.0.1:*), into buf. */
 int he_serve_server_endpoint(const he_serve_server *s, char *buf, size_t n);
 void he_serve_server_free(he_serve_server *s);
+/* Its ROUTER socket (bound, CURVE, the allow list's ZAP, the size limit),
+** for a service with its own loop (the SMPC service, runtime/smpc/serve.c). */
+void *he_serve_server_socket(he_serve_server *s);
 
 /* --- several workers behind one address -------------------------------------------------------
 ** A front binds the clients' address (a ROUTER, CURVE server, as a server)

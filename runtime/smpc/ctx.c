@@ -390,38 +390,60 @@ typedef struct share_header {
     int64_t shape[HE_SMPC_MAXDIM];
 } share_header;
 
-int he_share_save(const he_share *s, const char *path)
+/* Writes the shares of the local slots slot[0 .. nslot-1] of s as the file
+** of first_party (-1: a simulation's, every party). */
+static int share_save_slots(const he_share *s, int first_party, const int *slot, int nslot, const char *path)
 {
-    if (!s || !path) he_misuse("he_share_save: NULL");
     const he_smpc_ctx *ctx = s->ctx;
     share_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, SHARE_MAGIC, 8);
     ctx_digest(ctx, h.digest);
-    h.first_party = ctx->mode == HE_SMPC_SIM ? -1 : ctx->me;
-    h.nloc = s->nloc;
+    h.first_party = first_party;
+    h.nloc = nslot;
     h.ndim = s->ndim;
     h.frac = s->frac;
     for (int i = 0; i < s->ndim; i++) h.shape[i] = s->shape[i];
     size_t eb = ctx->ring == HE_SMPC_ZP ? ctx->pbytes : 8, body, total;
-    if (he_mul_size(s->size, eb, &body) < 0 || he_mul_size(body, (size_t)s->nloc, &body) < 0) return -1;
+    if (he_mul_size(s->size, eb, &body) < 0 || he_mul_size(body, (size_t)nslot, &body) < 0) return -1;
     if (body > SHARE_MAX_FILE) return he_error("smpc: share tensor too large to save");
     total = sizeof h + body + 32;
     uint8_t *buf = he_malloc(total);
     if (!buf) return -1;
     memcpy(buf, &h, sizeof h);
     uint8_t *p = buf + sizeof h;
-    for (int lp = 0; lp < s->nloc; lp++)
+    for (int k = 0; k < nslot; k++) {
+        int lp = slot[k];
         for (size_t i = 0; i < s->size; i++, p += eb) {
             if (ctx->ring == HE_SMPC_RING64)
-                for (int k = 0; k < 8; k++) p[k] = (uint8_t)(s->u[lp][i] >> (8 * k));
+                for (int b = 0; b < 8; b++) p[b] = (uint8_t)(s->u[lp][i] >> (8 * b));
             else
                 zp_to_bytes(s->z[lp][i], p, ctx->pbytes);
         }
+    }
     crypto_generichash(p, 32, buf, total - 32, NULL, 0);
     int rc = he_file_write(path, buf, total, true, "smpc");
     he_free_secret(buf, total);
     return rc;
+}
+
+int he_share_save(const he_share *s, const char *path)
+{
+    if (!s || !path) he_misuse("he_share_save: NULL");
+    int slot[HE_SMPC_MAXPARTIES];
+    for (int lp = 0; lp < s->nloc; lp++) slot[lp] = lp;
+    return share_save_slots(s, s->ctx->mode == HE_SMPC_SIM ? -1 : s->ctx->me, slot, s->nloc, path);
+}
+
+int he_share_save_party(const he_share *s, int party, const char *path)
+{
+    if (!s || !path) he_misuse("he_share_save_party: NULL");
+    const he_smpc_ctx *ctx = s->ctx;
+    if (ctx->mode != HE_SMPC_SIM) return he_error("smpc: only a simulated context holds every party's shares to deal");
+    if (party < 0 || party >= ctx->n) return he_error("smpc: no party %d (parties 0..%d)", party, ctx->n - 1);
+    /* the slots party `party`'s process holds (rep3: its share and the next) */
+    int slot[2] = {party, (party + 1) % ctx->n};
+    return share_save_slots(s, party, slot, ctx->rep3 ? 2 : 1, path);
 }
 
 he_share *he_share_load(he_smpc_ctx *ctx, const char *path)

@@ -224,6 +224,10 @@ int he_share_gather(he_share *out, const he_share *a, const int64_t *idx, int nd
 ** (mode 0600); loading refuses a file of another configuration or party. */
 int he_share_save(const he_share *s, const char *path) HE_WARN_UNUSED;
 he_share *he_share_load(he_smpc_ctx *ctx, const char *path);
+/* From a simulated context: the file of party `party` alone, as that
+** party's process saves it (rep3: its two shares), for it to load: how a
+** model owner deals its weights to a cluster and goes away. */
+int he_share_save_party(const he_share *s, int party, const char *path) HE_WARN_UNUSED;
 /* One party's own shares (to show that a partial reconstruction says
 ** nothing): ring64 only, party held by this process. */
 int he_share_raw_u64(const he_share *s, int party, uint64_t *out) HE_WARN_UNUSED;
