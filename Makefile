@@ -43,9 +43,9 @@ endif
 
 # Every library through pkg-config (Debian's names; lua has several aliases).
 LUA_PC := $(firstword $(foreach p,lua5.4 lua-5.4 lua54 lua,$(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo $(p))))
-PKGS := gmp libsodium zlib libzmq libprotobuf-c readline $(LUA_PC)
+PKGS := gmp libsodium zlib libzmq libprotobuf-c readline ompi-c $(LUA_PC)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq libprotobuf-c 2>/dev/null || echo -lgmp -lsodium -lz -lzmq -lprotobuf-c)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq libprotobuf-c ompi-c 2>/dev/null || echo -lgmp -lsodium -lz -lzmq -lprotobuf-c -lmpi)
 # ONNX models (runtime/model/): the schema from Debian's libonnx-dev, compiled
 # to C by protoc-c at build time (build/gen/onnx.pb-c.[ch], never committed).
 PROTOC_C ?= protoc-c

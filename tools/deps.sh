@@ -13,7 +13,9 @@
 #   libprotobuf-c-dev    reading ONNX models (protobuf) in runtime/model/
 #   protobuf-c-compiler  protoc-c: the ONNX schema to C at build time
 #   libonnx-dev          the ONNX schema itself (/usr/include/onnx/onnx.proto)
-PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+#   libopenmpi-dev       `import mpi`: batch inference over several processes
+#   openmpi-bin          mpirun (and its test, tests/cli/mpi.sh)
+PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
