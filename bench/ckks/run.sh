@@ -6,3 +6,4 @@ HE=${HE:-build/he}
 export HE
 bash "$(dirname "$0")/mnist.sh" || exit 1
 bash "$(dirname "$0")/mnist_latency.sh" || exit 1
+bash "$(dirname "$0")/mlinf.sh" || exit 1
