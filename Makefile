@@ -44,11 +44,11 @@ endif
 
 # Every library through pkg-config (Debian's names; lua has several aliases).
 LUA_PC := $(firstword $(foreach p,lua5.4 lua-5.4 lua54 lua,$(shell $(PKG_CONFIG) --exists $(p) 2>/dev/null && echo $(p))))
-PKGS := gmp libsodium zlib libzmq libprotobuf-c hdf5 jansson readline $(LUA_PC)
+PKGS := gmp libsodium zlib libzmq libprotobuf-c hdf5 jansson readline ompi-c $(LUA_PC)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # Keras models (runtime/model/keras.c): Debian's libhdf5 (hdf5.pc, the serial
-# flavour) and libjansson for the JSON architecture.
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq libprotobuf-c hdf5 jansson 2>/dev/null || echo -lgmp -lsodium -lz -lzmq -lprotobuf-c -lhdf5 -ljansson)
+# flavour) and libjansson for the JSON architecture; `import mpi`: Open MPI.
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs gmp libsodium zlib libzmq libprotobuf-c hdf5 jansson ompi-c 2>/dev/null || echo -lgmp -lsodium -lz -lzmq -lprotobuf-c -lhdf5 -ljansson -lmpi)
 # ONNX models (runtime/model/): the schema from Debian's libonnx-dev, compiled
 # to C by protoc-c at build time (build/gen/onnx.pb-c.[ch], never committed).
 PROTOC_C ?= protoc-c

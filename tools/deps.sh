@@ -16,7 +16,9 @@
 #   libhdf5-dev          reading Keras HDF5 models (runtime/model/keras.c)
 #   libjansson-dev       the JSON architecture in a Keras file
 #   python3-h5py python3-numpy  the tests' Keras-layout files and numpy references
-PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc libprotobuf-c-dev protobuf-c-compiler libonnx-dev libhdf5-dev libjansson-dev python3-h5py python3-numpy"
+#   libopenmpi-dev       `import mpi`: batch inference over several processes
+#   openmpi-bin          mpirun (and its test, tests/cli/mpi.sh)
+PKGS="build-essential pkg-config flex bison libgmp-dev libsodium-dev zlib1g-dev libzmq3-dev libreadline-dev liblua5.4-dev lua5.4 mandoc libprotobuf-c-dev protobuf-c-compiler libonnx-dev libhdf5-dev libjansson-dev python3-h5py python3-numpy libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

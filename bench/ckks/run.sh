@@ -9,3 +9,4 @@ bash "$(dirname "$0")/tour.sh" || exit 1
 bash "$(dirname "$0")/mnist.sh" || exit 1
 bash "$(dirname "$0")/mnist_latency.sh" || exit 1
 bash "$(dirname "$0")/mnist_throughput.sh" || exit 1
+bash "$(dirname "$0")/mlinf.sh" || exit 1

@@ -13,6 +13,7 @@ extern const native_module he_mod_nnops;
 extern const native_module he_mod_onnx;
 extern const native_module he_mod_serve;
 extern const native_module he_mod_smpc_serve;
+extern const native_module he_mod_mpi;
 
 const native_module *const native_modules[] = {
     &he_mod_paillier,
@@ -24,5 +25,6 @@ const native_module *const native_modules[] = {
     &he_mod_onnx,
     &he_mod_serve,
     &he_mod_smpc_serve,
+    &he_mod_mpi,
     NULL,
 };
