@@ -823,7 +823,16 @@ int ckks_context_levels(he_value v, ckks_levels *out)
 
 static int f_context(he_vm *vm, he_value *a, int n, he_value *out)
 {
-    (void)vm; (void)n;
+    (void)vm;
+    if (n == 1) { /* context(plan): the plan's ring, scale and depth */
+        if (!ckks_is_plan(a[0])) return he_error("ckks.context: expected a ckks plan or (N, scale_bits, depth), got %s",
+                                                 he_typename(a[0]));
+        int pn, ps, pd, np;
+        const int *steps;
+        ckks_plan_params(a[0], &pn, &ps, &pd, &steps, &np);
+        return ckks_make_context(pn, ps, pd, out);
+    }
+    if (n != 3) return he_error("ckks.context: expected a plan or (N, scale_bits, depth), got %d arguments", n);
     return context(a, out, false);
 }
 
@@ -2282,7 +2291,15 @@ static type *context_rule(checker *c, node **a, type **t, bool insecure)
 
 static type *r_context(checker *c, node *call, node **a, type **t, int n)
 {
-    (void)call; (void)n;
+    (void)call;
+    if (n == 1) {
+        mod_need(c, a[0], t[0], ty_is_obj(t[0], CKKS_PLAN_NAME), "a ckks plan (or N, scale_bits, depth)");
+        return ty_obj(CTX_NAME);
+    }
+    if (n != 3) {
+        ck_error(c, call, "ckks.context takes a plan or (N, scale_bits, depth), got %d arguments", n);
+        return ty_obj(CTX_NAME);
+    }
     return context_rule(c, a, t, false);
 }
 
@@ -2619,8 +2636,9 @@ static int f_counts(he_vm *vm, he_value *a, int n, he_value *out)
 }
 
 static const builtin fns[] = {
-    {"context", NULL, 3, 3, f_context, r_context,
-     "context(N, scale_bits, depth): N in 4096..32768, scale 2^scale_bits, the multiplicative depth"},
+    {"context", NULL, 1, 3, f_context, r_context,
+     "context(N, scale_bits, depth): N in 4096..32768, scale 2^scale_bits, the multiplicative depth; "
+     "context(plan): the plan's"},
     {"context_insecure", NULL, 3, 3, f_context_insecure, r_context_insecure,
      "context_insecure(N, scale_bits, depth): any power-of-two N, no security bound, for tests only (warns)"},
     {"keygen", NULL, 1, 3, f_keygen, r_keygen,
@@ -2745,6 +2763,7 @@ static ck_abs abs_call(checker *c, node *call, const char *name, const ck_abs *a
 {
     (void)at;
     if (strcmp(name, "context") == 0) {
+        if (n != 3) return (ck_abs){0};
         for (int i = 0; i < 3; i++)
             if (call->list.v[i]->kind != N_INT) return (ck_abs){0};
         return abs_val(ABS_CTX, (int)call->list.v[2]->ival, 0, call);
