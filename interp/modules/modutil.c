@@ -31,3 +31,14 @@ he_tensor *mod_slice_map(int ndim, const int64_t *shape, int n, const he_slice *
     he_release(he_objv(&all->obj));
     return r;
 }
+
+int mod_int_pair(int64_t a, int64_t b, he_value *out)
+{
+    int64_t two = 2;
+    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &two);
+    if (!t) return -1;
+    t->data.i[0] = a;
+    t->data.i[1] = b;
+    *out = he_objv(&t->obj);
+    return 0;
+}

@@ -38,4 +38,8 @@ void *mod_want(he_value v, const he_type *t, const char *mod, const char *fn, co
 ** bounds and messages of tensor slicing; NULL with he_error. */
 he_tensor *mod_slice_map(int ndim, const int64_t *shape, int n, const he_slice *s);
 
+/* out = the int[2] tensor [a, b] (byte counters: sent, received); -1 when
+** out of memory. */
+int mod_int_pair(int64_t a, int64_t b, he_value *out);
+
 #endif

@@ -321,13 +321,7 @@ static int f_bytes(he_vm *vm, he_value *a, int n, he_value *out)
     if (!c) return -1;
     uint64_t sent, recv;
     he_smpc_client_bytes(c->cl, &sent, &recv);
-    int64_t two = 2;
-    he_tensor *t = he_tensor_new(HE_DT_INT, 0, 1, &two);
-    if (!t) return -1;
-    t->data.i[0] = (int64_t)sent;
-    t->data.i[1] = (int64_t)recv;
-    *out = he_objv(&t->obj);
-    return 0;
+    return mod_int_pair((int64_t)sent, (int64_t)recv, out);
 }
 
 /* --- static rules ------------------------------------------------------------------------------ */
