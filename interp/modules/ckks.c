@@ -730,6 +730,17 @@ static cbatch *cbatch_new(void)
     return b;
 }
 
+/* out = the batch r made when rc is 0; otherwise r (if any) is freed: -1. */
+static int batch_result(cbatch *r, int rc, he_value *out)
+{
+    if (rc < 0) {
+        if (r) cbatch_free(&r->obj);
+        return -1;
+    }
+    *out = he_objv(&r->obj);
+    return 0;
+}
+
 static int cbatch_push(cbatch *b, cct *c)
 {
     if (b->n == b->cap) {
@@ -1906,12 +1917,7 @@ static int square_pairs_batch(cbatch *b, he_value *out)
         he_error("ckks.square_pairs: no conjugation key: make the keys with ckks.keygen(ctx, steps, true)");
     he_free(outs);
     he_free(ins);
-    if (rc < 0) {
-        if (r) cbatch_free(&r->obj);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return batch_result(r, rc, out);
 }
 
 /* square_pairs(c): a^2 + i b^2 of every pair, a pending product (as c * c):
@@ -2033,12 +2039,7 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     he_free(in);
     free(W);
     free(bias);
-    if (rc < 0) {
-        if (r) cbatch_free(&r->obj);
-        return -1;
-    }
-    *out = he_objv(&r->obj);
-    return 0;
+    return batch_result(r, rc, out);
 }
 
 static int f_threads(he_vm *vm, he_value *a, int n, he_value *out)
