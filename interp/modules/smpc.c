@@ -1423,9 +1423,42 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
-/* A TCP port free on 127.0.0.1 now (the kernel's choice). */
+/* Whether port can be bound on 127.0.0.1 now. */
+static bool port_bindable(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return false;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    bool ok = bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(s);
+    return ok;
+}
+
+/* A TCP port free on 127.0.0.1 now, for a party to bind later. It is
+** drawn at random BELOW the kernel's ephemeral range (ip_local_port_range):
+** the kernel's own choice (bind to port 0) is an ephemeral port, which any
+** outgoing connection on the machine may take before the party binds it
+** ("Address already in use"); a port below the range is taken only by a
+** listener that picks the same one. */
 static int free_port(void)
 {
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2) lo = 32768;
+        fclose(f);
+    }
+    int base = 10000;
+    if (lo - base >= 1000)
+        for (int tries = 0; tries < 64; tries++) {
+            int port = base + (int)he_random_uniform((uint64_t)(lo - base));
+            if (port_bindable(port)) return port;
+        }
+    /* no room below the range (or all tried were taken): the kernel's choice */
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (s < 0) return he_error("smpc.local_parties: socket failed");
     struct sockaddr_in sa;

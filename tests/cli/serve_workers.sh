@@ -25,7 +25,7 @@ has() { # name, file, text
 }
 key() { "$HE" -e "import smpc
 print(smpc.keygen(\"$1\"))"; }
-port=$((20000 + ($$ * 11) % 40000))
+port=$((10000 + ($$ * 11) % 20000)) # below the ephemeral ports (32768 up)
 addr="tcp://127.0.0.1:$port"
 waddr="tcp://127.0.0.1:$((port + 1))"
 pub=$(key "$tmp/front.key")

@@ -30,6 +30,13 @@ if grep -q JJJJJJJJJJJJJJJJJJJJ "$pf" || [ "$size" -gt 1000 ]; then
 else ok party_file_replaced_whole; fi
 lines=$(grep -c '^[0-9d].* 127\.0\.0\.1:[0-9]* ' "$pf")
 [ "$lines" = 4 ] && ok party_file_lists_all || nok party_file_lists_all "$lines nodes listed"
+# the ports lie below the kernel's ephemeral range, which outgoing
+# connections take from (a port from it could be taken before a party binds)
+eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+if [ -n "$eph" ] && [ "$eph" -gt 11000 ]; then
+    high=$(sed -n 's/^[0-9d][a-z]* 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$pf" | awk -v e="$eph" '$1 >= e || $1 < 10000' | wc -l)
+    [ "$high" = 0 ] && ok ports_below_ephemeral_range || nok ports_below_ephemeral_range "$high ports at or above $eph: $(cat "$pf")"
+else echo "skip ports_below_ephemeral_range: ephemeral range starts at ${eph:-?}"; fi
 # the file is the one the parties read
 "$HE" -e "import smpc
 smpc.keygen(\"$tmp/x.key\")" >/dev/null 2>&1
