@@ -214,6 +214,12 @@ static int party_options(void)
         fputs("he: --parties needs --party I|dealer\n", stderr);
         return 64;
     }
+    if (party && cli_vm->plan_only) {
+        fputs("he: --plan plans the script in this one process, before any party connects (smpc.plan "
+              "needs no parties): leave out --party and --parties\n",
+              stderr);
+        return 64;
+    }
     if (!party || cli_vm->party == HE_PARTY_DEALER) return 0;
     int n = he_smpc_party_file_check(cli_vm->party_file);
     if (n > 0 && cli_vm->party >= n) {

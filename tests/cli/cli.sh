@@ -63,6 +63,10 @@ t party_out_of_range 64 "$HE" --party 5 --parties "$tmp/k/parties" "$tmp/ran.he"
 has party_out_of_range_msg "$tmp/err" "--party 5, but the party file"
 if grep -q ran "$tmp/out"; then echo "not ok party_out_of_range_ran"; else echo "ok party_out_of_range_ran"; fi
 t party_in_range 0 "$HE" --party 1 --parties "$tmp/k/parties" "$tmp/ran.he"
+# --plan runs in one process before any party connects: with --party it is refused
+t plan_with_party 64 "$HE" --plan --party 1 --parties "$tmp/k/parties" "$tmp/ran.he"
+has plan_with_party_msg "$tmp/err" "--plan plans the script in this one process"
+if grep -q ran "$tmp/out"; then echo "not ok plan_with_party_ran"; else echo "ok plan_with_party_ran"; fi
 # a NUL byte inside a string literal is an error, not a string cut short
 printf 'let s = "ab\000cd"\nprint(len(s))\n' >"$tmp/nul.he"
 t nul_in_string 65 "$HE" "$tmp/nul.he"
