@@ -1257,16 +1257,8 @@ static int f_typeof(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     /* a tensor names its element type and shape, as its static type reads */
-    char buf[sizeof(he_shapestr) + 16];
-    const char *s = he_typename(a[0]);
-    if (he_is_tensor(a[0])) {
-        he_tensor *t = he_as_tensor(a[0]);
-        char e[16];
-        if (t->dtype == HE_DT_FIXED) snprintf(e, sizeof e, "fixed<%d>", t->frac);
-        else snprintf(e, sizeof e, "%s", he_dtype_name((he_dtype)t->dtype));
-        snprintf(buf, sizeof buf, "%s%s", e, he_shape_str(t->ndim, t->shape).s);
-        s = buf;
-    }
+    he_typestr ts = he_type_full(a[0]);
+    const char *s = ts.s;
     he_str *r = he_str_new(s, strlen(s));
     if (!r) return -1;
     *out = he_objv(&r->obj);

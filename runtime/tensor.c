@@ -17,6 +17,21 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
+he_typestr he_type_full(he_value v)
+{
+    he_typestr r;
+    if (!he_is_tensor(v)) {
+        snprintf(r.s, sizeof r.s, "%s", he_typename(v));
+        return r;
+    }
+    const he_tensor *t = he_as_tensor(v);
+    char e[16];
+    if (t->dtype == HE_DT_FIXED) snprintf(e, sizeof e, "fixed<%d>", t->frac);
+    else snprintf(e, sizeof e, "%s", he_dtype_name((he_dtype)t->dtype));
+    snprintf(r.s, sizeof r.s, "%s%s", e, he_shape_str(t->ndim, t->shape).s);
+    return r;
+}
+
 he_shapestr he_shape_str(int ndim, const int64_t *shape)
 {
     he_shapestr r;

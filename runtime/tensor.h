@@ -171,6 +171,14 @@ typedef struct he_shapestr {
 } he_shapestr;
 he_shapestr he_shape_str(int ndim, const int64_t *shape);
 
+/* The run-time type name as typeof() gives it: a tensor names its element
+** type and shape ("float[2, 3]", "fixed<16>[4]"), anything else as
+** he_typename. */
+typedef struct he_typestr {
+    char s[sizeof(he_shapestr) + 16];
+} he_typestr;
+he_typestr he_type_full(he_value v);
+
 /* NumPy .npy files (format 1.0/2.0/3.0 read, 1.0 written): reads
 ** little/big-endian i1 i2 i4 i8 u1 u2 u4 u8 (as int; u8 range-checked)
 ** f4 f8 (as float) and b1 (bool), C order only (Fortran order refused with

@@ -52,7 +52,7 @@
 **   (lua_fn.c), key:encrypt(x), key:decrypt(c), key:params(),
 **   c:decrypt(key), c:bits() for Integer Vector HE (lua_ivhe.c).
 **   he.fixed(x [, frac]) makes a fixed<frac> scalar (default 16 bits);
-**   he.typeof(v) the .he type name of any convertible Lua value.
+**   he.typeof(v) the .he type name of any convertible Lua value, as typeof() gives it.
 **
 ** Lifetime: every he.Tensor and he.Value owns one reference, dropped by
 ** __gc or early by __close (`local k <close> = ...`) or v:close(); a closed
@@ -596,7 +596,7 @@ static int l_typeof(lua_State *L)
 {
     luaL_checkany(L, 1);
     he_value v = he_lua_arg(L, 1);
-    lua_pushstring(L, he_typename(v));
+    lua_pushstring(L, he_type_full(v).s); /* as typeof() in .he: "float[3]" */
     return 1;
 }
 

@@ -133,5 +133,6 @@ T.case("stdlib import", function()
 end)
 T.case("typeof", function()
   T.eq(he.typeof(1), "int"); T.eq(he.typeof(1.0), "float"); T.eq(he.typeof(true), "bool")
-  T.eq(he.typeof("s"), "str"); T.eq(he.typeof({1.0}), "tensor"); T.eq(he.typeof(nil), "nil")
+  T.eq(he.typeof("s"), "str"); T.eq(he.typeof({1.0}), "float[1]"); T.eq(he.typeof(nil), "nil")
+  T.eq(he.typeof(he.zeros({2, 3})), he.eval("typeof(zeros([2, 3]))")) -- as typeof() in .he
 end)
