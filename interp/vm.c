@@ -68,15 +68,18 @@ int he_vm_line(he_vm *vm)
     return vm && vm->nframes > 0 ? frame_line(&vm->frames[vm->nframes - 1]) : 0;
 }
 
-/* Its column (of the expression being evaluated; 0 when unknown). */
-int he_vm_col(he_vm *vm)
+static int frame_col(frame *f)
 {
-    if (!vm || vm->nframes == 0) return 0;
-    frame *f = &vm->frames[vm->nframes - 1];
     ptrdiff_t at = f->pc - f->p->code - 1;
     if (at < 0) at = 0;
     if (at >= f->p->ncode) at = f->p->ncode - 1;
     return at >= 0 && f->p->cols ? f->p->cols[at] : 0;
+}
+
+/* Its column (of the expression being evaluated; 0 when unknown). */
+int he_vm_col(he_vm *vm)
+{
+    return vm && vm->nframes > 0 ? frame_col(&vm->frames[vm->nframes - 1]) : 0;
 }
 
 const char *he_vm_file(he_vm *vm)
@@ -84,14 +87,18 @@ const char *he_vm_file(he_vm *vm)
     return vm && vm->nframes > 0 ? frame_file(&vm->frames[vm->nframes - 1]) : NULL;
 }
 
-/* Builds "file:line: runtime error: msg" and the traceback, innermost first. */
+/* Builds "file:line:column: runtime error: msg" (the column of the
+** expression being evaluated; left out where unknown) and the traceback,
+** innermost first. */
 static void build_trace(he_vm *vm, const char *msg, int stop)
 {
     he_buf *b = &vm->trace;
     b->len = 0;
     if (b->data) b->data[0] = '\0';
     frame *top = &vm->frames[vm->nframes - 1];
-    he_buf_printf(b, "%s:%d: runtime error: %s\n", frame_file(top), frame_line(top), msg);
+    int col = frame_col(top);
+    if (col > 0) he_buf_printf(b, "%s:%d:%d: runtime error: %s\n", frame_file(top), frame_line(top), col, msg);
+    else he_buf_printf(b, "%s:%d: runtime error: %s\n", frame_file(top), frame_line(top), msg);
     if (vm->nframes - stop > 0) {
         he_buf_puts(b, "stack traceback:\n");
         for (int i = vm->nframes - 1; i >= 0; i--) {

@@ -47,7 +47,7 @@ assert(false)
 ```
 
 ```output
-boom.he:1: runtime error: assertion failed
+boom.he:1:7: runtime error: assertion failed
 stack traceback:
   boom.he:1: in main chunk
 ```

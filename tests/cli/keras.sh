@@ -9,7 +9,8 @@
 # seed is in a failure's line). Skips visibly without python3-h5py.
 HE=${HE:-build/he}
 case $HE in /*) ;; *) HE=$(pwd)/$HE ;; esac
-tmp=${TMPDIR:-/tmp}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 py=
 for p in python3 /usr/bin/python3; do
     if "$p" -c 'import h5py, numpy' 2>/dev/null; then py=$p; break; fi
@@ -43,7 +44,7 @@ refuse() { # name, file, expected message (after "runtime error: ")
     "$HE" -e "import onnx
 onnx.load(\"$2\")" >"$tmp/o" 2>&1
     rc=$?
-    got=$(sed -n 's/^<-e>:2: runtime error: //p' "$tmp/o")
+    got=$(sed -n 's/^<-e>:2:10: runtime error: //p' "$tmp/o")
     if [ "$rc" = 1 ] && [ "$got" = "$3" ]; then echo "ok keras_refuse_$1"
     else echo "not ok keras_refuse_$1: exit $rc: $(head -c 300 "$tmp/o")"; fi
 }
@@ -59,5 +60,5 @@ refuse not_keras bad_plain.h5 "bad_plain.h5: not a Keras HDF5 file (no layer_nam
 refuse truncated bad_truncated.h5 "bad_truncated.h5: not a readable HDF5 file (damaged?) (libhdf5: unable to open file)"
 "$HE" -e 'import onnx
 onnx.keras("cnn_w.h5", "bad.json")' >"$tmp/o" 2>&1
-if grep -q "^<-e>:2: runtime error: bad.json:1:52: the architecture is not JSON: unexpected token near '}'$" "$tmp/o"
+if grep -q "^<-e>:2:11: runtime error: bad.json:1:52: the architecture is not JSON: unexpected token near '}'$" "$tmp/o"
 then echo "ok keras_refuse_bad_json"; else echo "not ok keras_refuse_bad_json: $(head -c 300 "$tmp/o")"; fi

@@ -42,7 +42,7 @@ fi
 # --- an error on rank 1 while rank 0 waits in gather: the run ends, not hangs ---
 run2 "$HE" tests/cli/mpi/fails.he >"$tmp/fail" 2>&1
 rc=$?
-if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "fails.he:3: runtime error: rank 1 gives up" "$tmp/fail" &&
+if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "fails.he:3:27: runtime error: rank 1 gives up" "$tmp/fail" &&
     ! grep -q "^gathered" "$tmp/fail"; then ok mpi_error_ends_run; else
     nok mpi_error_ends_run "exit $rc: $(head -c 600 "$tmp/fail")"
 fi

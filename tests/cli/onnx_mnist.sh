@@ -5,7 +5,8 @@
 # every prediction on shares equal to the plain run's (skip without MNIST);
 # then the Keras-HDF5 and the CKKS-planned variants (below).
 HE=${HE:-build/he}
-tmp=${TMPDIR:-/tmp}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 if ! "$HE" scripts/keras_cnn_onnx.he "" "$tmp/k.onnx" >"$tmp/out" 2>&1; then
     echo "not ok keras_cnn_onnx: $(tail -3 "$tmp/out")"
     exit 0

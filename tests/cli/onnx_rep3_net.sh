@@ -7,7 +7,8 @@
 # (tests/onnx/shares_rep3.out), and the dealer's process ends at once.
 HE=${HE:-build/he}
 export HE
-tmp=${TMPDIR:-/tmp}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 sh scripts/run_parties.sh tests/onnx/shares_rep3.he >"$tmp/net" 2>&1
 rc=$?
 [ "$rc" = 0 ] && echo "ok onnx_rep3_net_exit" || echo "not ok onnx_rep3_net_exit: exit $rc: $(tail -c 300 "$tmp/net")"

@@ -29,7 +29,7 @@ wait $pid
 rc=$?
 took=$(since "$t0")
 [ "$rc" = 130 ] && ok script_sigint_exit_130 || nok script_sigint_exit_130 "exit $rc: $(head -c 300 "$tmp/err")"
-grep -q "mm.he:[23]: runtime error: interrupted" "$tmp/err" && ok script_sigint_message ||
+grep -q "mm.he:[23]:[0-9][0-9]*: runtime error: interrupted" "$tmp/err" && ok script_sigint_message ||
     nok script_sigint_message "$(head -c 300 "$tmp/err")"
 [ "$took" -le 4 ] && ok script_sigint_prompt || nok script_sigint_prompt "stopped after ${took}s"
 grep -q after "$tmp/out" && nok script_sigint_stops "the script ran on" || ok script_sigint_stops
@@ -152,7 +152,7 @@ kill -INT $pid
 wait $pid
 rc=$?
 took=$(since "$t0")
-[ "$rc" = 130 ] && grep -q "ck.he:5: runtime error: interrupted" "$tmp/err" && ok ckks_batch_sigint ||
+[ "$rc" = 130 ] && grep -q "ck.he:5:26: runtime error: interrupted" "$tmp/err" && ok ckks_batch_sigint ||
     nok ckks_batch_sigint "exit $rc: $(head -c 300 "$tmp/err")"
 [ "$took" -le 3 ] && ok ckks_batch_sigint_prompt || nok ckks_batch_sigint_prompt "stopped after ${took}s"
 

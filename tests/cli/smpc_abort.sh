@@ -56,8 +56,8 @@ took=$(($(ms) - t1))
 [ "$r1" = 1 ] && ok error_party1_fails || nok error_party1_fails "exit $r1: $(head -c 300 "$tmp/boom.1")"
 [ "$r0" = 1 ] && ok error_party0_stops || nok error_party0_stops "exit $r0: $(head -c 300 "$tmp/boom.0")"
 [ "$rd" = 1 ] && ok error_dealer_fails || nok error_dealer_fails "exit $rd: $(head -c 300 "$tmp/boom.d")"
-has error_party0_message "$tmp/boom.0" "party 1 stopped: $tmp/boom.he:6: runtime error: party 1 gives up: no input"
-has error_dealer_message "$tmp/boom.d" "party 1 stopped: $tmp/boom.he:6: runtime error: party 1 gives up: no input"
+has error_party0_message "$tmp/boom.0" "party 1 stopped: $tmp/boom.he:6:29: runtime error: party 1 gives up: no input"
+has error_dealer_message "$tmp/boom.d" "party 1 stopped: $tmp/boom.he:6:29: runtime error: party 1 gives up: no input"
 [ "$took" -lt 5000 ] && ok error_not_the_timeout || nok error_not_the_timeout "the others took ${took} ms more"
 
 # --- party 0 stops on an index out of range (the dealer never hears from party 0 otherwise) ---
@@ -77,8 +77,8 @@ wait "$p1"; r1=$?
 wait "$dp"; rd=$?
 took=$(($(ms) - t0))
 [ "$r0" = 1 ] && [ "$r1" = 1 ] && [ "$rd" = 1 ] && ok index_all_fail || nok index_all_fail "exits $r0 $r1 $rd"
-has index_party1_message "$tmp/index.1" "party 0 stopped: $tmp/index.he:6: runtime error: index"
-has index_dealer_message "$tmp/index.d" "party 0 stopped: $tmp/index.he:6: runtime error: index"
+has index_party1_message "$tmp/index.1" "party 0 stopped: $tmp/index.he:6:8: runtime error: index"
+has index_dealer_message "$tmp/index.d" "party 0 stopped: $tmp/index.he:6:8: runtime error: index"
 [ "$took" -lt 5000 ] && ok index_not_the_timeout || nok index_not_the_timeout "the others took ${took} ms more"
 
 # --- party 0 fails after the last operation, when party 1 is done: the dealer still fails ---
@@ -95,7 +95,7 @@ wait "$p1"; r1=$?
 wait "$dp"; rd=$?
 [ "$r0" = 1 ] && [ "$r1" = 0 ] && ok late_parties || nok late_parties "exits $r0 $r1"
 [ "$rd" = 1 ] && ok late_dealer_fails || nok late_dealer_fails "exit $rd: $(head -c 300 "$tmp/late.d")"
-has late_dealer_message "$tmp/late.d" "party 0 stopped: $tmp/late.he:5: runtime error: party 0 fails after the computation"
+has late_dealer_message "$tmp/late.d" "party 0 stopped: $tmp/late.he:5:29: runtime error: party 0 fails after the computation"
 
 # --- party 0 works on in plaintext after the last operation, past the
 # context's 1 s timeout: the dealer waits for its goodbye and exits 0 ---
@@ -192,7 +192,7 @@ took=$(($(ms) - t))
 kill -9 "$p1"
 wait "$p1" 2>/dev/null
 [ "$r0" != 0 ] && [ "$rd" = 1 ] && ok interrupt_waiting_fails || nok interrupt_waiting_fails "exits $r0 $rd"
-has interrupt_waiting_party0 "$tmp/wait.0" "wait.he:8: runtime error: interrupted"
+has interrupt_waiting_party0 "$tmp/wait.0" "wait.he:8:21: runtime error: interrupted"
 has interrupt_waiting_dealer "$tmp/wait.d" "party 0 stopped: interrupted while waiting for party 1"
 [ "$took" -lt 5000 ] && ok interrupt_waiting_not_the_timeout || nok interrupt_waiting_not_the_timeout "${took} ms"
 
