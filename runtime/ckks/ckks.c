@@ -63,6 +63,7 @@ void he_ckks_ctx_free(he_ckks_ctx *c)
     he_free(c->scratch);
     he_free(c->ksi);
     he_free(c->rot);
+    he_free(c->fftw);
     he_free(c);
 }
 
@@ -183,6 +184,18 @@ he_ckks_ctx *he_ckks_ctx_new(const he_ckks_params *p)
     for (unsigned j = 0; j < c->slots; j++) {
         c->rot[j] = r;
         r = r * 5 % m;
+    }
+    c->fftw = he_malloc(2 * (size_t)c->slots * sizeof *c->fftw);
+    if (!c->fftw) goto fail;
+    c->ffti = c->fftw + c->slots;
+    c->fftw[0] = c->ffti[0] = 0;
+    for (unsigned h = 1; h < c->slots; h <<= 1) {
+        size_t lenq = 8 * (size_t)h, gap = m / lenq;
+        for (unsigned j = 0; j < h; j++) {
+            size_t e = c->rot[j] & (lenq - 1); /* lenq: a power of two */
+            c->fftw[h + j] = c->ksi[e * gap];
+            c->ffti[h + j] = c->ksi[(lenq - e) * gap];
+        }
     }
     /* fingerprint: BLAKE2b-256 over a label, N and the primes */
     {
@@ -305,7 +318,8 @@ static void poly_muladd(uint64_t *o, const uint64_t *a, const uint64_t *b, const
 ** in the context (allocating them each time costs page faults: glibc maps
 ** blocks this size afresh on every call). The buffer is taken with an
 ** atomic flag; a second thread using the same context at the same time
-** gets a private allocation instead. Only public data goes there. */
+** gets a private allocation instead. Only public data stays there (decoding
+** wipes its copy of the plaintext before it puts the buffer back). */
 
 static uint64_t *scratch_get(const he_ckks_ctx *cc, size_t words)
 {
@@ -479,34 +493,38 @@ static inline double complex cmul(double complex a, double complex b)
 /* Evaluates the slot vector's polynomial at zeta^(5^j): the special FFT. */
 static void emb(const he_ckks_ctx *c, double complex *v, unsigned n)
 {
-    size_t m = 2 * (size_t)c->n;
+    bool vec = ckks_codec_avx512(c, 1);
     bitrev_complex(v, n);
-    for (unsigned len = 2; len <= n; len <<= 1) {
-        unsigned lenh = len >> 1;
-        size_t lenq = (size_t)len << 2, gap = m / lenq;
-        for (unsigned i = 0; i < n; i += len)
-            for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (c->rot[j] & (lenq - 1)) * gap; /* lenq: a power of two */
-                double complex u = v[i + j], w = cmul(v[i + j + lenh], c->ksi[idx]);
+    for (unsigned h = 1; h < n; h <<= 1) {
+        const double complex *tw = c->fftw + h;
+        if (vec && h >= 4) {
+            ckks_fft_stage_avx512(v, tw, n, h, false);
+            continue;
+        }
+        for (unsigned i = 0; i < n; i += 2 * h)
+            for (unsigned j = 0; j < h; j++) {
+                double complex u = v[i + j], w = cmul(v[i + j + h], tw[j]);
                 v[i + j] = u + w;
-                v[i + j + lenh] = u - w;
+                v[i + j + h] = u - w;
             }
     }
 }
 
 static void emb_inv(const he_ckks_ctx *c, double complex *v, unsigned n)
 {
-    size_t m = 2 * (size_t)c->n;
-    for (unsigned len = n; len >= 2; len >>= 1) {
-        unsigned lenh = len >> 1;
-        size_t lenq = (size_t)len << 2, gap = m / lenq;
-        for (unsigned i = 0; i < n; i += len)
-            for (unsigned j = 0; j < lenh; j++) {
-                size_t idx = (lenq - (c->rot[j] & (lenq - 1))) * gap;
-                double complex u = v[i + j] + v[i + j + lenh];
-                double complex w = cmul(v[i + j] - v[i + j + lenh], c->ksi[idx]);
+    bool vec = ckks_codec_avx512(c, 1);
+    for (unsigned h = n / 2; h >= 1; h >>= 1) {
+        const double complex *tw = c->ffti + h;
+        if (vec && h >= 4) {
+            ckks_fft_stage_avx512(v, tw, n, h, true);
+            continue;
+        }
+        for (unsigned i = 0; i < n; i += 2 * h)
+            for (unsigned j = 0; j < h; j++) {
+                double complex u = v[i + j] + v[i + j + h];
+                double complex w = cmul(v[i + j] - v[i + j + h], tw[j]);
                 v[i + j] = u;
-                v[i + j + lenh] = w;
+                v[i + j + h] = w;
             }
     }
     bitrev_complex(v, n);
@@ -551,6 +569,30 @@ int ckks_real_to_rns(const he_ckks_ctx *c, unsigned nq, double r, uint64_t *out,
     return real_to_rns(c, nq, r, out, stride);
 }
 
+/* Slot pair i of the encoder: round(z * scale), real part to coefficient
+** i and imaginary part to i + N/2, residues at the first nq primes (out:
+** coefficient i of prime 0). */
+static int round_to_rns(const he_ckks_ctx *c, uint64_t *out, double complex z, unsigned nq,
+                        double scale, double lim)
+{
+    unsigned n = c->n, nh = c->slots;
+    double re = round(creal(z) * scale), im = round(cimag(z) * scale);
+    if (fabs(re) < lim && fabs(im) < lim) {
+        /* the common case inline: |value| below 2^62 and below the bound
+        ** that real_to_rns checks (Q/2 from the bits); the same residues */
+        uint64_t ur = (uint64_t)fabs(re), ui = (uint64_t)fabs(im);
+        for (unsigned t = 0; t < nq; t++) {
+            const ckks_mod *m = &c->mod[t];
+            uint64_t xr = ckks_red64(ur, m), xi = ckks_red64(ui, m);
+            out[(size_t)t * n] = (re < 0 && xr) ? m->q - xr : xr;
+            out[(size_t)t * n + nh] = (im < 0 && xi) ? m->q - xi : xi;
+        }
+        return 0;
+    }
+    if (real_to_rns(c, nq, re, out, n) < 0) return -1;
+    return real_to_rns(c, nq, im, out + nh, n);
+}
+
 static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z, int level,
                         double scale)
 {
@@ -563,25 +605,16 @@ static int encode_slots(const he_ckks_ctx *c, he_ckks_pt *pt, double complex *z,
     emb_inv(c, z, nh);
     if (pt_reserve(pt, nq) < 0) return -1;
     pt->scale = scale;
-    /* the common case inline: |value| below 2^62 and below the bound that
-    ** real_to_rns checks (Q/2 from the bits); the same residues */
     int qbits = 0;
     for (unsigned t = 0; t < nq; t++) qbits += c->mod[t].bits - 1;
     double lim = fmin(0x1p62, ldexp(1, qbits - 1));
-    for (unsigned i = 0; i < nh; i++) {
-        double re = round(creal(z[i]) * scale), im = round(cimag(z[i]) * scale);
-        if (fabs(re) < lim && fabs(im) < lim) {
-            uint64_t ur = (uint64_t)fabs(re), ui = (uint64_t)fabs(im);
-            for (unsigned t = 0; t < nq; t++) {
-                const ckks_mod *m = &c->mod[t];
-                uint64_t xr = ckks_red64(ur, m), xi = ckks_red64(ui, m);
-                pt->data[(size_t)t * n + i] = (re < 0 && xr) ? m->q - xr : xr;
-                pt->data[(size_t)t * n + i + nh] = (im < 0 && xi) ? m->q - xi : xi;
-            }
-            continue;
-        }
-        if (real_to_rns(c, nq, re, pt->data + i, n) < 0) return -1;
-        if (real_to_rns(c, nq, im, pt->data + i + nh, n) < 0) return -1;
+    bool vec = ckks_codec_avx512(c, nq);
+    for (unsigned i = 0; i < nh;) {
+        /* blocks of eight with AVX-512; a block with a value beyond its
+        ** reach (2^52) here, as everything without it */
+        if (vec && (i = ckks_encode_round_avx512(c, pt->data, z, i, nq, scale, lim)) >= nh) break;
+        for (unsigned end = vec ? i + 8 : nh; i < end; i++)
+            if (round_to_rns(c, pt->data + i, z[i], nq, scale, lim) < 0) return -1;
     }
     for (unsigned i = 0; i < nq; i++) ckks_ntt(pt->data + (size_t)i * n, &c->mod[i], n);
     return 0;
@@ -628,143 +661,119 @@ int he_ckks_encode(const he_ckks_ctx *c, he_ckks_pt *pt, const double *v, size_t
     return r;
 }
 
-/* Centered CRT reconstruction of one coefficient as a double. */
-typedef struct crt_tab {
-    unsigned nq, nl;  /* primes, limbs (nq + 1) */
-    uint64_t inv[HE_CKKS_MAX_PRIMES];
-    double rq[HE_CKKS_MAX_PRIMES];
-    uint64_t *qhat; /* nq * nl limbs: Q / q_j */
-    uint64_t *Q;    /* nl limbs */
-    uint64_t inv01; /* q_0^-1 mod q_1 */
-} crt_tab;
-
-/* r[0..nl) = a[0..nl) * b, truncated to nl limbs. */
-static void limb_mul1(uint64_t *r, const uint64_t *a, uint64_t b, unsigned nl)
+/* The Garner constants for the first nq primes (see ckks_garner). */
+static int garner_init(const he_ckks_ctx *c, unsigned nq, ckks_garner *g)
 {
-    uint64_t carry = 0;
-    for (unsigned i = 0; i < nl; i++) {
-        u128 t = (u128)a[i] * b + carry;
-        r[i] = (uint64_t)t;
-        carry = (uint64_t)(t >> 64);
+    size_t nn = (size_t)nq * nq;
+    g->nq = nq;
+    g->w = he_malloc(3 * nn * sizeof *g->w);
+    if (!g->w) return -1;
+    g->wp = g->w + nn;
+    g->wp52 = g->wp + nn;
+    for (unsigned t = 0; t < nq; t++) {
+        const ckks_mod *m = &c->mod[t];
+        uint64_t *w = g->w + (size_t)t * nq, pj = 1; /* P_j mod q_t */
+        for (unsigned j = 0; j < t; j++) {
+            w[j] = pj;
+            pj = ckks_mulmod(pj, c->mod[j].q % m->q, m);
+        }
+        uint64_t inv = ckks_invmod(pj, m->q); /* P_t^-1 */
+        w[t] = inv;
+        for (unsigned j = 0; j < t; j++) {
+            uint64_t v = ckks_mulmod(w[j], inv, m);
+            w[j] = v ? m->q - v : 0;
+        }
+        for (unsigned j = 0; j <= t; j++) {
+            g->wp[(size_t)t * nq + j] = ckks_shoup(w[j], m->q);
+            g->wp52[(size_t)t * nq + j] = m->q < (1ull << 50) ? ckks_shoup52(w[j], m->q) : 0;
+        }
     }
-}
-
-static int crt_init(const he_ckks_ctx *c, unsigned nq, crt_tab *t)
-{
-    t->nq = nq;
-    t->nl = nq + 1;
-    t->qhat = he_calloc((size_t)(nq + 1) * t->nl, sizeof(uint64_t));
-    if (!t->qhat) return -1;
-    t->Q = t->qhat + (size_t)nq * t->nl;
-    t->Q[0] = 1;
-    for (unsigned j = 0; j < nq; j++) limb_mul1(t->Q, t->Q, c->mod[j].q, t->nl);
-    for (unsigned j = 0; j < nq; j++) {
-        uint64_t *h = t->qhat + (size_t)j * t->nl;
-        h[0] = 1;
-        uint64_t hm = 1, qj = c->mod[j].q;
-        for (unsigned i = 0; i < nq; i++)
-            if (i != j) {
-                limb_mul1(h, h, c->mod[i].q, t->nl);
-                hm = (uint64_t)((u128)hm * (c->mod[i].q % qj) % qj);
-            }
-        t->inv[j] = ckks_invmod(hm, qj);
-        t->rq[j] = 1.0 / (double)qj;
-    }
-    if (nq > 1) t->inv01 = ckks_invmod(c->mod[0].q % c->mod[1].q, c->mod[1].q);
     return 0;
 }
 
-static double crt_one(const he_ckks_ctx *c, const crt_tab *t, const uint64_t *x, size_t stride)
+/* The centered value of one coefficient (residues stride apart) as a
+** double, through its mixed-radix digits (ckks_garner); the same
+** operations as codec_avx512.c's compose8. */
+static double garner_one(const he_ckks_ctx *c, const ckks_garner *g, const uint64_t *x, size_t stride)
 {
-    if (t->nq == 1) {
-        uint64_t q = c->mod[0].q, v = x[0];
-        return v > q / 2 ? -(double)(q - v) : (double)v;
-    }
-    /* Fast path: the value from q_0 q_1 alone, accepted when it matches
-    ** every other residue (then it is the centered value, by the CRT). */
-    {
+    unsigned nq = g->nq;
+    uint64_t a[HE_CKKS_MAX_PRIMES];
+    a[0] = x[0];
+    if (nq > 2) {
+        /* Fast path: X = a_0 + a_1 q_0 from the first two digits, accepted
+        ** when X or X - q_0 q_1 (the smaller in magnitude) matches every
+        ** other residue: then the other digits are all 0 or all q_t - 1,
+        ** and the Horner sum below reduces to this. */
         const ckks_mod *m0 = &c->mod[0], *m1 = &c->mod[1];
-        uint64_t c0 = x[0], d = ckks_submod(x[stride], ckks_red64(c0, m1), m1->q);
-        d = ckks_mulmod(d, t->inv01, m1);
-        u128 q01 = (u128)m0->q * m1->q, X = (u128)d * m0->q + c0;
-        bool neg = X > q01 / 2;
+        const uint64_t *w = g->w + nq, *wp = g->wp + nq;
+        uint64_t s = ckks_mulshoup_lazy(x[stride], w[1], wp[1], m1->q);
+        s = ckks_csub(s + ckks_mulshoup_lazy(a[0], w[0], wp[0], m1->q), 2 * m1->q);
+        uint64_t a1 = ckks_csub(s, m1->q);
+        u128 q01 = (u128)m0->q * m1->q, X = (u128)a1 * m0->q + a[0];
+        bool neg = X > (q01 - 1) / 2;
         u128 mag = neg ? q01 - X : X;
         bool ok = true;
-        for (unsigned j = 2; j < t->nq && ok; j++) {
-            const ckks_mod *mj = &c->mod[j];
-            uint64_t r = ckks_red128(mag, mj);
-            if (neg && r) r = mj->q - r;
-            ok = r == x[j * stride];
+        for (unsigned t = 2; t < nq && ok; t++) {
+            const ckks_mod *mt = &c->mod[t];
+            uint64_t r = ckks_red128(mag, mt);
+            if (neg && r) r = mt->q - r;
+            ok = r == x[t * stride];
         }
         if (ok) {
-            double r = (double)(uint64_t)(mag >> 64) * 18446744073709551616.0 + (double)(uint64_t)mag;
-            return neg ? -r : r;
+            if (!neg) return (double)a1 * (double)m0->q + (double)a[0];
+            double v = (double)(m1->q - 1 - a1) * (double)m0->q + (double)(m0->q - 1 - a[0]);
+            return 0.0 - (v + 1.0);
         }
     }
-    uint64_t acc[HE_CKKS_MAX_PRIMES + 1], tmp[HE_CKKS_MAX_PRIMES + 1];
-    unsigned nl = t->nl;
-    memset(acc, 0, nl * sizeof *acc);
-    /* x = sum_j y_j (Q/q_j) - v Q with v = round(sum_j y_j / q_j); doubles
-    ** suffice for v unless |x| is within ~2^-45 Q of Q/2 (never for a
-    ** decryptable message). */
-    double frac = 0;
-    for (unsigned j = 0; j < t->nq; j++) {
-        uint64_t y = ckks_mulmod(x[j * stride], t->inv[j], &c->mod[j]);
-        frac += (double)y * t->rq[j];
-        limb_mul1(tmp, t->qhat + (size_t)j * nl, y, nl);
-        uint64_t carry = 0;
-        for (unsigned i = 0; i < nl; i++) {
-            u128 s = (u128)acc[i] + tmp[i] + carry;
-            acc[i] = (uint64_t)s;
-            carry = (uint64_t)(s >> 64);
+    for (unsigned t = 1; t < nq; t++) {
+        const uint64_t *w = g->w + (size_t)t * nq, *wp = g->wp + (size_t)t * nq;
+        uint64_t q = c->mod[t].q, s = ckks_mulshoup_lazy(x[t * stride], w[t], wp[t], q);
+        for (unsigned j = 0; j < t; j++) s = ckks_csub(s + ckks_mulshoup_lazy(a[j], w[j], wp[j], q), 2 * q);
+        a[t] = ckks_csub(s, q);
+    }
+    bool gt = false;
+    for (unsigned t = nq; t-- > 0;) {
+        uint64_t h = (c->mod[t].q - 1) / 2;
+        if (a[t] != h) {
+            gt = a[t] > h;
+            break;
         }
     }
-    uint64_t v = (uint64_t)floor(frac + 0.5);
-    limb_mul1(tmp, t->Q, v, nl);
-    uint64_t borrow = 0;
-    for (unsigned i = 0; i < nl; i++) {
-        uint64_t a = acc[i], b = tmp[i];
-        uint64_t d = a - b - borrow;
-        borrow = (a < b) || (a - b < borrow);
-        acc[i] = d;
+    double v = 0;
+    for (unsigned t = nq; t-- > 0;) {
+        double d = (double)(gt ? c->mod[t].q - 1 - a[t] : a[t]);
+        v = t == nq - 1 ? d : v * (double)c->mod[t].q + d;
     }
-    bool neg = acc[nl - 1] >> 63;
-    if (neg) {
-        uint64_t carry = 1;
-        for (unsigned i = 0; i < nl; i++) {
-            uint64_t s = ~acc[i] + carry;
-            carry = carry && s == 0;
-            acc[i] = s;
-        }
-    }
-    double r = 0;
-    for (unsigned i = nl; i-- > 0;) r = r * 18446744073709551616.0 + (double)acc[i];
-    he_memzero(acc, nl * sizeof *acc); /* a decrypted coefficient */
-    he_memzero(tmp, nl * sizeof *tmp);
-    return neg ? -r : r;
+    return gt ? 0.0 - (v + 1.0) : v;
+}
+
+int ckks_crt_compose(const he_ckks_ctx *c, unsigned nq, const uint64_t *x, double complex *z, double inv)
+{
+    ckks_garner g;
+    if (garner_init(c, nq, &g) < 0) return -1;
+    unsigned n = c->n, nh = c->slots;
+    if (ckks_codec_avx512(c, nq))
+        ckks_decode_compose_avx512(c, &g, z, x, inv);
+    else
+        for (unsigned i = 0; i < nh; i++)
+            z[i] = CMPLX(garner_one(c, &g, x + i, n) * inv, garner_one(c, &g, x + i + nh, n) * inv);
+    he_free(g.w);
+    return 0;
 }
 
 static int decode_slots(const he_ckks_ctx *c, const he_ckks_pt *pt, double complex *z)
 {
     unsigned n = c->n, nh = c->slots, nq = pt->nq;
-    uint64_t *tmp = he_malloc((size_t)nq * n * sizeof *tmp);
-    crt_tab t;
+    /* the plaintext's copy: secret, wiped before the buffer goes back */
+    uint64_t *tmp = scratch_get(c, (size_t)nq * n);
     if (!tmp) return -1;
-    if (crt_init(c, nq, &t) < 0) {
-        he_free(tmp);
-        return -1;
-    }
     memcpy(tmp, pt->data, (size_t)nq * n * sizeof *tmp);
     for (unsigned i = 0; i < nq; i++) ckks_intt(tmp + (size_t)i * n, &c->mod[i], n);
-    double inv = 1.0 / pt->scale;
-    for (unsigned i = 0; i < nh; i++) {
-        double re = crt_one(c, &t, tmp + i, n), im = crt_one(c, &t, tmp + i + nh, n);
-        z[i] = re * inv + im * inv * I;
-    }
-    he_free_secret(tmp, (size_t)nq * n * sizeof *tmp);
-    he_free(t.qhat);
-    emb(c, z, nh);
-    return 0;
+    int r = ckks_crt_compose(c, nq, tmp, z, 1.0 / pt->scale);
+    he_memzero(tmp, (size_t)nq * n * sizeof *tmp);
+    scratch_put(c, tmp);
+    if (r == 0) emb(c, z, nh);
+    return r;
 }
 
 int he_ckks_decode_complex(const he_ckks_ctx *c, const he_ckks_pt *pt, double complex *v, size_t n)

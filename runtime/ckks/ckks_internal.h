@@ -150,6 +150,42 @@ void ckks_tensor_ifma(uint64_t *o0, uint64_t *o1, uint64_t *o2, const uint64_t *
 ** where ckks_use_ifma, portable C otherwise; the same results). */
 void ckks_add_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
 void ckks_sub_poly(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t q, unsigned n);
+/* Decoding's CRT composition (ckks.c): a coefficient with residues x_t at
+** the primes q_0..q_{nq-1} is X = a_0 + a_1 P_1 + ... + a_{nq-1} P_{nq-1}
+** (P_t = q_0 ... q_{t-1}) with mixed-radix digits a_t < q_t (Garner):
+** a_t = (x_t w_tt + sum_{j<t} a_j w_tj) mod q_t, w = g->w + t * nq, where
+** w_tt = P_t^-1 and w_tj = -P_j P_t^-1 mod q_t; wp, wp52: their 64- and
+** 52-bit Shoup companions. X > (Q - 1) / 2 (a negative value) when the
+** digits, compared from the top, exceed the digits (q_t - 1) / 2 of (Q - 1) / 2;
+** then -X = -(1 + the number with digits q_t - 1 - a_t). The double is the
+** Horner sum of the digits from the top: exact below 2^53, else within
+** (2 nq) 2^-53 relative (no cancellation: all terms have one sign). */
+typedef struct ckks_garner {
+    unsigned nq;
+    uint64_t *w, *wp, *wp52; /* nq * nq each */
+} ckks_garner;
+/* The decoder's composition: z[i] = (X_i + X_{i+N/2} I) * inv for the N
+** coefficients with residues x (prime t at x + t * N), through the kernel
+** below where it applies. */
+int ckks_crt_compose(const he_ckks_ctx *c, unsigned nq, const uint64_t *x, double complex *z, double inv);
+/* codec_avx512.c: where ckks_codec_avx512(c, nq) (every prime t < nq uses
+** the IFMA layout and the CPU has AVX-512 DQ): the encoder's rounding and
+** residues for slots from.. while |value * scale| < min(lim, 2^52) in a
+** block of eight (returns where it stopped: c->slots, or the block the
+** portable code must do); the decoder's composition of all N coefficients
+** into z[i] = (X_i + X_{i+N/2} I) * inv. Bit-identical to ckks.c's code. */
+bool ckks_codec_avx512(const he_ckks_ctx *c, unsigned nq);
+/* One stage (half-length h >= 4, h % 4 == 0) of the encoder's special FFT
+** over n = slots values with twiddles tw[0..h): forward (decimation in
+** time) u + v t, u - v t, or inverse (in frequency) u + v, (u - v) t; the
+** same roundings as the portable loops in ckks.c (no fused multiply-add).
+** Where ckks_codec_avx512(c, 1). */
+void ckks_fft_stage_avx512(double complex *v, const double complex *tw, unsigned n, unsigned h,
+                           bool inverse);
+unsigned ckks_encode_round_avx512(const he_ckks_ctx *c, uint64_t *out, const double complex *z,
+                                  unsigned from, unsigned nq, double scale, double lim);
+void ckks_decode_compose_avx512(const he_ckks_ctx *c, const ckks_garner *g, double complex *z,
+                                const uint64_t *x, double inv);
 /* Whether the IFMA NTT is used (CPU has it, HE_CKKS_NO_AVX512 unset). */
 bool ckks_use_ifma(void);
 /* For benchmarks: contexts created while on use the portable code only. */
@@ -173,6 +209,10 @@ struct he_ckks_ctx {
     /* encoding: ksi[j] = exp(2 pi i j / 2N), j <= 2N; rot[j] = 5^j mod 2N */
     double complex *ksi;
     uint64_t *rot;
+    /* the same roots by FFT stage: fftw[h + j] (j < h, h = 1, 2, 4, ..
+    ** slots/2) is the twiddle of butterfly j at half-length h, forward;
+    ** ffti the inverse's */
+    double complex *fftw, *ffti;
     /* scratch memory for evaluation (see ckks.c) */
     atomic_flag scratch_busy;
     uint64_t *scratch;
