@@ -11,6 +11,10 @@
 ** key switches, batches and fused dot products. Loops and stdlib
 ** functions simply run (an abstract RUN); what cannot be planned (a
 ** comparison of an encrypted value, a decrypt) stops the plan with the line.
+** Ciphertexts of pairs (ckks.input_pairs, as ckks.encrypt_pairs) carry the
+** real and the imaginary part of each slot; ckks.linear and
+** ckks.square_pairs on them mirror pack.c, and a plan that squares pairs
+** asks for the conjugation key (ckks.keygen(plan) makes it).
 **
 **   pass 1  a chain of 38 levels with nominal scales: the depth f needs;
 **   pass 2  the real chain of candidate 128-bit-secure parameters for that
@@ -56,6 +60,11 @@
 **                   relinearization's, which is lazy: after the product's
 **                   rescale, when the value is next used by other than
 **                   + and -; see relin);
+**   square_pairs    (complex packing: slot value x + iy) the conjugation's
+**                   key switch k enters both parts times x - y (see
+**                   square_pairs_one); each part squared as c * c;
+**   ckks.linear     weights rounded to integers at the weight scale q:
+**                   x^2 / (12 q^2) per term, one rescale per output;
 **   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
 **                   slot, with the simulated m of that slot; a plaintext
 **                   factor encoded at scale r adds its encoding error
@@ -199,7 +208,7 @@ static int sct_repr(const he_obj *o, he_buf *b)
 {
     const sct *c = (const sct *)o;
     char len[32] = "";
-    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    if (!c->scalar) snprintf(len, sizeof len, "%s [%lld]", c->pairs ? " pairs" : "", (long long)c->n);
     int l = c->level - (c->lazy ? 1 : 0);
     double s = c->lazy && cur ? c->scale / cur->lv.q[c->level] : c->scale;
     return he_buf_printf(b, "<cipher ckks%s (planning) level %d scale 2^%.4g>", len, l, log2(s));
