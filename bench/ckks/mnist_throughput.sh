@@ -6,7 +6,9 @@
 # and agreement with the plaintext model over $MNIST_THROUGHPUT_COUNT images
 # (default all 10,000). Target (issue 13): 2,000 images/s on 2 cores;
 # reference: nGraph-HE2 1,998 images/s (a many-core server), the batch mode
-# here (bench/ckks/mnist.sh) 4096 images per batch, one per slot.
+# here (bench/ckks/mnist.sh) 4096 images per batch, one per slot. The
+# script plans its parameters (ckks.plan on pairs): the planned ones and
+# the predicted and measured rms logit errors are printed too.
 HE=${HE:-build/he}
 DIR=${MNIST_DIR:-build/mnist}
 COUNT=${MNIST_THROUGHPUT_COUNT:-10000}
@@ -38,4 +40,9 @@ awk -v v="$wall" 'BEGIN { printf "bench mnist.ckks.images_per_s.ratio_ngraph %.2
 echo "bench mnist.ckks.throughput.accuracy $acc % ($COUNT images)"
 echo "bench mnist.ckks.throughput.agreement $agree (encrypted = plaintext predictions)"
 echo "bench mnist.ckks.throughput.max_logit_error $err"
+# the parameters ckks.plan chose (the script names none) and its predicted
+# rms logit error beside the measured one
+echo "bench mnist.ckks.throughput.params_planned $(sed -n 's/^parameters (planned): //p' "$tmp/out2")"
+echo "bench mnist.ckks.throughput.err_predicted $(sed -n 's/^logit error: rms .* measured, \([^ ]*\) predicted/\1/p' "$tmp/out2") (rms logit error, the plan)"
+echo "bench mnist.ckks.throughput.err_measured $(sed -n 's/^logit error: rms \([^ ]*\) measured.*/\1/p' "$tmp/out2") (rms logit error, decrypted - plaintext)"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

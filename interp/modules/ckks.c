@@ -873,7 +873,8 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
         he_release(cv);
         int rc = k ? he_ckks_keygen(k->k) : -1;
         if (rc == 0) rc = he_ckks_keygen_relin(k->k);
-        if (rc == 0 && np) rc = he_ckks_keygen_galois(k->k, ps_steps, (size_t)np, false);
+        bool conj = ckks_plan_conj(a[0]); /* square_pairs: the conjugation key */
+        if (rc == 0 && (np || conj)) rc = he_ckks_keygen_galois(k->k, ps_steps, (size_t)np, conj);
         if (rc == 0) rc = ckeys_set_id(k);
         if (rc < 0) {
             if (k) he_release(he_objv(&k->obj));
@@ -1889,7 +1890,7 @@ static int f_encrypt_pairs(he_vm *vm, he_value *a, int n, he_value *out)
 /* The squares of a batch of pairs, one ciphertext per thread at a time. */
 static int square_pairs_batch(cbatch *b, he_value *out)
 {
-    if (b->shadow) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    if (b->shadow) return ckks_shadow_square_pairs_batch((he_obj **)b->v, b->n, out);
     cbatch *r = cbatch_new();
     he_ckks_ct **outs = he_calloc((size_t)(b->n ? b->n : 1), sizeof *outs);
     const he_ckks_ct **ins = he_calloc((size_t)(b->n ? b->n : 1), sizeof *ins);
@@ -1927,7 +1928,7 @@ static int f_square_pairs(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
     cct *c = NULL;
-    if (ckks_is_shadow(a[0])) return ckks_shadow_refuse("ckks.square_pairs inside the planned function");
+    if (ckks_is_shadow(a[0])) return ckks_shadow_square_pairs(a[0], out);
     if (he_is(a[0], &cbatch_type)) return square_pairs_batch((cbatch *)a[0].as.o, out);
     if (WANT_CT(a[0], "square_pairs", &c) < 0) return -1;
     if (!c->pairs) return he_error("ckks.square_pairs: expected a ciphertext of pairs (ckks.encrypt_pairs); c * c squares reals");
@@ -1957,7 +1958,6 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     (void)vm;
     cbatch *b = NULL;
     if (WANT_BATCH(a[0], "linear", &b) < 0) return -1;
-    if (b->shadow) return ckks_shadow_refuse("ckks.linear inside the planned function");
     int64_t m = b->n;
     if (m == 0) return he_error("ckks.linear: the batch is empty");
     double *W = NULL, *bias = NULL;
@@ -1969,6 +1969,12 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     if (rc == 0 && n > 2 && tensor_doubles(a[2], "linear", "the bias", 1, &bias, &br, &bc) < 0) rc = -1;
     if (rc == 0 && bias && bc != rows)
         rc = he_error("ckks.linear: a bias of %lld for %lld outputs", (long long)bc, (long long)rows);
+    if (b->shadow) { /* planning */
+        if (rc == 0) rc = ckks_shadow_linear((he_obj **)b->v, m, W, rows, bias, out);
+        free(W);
+        free(bias);
+        return rc;
+    }
     cct *c0 = b->v[0];
     int64_t len = 0;
     bool scalar = true, clean = !bias;
@@ -2566,6 +2572,14 @@ static type *r_input_keys(checker *c, node *call, node **a, type **t, int n)
     return ty_obj(CKKS_KEYSIN_NAME);
 }
 
+static type *r_input_pairs(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], t[0]->kind == T_TENSOR && t[0]->elem != T_BOOL && (t[0]->rank == 2 || t[0]->rank < 0),
+             "sample values (a 2-D tensor: one ciphertext of pairs per row)");
+    return ty_obj(CKKS_INPUT_NAME);
+}
+
 static type *r_input_tiled(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call;
@@ -2655,6 +2669,9 @@ static const builtin fns[] = {
     {"input_tiled", NULL, 1, 2, ckks_f_input_tiled, r_input_tiled,
      "input_tiled(n [, bound]) or input_tiled(samples): an encrypted argument of plan as encrypt_tiled makes it "
      "(repeated every power of two >= n slots: the input of matvec)"},
+    {"input_pairs", NULL, 1, 1, ckks_f_input_pairs, r_input_pairs,
+     "input_pairs(X): an encrypted argument of plan as encrypt_pairs makes it from X (a batch, one ciphertext of "
+     "pairs per row)"},
     {"input_keys", NULL, 0, 0, ckks_f_input_keys, r_input_keys,
      "input_keys(): a stand-in for the key set argument of a planned function (ckks.encrypt with it, inside "
      "ckks.plan, makes a planning ciphertext: a constant the function encrypts)"},

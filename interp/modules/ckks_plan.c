@@ -11,6 +11,10 @@
 ** key switches, batches and fused dot products. Loops and stdlib
 ** functions simply run (an abstract RUN); what cannot be planned (a
 ** comparison of an encrypted value, a decrypt) stops the plan with the line.
+** Ciphertexts of pairs (ckks.input_pairs, as ckks.encrypt_pairs) carry the
+** real and the imaginary part of each slot; ckks.linear and
+** ckks.square_pairs on them mirror pack.c, and a plan that squares pairs
+** asks for the conjugation key (ckks.keygen(plan) makes it).
 **
 **   pass 1  a chain of 38 levels with nominal scales: the depth f needs;
 **   pass 2  the real chain of candidate 128-bit-secure parameters for that
@@ -56,6 +60,11 @@
 **                   relinearization's, which is lazy: after the product's
 **                   rescale, when the value is next used by other than
 **                   + and -; see relin);
+**   square_pairs    (complex packing: slot value x + iy) the conjugation's
+**                   key switch k enters both parts times x - y (see
+**                   square_pairs_one); each part squared as c * c;
+**   ckks.linear     weights rounded to integers at the weight scale q:
+**                   x^2 / (12 q^2) per term, one rescale per output;
 **   products        (m1 + e1)(m2 + e2): Var = m1^2 V2 + m2^2 V1 + V1 V2 per
 **                   slot, with the simulated m of that slot; a plaintext
 **                   factor encoded at scale r adds its encoding error
@@ -114,6 +123,10 @@
 /* ckks.dot with scalar weights, per term: the fused kernel (bench
 ** ckks.dot: 845 ciphertexts at N = 8192 and 4 primes in 44.5 ms) */
 #define NS_DOT 1.6
+/* ckks.linear, per nonzero weight: the layer kernel (pack.c), 2.7 times less
+** CPU than the fused dot products for the MNIST 845 -> 100 layer (bench
+** ckks.pack.*) */
+#define NS_LIN (NS_DOT / 2.7)
 
 /* --- the run ----------------------------------------------------------------------------------- */
 typedef struct prun {
@@ -139,6 +152,7 @@ typedef struct prun {
     bool narrow;     /* this pass keeps fewer slots than a ring would have */
     int64_t widest;  /* the longest vector made */
     int overflow_level;
+    bool conj; /* square_pairs: the conjugation key is needed */
 } prun;
 
 static prun *cur;
@@ -169,6 +183,14 @@ typedef struct sct {
     double *v, *var, *g;
     int src;
     double f0; /* the run's f0 */
+    /* complex packing (ckks.encrypt_pairs): the n reals of a ciphertext of
+    ** pairs, value k in slot k mod N/2, its real part for k < N/2, its
+    ** imaginary part from there on; the arrays hold the real parts of slots
+    ** 0..slots/2-1, then their imaginary parts (slots/2 = min(N/2, n): past
+    ** the values, slots hold what the layers make of zeros, the same in
+    ** every such slot) */
+    bool pairs;
+    unsigned half; /* of pairs: N/2 of the pass's ring */
 } sct;
 
 static const he_type sct_type;
@@ -186,7 +208,7 @@ static int sct_repr(const he_obj *o, he_buf *b)
 {
     const sct *c = (const sct *)o;
     char len[32] = "";
-    if (!c->scalar) snprintf(len, sizeof len, " [%lld]", (long long)c->n);
+    if (!c->scalar) snprintf(len, sizeof len, "%s [%lld]", c->pairs ? " pairs" : "", (long long)c->n);
     int l = c->level - (c->lazy ? 1 : 0);
     double s = c->lazy && cur ? c->scale / cur->lv.q[c->level] : c->scale;
     return he_buf_printf(b, "<cipher ckks%s (planning) level %d scale 2^%.4g>", len, l, log2(s));
@@ -202,7 +224,7 @@ static int sct_len(const he_obj *o, int64_t *n)
 
 bool ckks_is_shadow(he_value v) { return he_is(v, &sct_type); }
 
-static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
+static sct *sct_alloc(int64_t n, bool scalar, bool clean, int level, double scale, unsigned slots)
 {
     sct *c = he_calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -214,10 +236,10 @@ static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
     c->period = scalar ? 1 : 0;
     c->level = level;
     c->scale = scale;
-    c->slots = cur->slots;
-    c->v = calloc(cur->slots, sizeof(double));
-    c->var = calloc(cur->slots, sizeof(double));
-    c->g = calloc(cur->slots, sizeof(double));
+    c->slots = slots;
+    c->v = calloc(slots, sizeof(double));
+    c->var = calloc(slots, sizeof(double));
+    c->g = calloc(slots, sizeof(double));
     c->src = -1;
     c->f0 = cur->f0;
     if (!c->v || !c->var || !c->g) {
@@ -228,10 +250,17 @@ static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
     return c;
 }
 
+static sct *sct_new(int64_t n, bool scalar, bool clean, int level, double scale)
+{
+    return sct_alloc(n, scalar, clean, level, scale, cur->slots);
+}
+
 static sct *dup(const sct *a)
 {
-    sct *c = sct_new(a->n, a->scalar, a->clean, a->level, a->scale);
+    sct *c = sct_alloc(a->n, a->scalar, a->clean, a->level, a->scale, a->slots);
     if (!c) return NULL;
+    c->pairs = a->pairs;
+    c->half = a->half;
     memcpy(c->v, a->v, sizeof(double) * a->slots);
     memcpy(c->var, a->var, sizeof(double) * a->slots);
     memcpy(c->g, a->g, sizeof(double) * a->slots);
@@ -259,11 +288,27 @@ static void fold(sct *c)
 
 static double total_var(const sct *c, unsigned i) { return c->var[i] + c->g[i] * c->g[i] * c->f0; }
 
+/* Where value k of a ciphertext of pairs is kept: slot k mod N/2, its real
+** part (the first half of the arrays) or its imaginary part (the second). */
+static unsigned pair_at(const sct *c, int64_t k)
+{
+    unsigned h = c->slots / 2;
+    return (unsigned)(k / c->half) * h + (unsigned)(k % c->half);
+}
+
 /* Two operands' errors made comparable: one source, or folded. */
 static void same_source(sct *x, sct *y)
 {
     if (x->src >= 0 && y->src >= 0 && x->src != y->src) fold(y);
     if (x->src < 0) x->src = y->src;
+}
+
+/* What complex packing cannot do slot by slot (mod_ckks.c's no_pairs). */
+static int no_pairs(const sct *c, const char *what)
+{
+    if (!c->pairs) return 0;
+    return he_error("ckks: %s of a ciphertext of pairs (ckks.encrypt_pairs) is not defined; pairs take +, -, "
+                    "products by numbers, ckks.linear and ckks.square_pairs (line %d)", what, line_now());
 }
 
 static int live(const sct *c)
@@ -337,7 +382,7 @@ static sct *track(sct *r, const char *what)
         cur->spend_what[cur->minlevel] = what;
         cur->spend_scale[cur->minlevel] = rs;
     }
-    if (!r->scalar && r->n > cur->widest) cur->widest = r->n;
+    if (!r->scalar && !r->pairs && r->n > cur->widest) cur->widest = r->n;
     double big = 0;
     for (unsigned i = 0; i < r->slots; i++)
         if (fabs(r->v[i]) > big) big = fabs(r->v[i]);
@@ -646,6 +691,9 @@ static int sct_binop(he_op op, he_value a, he_value b, he_value *out)
                         he_typename(sa ? b : a), line_now());
     if (sa && sb) {
         const sct *x = (const sct *)a.as.o, *y = (const sct *)b.as.o;
+        if (x->pairs != y->pairs)
+            return he_error("ckks: a ciphertext of pairs and one of reals cannot be combined (line %d)", line_now());
+        if (op == HE_OP_MUL && no_pairs(x, "the product") < 0) return -1;
         switch (op) {
         case HE_OP_ADD:
         case HE_OP_SUB: return add_sub(op, x, y, out);
@@ -661,6 +709,10 @@ static int sct_binop(he_op op, he_value a, he_value b, he_value *out)
     plainv p;
     if (plain_get(sa ? b : a, &p) < 0) return -1;
     int rc = -1;
+    if (c->pairs && (p.tensor || op == HE_OP_ADD || op == HE_OP_SUB)) { /* a number adds to the real parts only */
+        no_pairs(c, p.tensor ? "a plaintext vector operand" : "adding a number (use ckks.linear's bias)");
+        goto done;
+    }
     if (op == HE_OP_DIV) {
         if (!p.tensor && p.x == 0) {
             he_error("division by zero (line %d)", line_now());
@@ -734,6 +786,7 @@ int ckks_shadow_rotate(he_value cv, int64_t k, he_value *out)
 {
     const sct *c = (const sct *)cv.as.o;
     if (live(c) < 0) return -1;
+    if (no_pairs(c, "a rotation") < 0) return -1;
     int64_t s = k % (int64_t)c->slots;
     if (!c->scalar && k != 0 && wider() < 0) return -1;
     if (!c->scalar && s != 0) settle(c);
@@ -751,7 +804,7 @@ int ckks_shadow_rotate(he_value cv, int64_t k, he_value *out)
 int ckks_shadow_sum(he_value cv, he_value *out)
 {
     const sct *c = (const sct *)cv.as.o;
-    if (live(c) < 0) return -1;
+    if (live(c) < 0 || no_pairs(c, "the sum across slots") < 0) return -1;
     if (c->scalar) {
         sct *r = dup(c);
         return put(r, r ? 0 : -1, out);
@@ -815,6 +868,8 @@ int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
     if (m == 0) return he_error("ckks.dot: the batch is empty");
     for (int64_t i = 0; i < m; i++)
         if (live((const sct *)v[i]) < 0) return -1;
+    for (int64_t i = 0; i < m; i++)
+        if (((const sct *)v[i])->pairs) return ckks_shadow_refuse("ckks.dot of ciphertexts of pairs (use ckks.linear)");
     for (int64_t i = 0; i < m; i++) settle((const sct *)v[i]); /* the fused kernel takes settled values */
     if (!he_is_tensor(wv) || he_as_tensor(wv)->dtype == HE_DT_BOOL ||
         (he_as_tensor(wv)->ndim != 1 && he_as_tensor(wv)->ndim != 2))
@@ -892,6 +947,164 @@ int ckks_shadow_dot(he_obj **v, int64_t m, he_value wv, he_value *out)
     if (cols) cost(NS_PLAIN * (double)m, l, false); /* a vector per term: encoded and multiplied */
     else cost(NS_RESCALE + NS_DOT * (double)m, l, false);
     return put(track(r, "a dot product"), 0, out);
+}
+
+/* ckks.linear(b, W [, bias]) on shadows: mod_ckks.c's f_linear (pack.c's
+** he_ckks_linear): pending inputs settled; one level and scale for all;
+** the weights rounded to integers at the factor scale (halved for pairs,
+** so that a square_pairs after lands on the level's scale), each output a
+** sum of integer multiples, rescaled once, the bias added in every slot
+** (both parts of pairs). The rounding of a weight w to round(w q) / q is
+** an error uniform in +-1/(2q) times the input's value. */
+int ckks_shadow_linear(he_obj **v, int64_t m, const double *W, int64_t rows, const double *bias, he_value *out)
+{
+    for (int64_t i = 0; i < m; i++)
+        if (live((const sct *)v[i]) < 0) return -1;
+    for (int64_t i = 0; i < m; i++) settle((const sct *)v[i]); /* as he_ckks_settle_many */
+    const sct *c0 = (const sct *)v[0];
+    int64_t len = 0;
+    bool scalar = true, clean = !bias;
+    for (int64_t i = 0; i < m; i++) {
+        const sct *c = (const sct *)v[i];
+        if (c->pairs != c0->pairs) return he_error("ckks.linear: a batch that mixes pairs and reals (line %d)", line_now());
+        if (c->level != c0->level || !same_scale(c->scale, c0->scale))
+            return he_error("ckks.linear: inputs at levels %d and %d, scales 2^%.4g and 2^%.4g (one level and scale "
+                            "for all) (line %d)", c0->level, c->level, log2(c0->scale), log2(c->scale), line_now());
+        if (!c->scalar) {
+            if (len && c->n != len)
+                return he_error("ckks.linear: length mismatch (%lld and %lld) (line %d)", (long long)len,
+                                (long long)c->n, line_now());
+            len = c->n;
+            scalar = false;
+            clean &= c->clean;
+        } else clean = false;
+    }
+    int l = c0->level;
+    if (l < 1) return exhausted("a linear layer");
+    double res, q = factor_scale(l, c0->scale, &res);
+    if (c0->pairs) q /= 2, res /= 2;
+    double ev = 1.0 / (12.0 * q * q), rv = rescale_var(res), bv = 1.0 / (12.0 * res * res);
+    he_value *outs = he_calloc((size_t)rows, sizeof *outs);
+    if (!outs) return -1;
+    int rc = 0;
+    long nnz = 0;
+    for (int64_t j = 0; rc == 0 && j < rows; j++) {
+        sct *r = sct_alloc(scalar ? 1 : len, scalar, clean && !c0->pairs, l - 1, res, c0->slots);
+        if (!r) {
+            rc = -1;
+            break;
+        }
+        r->pairs = c0->pairs;
+        r->half = c0->half;
+        unsigned S = r->slots;
+        for (int64_t i = 0; i < m; i++) {
+            double f = W[j * m + i];
+            if (f == 0) continue;
+            nnz++;
+            const sct *x = (const sct *)v[i];
+            for (unsigned k = 0; k < S; k++) {
+                r->v[k] += f * x->v[k];
+                r->var[k] += f * f * total_var(x, k) + x->v[k] * x->v[k] * ev;
+            }
+        }
+        double b = bias ? bias[j] : 0;
+        for (unsigned k = 0; k < S; k++) {
+            r->v[k] += b;
+            r->var[k] += rv + (b != 0 ? bv : 0);
+        }
+        outs[j] = he_objv(&r->obj);
+        if (!track(r, "a linear layer")) rc = -1;
+    }
+    cur->cnt.plain_products += nnz;
+    cur->cnt.rescales += rows;
+    cost(NS_LIN * (double)nnz + NS_RESCALE * (double)rows, l, false);
+    if (rc == 0) rc = ckks_shadow_batch(outs, rows, out);
+    for (int64_t j = 0; j < rows; j++) he_release(outs[j]);
+    he_free(outs);
+    return rc;
+}
+
+/* ckks.square_pairs on a shadow: pack.c's he_ckks_square_pairs. With the
+** conjugate c' = conj(c) + k (k the conjugation's key-switching error, at
+** c's scale), u = c + c' = 2x + k and v = c - c' = 2iy - k, and
+** (u^2 - i v^2) / 4 = x^2 + i y^2 + (x - y) k + (1 - i) k^2 / 4: each part
+** squared (the error of each doubled, 2 m e), plus (x - y) times the key
+** switch's error in each part. Two products, one key switch; the result
+** pending at 4 times the squared scale (settled as a product is). */
+static sct *square_pairs_one(const sct *c)
+{
+    if (!c->pairs) {
+        he_error("ckks.square_pairs: expected a ciphertext of pairs (ckks.encrypt_pairs); c * c squares reals (line %d)",
+                 line_now());
+        return NULL;
+    }
+    settle(c);
+    int l = c->level;
+    if (l == 0) {
+        exhausted("the square of pairs");
+        return NULL;
+    }
+    if (!cur->ksprof) cur->ksprof = ks_profile(cur->lv.n); /* the key-switching bias of each slot */
+    if (!cur->ksprof) {
+        he_error("out of memory");
+        return NULL;
+    }
+    sct *r = dup(c);
+    if (!r) return NULL;
+    unsigned h = r->slots / 2;
+    double s = c->scale, kv = ks_var(l, s);
+    for (unsigned j = 0; j < h; j++) {
+        double x = c->v[j], y = c->v[h + j], vx = total_var(c, j), vy = total_var(c, h + j);
+        double k = (kv + ks_bias(l, s, j)) * (x - y) * (x - y);
+        r->v[j] = x * x;
+        r->v[h + j] = y * y;
+        r->var[j] = 4 * x * x * vx + 2 * vx * vx + k;
+        r->var[h + j] = 4 * y * y * vy + 2 * vy * vy + k;
+        r->g[j] = r->g[h + j] = 0;
+    }
+    r->src = -1;
+    r->lazy = true;
+    r->level = l;
+    r->scale = 4 * s * s;
+    r->clean = false;
+    r->period = 0;
+    cur->cnt.products += 2;
+    cur->cnt.keyswitches++;
+    cur->conj = true;
+    cost(NS_KS, l, true);
+    cost(2 * NS_TENSOR + 4 * NS_ADD, l, false);
+    return track(r, "a square of pairs");
+}
+
+int ckks_shadow_square_pairs(he_value cv, he_value *out)
+{
+    const sct *c = (const sct *)cv.as.o;
+    if (live(c) < 0) return -1;
+    sct *r = square_pairs_one(c);
+    return put(r, r ? 0 : -1, out);
+}
+
+/* Of a batch: the batch of the squares. */
+int ckks_shadow_square_pairs_batch(he_obj **v, int64_t m, he_value *out)
+{
+    for (int64_t i = 0; i < m; i++)
+        if (live((const sct *)v[i]) < 0) return -1;
+    he_value *outs = he_calloc((size_t)(m ? m : 1), sizeof *outs);
+    if (!outs) return -1;
+    int rc = 0;
+    int64_t made = 0;
+    while (made < m) {
+        sct *r = square_pairs_one((const sct *)v[made]);
+        if (!r) {
+            rc = -1;
+            break;
+        }
+        outs[made++] = he_objv(&r->obj);
+    }
+    if (rc == 0) rc = ckks_shadow_batch(outs, m, out);
+    for (int64_t i = 0; i < made; i++) he_release(outs[i]);
+    he_free(outs);
+    return rc;
 }
 
 /* ckks.matvec and ckks.matvec_diagonals on a shadow: hoist.c's
@@ -1011,7 +1224,7 @@ static int matvec_shadow(const sct *c, const mvshape *m, int64_t rows, const dou
 int ckks_shadow_matvec(he_value cv, const double *W, int64_t rows, int64_t cols, const double *bias, he_value *out)
 {
     const sct *c = (const sct *)cv.as.o;
-    if (live(c) < 0) return -1;
+    if (live(c) < 0 || no_pairs(c, "ckks.matvec") < 0) return -1;
     if (wider() < 0) return -1;
     if (c->scalar) return he_error("ckks.matvec: the input must be a vector, not an encrypted scalar (line %d)", line_now());
     he_ckks_matvec *shape = he_ckks_matvec_shape(c->slots, W, (size_t)rows, (size_t)cols);
@@ -1060,7 +1273,7 @@ int ckks_shadow_diagonals(he_value cv, const int *offs, const double *D, int64_t
                           he_value *out)
 {
     const sct *c = (const sct *)cv.as.o;
-    if (live(c) < 0) return -1;
+    if (live(c) < 0 || no_pairs(c, "ckks.matvec_diagonals") < 0) return -1;
     if (wider() < 0) return -1;
     if (period > (int64_t)c->slots)
         return he_error("ckks.matvec_diagonals: diagonals of %lld do not fit the %u slots (line %d)", (long long)period,
@@ -1131,6 +1344,7 @@ typedef struct cinput {
     double *v; /* n sample values */
     double bound;
     bool tiled; /* repeated every power of two >= n slots (ckks.encrypt_tiled) */
+    bool pairs; /* a batch of ciphertexts of pairs (ckks.encrypt_pairs) */
 } cinput;
 
 static void cinput_free(he_obj *o)
@@ -1143,7 +1357,9 @@ static void cinput_free(he_obj *o)
 static int cinput_repr(const he_obj *o, he_buf *b)
 {
     const cinput *c = (const cinput *)o;
-    if (c->rows) return he_buf_printf(b, "<ckks input rows [%lld, %lld]>", (long long)c->rows, (long long)c->cols);
+    if (c->rows)
+        return he_buf_printf(b, "<ckks input %s [%lld, %lld]>", c->pairs ? "pairs" : "rows", (long long)c->rows,
+                             (long long)c->cols);
     return he_buf_printf(b, "<ckks input%s [%lld] in [-%g, %g]>", c->tiled ? " tiled" : "", (long long)c->n, c->bound,
                          c->bound);
 }
@@ -1153,9 +1369,8 @@ static const he_type cinput_type = {.name = CKKS_INPUT_NAME, .free = cinput_free
 /* input(n [, bound]): n deterministic samples, bound, -bound, then uniform
 ** in [-bound, bound] (the same plan every time); input(samples): those
 ** values. */
-int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
+static int input_new(he_value *a, int n, int64_t maxlen, he_value *out)
 {
-    (void)vm;
     double bound = 1.0;
     if (n > 1) {
         if (a[1].tag == HE_INT) bound = (double)a[1].as.i;
@@ -1185,7 +1400,7 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
         free(r);
     } else if (he_is_tensor(a[0]) && he_as_tensor(a[0])->ndim <= 2 && he_as_tensor(a[0])->ndim >= 1 &&
                he_as_tensor(a[0])->dtype != HE_DT_BOOL && he_as_tensor(a[0])->size > 0 &&
-               he_as_tensor(a[0])->shape[he_as_tensor(a[0])->ndim - 1] <= 16384) {
+               he_as_tensor(a[0])->shape[he_as_tensor(a[0])->ndim - 1] <= maxlen) {
         he_tensor *t = he_as_tensor(a[0]);
         c->n = t->size;
         if (t->ndim == 2) {
@@ -1209,6 +1424,26 @@ int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
         return he_error("out of memory");
     }
     *out = he_objv(&c->obj);
+    return 0;
+}
+
+int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    return input_new(a, n, 16384, out);
+}
+
+/* input_pairs(X): a batch of ciphertexts of pairs, one per row of X, as
+** ckks.encrypt_pairs(keys, X) makes it (two values per slot: up to N). */
+int ckks_f_input_pairs(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm;
+    if (!he_is_tensor(a[0]) || he_as_tensor(a[0])->ndim != 2 || he_as_tensor(a[0])->dtype == HE_DT_BOOL ||
+        he_as_tensor(a[0])->size < 1 || he_as_tensor(a[0])->shape[1] > 32768)
+        return he_error("ckks.input_pairs: expected sample values, a 2-D number tensor of rows of up to 32768 (one "
+                        "ciphertext of pairs per row, as encrypt_pairs), got %s", he_typename(a[0]));
+    if (input_new(a, n, 32768, out) < 0) return -1;
+    ((cinput *)out->as.o)->pairs = true;
     return 0;
 }
 
@@ -1304,6 +1539,9 @@ typedef struct cplan {
     int64_t res_n;
     bool res_scalar, against;
     int64_t inputs[8], rows[8]; /* each input's length (and rows, for a batch) */
+    bool pairs[8];              /* an input of pairs (ckks.input_pairs) */
+    bool res_pairs;
+    bool conj;                  /* square_pairs: the conjugation key */
     int ninputs;
 } cplan;
 
@@ -1333,7 +1571,8 @@ static double bytes_relin(const cplan *p)
 static double bytes_galois(const cplan *p) { return 4 + bytes_relin(p); }
 static double bytes_server(const cplan *p)
 {
-    return 88 + 4 + bytes_public(p) + bytes_relin(p) + (p->nsteps ? 4 + p->nsteps * bytes_galois(p) : 0);
+    int ng = p->nsteps + (p->conj ? 1 : 0);
+    return 88 + 4 + bytes_public(p) + bytes_relin(p) + (ng ? 4 + ng * bytes_galois(p) : 0);
 }
 static double bytes_ct(const cplan *p) { return 64 + 88 + 24 + 16.0 * (p->lv.depth + 1) * p->lv.n + 32; }
 
@@ -1351,7 +1590,8 @@ static int cplan_repr(const he_obj *o, he_buf *b)
                            he_ckks_max_bits(lv->n), p->against ? ", the context given" : "");
     if (rc == 0) rc = he_buf_puts(b, "  inputs:");
     for (int i = 0; rc == 0 && i < p->ninputs; i++)
-        rc = p->rows[i] ? he_buf_printf(b, " %lld ciphertexts [%lld]", (long long)p->rows[i], (long long)p->inputs[i])
+        rc = p->rows[i] ? he_buf_printf(b, " %lld ciphertexts%s [%lld]", (long long)p->rows[i],
+                                        p->pairs[i] ? " of pairs" : "", (long long)p->inputs[i])
                         : he_buf_printf(b, " [%lld]", (long long)p->inputs[i]);
     if (rc == 0) rc = he_buf_puts(b, "\n  levels spent:");
     for (int l = lv->depth - 1; rc == 0 && l >= lv->depth - p->depth; l--)
@@ -1361,7 +1601,7 @@ static int cplan_repr(const he_obj *o, he_buf *b)
     if (rc == 0 && p->depth == 0) rc = he_buf_puts(b, " none");
     if (rc == 0) {
         char len[32] = "";
-        if (!p->res_scalar) snprintf(len, sizeof len, " [%lld]", (long long)p->res_n);
+        if (!p->res_scalar) snprintf(len, sizeof len, "%s [%lld]", p->res_pairs ? " pairs" : "", (long long)p->res_n);
         rc = he_buf_printf(b, "\n  result:%s at level %d, scale 2^%.2f; largest value on the way %.3g\n", len, p->res_level,
                            log2(p->res_scale), p->maxabs);
     }
@@ -1372,8 +1612,9 @@ static int cplan_repr(const he_obj *o, he_buf *b)
                            p->cnt.keyswitches, p->cnt.rescales);
     if (rc == 0) rc = he_buf_puts(b, "  Galois keys for steps: [");
     for (int i = 0; rc == 0 && i < p->nsteps; i++) rc = he_buf_printf(b, "%s%d", i ? ", " : "", p->steps[i]);
+    if (rc == 0) rc = he_buf_puts(b, p->conj ? "], and the conjugation key (square_pairs)" : "]");
     if (rc == 0)
-        rc = he_buf_printf(b, "]\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f; "
+        rc = he_buf_printf(b, "\n  bytes: public key %.0f, relinearization key %.0f, each Galois key %.0f; "
                               "server key file %.0f, ciphertext file %.0f\n",
                            bytes_public(p), bytes_relin(p), bytes_galois(p), bytes_server(p), bytes_ct(p));
     if (rc == 0)
@@ -1396,6 +1637,8 @@ void ckks_plan_params(he_value plan, int *n, int *sbits, int *depth, const int *
     *nsteps = p->nsteps;
 }
 
+bool ckks_plan_conj(he_value plan) { return ((const cplan *)plan.as.o)->conj; }
+
 int ckks_plan_counts(he_value plan, he_value *out)
 {
     if (!ckks_is_plan(plan)) return he_error("ckks.counts: expected a ckks plan, got %s", he_typename(plan));
@@ -1414,7 +1657,7 @@ int ckks_f_fits(he_vm *vm, he_value *a, int n, he_value *out)
     if (ckks_context_levels(a[1], &lv) < 0) return -1;
     const cplan *p = (const cplan *)a[0].as.o;
     bool ok = lv.depth >= p->depth;
-    for (int i = 0; i < p->ninputs; i++) ok &= p->inputs[i] <= (int64_t)lv.n / 2;
+    for (int i = 0; i < p->ninputs; i++) ok &= p->inputs[i] <= (int64_t)lv.n / (p->pairs[i] ? 1 : 2);
     *out = he_bool(ok);
     return 0;
 }
@@ -1452,25 +1695,35 @@ static int run_pass(const job *jb, const ckks_levels *lv, unsigned slots, bool n
             continue;
         }
         const cinput *in = (const cinput *)jb->args[i].as.o;
-        if (in->rows) { /* a batch: one ciphertext per row, as ckks.encrypt_rows */
+        if (in->rows) { /* a batch: one ciphertext per row, as ckks.encrypt_rows (or encrypt_pairs) */
             he_value *cs = he_calloc((size_t)in->rows, sizeof *cs);
-            if (!cs || in->cols > (int64_t)slots) {
+            unsigned half = lv->n / 2, h = in->cols < (int64_t)half ? (unsigned)in->cols : half;
+            if (!cs || (in->pairs ? in->cols > (int64_t)lv->n : in->cols > (int64_t)slots)) {
                 he_free(cs);
-                rc = cs ? he_error("ckks.plan: rows of %lld values exceed the %u slots", (long long)in->cols, slots) : -1;
+                rc = !cs                ? -1
+                     : in->pairs ? he_error("ckks.plan: rows of %lld values exceed the %u of N=%u (two per slot)",
+                                            (long long)in->cols, lv->n, lv->n)
+                                 : he_error("ckks.plan: rows of %lld values exceed the %u slots", (long long)in->cols,
+                                            slots);
                 break;
             }
             double s = lv->lscale[lv->depth];
             run->f0 = fresh_var(s);
             for (int64_t r = 0; rc == 0 && r < in->rows; r++) {
-                sct *c = sct_new(in->cols, false, true, lv->depth, s);
+                /* pairs: the real and imaginary parts of min(N/2, n) slots, each part
+                ** with the fresh error (a fresh ciphertext of pairs is not clean) */
+                sct *c = in->pairs ? sct_alloc(in->cols, false, false, lv->depth, s, 2 * h)
+                                   : sct_new(in->cols, false, true, lv->depth, s);
                 if (!c) {
                     rc = -1;
                     break;
                 }
-                for (unsigned k = 0; k < slots; k++) {
+                c->pairs = in->pairs;
+                c->half = half;
+                for (unsigned k = 0; k < c->slots; k++) c->var[k] = run->f0;
+                for (unsigned k = 0; !in->pairs && k < slots; k++)
                     c->v[k] = (int64_t)k < in->cols ? in->v[r * in->cols + k] : 0.0;
-                    c->var[k] = run->f0;
-                }
+                for (int64_t k = 0; in->pairs && k < in->cols; k++) c->v[pair_at(c, k)] = in->v[r * in->cols + k];
                 cs[r] = he_objv(&c->obj);
             }
             if (rc == 0) rc = ckks_shadow_batch(cs, in->rows, &args[i]);
@@ -1540,7 +1793,7 @@ static double rms_error(const sct *r)
 {
     int64_t n = r->scalar ? 1 : r->n;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += total_var(r, (unsigned)i);
+    for (int64_t i = 0; i < n; i++) s += total_var(r, r->pairs ? pair_at(r, i) : (unsigned)i);
     return sqrt(s / (double)n);
 }
 
@@ -1583,6 +1836,7 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     bool have_ctx = false;
     ckks_levels lv;
     int64_t maxlen = 1, inputs[8] = {0}, rows[8] = {0};
+    bool pairs[8] = {0};
     int ninputs = 0;
     for (int i = 1; i < n; i++) {
         if (he_is(a[i], &cprec_type)) target = ((const cprec *)a[i].as.o)->err;
@@ -1597,8 +1851,9 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
             if (he_is(a[i], &cinput_type)) {
                 const cinput *ci = (const cinput *)a[i].as.o;
                 int64_t len = ci->rows ? ci->cols : ci->n;
-                if (len > maxlen) maxlen = len;
-                if (ninputs < 8) rows[ninputs] = ci->rows, inputs[ninputs++] = len;
+                int64_t need = ci->pairs ? (len + 1) / 2 : len; /* pairs: two per slot */
+                if (need > maxlen) maxlen = need;
+                if (ninputs < 8) pairs[ninputs] = ci->pairs, rows[ninputs] = ci->rows, inputs[ninputs++] = len;
             }
             jb.args[jb.nargs++] = a[i];
         }
@@ -1745,6 +2000,9 @@ int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out)
     p->against = have_ctx;
     memcpy(p->inputs, inputs, sizeof inputs);
     memcpy(p->rows, rows, sizeof rows);
+    memcpy(p->pairs, pairs, sizeof pairs);
+    p->res_pairs = res->pairs;
+    p->conj = run.conj;
     p->ninputs = ninputs;
     he_release(he_objv(&res->obj));
     he_free(jb.args);

@@ -53,6 +53,10 @@ int ckks_shadow_dot(he_obj **v, int64_t m, he_value w, he_value *out);
 int ckks_shadow_matvec(he_value c, const double *W, int64_t rows, int64_t cols, const double *bias, he_value *out);
 int ckks_shadow_diagonals(he_value c, const int *offs, const double *D, int64_t k, int64_t period, const double *bias,
                           he_value *out);
+/* ckks.linear (W rows x m, row-major; bias NULL or rows) and ckks.square_pairs on shadows */
+int ckks_shadow_linear(he_obj **v, int64_t m, const double *W, int64_t rows, const double *bias, he_value *out);
+int ckks_shadow_square_pairs(he_value c, he_value *out);
+int ckks_shadow_square_pairs_batch(he_obj **v, int64_t m, he_value *out);
 /* mod_ckks.c: a batch holding the shadows v[0..m) (retained) */
 int ckks_shadow_batch(he_value *v, int64_t m, he_value *out);
 /* mod_ckks.c: whether v is a batch of shadows; its items */
@@ -64,6 +68,7 @@ int ckks_shadow_encrypt(he_value x, he_value *out); /* "cannot plan: what, at li
 bool ckks_is_plan(he_value v);
 /* The plan's parameters and rotation steps (owned by the plan). */
 void ckks_plan_params(he_value plan, int *n, int *sbits, int *depth, const int **steps, int *nsteps);
+bool ckks_plan_conj(he_value plan); /* whether the plan needs the conjugation key (square_pairs) */
 int ckks_plan_counts(he_value plan, he_value *out);
 double ckks_plan_error(he_value plan); /* the predicted rms error of the result */
 int ckks_plan_depth(he_value plan);
@@ -72,6 +77,7 @@ double ckks_plan_seconds(he_value plan); /* the expected time per call */
 int ckks_f_plan(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input_tiled(he_vm *vm, he_value *a, int n, he_value *out);
+int ckks_f_input_pairs(he_vm *vm, he_value *a, int n, he_value *out);
 int ckks_f_input_keys(he_vm *vm, he_value *a, int n, he_value *out);
 bool ckks_is_input_keys(he_value v); /* the stand-in key set of ckks.input_keys() */
 int ckks_f_precision(he_vm *vm, he_value *a, int n, he_value *out);
