@@ -2072,6 +2072,25 @@ static int f_save_keys(he_vm *vm, he_value *a, int n, he_value *out)
     return he_ckks_keys_save(k->k, he_ckks_keys_parts(k->k), path); /* mode 0600 with a secret key */
 }
 
+/* The size of save_keys' file for these keys, without writing it (the serialized bytes are made and
+** freed; wiped when they hold the secret key). */
+static int f_key_bytes(he_vm *vm, he_value *a, int n, he_value *out)
+{
+    (void)vm; (void)n;
+    ckeys *k = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (WANT_KEYS(a[0], "key_bytes", &k) < 0) return -1;
+    unsigned parts = he_ckks_keys_parts(k->k);
+    if (he_ckks_keys_serialize(k->k, parts, &buf, &len) < 0) return -1;
+    if (parts & HE_CKKS_PART_SECRET)
+        he_free_secret(buf, len);
+    else
+        he_free(buf);
+    *out = he_int((int64_t)len);
+    return 0;
+}
+
 static int f_load_keys(he_vm *vm, he_value *a, int n, he_value *out)
 {
     (void)vm; (void)n;
@@ -2530,6 +2549,13 @@ static type *r_save_keys(checker *c, node *call, node **a, type **t, int n)
     return r_save_or_load(c, a, t, KEYS_NAME, "ckks keys");
 }
 
+static type *r_key_bytes(checker *c, node *call, node **a, type **t, int n)
+{
+    (void)call; (void)n;
+    mod_need(c, a[0], t[0], ty_is_obj(t[0], KEYS_NAME), "ckks keys");
+    return ty_int;
+}
+
 static type *r_save(checker *c, node *call, node **a, type **t, int n)
 {
     (void)call; (void)n;
@@ -2702,6 +2728,8 @@ static const builtin fns[] = {
      "dot(b, w): sum_i w[i] * b[i], w a float[m] or a float[m, n] (fused, one rescale)"},
     {"save_keys", NULL, 2, 2, f_save_keys, r_save_keys, "save_keys(keys, path): with mode 0600 when secret"},
     {"load_keys", NULL, 2, 2, f_load_keys, r_load_keys, "load_keys(ctx, path): keys saved by save_keys"},
+    {"key_bytes", NULL, 1, 1, f_key_bytes, r_key_bytes,
+     "key_bytes(keys): the size in bytes of the file save_keys writes for these keys (e.g. the server's keys)"},
     {"save", NULL, 2, 2, f_save, r_save, "save(c, path): a ciphertext"},
     {"load", NULL, 2, 2, f_load, r_load, "load(keys, path): a ciphertext saved by save, under these keys"},
     {"flood", NULL, 3, 3, f_flood, r_flood,

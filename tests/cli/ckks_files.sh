@@ -1,6 +1,7 @@
 #!/bin/sh
 # CKKS files from the language: a key file with a secret key has mode 0600;
-# a ciphertext file with a flipped byte, a truncated one and one of another
+# ckks.key_bytes gives the size of save_keys' file (with and without the
+# secret key, with Galois keys); a ciphertext file with a flipped byte, a truncated one and one of another
 # kind are refused with a clear message. Prints ok / not ok lines.
 HE=${HE:-build/he}
 tmp=$(mktemp -d)
@@ -12,6 +13,9 @@ let k = ckks.keygen(ctx)
 ckks.save_keys(k, "$tmp/k.keys")
 ckks.save_keys(ckks.public_keys(k), "$tmp/k.pub")
 ckks.save(ckks.encrypt(k, [1.0, 2.0]), "$tmp/c.ct")
+let g = ckks.public_keys(ckks.keygen(ctx, [1, 4]))
+ckks.save_keys(g, "$tmp/g.pub")
+print(str(ckks.key_bytes(k)) + " " + str(ckks.key_bytes(ckks.public_keys(k))) + " " + str(ckks.key_bytes(g)))
 HE
 cat >"$tmp/load.he" <<HE
 import ckks
@@ -20,6 +24,8 @@ let k = ckks.load_keys(ctx, argv(0))
 print(max(abs(ckks.decrypt(k, ckks.load(k, argv(1))) - [1.0, 2.0])) < 1e-3)
 HE
 if "$HE" "$tmp/save.he" >"$tmp/out" 2>&1; then echo "ok ckks_save"; else echo "not ok ckks_save: $(head -c 300 "$tmp/out")"; fi
+bytes=$(stat -c %s "$tmp/k.keys" "$tmp/k.pub" "$tmp/g.pub" 2>/dev/null | tr '\n' ' ')
+[ "$(cat "$tmp/out")" = "${bytes% }" ] && echo "ok ckks_key_bytes" || echo "not ok ckks_key_bytes: key_bytes $(head -c 300 "$tmp/out"), files ${bytes% }"
 mode() { stat -c %a "$1" 2>/dev/null; }
 [ "$(mode "$tmp/k.keys")" = 600 ] && echo "ok ckks_secret_key_mode_0600" || echo "not ok ckks_secret_key_mode_0600: $(mode "$tmp/k.keys")"
 out=$("$HE" "$tmp/load.he" "$tmp/k.keys" "$tmp/c.ct" 2>&1)
