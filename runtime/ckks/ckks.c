@@ -1521,7 +1521,7 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
             const uint64_t *ci = src + ((size_t)p * nq + i) * n;
             uint64_t *o = dst + ((size_t)p * (nq - 1) + i) * n;
             uint64_t w = c->qinv[l * kk + i], wp = c->qinvp[l * kk + i];
-            if (m->ifma_red) {
+            if (ckks_red_from(m, ml)) {
                 ckks_sub_reduce_ifma(x, last, hm, m, n);
                 ckks_ntt(x, m, n);
                 ckks_sub_mulshoup_ifma(o, ci, x, w, c->qinvp52[l * kk + i], m, n);
@@ -1583,7 +1583,7 @@ static void ks_lift(const he_ckks_ctx *c, const uint64_t *cj, unsigned j, const 
     unsigned n = c->n;
     if (c->mod[j].q < mt->q)
         memcpy(o, cj, n * sizeof *o);
-    else if (mt->ifma_red)
+    else if (ckks_red_from(mt, &c->mod[j]))
         ckks_sub_reduce_ifma(o, cj, 0, mt, n);
     else
         for (unsigned i = 0; i < n; i++) o[i] = ckks_red64(cj[i], mt);
@@ -1674,7 +1674,7 @@ static void ks_div_task(void *arg, unsigned task, unsigned w)
     const ckks_mod *m = &c->mod[t];
     uint64_t q = m->q, h = c->phalf[t];
     uint64_t *dt = d + (size_t)t * n, wv = c->pinv[t], wp = c->pinvp[t];
-    if (m->ifma_red) {
+    if (ckks_red_from(m, &c->mod[c->k - 1])) {
         ckks_sub_reduce_ifma(tmp, pp, h, m, n);
         ckks_ntt(tmp, m, n);
         ckks_sub_mulshoup_ifma(dt, dt, tmp, wv, c->pinvp52[t], m, n);
@@ -1755,9 +1755,8 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
     }
     for (unsigned p = 0; p < 2; p++)
         for (unsigned i = 0; i < nq; i++) {
-            uint64_t q = c->mod[i].q, *o = ct_poly(out, p, i);
-            const uint64_t *x = d + ((size_t)p * nq + i) * n;
-            for (unsigned j = 0; j < n; j++) o[j] = ckks_addmod(o[j], x[j], q);
+            uint64_t *o = ct_poly(out, p, i);
+            ckks_add_poly(o, o, d + ((size_t)p * nq + i) * n, c->mod[i].q, n);
         }
     out->size = 2;
     scratch_put(c, d);

@@ -32,7 +32,7 @@ typedef struct ckks_mod {
     uint64_t ninvp52, ninv_lastp52;
     uint64_t mu52; /* floor(2^(bits+51) / q): Barrett in 52-bit lanes */
     uint64_t r52;  /* 2^52 mod q */
-    int ifma_red;  /* the IFMA reductions below apply (ifma, bits >= 30) */
+    int ifma_red;  /* the IFMA reductions below apply (ifma, bits >= 26) */
 } ckks_mod;
 
 /* Modular helpers (q < 2^62 for the lazy NTT; we use q <= 2^60). The
@@ -122,12 +122,19 @@ bool ckks_cpu_has_ifma(void);
 void ckks_mac52_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, const uint64_t *k, unsigned n);
 void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64_t w, unsigned n);
 #define CKKS_MAC52_TERMS 4096
-/* With m->ifma_red (n % 8 == 0): o = (x mod q - h) mod q for x < 2^60,
-** h < q; o = (hi * 2^52 + lo) mod q for lo < 2^58, hi < 2^54 (at most 64
+/* With m->ifma_red (n % 8 == 0): o = (x mod q - h) mod q for x < 2^(2 bits),
+** h < q (ckks_red_from: residues of src fit); o = (hi * 2^52 + lo) mod q for lo < 2^58, hi < 2^54 (at most 64
 ** lazy terms); o = (d - x) * w mod q for d, x < q (wp52: 52-bit Shoup). */
+static inline bool ckks_red_from(const ckks_mod *m, const ckks_mod *src)
+{
+    return m->ifma_red && src->bits <= 2 * m->bits;
+}
 void ckks_sub_reduce_ifma(uint64_t *o, const uint64_t *x, uint64_t h, const ckks_mod *m, unsigned n);
 void ckks_reduce_mac52_ifma(uint64_t *o, const uint64_t *lo, const uint64_t *hi, const ckks_mod *m,
                             unsigned n);
+/* o = (a + b * w) mod q for b < 2^52, a < q (a NULL: 0), w < q (m->ifma). */
+void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                            const ckks_mod *m, unsigned n);
 void ckks_sub_mulshoup_ifma(uint64_t *o, const uint64_t *d, const uint64_t *x, uint64_t w,
                             uint64_t wp52, const ckks_mod *m, unsigned n);
 static inline uint64_t ckks_shoup52(uint64_t w, uint64_t q)

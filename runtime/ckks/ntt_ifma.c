@@ -299,6 +299,18 @@ IFMA void ckks_sub_mulshoup_ifma(uint64_t *o, const uint64_t *d, const uint64_t 
     }
 }
 
+IFMA void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                                 const ckks_mod *m, unsigned n)
+{
+    const vconst c = vc_make(m->q);
+    const __m512i W = _mm512_set1_epi64((long long)w), Wp = _mm512_set1_epi64((long long)wp52);
+    for (unsigned j = 0; j < n; j += 8) {
+        __m512i r = csub(mulshoup52(_mm512_loadu_si512(b + j), W, Wp, &c), c.q);
+        if (a) r = csub(_mm512_add_epi64(r, _mm512_loadu_si512(a + j)), c.q);
+        _mm512_storeu_si512(o + j, r);
+    }
+}
+
 IFMA void ckks_mul_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const ckks_mod *m,
                         unsigned n)
 {
@@ -386,6 +398,11 @@ void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64_t w,
         lo[j] += (uint64_t)p & ((1ull << 52) - 1);
         hi[j] += (uint64_t)(p >> 52);
     }
+}
+void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                            const ckks_mod *m, unsigned n)
+{
+    (void)o, (void)a, (void)b, (void)w, (void)wp52, (void)m, (void)n;
 }
 void ckks_mul_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const ckks_mod *m, unsigned n)
 {

@@ -33,6 +33,7 @@
 #include "ckks/ckks_internal.h"
 
 #define LIN_BLOCK 64 /* coefficients per task */
+#define LIN_GROUP 6  /* the most rows taken together (24 accumulators of 32 registers) */
 
 /* --- the kernels of one task ----------------------------------------------------- */
 typedef struct lin_job {
@@ -93,24 +94,38 @@ static void lin_reduce52(uint64_t *o, const uint64_t *lo, const uint64_t *hi, co
 
 /* G rows with the same inputs (fewer than CKKS_MAC52_TERMS): each input
 ** vector loaded once for G rows; 16 coefficients at a time, 4 G
-** accumulators in registers. */
+** accumulators in registers (the loops over g unrolled: G is a constant
+** here, so that the arrays become registers). While it computes, it
+** prefetches the blocks of the next group's inputs (nx of them), which
+** otherwise come one by one from memory. */
 IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_job *J, const uint64_t *const *x,
                                                                       const ckks_mod *m, const uint64_t *w,
                                                                       uint64_t *const *o, size_t j, size_t off,
-                                                                      const int G)
+                                                                      const uint32_t *nxc, size_t nx, const int G)
 {
     uint64_t lo[16] __attribute__((aligned(64))), hi[16] __attribute__((aligned(64)));
     size_t r0 = J->row[j], len = J->row[j + 1] - r0;
     u128 qm = (u128)(m->q - 1) * (m->q - 1);
     bool fits64 = len == 0 || qm <= (((u128)1 << 64) - 1) / len;
-    const uint64_t *wr[4];
+    const uint64_t *wr[LIN_GROUP];
+#pragma GCC unroll 8
     for (int g = 0; g < G; g++) wr[g] = w + J->row[j + g];
+    const uint32_t *cl = J->col + r0;
     for (unsigned h = 0; h < LIN_BLOCK; h += 16) {
-        __m512i L[4][2], H[4][2];
+        __m512i L[LIN_GROUP][2], H[LIN_GROUP][2];
+#pragma GCC unroll 8
         for (int g = 0; g < G; g++) L[g][0] = L[g][1] = H[g][0] = H[g][1] = _mm512_setzero_si512();
+        /* a quarter of the next inputs' blocks per pass of h */
+        size_t p0 = nx * h / LIN_BLOCK, p1 = nx * (h + 16) / LIN_BLOCK;
+        for (size_t e = p0; e < p1; e++) {
+            const char *b = (const char *)(x[nxc[e]] + off);
+#pragma GCC unroll 8
+            for (int l = 0; l < LIN_BLOCK * 8; l += 64) _mm_prefetch(b + l, _MM_HINT_T0);
+        }
         for (size_t e = 0; e < len; e++) {
-            const uint64_t *xi = x[J->col[r0 + e]] + off + h;
+            const uint64_t *xi = x[cl[e]] + off + h;
             __m512i a0 = _mm512_loadu_si512(xi), a1 = _mm512_loadu_si512(xi + 8);
+#pragma GCC unroll 8
             for (int g = 0; g < G; g++) {
                 __m512i W = _mm512_set1_epi64((long long)wr[g][e]);
                 L[g][0] = _mm512_madd52lo_epu64(L[g][0], a0, W);
@@ -119,6 +134,7 @@ IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_
                 H[g][1] = _mm512_madd52hi_epu64(H[g][1], a1, W);
             }
         }
+#pragma GCC unroll 8
         for (int g = 0; g < G; g++) {
             _mm512_store_si512(lo, L[g][0]);
             _mm512_store_si512(lo + 8, L[g][1]);
@@ -143,11 +159,18 @@ IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsi
     for (size_t j = 0; j < J->m; j++) {
         unsigned G = J->group[j];
         if (G > 1) {
-            uint64_t *o[4];
+            uint64_t *o[LIN_GROUP];
             for (unsigned g = 0; g < G; g++) o[g] = J->outs[j + g]->data + ((size_t)p * J->nq + t) * J->c->n + off;
-            if (G == 4) lin_group_ifma(J, x, m, w, o, j, off, 4);
-            else if (G == 3) lin_group_ifma(J, x, m, w, o, j, off, 3);
-            else lin_group_ifma(J, x, m, w, o, j, off, 2);
+            /* the next group's inputs, when it is one */
+            size_t nj = j + G, nx = nj < J->m && J->group[nj] > 1 ? J->row[nj + 1] - J->row[nj] : 0;
+            const uint32_t *nxc = nx ? J->col + J->row[nj] : NULL;
+            switch (G) {
+            case 6: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 6); break;
+            case 5: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 5); break;
+            case 4: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 4); break;
+            case 3: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 3); break;
+            default: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 2); break;
+            }
             j += G - 1;
             continue;
         }
@@ -266,12 +289,12 @@ int he_ckks_linear(const he_ckks_ctx *c, he_ckks_ct *const *outs, size_t m, cons
         }
     }
     if (rc == 0) row[m] = e;
-    /* groups of up to 4 consecutive rows with the same inputs */
+    /* groups of up to LIN_GROUP consecutive rows with the same inputs */
     uint8_t *group = rc == 0 ? he_malloc(m) : NULL;
     if (rc == 0 && !group) rc = -1;
     for (size_t j = 0; rc == 0 && j < m;) {
         size_t len = row[j + 1] - row[j], g = 1;
-        while (len > 0 && len < CKKS_MAC52_TERMS && g < 4 && j + g < m && row[j + g + 1] - row[j + g] == len &&
+        while (len > 0 && len < CKKS_MAC52_TERMS && g < LIN_GROUP && j + g < m && row[j + g + 1] - row[j + g] == len &&
                memcmp(col + row[j], col + row[j + g], len * sizeof *col) == 0)
             g++;
         group[j] = (uint8_t)g;
@@ -315,6 +338,11 @@ static void add_times_i(const he_ckks_ctx *c, unsigned t, uint64_t *o, const uin
     if (sign < 0) ri = q - ri;
     uint64_t nri = q - ri, rip = ckks_shoup(ri, q), nrip = ckks_shoup(nri, q);
     unsigned h = c->n / 2;
+    if (m->ifma) { /* the same values, eight at a time */
+        ckks_addmul_const_ifma(o, a, b, ri, ckks_shoup52(ri, q), m, h);
+        ckks_addmul_const_ifma(o + h, a ? a + h : NULL, b + h, nri, ckks_shoup52(nri, q), m, h);
+        return;
+    }
     for (unsigned j = 0; j < h; j++) o[j] = ckks_addmod(a ? a[j] : 0, ckks_mulshoup(b[j], ri, rip, q), q);
     for (unsigned j = h; j < c->n; j++) o[j] = ckks_addmod(a ? a[j] : 0, ckks_mulshoup(b[j], nri, nrip, q), q);
 }
