@@ -2024,10 +2024,10 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     }
     for (int64_t i = 0; rc == 0 && i < m; i++) in[i] = b->v[i]->ct;
     if (rc == 0) rc = he_ckks_linear(ctx, outs, (size_t)rows, in, (size_t)m, W, q);
+    if (rc == 0) rc = he_ckks_rescale_many(ctx, outs, (size_t)rows); /* one output per thread at a time */
     for (int64_t j = 0; rc == 0 && j < rows; j++) {
-        rc = he_ckks_rescale(ctx, outs[j], outs[j]);
-        if (rc == 0) he_ckks_ct_set_scale(outs[j], res);
-        if (rc == 0 && bias && bias[j] != 0)
+        he_ckks_ct_set_scale(outs[j], res);
+        if (bias && bias[j] != 0)
             rc = c0->pairs ? he_ckks_add_const(ctx, outs[j], outs[j], CMPLX(bias[j], bias[j]))
                            : he_ckks_add_scalar(ctx, outs[j], outs[j], bias[j]);
     }

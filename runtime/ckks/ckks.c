@@ -60,7 +60,7 @@ void he_ckks_ctx_free(he_ckks_ctx *c)
     if (!c) return;
     for (unsigned i = 0; i < c->k; i++) ckks_mod_free(&c->mod[i]);
     he_free(c->qinv);
-    he_free(c->scratch);
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) he_free(c->scratch[i]);
     he_free(c->ksi);
     he_free(c->rot);
     he_free(c);
@@ -116,7 +116,7 @@ he_ckks_ctx *he_ckks_ctx_new(const he_ckks_params *p)
     }
     he_ckks_ctx *c = he_calloc(1, sizeof *c);
     if (!c) return NULL;
-    atomic_flag_clear(&c->scratch_busy);
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) atomic_flag_clear(&c->scratch_busy[i]);
     c->n = n;
     c->logn = logn;
     c->slots = n / 2;
@@ -301,36 +301,40 @@ static void poly_muladd(uint64_t *o, const uint64_t *a, const uint64_t *b, const
 }
 
 /* --- scratch memory ---------------------------------------------------------
-** Large temporaries of the evaluation functions come from one buffer kept
-** in the context (allocating them each time costs page faults: glibc maps
-** blocks this size afresh on every call). The buffer is taken with an
-** atomic flag; a second thread using the same context at the same time
-** gets a private allocation instead. Only public data goes there. */
+** Large temporaries of the evaluation functions come from buffers kept in
+** the context (allocating them each time costs page faults: glibc maps
+** blocks this size afresh on every call). A buffer is taken with an atomic
+** flag: the threads of the pool that evaluate ciphertexts side by side
+** (he_ckks_square_pairs_many, ...) each take their own; past CKKS_SCRATCH
+** at once, a private allocation. Only public data goes there. */
 
-static uint64_t *scratch_get(const he_ckks_ctx *cc, size_t words)
+static uint64_t *scratch_get(const he_ckks_ctx *cc, size_t words, int *slot)
 {
-    he_ckks_ctx *c = (he_ckks_ctx *)cc; /* the buffer is not part of the value */
-    if (atomic_flag_test_and_set_explicit(&c->scratch_busy, memory_order_acquire))
-        return he_malloc(words * sizeof(uint64_t));
-    if (c->scratch_len < words) {
-        he_free(c->scratch);
-        c->scratch = he_malloc(words * sizeof(uint64_t));
-        c->scratch_len = c->scratch ? words : 0;
-        if (!c->scratch) {
-            atomic_flag_clear_explicit(&c->scratch_busy, memory_order_release);
-            return NULL;
+    he_ckks_ctx *c = (he_ckks_ctx *)cc; /* the buffers are not part of the value */
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) {
+        if (atomic_flag_test_and_set_explicit(&c->scratch_busy[i], memory_order_acquire)) continue;
+        if (c->scratch_len[i] < words) {
+            he_free(c->scratch[i]);
+            c->scratch[i] = he_malloc(words * sizeof(uint64_t));
+            c->scratch_len[i] = c->scratch[i] ? words : 0;
+            if (!c->scratch[i]) {
+                atomic_flag_clear_explicit(&c->scratch_busy[i], memory_order_release);
+                return NULL;
+            }
         }
+        *slot = (int)i;
+        return c->scratch[i];
     }
-    return c->scratch;
+    *slot = -1;
+    return he_malloc(words * sizeof(uint64_t));
 }
 
-static void scratch_put(const he_ckks_ctx *cc, uint64_t *p)
+/* Gives back what scratch_get(..., &slot) gave. */
+static void scratch_put(const he_ckks_ctx *cc, uint64_t *p, int slot)
 {
     he_ckks_ctx *c = (he_ckks_ctx *)cc;
-    if (p == c->scratch)
-        atomic_flag_clear_explicit(&c->scratch_busy, memory_order_release);
-    else
-        he_free(p);
+    if (slot >= 0) atomic_flag_clear_explicit(&c->scratch_busy[slot], memory_order_release);
+    else he_free(p);
 }
 
 /* --- plaintext and ciphertext objects ---------------------------------------- */
@@ -1505,7 +1509,8 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
     double scale = a->scale / (double)c->mod[l].q;
     if (out != a && ct_reserve(out, size, nq - 1) < 0) return -1;
     out->seeded = false;
-    uint64_t *last = scratch_get(c, 2 * (size_t)n), *x = last + n;
+    int slot;
+    uint64_t *last = scratch_get(c, 2 * (size_t)n, &slot), *x = last + n;
     if (!last) return -1;
     const ckks_mod *ml = &c->mod[l];
     uint64_t half = ml->q >> 1;
@@ -1536,7 +1541,7 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
                 o[j] = ckks_mulshoup(ci[j] + q - x[j], w, wp, q);
         }
     }
-    scratch_put(c, last);
+    scratch_put(c, last, slot);
     out->size = size;
     out->nq = nq - 1;
     out->scale = scale;
@@ -1746,11 +1751,12 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
     if (a->size == 2) return he_ckks_ct_copy(out, a);
     if (!k->rlk) return he_error("ckks: no relinearization key");
     unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
-    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width));
+    int slot;
+    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
     if (!d) return -1;
     keyswitch(c, k->rlk, ct_poly(a, 2, 0), nq, d, d + (size_t)nq * n, d + 2 * (size_t)nq * n, width);
     if (he_ckks_ct_copy(out, a) < 0) {
-        scratch_put(c, d);
+        scratch_put(c, d, slot);
         return -1;
     }
     for (unsigned p = 0; p < 2; p++)
@@ -1759,7 +1765,7 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
             ckks_add_poly(o, o, d + ((size_t)p * nq + i) * n, c->mod[i].q, n);
         }
     out->size = 2;
-    scratch_put(c, d);
+    scratch_put(c, d, slot);
     return 0;
 }
 
@@ -1770,7 +1776,8 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
     const he_ckks_ctx *c = k->ctx;
     if (a->size != 2) return he_error("ckks: rotation needs a relinearized (size-2) ciphertext");
     unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
-    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n, width));
+    int slot;
+    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
     if (!buf) return -1;
     uint64_t *x = buf, *d0 = buf + (size_t)nq * n, *d1 = d0 + (size_t)nq * n;
     const uint32_t *perm = gk->perm;
@@ -1787,14 +1794,14 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
     }
     double scale = a->scale;
     if (ct_reserve(out, 2, nq) < 0) {
-        scratch_put(c, buf);
+        scratch_put(c, buf, slot);
         return -1;
     }
     out->size = 2;
     out->nq = nq;
     out->scale = scale;
     memcpy(out->data, d0, 2 * (size_t)nq * n * sizeof *d0);
-    scratch_put(c, buf);
+    scratch_put(c, buf, slot);
     return 0;
 }
 

@@ -311,6 +311,9 @@ int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs,
                               const he_ckks_ct *const *ins, size_t n) HE_WARN_UNUSED;
 int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts,
                         size_t n) HE_WARN_UNUSED;
+/* Every ciphertext of cts rescaled in place, one per thread at a time (a
+** layer's outputs); the same results as one by one. */
+int he_ckks_rescale_many(const he_ckks_ctx *ctx, he_ckks_ct *const *cts, size_t n) HE_WARN_UNUSED;
 
 /* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
 /* outs[i] = a rotated by steps[i], i < n, sharing one key-switching

@@ -163,6 +163,7 @@ bool ckks_use_ifma(void);
 void ckks_force_portable(bool on);
 unsigned ckks_bitrev(unsigned x, unsigned logn);
 
+#define CKKS_SCRATCH 16 /* CKKS_MAX_THREADS (pool.c) */
 struct he_ckks_ctx {
     unsigned n, logn, slots;
     unsigned k;  /* number of primes, special included */
@@ -180,10 +181,11 @@ struct he_ckks_ctx {
     /* encoding: ksi[j] = exp(2 pi i j / 2N), j <= 2N; rot[j] = 5^j mod 2N */
     double complex *ksi;
     uint64_t *rot;
-    /* scratch memory for evaluation (see ckks.c) */
-    atomic_flag scratch_busy;
-    uint64_t *scratch;
-    size_t scratch_len;
+    /* scratch memory for evaluation (see ckks.c): one buffer per thread
+    ** that evaluates at the same time (CKKS_SCRATCH of them) */
+    atomic_flag scratch_busy[CKKS_SCRATCH];
+    uint64_t *scratch[CKKS_SCRATCH];
+    size_t scratch_len[CKKS_SCRATCH];
 };
 
 struct he_ckks_pt {

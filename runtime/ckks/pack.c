@@ -415,11 +415,13 @@ int he_ckks_square_pairs(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_c
 /* One ciphertext per task: each runs whole on one thread (the kernels it
 ** calls run inline there), so a slow thread delays one ciphertext, not every
 ** step of every one; the arithmetic is the same, and so are the results. */
+typedef enum { MANY_SQUARE, MANY_SETTLE, MANY_RESCALE } many_op;
 typedef struct many_job {
     const he_ckks_keys *k;
+    const he_ckks_ctx *c;
     he_ckks_ct *const *outs;
     const he_ckks_ct *const *ins;
-    bool square;
+    many_op op;
     atomic_flag failed;
     char msg[256];
 } many_job;
@@ -428,9 +430,10 @@ static void many_task(void *arg, unsigned i, unsigned worker)
 {
     (void)worker;
     many_job *J = arg;
-    const he_ckks_ctx *c = he_ckks_keys_ctx(J->k);
+    const he_ckks_ctx *c = J->c;
     int rc = 0;
-    if (J->square) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
+    if (J->op == MANY_SQUARE) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
+    else if (J->op == MANY_RESCALE) rc = he_ckks_rescale(c, J->outs[i], J->outs[i]);
     else if (he_ckks_ct_size(J->outs[i]) == 3)
         rc = he_ckks_relin(J->k, J->outs[i], J->outs[i]) < 0 || he_ckks_rescale(c, J->outs[i], J->outs[i]) < 0 ? -1 : 0;
     if (rc < 0 && !atomic_flag_test_and_set(&J->failed)) /* the message is the thread's own */
@@ -454,13 +457,26 @@ int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs, co
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             if (outs[i] == ins[j] && i != j) return he_error("ckks: output %zu overwrites input %zu", i, j);
-    many_job J = {.k = k, .outs = outs, .ins = ins, .square = true};
+    many_job J = {.k = k, .c = he_ckks_keys_ctx(k), .outs = outs, .ins = ins, .op = MANY_SQUARE};
     return run_many(&J, n);
 }
 
 int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts, size_t n)
 {
     if (he_poll_interrupt() < 0) return -1;
-    many_job J = {.k = k, .outs = cts, .ins = (const he_ckks_ct *const *)cts, .square = false};
+    many_job J = {.k = k, .c = he_ckks_keys_ctx(k), .outs = cts, .ins = (const he_ckks_ct *const *)cts,
+                  .op = MANY_SETTLE};
+    return run_many(&J, n);
+}
+
+int he_ckks_rescale_many(const he_ckks_ctx *c, he_ckks_ct *const *cts, size_t n)
+{
+    if (he_poll_interrupt() < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (ckks_check_ct(c, cts[i]) < 0) return -1;
+        for (size_t j = 0; j < i; j++)
+            if (cts[i] == cts[j]) return he_error("ckks: ciphertext %zu is also %zu of the batch", i, j);
+    }
+    many_job J = {.c = c, .outs = cts, .ins = (const he_ckks_ct *const *)cts, .op = MANY_RESCALE};
     return run_many(&J, n);
 }

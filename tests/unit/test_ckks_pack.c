@@ -297,6 +297,33 @@ static void test_square_pairs(void)
     he_ckks_ct_free(c);
 }
 
+/* A layer's outputs rescaled together (one per thread) equal those
+** rescaled one by one, for 1 and 2 threads; a ciphertext twice is refused. */
+static void test_rescale_many(void)
+{
+    he_ckks_ct *a[NO], *b[NO];
+    unsigned was = he_ckks_threads();
+    new_outs(a);
+    new_outs(b);
+    for (unsigned th = 1; th <= 2; th++) {
+        CHECK(he_ckks_set_threads(th) == 0, "threads");
+        CHECK(he_ckks_linear(ctx, a, NO, (const he_ckks_ct *const *)in, NI, W, 0) == 0 &&
+                  he_ckks_linear(ctx, b, NO, (const he_ckks_ct *const *)in, NI, W, 0) == 0,
+              "%s", he_errmsg());
+        CHECK(he_ckks_rescale_many(ctx, a, NO) == 0, "%s", he_errmsg());
+        for (int j = 0; j < NO; j++) {
+            CHECK(he_ckks_rescale(ctx, b[j], b[j]) == 0, "%s", he_errmsg());
+            CHECK(he_ckks_ct_level(a[j]) == he_ckks_ct_level(in[0]) - 1 && same_data(a[j], b[j]),
+                  "%u threads, output %d differs from its rescale alone", th, j);
+        }
+    }
+    CHECK(he_ckks_set_threads(was) == 0, "restore threads");
+    he_ckks_ct *twice[2] = {a[0], a[0]};
+    CHECK(he_ckks_rescale_many(ctx, twice, 2) < 0 && strstr(he_errmsg(), "also"), "a ciphertext twice");
+    free_outs(a);
+    free_outs(b);
+}
+
 /* The MNIST chain's 28-bit primes take the IFMA element-wise kernels too
 ** (rescale, the key switch's lifts, sums and division by P, the product by
 ** i): every step of the throughput server, computed in a context of the
@@ -433,6 +460,7 @@ int main(void)
     RUN(test_square_pairs);
     RUN(test_add_sub_kernels);
     RUN(test_small_primes_kernels);
+    RUN(test_rescale_many);
     for (int i = 0; i < NI; i++) he_ckks_ct_free(in[i]);
     he_ckks_keys_free(keys);
     he_ckks_ctx_free(ctx);
