@@ -149,13 +149,130 @@ IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_
     }
 }
 
+/* Primes below 2^31 (the MNIST chain's 28-bit ones): residues and weights
+** fit 32 bits, so each product is one vpmuludq, exact in 64 bits, added to
+** a 64-bit sum (twice the products per cycle of the two 52-bit halves: the
+** multiply and the add each run on two ports); the sums are reduced in
+** registers every `fold` terms, before they could overflow. */
+typedef struct red64c {
+    __m512i q, negq, mu, r52, mask;
+} red64c;
+
+IFMA static inline red64c red64_make(const ckks_mod *m)
+{
+    return (red64c){_mm512_set1_epi64((long long)m->q), _mm512_set1_epi64((long long)((1ull << 52) - m->q)),
+                    _mm512_set1_epi64((long long)((1ull << 52) / m->q)), _mm512_set1_epi64((long long)m->r52),
+                    _mm512_set1_epi64((long long)((1ull << 52) - 1))};
+}
+
+/* x mod q for x < 2^52: x - floor(x * floor(2^52 / q) / 2^52) q lies in [0, 2q). */
+IFMA static inline __m512i red52_lane(__m512i x, const red64c *k)
+{
+    __m512i c = _mm512_madd52hi_epu64(_mm512_setzero_si512(), x, k->mu);
+    __m512i r = _mm512_and_si512(_mm512_madd52lo_epu64(x, c, k->negq), k->mask);
+    return _mm512_min_epu64(r, _mm512_sub_epi64(r, k->q));
+}
+
+/* x mod q for any 64-bit lane (q < 2^31): x = h 2^52 + l, (h (2^52 mod q) + l mod q) < 2^52 reduced. */
+IFMA static inline __m512i red64_lane(__m512i x, const red64c *k)
+{
+    __m512i l = red52_lane(_mm512_and_si512(x, k->mask), k);
+    return red52_lane(_mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(x, 52), k->r52), l), k);
+}
+
+/* The terms a 64-bit sum takes from a reduced start (< q) before it could overflow. */
+static size_t lin_fold(uint64_t q)
+{
+    u128 qm = (u128)(q - 1) * (q - 1);
+    u128 room = qm ? (((u128)1 << 64) - q) / qm : SIZE_MAX;
+    return room > SIZE_MAX ? SIZE_MAX : (size_t)room;
+}
+
+/* G rows with the same inputs, 16 coefficients at a time (as lin_group_ifma). */
+IFMA static inline __attribute__((always_inline)) void lin_group_mulu(const lin_job *J, const uint64_t *const *x,
+                                                                      const ckks_mod *m, const uint64_t *w,
+                                                                      uint64_t *const *o, size_t j, size_t off,
+                                                                      const uint32_t *nxc, size_t nx, const int G)
+{
+    const red64c k = red64_make(m);
+    size_t r0 = J->row[j], len = J->row[j + 1] - r0, fold = lin_fold(m->q);
+    const uint64_t *wr[LIN_GROUP];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++) wr[g] = w + J->row[j + g];
+    const uint32_t *cl = J->col + r0;
+    for (unsigned h = 0; h < LIN_BLOCK; h += 16) {
+        __m512i S[LIN_GROUP][2];
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) S[g][0] = S[g][1] = _mm512_setzero_si512();
+        size_t p0 = nx * h / LIN_BLOCK, p1 = nx * (h + 16) / LIN_BLOCK;
+        for (size_t e = p0; e < p1; e++) {
+            const char *b = (const char *)(x[nxc[e]] + off);
+#pragma GCC unroll 8
+            for (int l = 0; l < LIN_BLOCK * 8; l += 64) _mm_prefetch(b + l, _MM_HINT_T0);
+        }
+        for (size_t e0 = 0; e0 < len;) {
+            size_t e1 = len - e0 > fold ? e0 + fold : len;
+            for (size_t e = e0; e < e1; e++) {
+                const uint64_t *xi = x[cl[e]] + off + h;
+                __m512i a0 = _mm512_loadu_si512(xi), a1 = _mm512_loadu_si512(xi + 8);
+#pragma GCC unroll 8
+                for (int g = 0; g < G; g++) {
+                    __m512i W = _mm512_set1_epi64((long long)wr[g][e]);
+                    S[g][0] = _mm512_add_epi64(S[g][0], _mm512_mul_epu32(a0, W));
+                    S[g][1] = _mm512_add_epi64(S[g][1], _mm512_mul_epu32(a1, W));
+                }
+            }
+            if (e1 < len) /* reduced, so that the next fold terms fit */
+#pragma GCC unroll 8
+                for (int g = 0; g < G; g++) {
+                    S[g][0] = red64_lane(S[g][0], &k);
+                    S[g][1] = red64_lane(S[g][1], &k);
+                }
+            e0 = e1;
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) {
+            _mm512_storeu_si512(o[g] + h, red64_lane(S[g][0], &k));
+            _mm512_storeu_si512(o[g] + h + 8, red64_lane(S[g][1], &k));
+        }
+    }
+}
+
+/* One row, 64 coefficients in 8 sums. */
+IFMA static void lin_row_mulu(const lin_job *J, const uint64_t *const *x, const ckks_mod *m, const uint64_t *w,
+                              uint64_t *o, size_t j, size_t off)
+{
+    const red64c k = red64_make(m);
+    size_t r0 = J->row[j], r1 = J->row[j + 1], fold = lin_fold(m->q);
+    __m512i S[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) S[v] = _mm512_setzero_si512();
+    for (size_t e0 = r0; e0 < r1;) {
+        size_t e1 = r1 - e0 > fold ? e0 + fold : r1;
+        for (size_t e = e0; e < e1; e++) {
+            const uint64_t *xi = x[J->col[e]] + off;
+            __m512i W = _mm512_set1_epi64((long long)w[e]);
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) S[v] = _mm512_add_epi64(S[v], _mm512_mul_epu32(_mm512_loadu_si512(xi + 8 * v), W));
+        }
+        if (e1 < r1)
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) S[v] = red64_lane(S[v], &k);
+        e0 = e1;
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) _mm512_storeu_si512(o + 8 * v, red64_lane(S[v], &k));
+}
+
 /* IFMA: 64 coefficients in 8 vectors, their lo and hi sums in 16
-** registers for a whole row (or lin_group_ifma for rows that share inputs). */
+** registers for a whole row (or lin_group_ifma for rows that share inputs);
+** for primes below 2^31, the same with 32-bit products (lin_*_mulu). */
 IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsigned t, unsigned p, size_t off)
 {
     const ckks_mod *m = &J->c->mod[t];
     const uint64_t *w = J->w + (size_t)t * J->nnz;
     uint64_t lo[LIN_BLOCK] __attribute__((aligned(64))), hi[LIN_BLOCK] __attribute__((aligned(64)));
+    bool small = m->q < (1ull << 31);
     for (size_t j = 0; j < J->m; j++) {
         unsigned G = J->group[j];
         if (G > 1) {
@@ -164,6 +281,17 @@ IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsi
             /* the next group's inputs, when it is one */
             size_t nj = j + G, nx = nj < J->m && J->group[nj] > 1 ? J->row[nj + 1] - J->row[nj] : 0;
             const uint32_t *nxc = nx ? J->col + J->row[nj] : NULL;
+            if (small) {
+                switch (G) {
+                case 6: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 6); break;
+                case 5: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 5); break;
+                case 4: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 4); break;
+                case 3: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 3); break;
+                default: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 2); break;
+                }
+                j += G - 1;
+                continue;
+            }
             switch (G) {
             case 6: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 6); break;
             case 5: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 5); break;
@@ -172,6 +300,10 @@ IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsi
             default: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 2); break;
             }
             j += G - 1;
+            continue;
+        }
+        if (small) {
+            lin_row_mulu(J, x, m, w, J->outs[j]->data + ((size_t)p * J->nq + t) * J->c->n + off, j, off);
             continue;
         }
         __m512i L[8], H[8];

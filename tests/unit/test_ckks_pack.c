@@ -180,36 +180,42 @@ static void test_linear_long_row(void)
     he_free(w);
 }
 
-/* Primes of 28 bits (the MNIST chain's): sums of up to 2^8 terms fit 64
-** bits and take the cheaper reduction; bit for bit the dot product's. */
+/* Primes of 28 bits (the MNIST chain's): 32-bit products with 64-bit sums,
+** reduced every 2^8 terms; rows alone and in a group, shorter and longer
+** than that; bit for bit the dot product's. */
 static void test_linear_small_primes(void)
 {
     he_ckks_params p = {.n = 1024, .nprimes = 4, .bits = {39, 28, 28, 39}, .scale = 0x1p28, .insecure = true};
     he_ckks_ctx *c = he_ckks_ctx_new(&p);
     he_ckks_keys *k = c ? he_ckks_keys_new(c) : NULL;
     CHECK(k && he_ckks_keygen(k) == 0, "%s", he_errmsg());
-    enum { SI = 300 };
-    he_ckks_ct *x[SI], *o[2], *d = he_ckks_ct_new(c);
-    double v[512], w[2 * SI];
+    enum { SI = 600, SO = 5 };
+    he_ckks_ct *x[SI], *o[SO], *d = he_ckks_ct_new(c);
+    double v[512];
+    static double w[SO * SI];
     he_ckks_pt *pt = he_ckks_pt_new(c);
     for (int i = 0; i < SI; i++) {
         for (unsigned j = 0; j < slots; j++) v[j] = urand();
         x[i] = he_ckks_ct_new(c);
         CHECK(he_ckks_encode(c, pt, v, slots, -1, 0) == 0 && he_ckks_encrypt(k, x[i], pt) == 0, "%s", he_errmsg());
     }
-    for (int e = 0; e < 2 * SI; e++) w[e] = urand();
-    for (int e = 100; e < 2 * SI; e++) w[e] = 0; /* row 0: 100 terms, row 1: 80 (64-bit sums) */
-    for (int e = SI; e < SI + 80; e++) w[e] = urand();
-    o[0] = he_ckks_ct_new(c);
-    o[1] = he_ckks_ct_new(c);
-    CHECK(he_ckks_linear(c, o, 2, (const he_ckks_ct *const *)x, SI, w, 0) == 0, "%s", he_errmsg());
-    for (int j = 0; j < 2; j++) {
+    for (int e = 0; e < SO * SI; e++) w[e] = urand();
+    for (int e = 100; e < SI; e++) w[e] = 0;             /* row 0: 100 terms */
+    for (int e = SI + 80; e < 2 * SI; e++) w[e] = 0;     /* row 1: 80 */
+    /* rows 2, 3: 600 terms, a group; row 4: 599, alone. Rows 3 and 4 weigh
+    ** -1 (residues q - 1: the largest products, so that sums of too many
+    ** terms would overflow) */
+    double one = 1.0 / (double)he_ckks_ctx_prime(c, 2);
+    for (int i = 0; i < SI; i++) w[3 * SI + i] = w[4 * SI + i] = -one;
+    w[4 * SI + 7] = 0;
+    for (int j = 0; j < SO; j++) o[j] = he_ckks_ct_new(c);
+    CHECK(he_ckks_linear(c, o, SO, (const he_ckks_ct *const *)x, SI, w, 0) == 0, "%s", he_errmsg());
+    for (int j = 0; j < SO; j++) {
         CHECK(he_ckks_dot_scalar(c, d, (const he_ckks_ct *const *)x, w + j * SI, SI, 0) == 0, "%s", he_errmsg());
         CHECK(same_data(d, o[j]), "28-bit primes: output %d differs from the dot product", j);
     }
     for (int i = 0; i < SI; i++) he_ckks_ct_free(x[i]);
-    he_ckks_ct_free(o[0]);
-    he_ckks_ct_free(o[1]);
+    for (int j = 0; j < SO; j++) he_ckks_ct_free(o[j]);
     he_ckks_ct_free(d);
     he_ckks_pt_free(pt);
     he_ckks_keys_free(k);
