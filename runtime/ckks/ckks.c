@@ -1608,7 +1608,9 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
     u128 *acc0 = acc, *acc1 = acc + n;
     /* the same memory as 52-bit split accumulators (IFMA primes) */
     uint64_t *lo0 = (uint64_t *)acc, *hi0 = lo0 + n, *lo1 = hi0 + n, *hi1 = lo1 + n;
-    memset(acc, 0, 2 * (size_t)n * sizeof *acc);
+    /* or 64-bit sums of 32-bit products (small primes): lo0 and hi0 */
+    bool sum64 = mt->ifma && ckks_sum64_fits(mt->q, nq);
+    memset(acc, 0, (sum64 ? 1 : 2) * (size_t)n * sizeof *acc);
     for (unsigned j = 0; j < nq; j++) {
         const uint64_t *src;
         if (J->dig) {
@@ -1627,7 +1629,9 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
         }
         const uint64_t *k0 = J->ksk + ((size_t)(j * 2 + 0) * kk + t) * n;
         const uint64_t *k1 = J->ksk + ((size_t)(j * 2 + 1) * kk + t) * n;
-        if (mt->ifma) {
+        if (sum64) {
+            ckks_mac32x2_ifma(lo0, hi0, src, k0, k1, n);
+        } else if (mt->ifma) {
             /* nq <= 39 terms: far below CKKS_MAC52_TERMS */
             ckks_mac52_ifma(lo0, hi0, src, k0, n);
             ckks_mac52_ifma(lo1, hi1, src, k1, n);
@@ -1640,7 +1644,10 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
     }
     uint64_t *o0 = ti == nq ? J->sp0 : J->d0 + (size_t)t * n;
     uint64_t *o1 = ti == nq ? J->sp1 : J->d1 + (size_t)t * n;
-    if (mt->ifma_red && nq <= 64) {
+    if (sum64) {
+        ckks_reduce64_ifma(o0, lo0, mt, n);
+        ckks_reduce64_ifma(o1, hi0, mt, n);
+    } else if (mt->ifma_red && nq <= 64) {
         ckks_reduce_mac52_ifma(o0, lo0, hi0, mt, n);
         ckks_reduce_mac52_ifma(o1, lo1, hi1, mt, n);
     } else if (mt->ifma) {

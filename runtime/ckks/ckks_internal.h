@@ -145,6 +145,16 @@ static inline u128 ckks_mac52_value(uint64_t lo, uint64_t hi)
 {
     return ((u128)hi << 52) + lo;
 }
+/* For primes q < 2^31 (m->ifma): s0 += x k0, s1 += x k1 with 32-bit
+** products into 64-bit sums (ckks_sum64_fits: how many terms fit);
+** o = s mod q for any 64-bit s. */
+void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                       unsigned n);
+void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n);
+static inline bool ckks_sum64_fits(uint64_t q, size_t terms)
+{
+    return q < (1ull << 31) && (u128)(q - 1) * (q - 1) * terms <= ~(uint64_t)0;
+}
 /* Element-wise kernels with the IFMA layout (m->ifma set, n % 8 == 0):
 ** o = a*b; o = a*b + c; (o0, o1, o2) = (a0 b0, a0 b1 + a1 b0, a1 b1). */
 void ckks_mul_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const ckks_mod *m, unsigned n);

@@ -12,6 +12,7 @@
 ** with two-source permutes.
 */
 #include "ckks/ckks_internal.h"
+#include "ckks/ifma_lanes.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -366,8 +367,37 @@ IFMA void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64
     }
 }
 
+IFMA void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                            unsigned n)
+{
+    for (unsigned j = 0; j < n; j += 8) {
+        __m512i a = _mm512_loadu_si512(x + j);
+        __m512i p0 = _mm512_mul_epu32(a, _mm512_loadu_si512(k0 + j)), p1 = _mm512_mul_epu32(a, _mm512_loadu_si512(k1 + j));
+        _mm512_storeu_si512(s0 + j, _mm512_add_epi64(_mm512_loadu_si512(s0 + j), p0));
+        _mm512_storeu_si512(s1 + j, _mm512_add_epi64(_mm512_loadu_si512(s1 + j), p1));
+    }
+}
+
+IFMA void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n)
+{
+    const red64c k = red64_make(m);
+    for (unsigned j = 0; j < n; j += 8) _mm512_storeu_si512(o + j, red64_lane(_mm512_loadu_si512(s + j), &k));
+}
+
 #else
 
+void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                       unsigned n)
+{
+    for (unsigned j = 0; j < n; j++) {
+        s0[j] += (uint64_t)(uint32_t)x[j] * (uint32_t)k0[j];
+        s1[j] += (uint64_t)(uint32_t)x[j] * (uint32_t)k1[j];
+    }
+}
+void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n)
+{
+    for (unsigned j = 0; j < n; j++) o[j] = ckks_red64(s[j], m);
+}
 void ckks_sub_reduce_ifma(uint64_t *o, const uint64_t *x, uint64_t h, const ckks_mod *m, unsigned n)
 {
     for (unsigned j = 0; j < n; j++) o[j] = ckks_submod(x[j] % m->q, h, m->q);

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "ckks/ckks_internal.h"
+#include "ckks/ifma_lanes.h"
 
 #define LIN_BLOCK 64 /* coefficients per task */
 #define LIN_GROUP 6  /* the most rows taken together (24 accumulators of 32 registers) */
@@ -80,9 +81,6 @@ static void lin_block_portable(const lin_job *J, const uint64_t *const *x, unsig
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define IFMA __attribute__((target("avx512f,avx512ifma")))
-
 /* The sum hi * 2^52 + lo of the lanes, reduced (64-bit when it fits). */
 static void lin_reduce52(uint64_t *o, const uint64_t *lo, const uint64_t *hi, const ckks_mod *m, bool fits64)
 {
@@ -154,32 +152,6 @@ IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_
 ** a 64-bit sum (twice the products per cycle of the two 52-bit halves: the
 ** multiply and the add each run on two ports); the sums are reduced in
 ** registers every `fold` terms, before they could overflow. */
-typedef struct red64c {
-    __m512i q, negq, mu, r52, mask;
-} red64c;
-
-IFMA static inline red64c red64_make(const ckks_mod *m)
-{
-    return (red64c){_mm512_set1_epi64((long long)m->q), _mm512_set1_epi64((long long)((1ull << 52) - m->q)),
-                    _mm512_set1_epi64((long long)((1ull << 52) / m->q)), _mm512_set1_epi64((long long)m->r52),
-                    _mm512_set1_epi64((long long)((1ull << 52) - 1))};
-}
-
-/* x mod q for x < 2^52: x - floor(x * floor(2^52 / q) / 2^52) q lies in [0, 2q). */
-IFMA static inline __m512i red52_lane(__m512i x, const red64c *k)
-{
-    __m512i c = _mm512_madd52hi_epu64(_mm512_setzero_si512(), x, k->mu);
-    __m512i r = _mm512_and_si512(_mm512_madd52lo_epu64(x, c, k->negq), k->mask);
-    return _mm512_min_epu64(r, _mm512_sub_epi64(r, k->q));
-}
-
-/* x mod q for any 64-bit lane (q < 2^31): x = h 2^52 + l, (h (2^52 mod q) + l mod q) < 2^52 reduced. */
-IFMA static inline __m512i red64_lane(__m512i x, const red64c *k)
-{
-    __m512i l = red52_lane(_mm512_and_si512(x, k->mask), k);
-    return red52_lane(_mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(x, 52), k->r52), l), k);
-}
-
 /* The terms a 64-bit sum takes from a reduced start (< q) before it could overflow. */
 static size_t lin_fold(uint64_t q)
 {
