@@ -450,8 +450,7 @@ static bool pending(const cct *c) { return he_ckks_ct_size(c->ct) == 3; }
 static int settle(cct *c)
 {
     if (!pending(c)) return 0;
-    const he_ckks_ctx *ctx = ctx_of(c);
-    if (he_ckks_relin(c->keys->k, c->ct, c->ct) < 0 || he_ckks_rescale(ctx, c->ct, c->ct) < 0) return -1;
+    if (he_ckks_relin_rescale(c->keys->k, c->ct, c->ct) < 0) return -1; /* one relinearization, one rescale */
     ckks_real_counts.relins++;
     ckks_real_counts.keyswitches++;
     ckks_real_counts.rescales++;

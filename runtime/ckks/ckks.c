@@ -1570,6 +1570,8 @@ typedef struct ks_job {
     const uint32_t *perm;
     unsigned nq;
     uint64_t *coef, *d0, *d1, *sp0, *sp1, *work;
+    const uint64_t *ct; /* he_ckks_relin_rescale: the input's data */
+    uint64_t *last;     /* and its parts' last limbs, relinearized, in coefficients */
 } ks_job;
 
 static void ks_intt_task(void *arg, unsigned j, unsigned w)
@@ -1772,6 +1774,114 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
             ckks_add_poly(o, o, d + ((size_t)p * nq + i) * n, c->mod[i].q, n);
         }
     out->size = 2;
+    scratch_put(c, d, slot);
+    return 0;
+}
+
+/* Relinearization and rescale at once. With d = the key switch's sum over
+** the primes q_i and P (sp: its part at P), relinearizing adds
+** (d_i - lift_i([sp]_P)) / P to c_i, and rescaling subtracts lift_i([c'_l])
+** and divides by q_l (l = nq - 1); both lifts are made in coefficients,
+** so at i < l they are summed there and cross to the NTT together:
+**   out_i = (c_i + d_i / P - NTT(lift_i(sp) / P + lift_i(c'_l))) / q_l,
+** and c'_l itself comes from one INTT of P c_l + d_l. The same sums modulo
+** q_i as he_ckks_relin then he_ckks_rescale (with their roundings: +P/2,
+** +q_l/2): the same results, bit for bit. */
+static void ks_rr_last_task(void *arg, unsigned b, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, nq = J->nq, l = nq - 1;
+    const ckks_mod *mp = &c->mod[c->k - 1], *ml = &c->mod[l];
+    uint64_t *pp = b ? J->sp1 : J->sp0, P = mp->q, q = ml->q;
+    uint64_t *z = J->last + (size_t)b * n, *tmp = J->work + (size_t)w * KS_WORKER_WORDS * n;
+    const uint64_t *cl = J->ct + ((size_t)b * nq + l) * n, *dl = (b ? J->d1 : J->d0) + (size_t)l * n;
+    ckks_intt(pp, mp, n); /* [sp + P/2]_P, as ks_sp_task */
+    for (unsigned i = 0; i < n; i++) pp[i] = ckks_addmod(pp[i], P >> 1, P);
+    uint64_t pl = P % q, h = c->phalf[l], wv = c->pinv[l], wp = c->pinvp[l];
+    if (ml->ifma) ckks_addmul_const_ifma(z, dl, cl, pl, ckks_shoup52(pl, q), ml, n);
+    else
+        for (unsigned i = 0; i < n; i++) z[i] = ckks_addmod(dl[i], ckks_mulmod(cl[i], pl, ml), q);
+    ckks_intt(z, ml, n); /* P c_l + d_l in coefficients */
+    if (ckks_red_from(ml, mp)) {
+        ckks_sub_reduce_ifma(tmp, pp, h, ml, n);
+    } else {
+        for (unsigned i = 0; i < n; i++) tmp[i] = ckks_submod(P > q ? ckks_red64(pp[i], ml) : pp[i], h, q);
+    }
+    if (ml->ifma) ckks_sub_mulshoup_ifma(z, z, tmp, wv, c->pinvp52[l], ml, n);
+    else
+        for (unsigned i = 0; i < n; i++) z[i] = ckks_mulshoup(z[i] + q - tmp[i], wv, wp, q);
+    for (unsigned i = 0; i < n; i++) z[i] = ckks_addmod(z[i], q >> 1, q); /* + q_l/2, as he_ckks_rescale */
+}
+
+/* Part b at prime i < l, into d_b (task = b * l + i). */
+static void ks_rr_task(void *arg, unsigned task, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, nq = J->nq, l = nq - 1, kk = c->k, b = task / l, i = task % l;
+    const ckks_mod *m = &c->mod[i], *ml = &c->mod[l], *mp = &c->mod[kk - 1];
+    uint64_t q = m->q, P = mp->q, *u = J->work + (size_t)w * KS_WORKER_WORDS * n, *t2 = u + n;
+    const uint64_t *pp = b ? J->sp1 : J->sp0, *last = J->last + (size_t)b * n;
+    const uint64_t *ci = J->ct + ((size_t)b * nq + i) * n;
+    uint64_t *di = (b ? J->d1 : J->d0) + (size_t)i * n;
+    uint64_t h = c->phalf[i], hm = (ml->q >> 1) % q, pv = c->pinv[i], pvp = c->pinvp[i];
+    uint64_t qv = c->qinv[l * kk + i], qvp = c->qinvp[l * kk + i];
+    if (ckks_red_from(m, mp)) {
+        ckks_sub_reduce_ifma(u, pp, h, m, n);
+    } else {
+        for (unsigned j = 0; j < n; j++) u[j] = ckks_submod(P > q ? ckks_red64(pp[j], m) : pp[j], h, q);
+    }
+    if (ckks_red_from(m, ml)) {
+        ckks_sub_reduce_ifma(t2, last, hm, m, n);
+    } else {
+        for (unsigned j = 0; j < n; j++) t2[j] = ckks_submod(ml->q > q ? ckks_red64(last[j], m) : last[j], hm, q);
+    }
+    if (m->ifma) {
+        ckks_addmul_const_ifma(u, t2, u, pv, c->pinvp52[i], m, n);
+        ckks_ntt(u, m, n);
+        ckks_addmul_const_ifma(di, ci, di, pv, c->pinvp52[i], m, n);
+        ckks_sub_mulshoup_ifma(di, di, u, qv, c->qinvp52[l * kk + i], m, n);
+        return;
+    }
+    for (unsigned j = 0; j < n; j++) u[j] = ckks_addmod(t2[j], ckks_mulshoup(u[j], pv, pvp, q), q);
+    ckks_ntt(u, m, n);
+    for (unsigned j = 0; j < n; j++) {
+        uint64_t v = ckks_addmod(ci[j], ckks_mulshoup(di[j], pv, pvp, q), q);
+        di[j] = ckks_mulshoup(v + q - u[j], qv, qvp, q);
+    }
+}
+
+int he_ckks_relin_rescale(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
+{
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
+    const he_ckks_ctx *c = k->ctx;
+    if (check_ct(c, a) < 0) return -1;
+    if (out->ctx != c) return he_error("ckks: ciphertext belongs to another context");
+    if (a->size != 3 || a->nq < 2 || !k->rlk) /* nothing to fuse: the two steps (and their errors) */
+        return he_ckks_relin(k, out, a) < 0 || he_ckks_rescale(c, out, out) < 0 ? -1 : 0;
+    unsigned n = c->n, nq = a->nq, l = nq - 1, width = he_ckks_threads();
+    double scale = a->scale / (double)c->mod[l].q;
+    int slot;
+    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
+    if (!d) return -1;
+    uint64_t *work = d + 2 * (size_t)nq * n;
+    ks_job J = {.c = c, .ksk = k->rlk, .x = ct_poly(a, 2, 0), .nq = nq, .coef = work, .d0 = d,
+                .d1 = d + (size_t)nq * n, .sp0 = work + (size_t)nq * n, .sp1 = work + (size_t)(nq + 1) * n,
+                .work = work + (size_t)(nq + 2) * n, .ct = a->data, .last = work};
+    ckks_parallel(nq, width, ks_intt_task, &J);
+    ckks_parallel(nq + 1, width, ks_target_task, &J);
+    ckks_parallel(2, width, ks_rr_last_task, &J); /* the digits' coefficients are spent: last reuses them */
+    ckks_parallel(2 * l, width, ks_rr_task, &J);
+    if (ct_reserve(out, 2, l) < 0) {
+        scratch_put(c, d, slot);
+        return -1;
+    }
+    for (unsigned p = 0; p < 2; p++)
+        memcpy(out->data + (size_t)p * l * n, (p ? J.d1 : J.d0), (size_t)l * n * sizeof *d);
+    out->size = 2;
+    out->nq = l;
+    out->scale = scale;
     scratch_put(c, d, slot);
     return 0;
 }

@@ -539,7 +539,7 @@ static void many_task(void *arg, unsigned i, unsigned worker)
     if (J->op == MANY_SQUARE) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
     else if (J->op == MANY_RESCALE) rc = he_ckks_rescale(c, J->outs[i], J->outs[i]);
     else if (he_ckks_ct_size(J->outs[i]) == 3)
-        rc = he_ckks_relin(J->k, J->outs[i], J->outs[i]) < 0 || he_ckks_rescale(c, J->outs[i], J->outs[i]) < 0 ? -1 : 0;
+        rc = he_ckks_relin_rescale(J->k, J->outs[i], J->outs[i]);
     if (rc < 0 && !atomic_flag_test_and_set(&J->failed)) /* the message is the thread's own */
         snprintf(J->msg, sizeof J->msg, "%s", he_errmsg());
 }

@@ -330,6 +330,52 @@ static void test_rescale_many(void)
     free_outs(b);
 }
 
+/* he_ckks_relin_rescale against he_ckks_relin then he_ckks_rescale, bit
+** for bit: on this context's 40/50-bit primes and on a 28-bit chain (the
+** MNIST one's shape), IFMA and portable kernels, 1 and 2 threads, in place
+** and into another ciphertext, at every level a product can be rescaled. */
+static void relin_rescale_case(he_ckks_ctx *c, he_ckks_keys *k, const char *what)
+{
+    he_ckks_pt *pt = he_ckks_pt_new(c);
+    he_ckks_ct *x = he_ckks_ct_new(c), *a = he_ckks_ct_new(c), *b = he_ckks_ct_new(c), *f = he_ckks_ct_new(c);
+    double complex v[512];
+    for (unsigned j = 0; j < slots; j++) v[j] = urand() + I * urand();
+    CHECK(he_ckks_encode_complex(c, pt, v, slots, -1, 0) == 0 && he_ckks_encrypt(k, x, pt) == 0, "%s", he_errmsg());
+    unsigned was = he_ckks_threads();
+    for (int lv = he_ckks_ct_level(x); lv >= 1; lv--) {
+        CHECK(he_ckks_mod_down(c, a, x, lv) == 0 && he_ckks_mul(c, a, a, a) == 0, "%s", he_errmsg());
+        CHECK(he_ckks_relin(k, b, a) == 0 && he_ckks_rescale(c, b, b) == 0, "%s", he_errmsg());
+        for (unsigned th = 1; th <= 2; th++) {
+            CHECK(he_ckks_set_threads(th) == 0, "threads");
+            CHECK(he_ckks_relin_rescale(k, f, a) == 0 && same_data(f, b), "%s, level %d, %u threads: differs", what,
+                  lv, th);
+        }
+        CHECK(he_ckks_relin_rescale(k, a, a) == 0 && same_data(a, b), "%s, level %d, in place: differs", what, lv);
+    }
+    CHECK(he_ckks_set_threads(was) == 0, "restore threads");
+    he_ckks_ct_free(x);
+    he_ckks_ct_free(a);
+    he_ckks_ct_free(b);
+    he_ckks_ct_free(f);
+    he_ckks_pt_free(pt);
+}
+
+static void test_relin_rescale(void)
+{
+    relin_rescale_case(ctx, keys, "40-bit primes");
+    he_ckks_params p = {.n = 1024, .nprimes = 5, .bits = {39, 28, 28, 28, 39}, .scale = 0x1p28, .insecure = true};
+    for (int port = 0; port < 2; port++) {
+        ckks_force_portable(port == 1);
+        he_ckks_ctx *c = he_ckks_ctx_new(&p);
+        ckks_force_portable(false);
+        he_ckks_keys *k = c ? he_ckks_keys_new(c) : NULL;
+        CHECK(k && he_ckks_keygen(k) == 0 && he_ckks_keygen_relin(k) == 0, "%s", he_errmsg());
+        if (k) relin_rescale_case(c, k, port ? "28-bit primes, portable" : "28-bit primes");
+        he_ckks_keys_free(k);
+        he_ckks_ctx_free(c);
+    }
+}
+
 /* The MNIST chain's 28-bit primes take the IFMA element-wise kernels too
 ** (rescale, the key switch's lifts, sums and division by P, the product by
 ** i): every step of the throughput server, computed in a context of the
@@ -467,6 +513,7 @@ int main(void)
     RUN(test_add_sub_kernels);
     RUN(test_small_primes_kernels);
     RUN(test_rescale_many);
+    RUN(test_relin_rescale);
     for (int i = 0; i < NI; i++) he_ckks_ct_free(in[i]);
     he_ckks_keys_free(keys);
     he_ckks_ctx_free(ctx);
