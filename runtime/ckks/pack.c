@@ -9,8 +9,9 @@
 ** inputs) in the cache while it computes every output's block from it, so
 ** each input is read from memory once per layer, not once per output. The
 ** sums are lazy: AVX-512 IFMA 52-bit split accumulators held in registers
-** (ckks_mac52s_ifma's scheme), or 128-bit ones in the portable code, and
-** one reduction per output coefficient. Tasks write disjoint blocks with
+** (ckks_mac52s_ifma's scheme), 64-bit sums of 32-bit products for primes
+** below 2^31, or 128-bit ones in the portable code, and one reduction per
+** output coefficient. Tasks write disjoint blocks with
 ** the same arithmetic whatever thread runs them: the results are the same
 ** for any thread count.
 **
