@@ -450,8 +450,7 @@ static bool pending(const cct *c) { return he_ckks_ct_size(c->ct) == 3; }
 static int settle(cct *c)
 {
     if (!pending(c)) return 0;
-    const he_ckks_ctx *ctx = ctx_of(c);
-    if (he_ckks_relin(c->keys->k, c->ct, c->ct) < 0 || he_ckks_rescale(ctx, c->ct, c->ct) < 0) return -1;
+    if (he_ckks_relin_rescale(c->keys->k, c->ct, c->ct) < 0) return -1; /* one relinearization, one rescale */
     ckks_real_counts.relins++;
     ckks_real_counts.keyswitches++;
     ckks_real_counts.rescales++;
@@ -2030,10 +2029,10 @@ static int f_linear(he_vm *vm, he_value *a, int n, he_value *out)
     }
     for (int64_t i = 0; rc == 0 && i < m; i++) in[i] = b->v[i]->ct;
     if (rc == 0) rc = he_ckks_linear(ctx, outs, (size_t)rows, in, (size_t)m, W, q);
+    if (rc == 0) rc = he_ckks_rescale_many(ctx, outs, (size_t)rows); /* one output per thread at a time */
     for (int64_t j = 0; rc == 0 && j < rows; j++) {
-        rc = he_ckks_rescale(ctx, outs[j], outs[j]);
-        if (rc == 0) he_ckks_ct_set_scale(outs[j], res);
-        if (rc == 0 && bias && bias[j] != 0)
+        he_ckks_ct_set_scale(outs[j], res);
+        if (bias && bias[j] != 0)
             rc = c0->pairs ? he_ckks_add_const(ctx, outs[j], outs[j], CMPLX(bias[j], bias[j]))
                            : he_ckks_add_scalar(ctx, outs[j], outs[j], bias[j]);
     }

@@ -60,7 +60,7 @@ void he_ckks_ctx_free(he_ckks_ctx *c)
     if (!c) return;
     for (unsigned i = 0; i < c->k; i++) ckks_mod_free(&c->mod[i]);
     he_free(c->qinv);
-    he_free(c->scratch);
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) he_free(c->scratch[i]);
     he_free(c->ksi);
     he_free(c->rot);
     he_free(c->fftw);
@@ -117,7 +117,7 @@ he_ckks_ctx *he_ckks_ctx_new(const he_ckks_params *p)
     }
     he_ckks_ctx *c = he_calloc(1, sizeof *c);
     if (!c) return NULL;
-    atomic_flag_clear(&c->scratch_busy);
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) atomic_flag_clear(&c->scratch_busy[i]);
     c->n = n;
     c->logn = logn;
     c->slots = n / 2;
@@ -314,37 +314,41 @@ static void poly_muladd(uint64_t *o, const uint64_t *a, const uint64_t *b, const
 }
 
 /* --- scratch memory ---------------------------------------------------------
-** Large temporaries of the evaluation functions come from one buffer kept
-** in the context (allocating them each time costs page faults: glibc maps
-** blocks this size afresh on every call). The buffer is taken with an
-** atomic flag; a second thread using the same context at the same time
-** gets a private allocation instead. Only public data stays there (decoding
+** Large temporaries of the evaluation functions come from buffers kept in
+** the context (allocating them each time costs page faults: glibc maps
+** blocks this size afresh on every call). A buffer is taken with an atomic
+** flag: the threads of the pool that evaluate ciphertexts side by side
+** (he_ckks_square_pairs_many, ...) each take their own; past CKKS_SCRATCH
+** at once, a private allocation. Only public data stays there (decoding
 ** wipes its copy of the plaintext before it puts the buffer back). */
 
-static uint64_t *scratch_get(const he_ckks_ctx *cc, size_t words)
+static uint64_t *scratch_get(const he_ckks_ctx *cc, size_t words, int *slot)
 {
-    he_ckks_ctx *c = (he_ckks_ctx *)cc; /* the buffer is not part of the value */
-    if (atomic_flag_test_and_set_explicit(&c->scratch_busy, memory_order_acquire))
-        return he_malloc(words * sizeof(uint64_t));
-    if (c->scratch_len < words) {
-        he_free(c->scratch);
-        c->scratch = he_malloc(words * sizeof(uint64_t));
-        c->scratch_len = c->scratch ? words : 0;
-        if (!c->scratch) {
-            atomic_flag_clear_explicit(&c->scratch_busy, memory_order_release);
-            return NULL;
+    he_ckks_ctx *c = (he_ckks_ctx *)cc; /* the buffers are not part of the value */
+    for (unsigned i = 0; i < CKKS_SCRATCH; i++) {
+        if (atomic_flag_test_and_set_explicit(&c->scratch_busy[i], memory_order_acquire)) continue;
+        if (c->scratch_len[i] < words) {
+            he_free(c->scratch[i]);
+            c->scratch[i] = he_malloc(words * sizeof(uint64_t));
+            c->scratch_len[i] = c->scratch[i] ? words : 0;
+            if (!c->scratch[i]) {
+                atomic_flag_clear_explicit(&c->scratch_busy[i], memory_order_release);
+                return NULL;
+            }
         }
+        *slot = (int)i;
+        return c->scratch[i];
     }
-    return c->scratch;
+    *slot = -1;
+    return he_malloc(words * sizeof(uint64_t));
 }
 
-static void scratch_put(const he_ckks_ctx *cc, uint64_t *p)
+/* Gives back what scratch_get(..., &slot) gave. */
+static void scratch_put(const he_ckks_ctx *cc, uint64_t *p, int slot)
 {
     he_ckks_ctx *c = (he_ckks_ctx *)cc;
-    if (p == c->scratch)
-        atomic_flag_clear_explicit(&c->scratch_busy, memory_order_release);
-    else
-        he_free(p);
+    if (slot >= 0) atomic_flag_clear_explicit(&c->scratch_busy[slot], memory_order_release);
+    else he_free(p);
 }
 
 /* --- plaintext and ciphertext objects ---------------------------------------- */
@@ -765,13 +769,14 @@ static int decode_slots(const he_ckks_ctx *c, const he_ckks_pt *pt, double compl
 {
     unsigned n = c->n, nh = c->slots, nq = pt->nq;
     /* the plaintext's copy: secret, wiped before the buffer goes back */
-    uint64_t *tmp = scratch_get(c, (size_t)nq * n);
+    int slot;
+    uint64_t *tmp = scratch_get(c, (size_t)nq * n, &slot);
     if (!tmp) return -1;
     memcpy(tmp, pt->data, (size_t)nq * n * sizeof *tmp);
     for (unsigned i = 0; i < nq; i++) ckks_intt(tmp + (size_t)i * n, &c->mod[i], n);
     int r = ckks_crt_compose(c, nq, tmp, z, 1.0 / pt->scale);
     he_memzero(tmp, (size_t)nq * n * sizeof *tmp);
-    scratch_put(c, tmp);
+    scratch_put(c, tmp, slot);
     if (r == 0) emb(c, z, nh);
     return r;
 }
@@ -1514,7 +1519,8 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
     double scale = a->scale / (double)c->mod[l].q;
     if (out != a && ct_reserve(out, size, nq - 1) < 0) return -1;
     out->seeded = false;
-    uint64_t *last = scratch_get(c, 2 * (size_t)n), *x = last + n;
+    int slot;
+    uint64_t *last = scratch_get(c, 2 * (size_t)n, &slot), *x = last + n;
     if (!last) return -1;
     const ckks_mod *ml = &c->mod[l];
     uint64_t half = ml->q >> 1;
@@ -1530,7 +1536,7 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
             const uint64_t *ci = src + ((size_t)p * nq + i) * n;
             uint64_t *o = dst + ((size_t)p * (nq - 1) + i) * n;
             uint64_t w = c->qinv[l * kk + i], wp = c->qinvp[l * kk + i];
-            if (m->ifma_red) {
+            if (ckks_red_from(m, ml)) {
                 ckks_sub_reduce_ifma(x, last, hm, m, n);
                 ckks_ntt(x, m, n);
                 ckks_sub_mulshoup_ifma(o, ci, x, w, c->qinvp52[l * kk + i], m, n);
@@ -1545,7 +1551,7 @@ int he_ckks_rescale(const he_ckks_ctx *c, he_ckks_ct *out, const he_ckks_ct *a)
                 o[j] = ckks_mulshoup(ci[j] + q - x[j], w, wp, q);
         }
     }
-    scratch_put(c, last);
+    scratch_put(c, last, slot);
     out->size = size;
     out->nq = nq - 1;
     out->scale = scale;
@@ -1574,6 +1580,8 @@ typedef struct ks_job {
     const uint32_t *perm;
     unsigned nq;
     uint64_t *coef, *d0, *d1, *sp0, *sp1, *work;
+    const uint64_t *ct; /* he_ckks_relin_rescale: the input's data */
+    uint64_t *last;     /* and its parts' last limbs, relinearized, in coefficients */
 } ks_job;
 
 static void ks_intt_task(void *arg, unsigned j, unsigned w)
@@ -1592,7 +1600,7 @@ static void ks_lift(const he_ckks_ctx *c, const uint64_t *cj, unsigned j, const 
     unsigned n = c->n;
     if (c->mod[j].q < mt->q)
         memcpy(o, cj, n * sizeof *o);
-    else if (mt->ifma_red)
+    else if (ckks_red_from(mt, &c->mod[j]))
         ckks_sub_reduce_ifma(o, cj, 0, mt, n);
     else
         for (unsigned i = 0; i < n; i++) o[i] = ckks_red64(cj[i], mt);
@@ -1612,7 +1620,9 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
     u128 *acc0 = acc, *acc1 = acc + n;
     /* the same memory as 52-bit split accumulators (IFMA primes) */
     uint64_t *lo0 = (uint64_t *)acc, *hi0 = lo0 + n, *lo1 = hi0 + n, *hi1 = lo1 + n;
-    memset(acc, 0, 2 * (size_t)n * sizeof *acc);
+    /* or 64-bit sums of 32-bit products (small primes): lo0 and hi0 */
+    bool sum64 = mt->ifma && ckks_sum64_fits(mt->q, nq);
+    memset(acc, 0, (sum64 ? 1 : 2) * (size_t)n * sizeof *acc);
     for (unsigned j = 0; j < nq; j++) {
         const uint64_t *src;
         if (J->dig) {
@@ -1631,7 +1641,9 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
         }
         const uint64_t *k0 = J->ksk + ((size_t)(j * 2 + 0) * kk + t) * n;
         const uint64_t *k1 = J->ksk + ((size_t)(j * 2 + 1) * kk + t) * n;
-        if (mt->ifma) {
+        if (sum64) {
+            ckks_mac32x2_ifma(lo0, hi0, src, k0, k1, n);
+        } else if (mt->ifma) {
             /* nq <= 39 terms: far below CKKS_MAC52_TERMS */
             ckks_mac52_ifma(lo0, hi0, src, k0, n);
             ckks_mac52_ifma(lo1, hi1, src, k1, n);
@@ -1644,7 +1656,10 @@ static void ks_target_task(void *arg, unsigned ti, unsigned w)
     }
     uint64_t *o0 = ti == nq ? J->sp0 : J->d0 + (size_t)t * n;
     uint64_t *o1 = ti == nq ? J->sp1 : J->d1 + (size_t)t * n;
-    if (mt->ifma_red && nq <= 64) {
+    if (sum64) {
+        ckks_reduce64_ifma(o0, lo0, mt, n);
+        ckks_reduce64_ifma(o1, hi0, mt, n);
+    } else if (mt->ifma_red && nq <= 64) {
         ckks_reduce_mac52_ifma(o0, lo0, hi0, mt, n);
         ckks_reduce_mac52_ifma(o1, lo1, hi1, mt, n);
     } else if (mt->ifma) {
@@ -1683,7 +1698,7 @@ static void ks_div_task(void *arg, unsigned task, unsigned w)
     const ckks_mod *m = &c->mod[t];
     uint64_t q = m->q, h = c->phalf[t];
     uint64_t *dt = d + (size_t)t * n, wv = c->pinv[t], wp = c->pinvp[t];
-    if (m->ifma_red) {
+    if (ckks_red_from(m, &c->mod[c->k - 1])) {
         ckks_sub_reduce_ifma(tmp, pp, h, m, n);
         ckks_ntt(tmp, m, n);
         ckks_sub_mulshoup_ifma(dt, dt, tmp, wv, c->pinvp52[t], m, n);
@@ -1755,21 +1770,129 @@ int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
     if (a->size == 2) return he_ckks_ct_copy(out, a);
     if (!k->rlk) return he_error("ckks: no relinearization key");
     unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
-    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width));
+    int slot;
+    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
     if (!d) return -1;
     keyswitch(c, k->rlk, ct_poly(a, 2, 0), nq, d, d + (size_t)nq * n, d + 2 * (size_t)nq * n, width);
     if (he_ckks_ct_copy(out, a) < 0) {
-        scratch_put(c, d);
+        scratch_put(c, d, slot);
         return -1;
     }
     for (unsigned p = 0; p < 2; p++)
         for (unsigned i = 0; i < nq; i++) {
-            uint64_t q = c->mod[i].q, *o = ct_poly(out, p, i);
-            const uint64_t *x = d + ((size_t)p * nq + i) * n;
-            for (unsigned j = 0; j < n; j++) o[j] = ckks_addmod(o[j], x[j], q);
+            uint64_t *o = ct_poly(out, p, i);
+            ckks_add_poly(o, o, d + ((size_t)p * nq + i) * n, c->mod[i].q, n);
         }
     out->size = 2;
-    scratch_put(c, d);
+    scratch_put(c, d, slot);
+    return 0;
+}
+
+/* Relinearization and rescale at once. With d = the key switch's sum over
+** the primes q_i and P (sp: its part at P), relinearizing adds
+** (d_i - lift_i([sp]_P)) / P to c_i, and rescaling subtracts lift_i([c'_l])
+** and divides by q_l (l = nq - 1); both lifts are made in coefficients,
+** so at i < l they are summed there and cross to the NTT together:
+**   out_i = (c_i + d_i / P - NTT(lift_i(sp) / P + lift_i(c'_l))) / q_l,
+** and c'_l itself comes from one INTT of P c_l + d_l. The same sums modulo
+** q_i as he_ckks_relin then he_ckks_rescale (with their roundings: +P/2,
+** +q_l/2): the same results, bit for bit. */
+static void ks_rr_last_task(void *arg, unsigned b, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, nq = J->nq, l = nq - 1;
+    const ckks_mod *mp = &c->mod[c->k - 1], *ml = &c->mod[l];
+    uint64_t *pp = b ? J->sp1 : J->sp0, P = mp->q, q = ml->q;
+    uint64_t *z = J->last + (size_t)b * n, *tmp = J->work + (size_t)w * KS_WORKER_WORDS * n;
+    const uint64_t *cl = J->ct + ((size_t)b * nq + l) * n, *dl = (b ? J->d1 : J->d0) + (size_t)l * n;
+    ckks_intt(pp, mp, n); /* [sp + P/2]_P, as ks_sp_task */
+    for (unsigned i = 0; i < n; i++) pp[i] = ckks_addmod(pp[i], P >> 1, P);
+    uint64_t pl = P % q, h = c->phalf[l], wv = c->pinv[l], wp = c->pinvp[l];
+    if (ml->ifma) ckks_addmul_const_ifma(z, dl, cl, pl, ckks_shoup52(pl, q), ml, n);
+    else
+        for (unsigned i = 0; i < n; i++) z[i] = ckks_addmod(dl[i], ckks_mulmod(cl[i], pl, ml), q);
+    ckks_intt(z, ml, n); /* P c_l + d_l in coefficients */
+    if (ckks_red_from(ml, mp)) {
+        ckks_sub_reduce_ifma(tmp, pp, h, ml, n);
+    } else {
+        for (unsigned i = 0; i < n; i++) tmp[i] = ckks_submod(P > q ? ckks_red64(pp[i], ml) : pp[i], h, q);
+    }
+    if (ml->ifma) ckks_sub_mulshoup_ifma(z, z, tmp, wv, c->pinvp52[l], ml, n);
+    else
+        for (unsigned i = 0; i < n; i++) z[i] = ckks_mulshoup(z[i] + q - tmp[i], wv, wp, q);
+    for (unsigned i = 0; i < n; i++) z[i] = ckks_addmod(z[i], q >> 1, q); /* + q_l/2, as he_ckks_rescale */
+}
+
+/* Part b at prime i < l, into d_b (task = b * l + i). */
+static void ks_rr_task(void *arg, unsigned task, unsigned w)
+{
+    ks_job *J = arg;
+    const he_ckks_ctx *c = J->c;
+    unsigned n = c->n, nq = J->nq, l = nq - 1, kk = c->k, b = task / l, i = task % l;
+    const ckks_mod *m = &c->mod[i], *ml = &c->mod[l], *mp = &c->mod[kk - 1];
+    uint64_t q = m->q, P = mp->q, *u = J->work + (size_t)w * KS_WORKER_WORDS * n, *t2 = u + n;
+    const uint64_t *pp = b ? J->sp1 : J->sp0, *last = J->last + (size_t)b * n;
+    const uint64_t *ci = J->ct + ((size_t)b * nq + i) * n;
+    uint64_t *di = (b ? J->d1 : J->d0) + (size_t)i * n;
+    uint64_t h = c->phalf[i], hm = (ml->q >> 1) % q, pv = c->pinv[i], pvp = c->pinvp[i];
+    uint64_t qv = c->qinv[l * kk + i], qvp = c->qinvp[l * kk + i];
+    if (ckks_red_from(m, mp)) {
+        ckks_sub_reduce_ifma(u, pp, h, m, n);
+    } else {
+        for (unsigned j = 0; j < n; j++) u[j] = ckks_submod(P > q ? ckks_red64(pp[j], m) : pp[j], h, q);
+    }
+    if (ckks_red_from(m, ml)) {
+        ckks_sub_reduce_ifma(t2, last, hm, m, n);
+    } else {
+        for (unsigned j = 0; j < n; j++) t2[j] = ckks_submod(ml->q > q ? ckks_red64(last[j], m) : last[j], hm, q);
+    }
+    if (m->ifma) {
+        ckks_addmul_const_ifma(u, t2, u, pv, c->pinvp52[i], m, n);
+        ckks_ntt(u, m, n);
+        ckks_addmul_const_ifma(di, ci, di, pv, c->pinvp52[i], m, n);
+        ckks_sub_mulshoup_ifma(di, di, u, qv, c->qinvp52[l * kk + i], m, n);
+        return;
+    }
+    for (unsigned j = 0; j < n; j++) u[j] = ckks_addmod(t2[j], ckks_mulshoup(u[j], pv, pvp, q), q);
+    ckks_ntt(u, m, n);
+    for (unsigned j = 0; j < n; j++) {
+        uint64_t v = ckks_addmod(ci[j], ckks_mulshoup(di[j], pv, pvp, q), q);
+        di[j] = ckks_mulshoup(v + q - u[j], qv, qvp, q);
+    }
+}
+
+int he_ckks_relin_rescale(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_ct *a)
+{
+    if (he_poll_interrupt() < 0) return -1; /* a batch stops between operations */
+    const he_ckks_ctx *c = k->ctx;
+    if (check_ct(c, a) < 0) return -1;
+    if (out->ctx != c) return he_error("ckks: ciphertext belongs to another context");
+    if (a->size != 3 || a->nq < 2 || !k->rlk) /* nothing to fuse: the two steps (and their errors) */
+        return he_ckks_relin(k, out, a) < 0 || he_ckks_rescale(c, out, out) < 0 ? -1 : 0;
+    unsigned n = c->n, nq = a->nq, l = nq - 1, width = he_ckks_threads();
+    double scale = a->scale / (double)c->mod[l].q;
+    int slot;
+    uint64_t *d = scratch_get(c, 2 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
+    if (!d) return -1;
+    uint64_t *work = d + 2 * (size_t)nq * n;
+    ks_job J = {.c = c, .ksk = k->rlk, .x = ct_poly(a, 2, 0), .nq = nq, .coef = work, .d0 = d,
+                .d1 = d + (size_t)nq * n, .sp0 = work + (size_t)nq * n, .sp1 = work + (size_t)(nq + 1) * n,
+                .work = work + (size_t)(nq + 2) * n, .ct = a->data, .last = work};
+    ckks_parallel(nq, width, ks_intt_task, &J);
+    ckks_parallel(nq + 1, width, ks_target_task, &J);
+    ckks_parallel(2, width, ks_rr_last_task, &J); /* the digits' coefficients are spent: last reuses them */
+    ckks_parallel(2 * l, width, ks_rr_task, &J);
+    if (ct_reserve(out, 2, l) < 0) {
+        scratch_put(c, d, slot);
+        return -1;
+    }
+    for (unsigned p = 0; p < 2; p++)
+        memcpy(out->data + (size_t)p * l * n, (p ? J.d1 : J.d0), (size_t)l * n * sizeof *d);
+    out->size = 2;
+    out->nq = l;
+    out->scale = scale;
+    scratch_put(c, d, slot);
     return 0;
 }
 
@@ -1780,7 +1903,8 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
     const he_ckks_ctx *c = k->ctx;
     if (a->size != 2) return he_error("ckks: rotation needs a relinearized (size-2) ciphertext");
     unsigned n = c->n, nq = a->nq, width = he_ckks_threads();
-    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n, width));
+    int slot;
+    uint64_t *buf = scratch_get(c, 3 * (size_t)nq * n + ks_work_words(nq, n, width), &slot);
     if (!buf) return -1;
     uint64_t *x = buf, *d0 = buf + (size_t)nq * n, *d1 = d0 + (size_t)nq * n;
     const uint32_t *perm = gk->perm;
@@ -1797,14 +1921,14 @@ static int apply_galois(const he_ckks_keys *k, const ckks_galkey *gk, he_ckks_ct
     }
     double scale = a->scale;
     if (ct_reserve(out, 2, nq) < 0) {
-        scratch_put(c, buf);
+        scratch_put(c, buf, slot);
         return -1;
     }
     out->size = 2;
     out->nq = nq;
     out->scale = scale;
     memcpy(out->data, d0, 2 * (size_t)nq * n * sizeof *d0);
-    scratch_put(c, buf);
+    scratch_put(c, buf, slot);
     return 0;
 }
 

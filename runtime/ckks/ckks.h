@@ -251,6 +251,11 @@ int he_ckks_square(const he_ckks_ctx *ctx, he_ckks_ct *out,
 /* Size 3 -> 2 with the relinearization key (size 2 is copied). */
 int he_ckks_relin(const he_ckks_keys *k, he_ckks_ct *out,
                   const he_ckks_ct *a) HE_WARN_UNUSED;
+/* he_ckks_relin then he_ckks_rescale, bit for bit, with the key switch's
+** division by P and the rescale's by the last prime sharing their NTTs
+** (one per prime and part instead of two). */
+int he_ckks_relin_rescale(const he_ckks_keys *k, he_ckks_ct *out,
+                          const he_ckks_ct *a) HE_WARN_UNUSED;
 /* Divides by the last prime with rounding, dropping it. */
 int he_ckks_rescale(const he_ckks_ctx *ctx, he_ckks_ct *out,
                     const he_ckks_ct *a) HE_WARN_UNUSED;
@@ -311,6 +316,9 @@ int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs,
                               const he_ckks_ct *const *ins, size_t n) HE_WARN_UNUSED;
 int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts,
                         size_t n) HE_WARN_UNUSED;
+/* Every ciphertext of cts rescaled in place, one per thread at a time (a
+** layer's outputs); the same results as one by one. */
+int he_ckks_rescale_many(const he_ckks_ctx *ctx, he_ckks_ct *const *cts, size_t n) HE_WARN_UNUSED;
 
 /* --- hoisted rotations and matrix-vector products (hoist.c) ------------------- */
 /* outs[i] = a rotated by steps[i], i < n, sharing one key-switching

@@ -32,7 +32,7 @@ typedef struct ckks_mod {
     uint64_t ninvp52, ninv_lastp52;
     uint64_t mu52; /* floor(2^(bits+51) / q): Barrett in 52-bit lanes */
     uint64_t r52;  /* 2^52 mod q */
-    int ifma_red;  /* the IFMA reductions below apply (ifma, bits >= 30) */
+    int ifma_red;  /* the IFMA reductions below apply (ifma, bits >= 26) */
 } ckks_mod;
 
 /* Modular helpers (q < 2^62 for the lazy NTT; we use q <= 2^60). The
@@ -122,12 +122,19 @@ bool ckks_cpu_has_ifma(void);
 void ckks_mac52_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, const uint64_t *k, unsigned n);
 void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64_t w, unsigned n);
 #define CKKS_MAC52_TERMS 4096
-/* With m->ifma_red (n % 8 == 0): o = (x mod q - h) mod q for x < 2^60,
-** h < q; o = (hi * 2^52 + lo) mod q for lo < 2^58, hi < 2^54 (at most 64
+/* With m->ifma_red (n % 8 == 0): o = (x mod q - h) mod q for x < 2^(2 bits),
+** h < q (ckks_red_from: residues of src fit); o = (hi * 2^52 + lo) mod q for lo < 2^58, hi < 2^54 (at most 64
 ** lazy terms); o = (d - x) * w mod q for d, x < q (wp52: 52-bit Shoup). */
+static inline bool ckks_red_from(const ckks_mod *m, const ckks_mod *src)
+{
+    return m->ifma_red && src->bits <= 2 * m->bits;
+}
 void ckks_sub_reduce_ifma(uint64_t *o, const uint64_t *x, uint64_t h, const ckks_mod *m, unsigned n);
 void ckks_reduce_mac52_ifma(uint64_t *o, const uint64_t *lo, const uint64_t *hi, const ckks_mod *m,
                             unsigned n);
+/* o = (a + b * w) mod q for b < 2^52, a < q (a NULL: 0), w < q (m->ifma). */
+void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                            const ckks_mod *m, unsigned n);
 void ckks_sub_mulshoup_ifma(uint64_t *o, const uint64_t *d, const uint64_t *x, uint64_t w,
                             uint64_t wp52, const ckks_mod *m, unsigned n);
 static inline uint64_t ckks_shoup52(uint64_t w, uint64_t q)
@@ -137,6 +144,16 @@ static inline uint64_t ckks_shoup52(uint64_t w, uint64_t q)
 static inline u128 ckks_mac52_value(uint64_t lo, uint64_t hi)
 {
     return ((u128)hi << 52) + lo;
+}
+/* For primes q < 2^31 (m->ifma): s0 += x k0, s1 += x k1 with 32-bit
+** products into 64-bit sums (ckks_sum64_fits: how many terms fit);
+** o = s mod q for any 64-bit s. */
+void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                       unsigned n);
+void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n);
+static inline bool ckks_sum64_fits(uint64_t q, size_t terms)
+{
+    return q < (1ull << 31) && (u128)(q - 1) * (q - 1) * terms <= ~(uint64_t)0;
 }
 /* Element-wise kernels with the IFMA layout (m->ifma set, n % 8 == 0):
 ** o = a*b; o = a*b + c; (o0, o1, o2) = (a0 b0, a0 b1 + a1 b0, a1 b1). */
@@ -192,6 +209,7 @@ bool ckks_use_ifma(void);
 void ckks_force_portable(bool on);
 unsigned ckks_bitrev(unsigned x, unsigned logn);
 
+#define CKKS_SCRATCH 16 /* CKKS_MAX_THREADS (pool.c) */
 struct he_ckks_ctx {
     unsigned n, logn, slots;
     unsigned k;  /* number of primes, special included */
@@ -213,10 +231,11 @@ struct he_ckks_ctx {
     ** slots/2) is the twiddle of butterfly j at half-length h, forward;
     ** ffti the inverse's */
     double complex *fftw, *ffti;
-    /* scratch memory for evaluation (see ckks.c) */
-    atomic_flag scratch_busy;
-    uint64_t *scratch;
-    size_t scratch_len;
+    /* scratch memory for evaluation (see ckks.c): one buffer per thread
+    ** that evaluates at the same time (CKKS_SCRATCH of them) */
+    atomic_flag scratch_busy[CKKS_SCRATCH];
+    uint64_t *scratch[CKKS_SCRATCH];
+    size_t scratch_len[CKKS_SCRATCH];
 };
 
 struct he_ckks_pt {

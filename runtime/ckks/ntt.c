@@ -141,7 +141,7 @@ int ckks_mod_init(ckks_mod *m, uint64_t q, unsigned n)
         m->mu52 = (uint64_t)(((u128)1 << (m->bits + 51)) / q);
         m->r52 = (uint64_t)(((u128)1 << 52) % q);
         m->ifma = ckks_use_ifma();
-        m->ifma_red = m->ifma && m->bits >= 30;
+        m->ifma_red = m->ifma && m->bits >= 26;
     }
     return 0;
 }

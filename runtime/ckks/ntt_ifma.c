@@ -12,6 +12,7 @@
 ** with two-source permutes.
 */
 #include "ckks/ckks_internal.h"
+#include "ckks/ifma_lanes.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -299,6 +300,18 @@ IFMA void ckks_sub_mulshoup_ifma(uint64_t *o, const uint64_t *d, const uint64_t 
     }
 }
 
+IFMA void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                                 const ckks_mod *m, unsigned n)
+{
+    const vconst c = vc_make(m->q);
+    const __m512i W = _mm512_set1_epi64((long long)w), Wp = _mm512_set1_epi64((long long)wp52);
+    for (unsigned j = 0; j < n; j += 8) {
+        __m512i r = csub(mulshoup52(_mm512_loadu_si512(b + j), W, Wp, &c), c.q);
+        if (a) r = csub(_mm512_add_epi64(r, _mm512_loadu_si512(a + j)), c.q);
+        _mm512_storeu_si512(o + j, r);
+    }
+}
+
 IFMA void ckks_mul_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const ckks_mod *m,
                         unsigned n)
 {
@@ -354,8 +367,37 @@ IFMA void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64
     }
 }
 
+IFMA void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                            unsigned n)
+{
+    for (unsigned j = 0; j < n; j += 8) {
+        __m512i a = _mm512_loadu_si512(x + j);
+        __m512i p0 = _mm512_mul_epu32(a, _mm512_loadu_si512(k0 + j)), p1 = _mm512_mul_epu32(a, _mm512_loadu_si512(k1 + j));
+        _mm512_storeu_si512(s0 + j, _mm512_add_epi64(_mm512_loadu_si512(s0 + j), p0));
+        _mm512_storeu_si512(s1 + j, _mm512_add_epi64(_mm512_loadu_si512(s1 + j), p1));
+    }
+}
+
+IFMA void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n)
+{
+    const red64c k = red64_make(m);
+    for (unsigned j = 0; j < n; j += 8) _mm512_storeu_si512(o + j, red64_lane(_mm512_loadu_si512(s + j), &k));
+}
+
 #else
 
+void ckks_mac32x2_ifma(uint64_t *s0, uint64_t *s1, const uint64_t *x, const uint64_t *k0, const uint64_t *k1,
+                       unsigned n)
+{
+    for (unsigned j = 0; j < n; j++) {
+        s0[j] += (uint64_t)(uint32_t)x[j] * (uint32_t)k0[j];
+        s1[j] += (uint64_t)(uint32_t)x[j] * (uint32_t)k1[j];
+    }
+}
+void ckks_reduce64_ifma(uint64_t *o, const uint64_t *s, const ckks_mod *m, unsigned n)
+{
+    for (unsigned j = 0; j < n; j++) o[j] = ckks_red64(s[j], m);
+}
 void ckks_sub_reduce_ifma(uint64_t *o, const uint64_t *x, uint64_t h, const ckks_mod *m, unsigned n)
 {
     for (unsigned j = 0; j < n; j++) o[j] = ckks_submod(x[j] % m->q, h, m->q);
@@ -386,6 +428,11 @@ void ckks_mac52s_ifma(uint64_t *lo, uint64_t *hi, const uint64_t *x, uint64_t w,
         lo[j] += (uint64_t)p & ((1ull << 52) - 1);
         hi[j] += (uint64_t)(p >> 52);
     }
+}
+void ckks_addmul_const_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, uint64_t w, uint64_t wp52,
+                            const ckks_mod *m, unsigned n)
+{
+    (void)o, (void)a, (void)b, (void)w, (void)wp52, (void)m, (void)n;
 }
 void ckks_mul_ifma(uint64_t *o, const uint64_t *a, const uint64_t *b, const ckks_mod *m, unsigned n)
 {

@@ -9,8 +9,9 @@
 ** inputs) in the cache while it computes every output's block from it, so
 ** each input is read from memory once per layer, not once per output. The
 ** sums are lazy: AVX-512 IFMA 52-bit split accumulators held in registers
-** (ckks_mac52s_ifma's scheme), or 128-bit ones in the portable code, and
-** one reduction per output coefficient. Tasks write disjoint blocks with
+** (ckks_mac52s_ifma's scheme), 64-bit sums of 32-bit products for primes
+** below 2^31, or 128-bit ones in the portable code, and one reduction per
+** output coefficient. Tasks write disjoint blocks with
 ** the same arithmetic whatever thread runs them: the results are the same
 ** for any thread count.
 **
@@ -31,8 +32,10 @@
 #include <string.h>
 
 #include "ckks/ckks_internal.h"
+#include "ckks/ifma_lanes.h"
 
 #define LIN_BLOCK 64 /* coefficients per task */
+#define LIN_GROUP 6  /* the most rows taken together (24 accumulators of 32 registers) */
 
 /* --- the kernels of one task ----------------------------------------------------- */
 typedef struct lin_job {
@@ -79,9 +82,6 @@ static void lin_block_portable(const lin_job *J, const uint64_t *const *x, unsig
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define IFMA __attribute__((target("avx512f,avx512ifma")))
-
 /* The sum hi * 2^52 + lo of the lanes, reduced (64-bit when it fits). */
 static void lin_reduce52(uint64_t *o, const uint64_t *lo, const uint64_t *hi, const ckks_mod *m, bool fits64)
 {
@@ -93,24 +93,38 @@ static void lin_reduce52(uint64_t *o, const uint64_t *lo, const uint64_t *hi, co
 
 /* G rows with the same inputs (fewer than CKKS_MAC52_TERMS): each input
 ** vector loaded once for G rows; 16 coefficients at a time, 4 G
-** accumulators in registers. */
+** accumulators in registers (the loops over g unrolled: G is a constant
+** here, so that the arrays become registers). While it computes, it
+** prefetches the blocks of the next group's inputs (nx of them), which
+** otherwise come one by one from memory. */
 IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_job *J, const uint64_t *const *x,
                                                                       const ckks_mod *m, const uint64_t *w,
                                                                       uint64_t *const *o, size_t j, size_t off,
-                                                                      const int G)
+                                                                      const uint32_t *nxc, size_t nx, const int G)
 {
     uint64_t lo[16] __attribute__((aligned(64))), hi[16] __attribute__((aligned(64)));
     size_t r0 = J->row[j], len = J->row[j + 1] - r0;
     u128 qm = (u128)(m->q - 1) * (m->q - 1);
     bool fits64 = len == 0 || qm <= (((u128)1 << 64) - 1) / len;
-    const uint64_t *wr[4];
+    const uint64_t *wr[LIN_GROUP];
+#pragma GCC unroll 8
     for (int g = 0; g < G; g++) wr[g] = w + J->row[j + g];
+    const uint32_t *cl = J->col + r0;
     for (unsigned h = 0; h < LIN_BLOCK; h += 16) {
-        __m512i L[4][2], H[4][2];
+        __m512i L[LIN_GROUP][2], H[LIN_GROUP][2];
+#pragma GCC unroll 8
         for (int g = 0; g < G; g++) L[g][0] = L[g][1] = H[g][0] = H[g][1] = _mm512_setzero_si512();
+        /* a quarter of the next inputs' blocks per pass of h */
+        size_t p0 = nx * h / LIN_BLOCK, p1 = nx * (h + 16) / LIN_BLOCK;
+        for (size_t e = p0; e < p1; e++) {
+            const char *b = (const char *)(x[nxc[e]] + off);
+#pragma GCC unroll 8
+            for (int l = 0; l < LIN_BLOCK * 8; l += 64) _mm_prefetch(b + l, _MM_HINT_T0);
+        }
         for (size_t e = 0; e < len; e++) {
-            const uint64_t *xi = x[J->col[r0 + e]] + off + h;
+            const uint64_t *xi = x[cl[e]] + off + h;
             __m512i a0 = _mm512_loadu_si512(xi), a1 = _mm512_loadu_si512(xi + 8);
+#pragma GCC unroll 8
             for (int g = 0; g < G; g++) {
                 __m512i W = _mm512_set1_epi64((long long)wr[g][e]);
                 L[g][0] = _mm512_madd52lo_epu64(L[g][0], a0, W);
@@ -119,6 +133,7 @@ IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_
                 H[g][1] = _mm512_madd52hi_epu64(H[g][1], a1, W);
             }
         }
+#pragma GCC unroll 8
         for (int g = 0; g < G; g++) {
             _mm512_store_si512(lo, L[g][0]);
             _mm512_store_si512(lo + 8, L[g][1]);
@@ -133,22 +148,135 @@ IFMA static inline __attribute__((always_inline)) void lin_group_ifma(const lin_
     }
 }
 
+/* Primes below 2^31 (the MNIST chain's 28-bit ones): residues and weights
+** fit 32 bits, so each product is one vpmuludq, exact in 64 bits, added to
+** a 64-bit sum (twice the products per cycle of the two 52-bit halves: the
+** multiply and the add each run on two ports); the sums are reduced in
+** registers every `fold` terms, before they could overflow. */
+/* The terms a 64-bit sum takes from a reduced start (< q) before it could overflow. */
+static size_t lin_fold(uint64_t q)
+{
+    u128 qm = (u128)(q - 1) * (q - 1);
+    u128 room = qm ? (((u128)1 << 64) - q) / qm : SIZE_MAX;
+    return room > SIZE_MAX ? SIZE_MAX : (size_t)room;
+}
+
+/* G rows with the same inputs, 16 coefficients at a time (as lin_group_ifma). */
+IFMA static inline __attribute__((always_inline)) void lin_group_mulu(const lin_job *J, const uint64_t *const *x,
+                                                                      const ckks_mod *m, const uint64_t *w,
+                                                                      uint64_t *const *o, size_t j, size_t off,
+                                                                      const uint32_t *nxc, size_t nx, const int G)
+{
+    const red64c k = red64_make(m);
+    size_t r0 = J->row[j], len = J->row[j + 1] - r0, fold = lin_fold(m->q);
+    const uint64_t *wr[LIN_GROUP];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++) wr[g] = w + J->row[j + g];
+    const uint32_t *cl = J->col + r0;
+    for (unsigned h = 0; h < LIN_BLOCK; h += 16) {
+        __m512i S[LIN_GROUP][2];
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) S[g][0] = S[g][1] = _mm512_setzero_si512();
+        size_t p0 = nx * h / LIN_BLOCK, p1 = nx * (h + 16) / LIN_BLOCK;
+        for (size_t e = p0; e < p1; e++) {
+            const char *b = (const char *)(x[nxc[e]] + off);
+#pragma GCC unroll 8
+            for (int l = 0; l < LIN_BLOCK * 8; l += 64) _mm_prefetch(b + l, _MM_HINT_T0);
+        }
+        for (size_t e0 = 0; e0 < len;) {
+            size_t e1 = len - e0 > fold ? e0 + fold : len;
+            for (size_t e = e0; e < e1; e++) {
+                const uint64_t *xi = x[cl[e]] + off + h;
+                __m512i a0 = _mm512_loadu_si512(xi), a1 = _mm512_loadu_si512(xi + 8);
+#pragma GCC unroll 8
+                for (int g = 0; g < G; g++) {
+                    __m512i W = _mm512_set1_epi64((long long)wr[g][e]);
+                    S[g][0] = _mm512_add_epi64(S[g][0], _mm512_mul_epu32(a0, W));
+                    S[g][1] = _mm512_add_epi64(S[g][1], _mm512_mul_epu32(a1, W));
+                }
+            }
+            if (e1 < len) /* reduced, so that the next fold terms fit */
+#pragma GCC unroll 8
+                for (int g = 0; g < G; g++) {
+                    S[g][0] = red64_lane(S[g][0], &k);
+                    S[g][1] = red64_lane(S[g][1], &k);
+                }
+            e0 = e1;
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) {
+            _mm512_storeu_si512(o[g] + h, red64_lane(S[g][0], &k));
+            _mm512_storeu_si512(o[g] + h + 8, red64_lane(S[g][1], &k));
+        }
+    }
+}
+
+/* One row, 64 coefficients in 8 sums. */
+IFMA static void lin_row_mulu(const lin_job *J, const uint64_t *const *x, const ckks_mod *m, const uint64_t *w,
+                              uint64_t *o, size_t j, size_t off)
+{
+    const red64c k = red64_make(m);
+    size_t r0 = J->row[j], r1 = J->row[j + 1], fold = lin_fold(m->q);
+    __m512i S[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) S[v] = _mm512_setzero_si512();
+    for (size_t e0 = r0; e0 < r1;) {
+        size_t e1 = r1 - e0 > fold ? e0 + fold : r1;
+        for (size_t e = e0; e < e1; e++) {
+            const uint64_t *xi = x[J->col[e]] + off;
+            __m512i W = _mm512_set1_epi64((long long)w[e]);
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) S[v] = _mm512_add_epi64(S[v], _mm512_mul_epu32(_mm512_loadu_si512(xi + 8 * v), W));
+        }
+        if (e1 < r1)
+#pragma GCC unroll 8
+            for (int v = 0; v < 8; v++) S[v] = red64_lane(S[v], &k);
+        e0 = e1;
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) _mm512_storeu_si512(o + 8 * v, red64_lane(S[v], &k));
+}
+
 /* IFMA: 64 coefficients in 8 vectors, their lo and hi sums in 16
-** registers for a whole row (or lin_group_ifma for rows that share inputs). */
+** registers for a whole row (or lin_group_ifma for rows that share inputs);
+** for primes below 2^31, the same with 32-bit products (lin_*_mulu). */
 IFMA static void lin_block_ifma(const lin_job *J, const uint64_t *const *x, unsigned t, unsigned p, size_t off)
 {
     const ckks_mod *m = &J->c->mod[t];
     const uint64_t *w = J->w + (size_t)t * J->nnz;
     uint64_t lo[LIN_BLOCK] __attribute__((aligned(64))), hi[LIN_BLOCK] __attribute__((aligned(64)));
+    bool small = m->q < (1ull << 31);
     for (size_t j = 0; j < J->m; j++) {
         unsigned G = J->group[j];
         if (G > 1) {
-            uint64_t *o[4];
+            uint64_t *o[LIN_GROUP];
             for (unsigned g = 0; g < G; g++) o[g] = J->outs[j + g]->data + ((size_t)p * J->nq + t) * J->c->n + off;
-            if (G == 4) lin_group_ifma(J, x, m, w, o, j, off, 4);
-            else if (G == 3) lin_group_ifma(J, x, m, w, o, j, off, 3);
-            else lin_group_ifma(J, x, m, w, o, j, off, 2);
+            /* the next group's inputs, when it is one */
+            size_t nj = j + G, nx = nj < J->m && J->group[nj] > 1 ? J->row[nj + 1] - J->row[nj] : 0;
+            const uint32_t *nxc = nx ? J->col + J->row[nj] : NULL;
+            if (small) {
+                switch (G) {
+                case 6: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 6); break;
+                case 5: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 5); break;
+                case 4: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 4); break;
+                case 3: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 3); break;
+                default: lin_group_mulu(J, x, m, w, o, j, off, nxc, nx, 2); break;
+                }
+                j += G - 1;
+                continue;
+            }
+            switch (G) {
+            case 6: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 6); break;
+            case 5: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 5); break;
+            case 4: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 4); break;
+            case 3: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 3); break;
+            default: lin_group_ifma(J, x, m, w, o, j, off, nxc, nx, 2); break;
+            }
             j += G - 1;
+            continue;
+        }
+        if (small) {
+            lin_row_mulu(J, x, m, w, J->outs[j]->data + ((size_t)p * J->nq + t) * J->c->n + off, j, off);
             continue;
         }
         __m512i L[8], H[8];
@@ -266,12 +394,12 @@ int he_ckks_linear(const he_ckks_ctx *c, he_ckks_ct *const *outs, size_t m, cons
         }
     }
     if (rc == 0) row[m] = e;
-    /* groups of up to 4 consecutive rows with the same inputs */
+    /* groups of up to LIN_GROUP consecutive rows with the same inputs */
     uint8_t *group = rc == 0 ? he_malloc(m) : NULL;
     if (rc == 0 && !group) rc = -1;
     for (size_t j = 0; rc == 0 && j < m;) {
         size_t len = row[j + 1] - row[j], g = 1;
-        while (len > 0 && len < CKKS_MAC52_TERMS && g < 4 && j + g < m && row[j + g + 1] - row[j + g] == len &&
+        while (len > 0 && len < CKKS_MAC52_TERMS && g < LIN_GROUP && j + g < m && row[j + g + 1] - row[j + g] == len &&
                memcmp(col + row[j], col + row[j + g], len * sizeof *col) == 0)
             g++;
         group[j] = (uint8_t)g;
@@ -315,6 +443,11 @@ static void add_times_i(const he_ckks_ctx *c, unsigned t, uint64_t *o, const uin
     if (sign < 0) ri = q - ri;
     uint64_t nri = q - ri, rip = ckks_shoup(ri, q), nrip = ckks_shoup(nri, q);
     unsigned h = c->n / 2;
+    if (m->ifma) { /* the same values, eight at a time */
+        ckks_addmul_const_ifma(o, a, b, ri, ckks_shoup52(ri, q), m, h);
+        ckks_addmul_const_ifma(o + h, a ? a + h : NULL, b + h, nri, ckks_shoup52(nri, q), m, h);
+        return;
+    }
     for (unsigned j = 0; j < h; j++) o[j] = ckks_addmod(a ? a[j] : 0, ckks_mulshoup(b[j], ri, rip, q), q);
     for (unsigned j = h; j < c->n; j++) o[j] = ckks_addmod(a ? a[j] : 0, ckks_mulshoup(b[j], nri, nrip, q), q);
 }
@@ -387,11 +520,13 @@ int he_ckks_square_pairs(const he_ckks_keys *k, he_ckks_ct *out, const he_ckks_c
 /* One ciphertext per task: each runs whole on one thread (the kernels it
 ** calls run inline there), so a slow thread delays one ciphertext, not every
 ** step of every one; the arithmetic is the same, and so are the results. */
+typedef enum { MANY_SQUARE, MANY_SETTLE, MANY_RESCALE } many_op;
 typedef struct many_job {
     const he_ckks_keys *k;
+    const he_ckks_ctx *c;
     he_ckks_ct *const *outs;
     const he_ckks_ct *const *ins;
-    bool square;
+    many_op op;
     atomic_flag failed;
     char msg[256];
 } many_job;
@@ -400,11 +535,12 @@ static void many_task(void *arg, unsigned i, unsigned worker)
 {
     (void)worker;
     many_job *J = arg;
-    const he_ckks_ctx *c = he_ckks_keys_ctx(J->k);
+    const he_ckks_ctx *c = J->c;
     int rc = 0;
-    if (J->square) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
+    if (J->op == MANY_SQUARE) rc = he_ckks_square_pairs(J->k, J->outs[i], J->ins[i]);
+    else if (J->op == MANY_RESCALE) rc = he_ckks_rescale(c, J->outs[i], J->outs[i]);
     else if (he_ckks_ct_size(J->outs[i]) == 3)
-        rc = he_ckks_relin(J->k, J->outs[i], J->outs[i]) < 0 || he_ckks_rescale(c, J->outs[i], J->outs[i]) < 0 ? -1 : 0;
+        rc = he_ckks_relin_rescale(J->k, J->outs[i], J->outs[i]);
     if (rc < 0 && !atomic_flag_test_and_set(&J->failed)) /* the message is the thread's own */
         snprintf(J->msg, sizeof J->msg, "%s", he_errmsg());
 }
@@ -426,13 +562,26 @@ int he_ckks_square_pairs_many(const he_ckks_keys *k, he_ckks_ct *const *outs, co
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             if (outs[i] == ins[j] && i != j) return he_error("ckks: output %zu overwrites input %zu", i, j);
-    many_job J = {.k = k, .outs = outs, .ins = ins, .square = true};
+    many_job J = {.k = k, .c = he_ckks_keys_ctx(k), .outs = outs, .ins = ins, .op = MANY_SQUARE};
     return run_many(&J, n);
 }
 
 int he_ckks_settle_many(const he_ckks_keys *k, he_ckks_ct *const *cts, size_t n)
 {
     if (he_poll_interrupt() < 0) return -1;
-    many_job J = {.k = k, .outs = cts, .ins = (const he_ckks_ct *const *)cts, .square = false};
+    many_job J = {.k = k, .c = he_ckks_keys_ctx(k), .outs = cts, .ins = (const he_ckks_ct *const *)cts,
+                  .op = MANY_SETTLE};
+    return run_many(&J, n);
+}
+
+int he_ckks_rescale_many(const he_ckks_ctx *c, he_ckks_ct *const *cts, size_t n)
+{
+    if (he_poll_interrupt() < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (ckks_check_ct(c, cts[i]) < 0) return -1;
+        for (size_t j = 0; j < i; j++)
+            if (cts[i] == cts[j]) return he_error("ckks: ciphertext %zu is also %zu of the batch", i, j);
+    }
+    many_job J = {.c = c, .outs = cts, .ins = (const he_ckks_ct *const *)cts, .op = MANY_RESCALE};
     return run_many(&J, n);
 }

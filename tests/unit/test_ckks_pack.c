@@ -134,8 +134,8 @@ static void test_linear_vs_dot(void)
     he_ckks_ct_free(d);
 }
 
-/* Rows with the same inputs go through the kernel in groups of up to 4:
-** every count of rows from 1 to 9 (groups of 4, 3, 2 and 1), bit for bit
+/* Rows with the same inputs go through the kernel in groups of up to 6:
+** every count of rows from 1 to 9 (groups of 6 to 2, and 1), bit for bit
 ** the dot product's. */
 static void test_linear_groups(void)
 {
@@ -180,36 +180,42 @@ static void test_linear_long_row(void)
     he_free(w);
 }
 
-/* Primes of 28 bits (the MNIST chain's): sums of up to 2^8 terms fit 64
-** bits and take the cheaper reduction; bit for bit the dot product's. */
+/* Primes of 28 bits (the MNIST chain's): 32-bit products with 64-bit sums,
+** reduced every 2^8 terms; rows alone and in a group, shorter and longer
+** than that; bit for bit the dot product's. */
 static void test_linear_small_primes(void)
 {
     he_ckks_params p = {.n = 1024, .nprimes = 4, .bits = {39, 28, 28, 39}, .scale = 0x1p28, .insecure = true};
     he_ckks_ctx *c = he_ckks_ctx_new(&p);
     he_ckks_keys *k = c ? he_ckks_keys_new(c) : NULL;
     CHECK(k && he_ckks_keygen(k) == 0, "%s", he_errmsg());
-    enum { SI = 300 };
-    he_ckks_ct *x[SI], *o[2], *d = he_ckks_ct_new(c);
-    double v[512], w[2 * SI];
+    enum { SI = 600, SO = 5 };
+    he_ckks_ct *x[SI], *o[SO], *d = he_ckks_ct_new(c);
+    double v[512];
+    static double w[SO * SI];
     he_ckks_pt *pt = he_ckks_pt_new(c);
     for (int i = 0; i < SI; i++) {
         for (unsigned j = 0; j < slots; j++) v[j] = urand();
         x[i] = he_ckks_ct_new(c);
         CHECK(he_ckks_encode(c, pt, v, slots, -1, 0) == 0 && he_ckks_encrypt(k, x[i], pt) == 0, "%s", he_errmsg());
     }
-    for (int e = 0; e < 2 * SI; e++) w[e] = urand();
-    for (int e = 100; e < 2 * SI; e++) w[e] = 0; /* row 0: 100 terms, row 1: 80 (64-bit sums) */
-    for (int e = SI; e < SI + 80; e++) w[e] = urand();
-    o[0] = he_ckks_ct_new(c);
-    o[1] = he_ckks_ct_new(c);
-    CHECK(he_ckks_linear(c, o, 2, (const he_ckks_ct *const *)x, SI, w, 0) == 0, "%s", he_errmsg());
-    for (int j = 0; j < 2; j++) {
+    for (int e = 0; e < SO * SI; e++) w[e] = urand();
+    for (int e = 100; e < SI; e++) w[e] = 0;             /* row 0: 100 terms */
+    for (int e = SI + 80; e < 2 * SI; e++) w[e] = 0;     /* row 1: 80 */
+    /* rows 2, 3: 600 terms, a group; row 4: 599, alone. Rows 3 and 4 weigh
+    ** -1 (residues q - 1: the largest products, so that sums of too many
+    ** terms would overflow) */
+    double one = 1.0 / (double)he_ckks_ctx_prime(c, 2);
+    for (int i = 0; i < SI; i++) w[3 * SI + i] = w[4 * SI + i] = -one;
+    w[4 * SI + 7] = 0;
+    for (int j = 0; j < SO; j++) o[j] = he_ckks_ct_new(c);
+    CHECK(he_ckks_linear(c, o, SO, (const he_ckks_ct *const *)x, SI, w, 0) == 0, "%s", he_errmsg());
+    for (int j = 0; j < SO; j++) {
         CHECK(he_ckks_dot_scalar(c, d, (const he_ckks_ct *const *)x, w + j * SI, SI, 0) == 0, "%s", he_errmsg());
         CHECK(same_data(d, o[j]), "28-bit primes: output %d differs from the dot product", j);
     }
     for (int i = 0; i < SI; i++) he_ckks_ct_free(x[i]);
-    he_ckks_ct_free(o[0]);
-    he_ckks_ct_free(o[1]);
+    for (int j = 0; j < SO; j++) he_ckks_ct_free(o[j]);
     he_ckks_ct_free(d);
     he_ckks_pt_free(pt);
     he_ckks_keys_free(k);
@@ -297,6 +303,159 @@ static void test_square_pairs(void)
     he_ckks_ct_free(c);
 }
 
+/* A layer's outputs rescaled together (one per thread) equal those
+** rescaled one by one, for 1 and 2 threads; a ciphertext twice is refused. */
+static void test_rescale_many(void)
+{
+    he_ckks_ct *a[NO], *b[NO];
+    unsigned was = he_ckks_threads();
+    new_outs(a);
+    new_outs(b);
+    for (unsigned th = 1; th <= 2; th++) {
+        CHECK(he_ckks_set_threads(th) == 0, "threads");
+        CHECK(he_ckks_linear(ctx, a, NO, (const he_ckks_ct *const *)in, NI, W, 0) == 0 &&
+                  he_ckks_linear(ctx, b, NO, (const he_ckks_ct *const *)in, NI, W, 0) == 0,
+              "%s", he_errmsg());
+        CHECK(he_ckks_rescale_many(ctx, a, NO) == 0, "%s", he_errmsg());
+        for (int j = 0; j < NO; j++) {
+            CHECK(he_ckks_rescale(ctx, b[j], b[j]) == 0, "%s", he_errmsg());
+            CHECK(he_ckks_ct_level(a[j]) == he_ckks_ct_level(in[0]) - 1 && same_data(a[j], b[j]),
+                  "%u threads, output %d differs from its rescale alone", th, j);
+        }
+    }
+    CHECK(he_ckks_set_threads(was) == 0, "restore threads");
+    he_ckks_ct *twice[2] = {a[0], a[0]};
+    CHECK(he_ckks_rescale_many(ctx, twice, 2) < 0 && strstr(he_errmsg(), "also"), "a ciphertext twice");
+    free_outs(a);
+    free_outs(b);
+}
+
+/* he_ckks_relin_rescale against he_ckks_relin then he_ckks_rescale, bit
+** for bit: on this context's 40/50-bit primes and on a 28-bit chain (the
+** MNIST one's shape), IFMA and portable kernels, 1 and 2 threads, in place
+** and into another ciphertext, at every level a product can be rescaled. */
+static void relin_rescale_case(he_ckks_ctx *c, he_ckks_keys *k, const char *what)
+{
+    he_ckks_pt *pt = he_ckks_pt_new(c);
+    he_ckks_ct *x = he_ckks_ct_new(c), *a = he_ckks_ct_new(c), *b = he_ckks_ct_new(c), *f = he_ckks_ct_new(c);
+    double complex v[512];
+    for (unsigned j = 0; j < slots; j++) v[j] = urand() + I * urand();
+    CHECK(he_ckks_encode_complex(c, pt, v, slots, -1, 0) == 0 && he_ckks_encrypt(k, x, pt) == 0, "%s", he_errmsg());
+    unsigned was = he_ckks_threads();
+    for (int lv = he_ckks_ct_level(x); lv >= 1; lv--) {
+        CHECK(he_ckks_mod_down(c, a, x, lv) == 0 && he_ckks_mul(c, a, a, a) == 0, "%s", he_errmsg());
+        CHECK(he_ckks_relin(k, b, a) == 0 && he_ckks_rescale(c, b, b) == 0, "%s", he_errmsg());
+        for (unsigned th = 1; th <= 2; th++) {
+            CHECK(he_ckks_set_threads(th) == 0, "threads");
+            CHECK(he_ckks_relin_rescale(k, f, a) == 0 && same_data(f, b), "%s, level %d, %u threads: differs", what,
+                  lv, th);
+        }
+        CHECK(he_ckks_relin_rescale(k, a, a) == 0 && same_data(a, b), "%s, level %d, in place: differs", what, lv);
+    }
+    CHECK(he_ckks_set_threads(was) == 0, "restore threads");
+    he_ckks_ct_free(x);
+    he_ckks_ct_free(a);
+    he_ckks_ct_free(b);
+    he_ckks_ct_free(f);
+    he_ckks_pt_free(pt);
+}
+
+static void test_relin_rescale(void)
+{
+    relin_rescale_case(ctx, keys, "40-bit primes");
+    he_ckks_params p = {.n = 1024, .nprimes = 5, .bits = {39, 28, 28, 28, 39}, .scale = 0x1p28, .insecure = true};
+    for (int port = 0; port < 2; port++) {
+        ckks_force_portable(port == 1);
+        he_ckks_ctx *c = he_ckks_ctx_new(&p);
+        ckks_force_portable(false);
+        he_ckks_keys *k = c ? he_ckks_keys_new(c) : NULL;
+        CHECK(k && he_ckks_keygen(k) == 0 && he_ckks_keygen_relin(k) == 0, "%s", he_errmsg());
+        if (k) relin_rescale_case(c, k, port ? "28-bit primes, portable" : "28-bit primes");
+        he_ckks_keys_free(k);
+        he_ckks_ctx_free(c);
+    }
+}
+
+/* The MNIST chain's 28-bit primes take the IFMA element-wise kernels too
+** (rescale, the key switch's lifts, sums and division by P, the product by
+** i): every step of the throughput server, computed in a context of the
+** IFMA kernels and in one of the portable code from the same keys and
+** ciphertexts, bit for bit the same. */
+static he_ckks_ct *ct_into(he_ckks_ctx *to, const he_ckks_ctx *from, const he_ckks_ct *ct)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    he_ckks_ct *r = he_ckks_ct_new(to);
+    if (he_ckks_ct_serialize(from, ct, &buf, &len) < 0 || he_ckks_ct_deserialize(to, r, buf, len) < 0) {
+        printf("# ct_into: %s\n", he_errmsg());
+        he_ckks_ct_free(r);
+        r = NULL;
+    }
+    he_free(buf);
+    return r;
+}
+
+static void test_small_primes_kernels(void)
+{
+    he_ckks_params p = {.n = 1024, .nprimes = 5, .bits = {39, 28, 28, 28, 39}, .scale = 0x1p28, .insecure = true};
+    he_ckks_ctx *c[2] = {he_ckks_ctx_new(&p), NULL};
+    ckks_force_portable(true);
+    c[1] = he_ckks_ctx_new(&p);
+    ckks_force_portable(false);
+    he_ckks_keys *k[2] = {c[0] ? he_ckks_keys_new(c[0]) : NULL, c[1] ? he_ckks_keys_new(c[1]) : NULL};
+    uint8_t *kb = NULL;
+    size_t klen = 0;
+    CHECK(k[0] && k[1] && he_ckks_keygen(k[0]) == 0 && he_ckks_keygen_relin(k[0]) == 0 &&
+              he_ckks_keygen_galois(k[0], NULL, 0, true) == 0 &&
+              he_ckks_keys_serialize(k[0], he_ckks_keys_parts(k[0]), &kb, &klen) == 0 &&
+              he_ckks_keys_deserialize(k[1], kb, klen) == 0,
+          "%s", he_errmsg());
+    he_free(kb);
+    if (ckks_use_ifma()) CHECK(c[0]->mod[1].ifma_red && !c[1]->mod[1].ifma, "the two kernels");
+    enum { SI = 12, SO = 5 };
+    he_ckks_pt *pt = he_ckks_pt_new(c[0]);
+    double complex v[512];
+    double w[SO * SI];
+    he_ckks_ct *x[2][SI], *o[2][SO], *sq[2][SO];
+    for (int i = 0; i < SI; i++) {
+        for (unsigned j = 0; j < slots; j++) v[j] = urand() + I * urand();
+        x[0][i] = he_ckks_ct_new(c[0]);
+        CHECK(he_ckks_encode_complex(c[0], pt, v, slots, -1, 0) == 0 && he_ckks_encrypt(k[0], x[0][i], pt) == 0,
+              "%s", he_errmsg());
+        x[1][i] = ct_into(c[1], c[0], x[0][i]);
+        CHECK(x[1][i] != NULL, "copy");
+    }
+    for (int e = 0; e < SO * SI; e++) w[e] = urand() * 0.5;
+    for (int a = 0; a < 2; a++) { /* a layer, rescale, bias, square of pairs, relinearize, rescale, i x */
+        for (int j = 0; j < SO; j++) o[a][j] = he_ckks_ct_new(c[a]), sq[a][j] = he_ckks_ct_new(c[a]);
+        CHECK(he_ckks_linear(c[a], o[a], SO, (const he_ckks_ct *const *)x[a], SI, w, 0) == 0, "%s", he_errmsg());
+        for (int j = 0; j < SO; j++)
+            CHECK(he_ckks_rescale(c[a], o[a][j], o[a][j]) == 0 &&
+                      he_ckks_add_const(c[a], o[a][j], o[a][j], 0.25 - 0.5 * I) == 0,
+                  "%s", he_errmsg());
+        CHECK(he_ckks_square_pairs_many(k[a], sq[a], (const he_ckks_ct *const *)o[a], SO) == 0 &&
+                  he_ckks_settle_many(k[a], sq[a], SO) == 0,
+              "%s", he_errmsg());
+        for (int j = 0; j < SO; j++) CHECK(he_ckks_mul_i(c[a], o[a][j], sq[a][j]) == 0, "%s", he_errmsg());
+    }
+    for (int j = 0; j < SO; j++) {
+        CHECK(he_ckks_ct_level(sq[0][j]) == 1 && sq[0][j]->size == 2, "output %d: level 1, two parts", j);
+        CHECK(sq[0][j]->nq == sq[1][j]->nq && sq[0][j]->scale == sq[1][j]->scale &&
+                  memcmp(sq[0][j]->data, sq[1][j]->data, 2 * (size_t)sq[0][j]->nq * 1024 * sizeof(uint64_t)) == 0,
+              "output %d: the IFMA and portable kernels differ", j);
+        CHECK(memcmp(o[0][j]->data, o[1][j]->data, 2 * (size_t)o[0][j]->nq * 1024 * sizeof(uint64_t)) == 0,
+              "i x, output %d: the IFMA and portable kernels differ", j);
+    }
+    for (int a = 0; a < 2; a++) {
+        for (int i = 0; i < SI; i++) he_ckks_ct_free(x[a][i]);
+        for (int j = 0; j < SO; j++) he_ckks_ct_free(o[a][j]), he_ckks_ct_free(sq[a][j]);
+        he_ckks_keys_free(k[a]);
+    }
+    he_ckks_pt_free(pt);
+    he_ckks_ctx_free(c[0]);
+    he_ckks_ctx_free(c[1]);
+}
+
 /* Element-wise addition and subtraction mod q: the AVX-512 kernel (where
 ** used) and the portable one against the scalar definition, on random
 ** residues and the edge values 0 and q - 1, with a tail past the vectors. */
@@ -352,6 +511,9 @@ int main(void)
     RUN(test_mul_i_add_const);
     RUN(test_square_pairs);
     RUN(test_add_sub_kernels);
+    RUN(test_small_primes_kernels);
+    RUN(test_rescale_many);
+    RUN(test_relin_rescale);
     for (int i = 0; i < NI; i++) he_ckks_ct_free(in[i]);
     he_ckks_keys_free(keys);
     he_ckks_ctx_free(ctx);
