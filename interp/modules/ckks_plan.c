@@ -108,18 +108,30 @@
 
 /*
 ** Measured costs, in nanoseconds per N * primes (a key switch: per
-** N * primes * (primes + 1)), fitted to build/he timing 20 repetitions of
-** c + c, c * c, c * 0.5 and ckks.rotate(c, 1) at the top level of the
-** chains (N, depth) = (8192, 3), (16384, 8), (32768, 16), VM overhead
-** included; 2026-12-06, on the project's build machine: an Intel Xeon
-** with AVX-512 IFMA (the kernels used), 2 cores shared, one thread.
-** The fits are within 25% at all three sizes.
+** N * primes * (primes + 1)), CPU time at one thread through the VM
+** (build/he timing 40 repetitions of c + c, c * c, c * vector and
+** ckks.rotate(c, 1) at the top level of the chains (N, scale bits, depth) =
+** (8192, 28, 5), (8192, 40, 3), (16384, 40, 8)); re-measured 2026-12-06
+** 23:03 after that day's faster kernels (32-bit products for primes below
+** 2^31, the fused mod-down and rescale, vector reductions), on the
+** project's build machine: an Intel Xeon with AVX-512 IFMA (the kernels
+** used), 2 cores, load 1.8. A key switch measured 8.8 and 11.3 ns at
+** N = 8192 and 15.7 at 16384 (the ring's tables no longer fit the caches:
+** NS_KS_BIG_RING); the other fits are within 30 % at N = 8192 and up to 1.6
+** times low at 16384. The first table (before those kernels) charged 23 ns
+** a key switch and 8 an addition: 2-3 times the time now measured.
 */
-#define NS_ADD 8.0
-#define NS_TENSOR 6.0        /* the tensor product of two ciphertexts */
-#define NS_RESCALE 14.0      /* rescale (with NS_TENSOR: the former product's 20) */
-#define NS_PLAIN 30.0        /* encode, multiply, rescale */
-#define NS_KS 23.0           /* per N * primes * (primes + 1) */
+#define NS_ADD 1.0
+#define NS_TENSOR 4.0        /* the tensor product of two ciphertexts */
+#define NS_RESCALE 7.0       /* rescale */
+#define NS_PLAIN 25.0        /* encode, multiply, rescale */
+#define NS_ADD_PLAIN 13.0    /* encode a number or vector and add it */
+#define NS_KS 10.0           /* per N * primes * (primes + 1) */
+#define KS_BIG_RING 1.5      /* N >= 16384: NS_KS times this */
+/* A rotation hoisted with others of the same ciphertext (ckks.matvec):
+** the key-switch decomposition is shared (bench ckks.hoist: 31 rotations
+** in 0.64 times the time of 31 plain ones) */
+#define KS_HOISTED 0.64
 /* ckks.dot with scalar weights, per term: the fused kernel (bench
 ** ckks.dot: 845 ciphertexts at N = 8192 and 4 primes in 44.5 ms) */
 #define NS_DOT 1.6
@@ -364,6 +376,7 @@ static double fresh_var(double scale) { return slot_var(1.0 / 12.0 + SIGMA2 * (1
 static void cost(double ns, int level, bool ks)
 {
     double k = level + 1.0;
+    if (ks && cur->lv.n >= 16384) ns *= KS_BIG_RING;
     cur->seconds += 1e-9 * ns * cur->lv.n * k * (ks ? k + 1.0 : 1.0);
 }
 
@@ -676,7 +689,7 @@ static int add_plain(const sct *c, plainv *p, bool negate_plain, bool negate_ct,
     r->scalar = scalar;
     r->clean = p->tensor ? !c->scalar && c->clean : c->clean;
     r->period = scalar ? 1 : 0; /* a new ciphertext, as mod_ckks.c's add_plain */
-    cost(NS_ADD, r->level, false);
+    cost(NS_ADD_PLAIN, r->level, false);
     return put(track(r, "an addition"), 0, out);
 }
 
@@ -1211,7 +1224,7 @@ static int matvec_shadow(const sct *c, const mvshape *m, int64_t rows, const dou
         cur->cnt.keyswitches += (long)ns;
         cur->cnt.plain_products++;
         cur->cnt.rescales++;
-        for (size_t i = 0; i < ns; i++) cost(NS_KS, l, true);
+        for (size_t i = 0; i < ns; i++) cost(NS_KS * KS_HOISTED, l, true);
         cost(NS_PLAIN * m->nnz + NS_RESCALE, l, false);
     }
     free(v);
