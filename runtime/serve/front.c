@@ -418,7 +418,7 @@ he_serve_front *he_serve_front_new(const char *address, const char *worker_addre
         he_memzero(sec, sizeof sec);
         goto fail;
     }
-    int64_t hard = f->lim.max_msg > INT64_MAX / 4 ? -1 : (int64_t)f->lim.max_msg + SERVE_HARD_EXTRA;
+    int64_t hard = serve_hard_limit(f->lim.max_msg);
     f->clients = serve_curve_router(f->zc, "he-serve", sec, hard, address);
     f->workers = f->clients ? serve_curve_router(f->zw, "he-serve-workers", sec, -1, worker_address) : NULL;
     he_memzero(sec, sizeof sec);

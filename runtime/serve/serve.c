@@ -23,7 +23,6 @@
 #define GRACE_MS SERVE_GRACE_MS
 #define GRACE_MAX_MS SERVE_GRACE_MAX_MS
 /* a request up to max_msg + this gets an error reply; a larger one drops the connection */
-#define HARD_EXTRA SERVE_HARD_EXTRA
 
 void serve_put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -265,16 +264,24 @@ void *serve_curve_router(void *zctx, const char *domain, const char *sec, int64_
     return r;
 }
 
-he_serve_server *he_serve_server_new(const char *address, const char *key_file, const char *allow_file,
-                                     const he_serve_limits *lim)
+/* A server (or worker) with its limits (lim, or the defaults), nothing open. */
+static he_serve_server *server_alloc(const he_serve_limits *lim)
 {
-    if (!zmq_has("curve")) return he_error("serve: this libzmq has no CURVE security"), NULL;
     he_serve_server *s = he_calloc(1, sizeof *s);
     if (!s) return NULL;
     if (lim)
         s->lim = *lim;
     else
         he_serve_limits_default(&s->lim);
+    return s;
+}
+
+he_serve_server *he_serve_server_new(const char *address, const char *key_file, const char *allow_file,
+                                     const he_serve_limits *lim)
+{
+    if (!zmq_has("curve")) return he_error("serve: this libzmq has no CURVE security"), NULL;
+    he_serve_server *s = server_alloc(lim);
+    if (!s) return NULL;
     char sec[Z85 + 1], pub[Z85 + 1];
     if (allow_file && serve_keys_read(&s->allow, allow_file) < 0) goto fail;
     if (he_smpc_key_read(key_file, sec, pub) < 0) goto fail;
@@ -286,7 +293,7 @@ he_serve_server *he_serve_server_new(const char *address, const char *key_file, 
         goto fail;
     }
     s->zap_running = true;
-    int64_t hard = s->lim.max_msg > INT64_MAX / 4 ? -1 : (int64_t)s->lim.max_msg + HARD_EXTRA;
+    int64_t hard = serve_hard_limit(s->lim.max_msg);
     s->router = serve_curve_router(s->zctx, "he-serve", sec, hard, address);
     he_memzero(sec, sizeof sec);
     if (!s->router) goto fail;
@@ -711,12 +718,8 @@ he_serve_server *he_serve_worker_new(const char *front_address, const char *fron
     if (!front_public || strlen(front_public) != Z85 || !zmq_z85_decode(raw, front_public))
         return he_error("serve: '%s' is not a front's public key (Z85, 40 characters)", front_public ? front_public : ""),
                NULL;
-    he_serve_server *s = he_calloc(1, sizeof *s);
+    he_serve_server *s = server_alloc(lim);
     if (!s) return NULL;
-    if (lim)
-        s->lim = *lim;
-    else
-        he_serve_limits_default(&s->lim);
     s->worker = true;
     atomic_init(&s->hb_stop, 0);
     he_randombytes(s->wid, sizeof s->wid);
@@ -733,7 +736,7 @@ he_serve_server *he_serve_worker_new(const char *front_address, const char *fron
     uint8_t rid[1 + HE_SERVE_WID];
     memcpy(rid + 1, s->wid, HE_SERVE_WID);
     rid[0] = 'w';
-    int64_t hard = s->lim.max_msg > INT64_MAX / 4 ? -1 : (int64_t)s->lim.max_msg + HARD_EXTRA;
+    int64_t hard = serve_hard_limit(s->lim.max_msg);
     s->router = curve_client(s->zctx, ZMQ_DEALER, front_address, front_public, pub, sec, rid, sizeof rid, hard);
     rid[0] = 'h';
     s->hb_sock = s->router ? curve_client(s->hb_ctx, ZMQ_DEALER, front_address, front_public, pub, sec, rid, sizeof rid, 0)

@@ -17,6 +17,12 @@
 #define SERVE_POLL_MS 100
 /* a request up to max_msg + this gets an error reply; a larger one drops the connection */
 #define SERVE_HARD_EXTRA ((int64_t)64 << 20)
+/* The socket's ZMQ_MAXMSGSIZE for requests up to max_msg: max_msg +
+** SERVE_HARD_EXTRA, or -1 (no limit) past what that can hold. */
+static inline int64_t serve_hard_limit(size_t max_msg)
+{
+    return max_msg > INT64_MAX / 4 ? -1 : (int64_t)max_msg + SERVE_HARD_EXTRA;
+}
 
 /* A list of CURVE public keys (one Z85 key a line, '#' comments); none: any key. */
 typedef struct serve_keys {
