@@ -1423,19 +1423,23 @@ static int f_keygen(he_vm *vm, he_value *a, int n, he_value *out)
     return 0;
 }
 
-/* Whether port can be bound on 127.0.0.1 now. */
-static bool port_bindable(int port)
+/* Binds a TCP socket to port on 127.0.0.1 (0: the kernel's choice) and
+** closes it: the port bound, or -1 when it could not be. */
+static int bind_probe(int port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0) return false;
+    if (s < 0) return -1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
-    bool ok = bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    socklen_t l = sizeof sa;
+    int got = -1;
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(s, (struct sockaddr *)&sa, &l) == 0)
+        got = ntohs(sa.sin_port);
     close(s);
-    return ok;
+    return got;
 }
 
 /* A TCP port free on 127.0.0.1 now, for a party to bind later. It is
@@ -1456,21 +1460,11 @@ static int free_port(void)
     if (lo - base >= 1000)
         for (int tries = 0; tries < 64; tries++) {
             int port = base + (int)he_random_uniform((uint64_t)(lo - base));
-            if (port_bindable(port)) return port;
+            if (bind_probe(port) == port) return port;
         }
     /* no room below the range (or all tried were taken): the kernel's choice */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0) return he_error("smpc.local_parties: socket failed");
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof sa;
-    int port = -1;
-    if (bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(s, (struct sockaddr *)&sa, &l) == 0)
-        port = ntohs(sa.sin_port);
-    close(s);
-    if (port < 0) return he_error("smpc.local_parties: no free port on 127.0.0.1");
+    int port = bind_probe(0);
+    if (port <= 0) return he_error("smpc.local_parties: no free port on 127.0.0.1");
     return port;
 }
 
