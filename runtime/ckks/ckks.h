@@ -380,6 +380,10 @@ int he_ckks_set_threads(unsigned n) HE_WARN_UNUSED;
 ** a he_malloc'd buffer. */
 int he_ckks_keys_serialize(const he_ckks_keys *k, unsigned parts,
                            uint8_t **out, size_t *len) HE_WARN_UNUSED;
+/* The length he_ckks_keys_serialize (and the file he_ckks_keys_save) would
+** give for these parts, without writing them. */
+int he_ckks_keys_serialized_size(const he_ckks_keys *k, unsigned parts,
+                                 size_t *len) HE_WARN_UNUSED;
 /* Adds the parts found in the buffer to k (replacing those present). */
 int he_ckks_keys_deserialize(he_ckks_keys *k, const uint8_t *buf,
                              size_t len) HE_WARN_UNUSED;

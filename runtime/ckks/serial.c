@@ -217,19 +217,38 @@ static int r_ksk(const uint8_t **p, const he_ckks_ctx *c, uint64_t *ksk, uint8_t
     return 0;
 }
 
-int he_ckks_keys_serialize(const he_ckks_keys *k, unsigned parts, uint8_t **out, size_t *len)
+/* The body's length for these parts (checked: all present in k), or -1. */
+static int keys_body_bytes(const he_ckks_keys *k, unsigned parts, size_t *body)
 {
-    if (!k || !out || !len) he_misuse("he_ckks_keys_serialize: NULL argument");
     const he_ckks_ctx *c = k->ctx;
     if (!parts || (parts & ~15u)) return he_error("ckks: bad key parts 0x%x", parts);
     if ((parts & he_ckks_keys_parts(k)) != parts)
         return he_error("ckks: key set lacks some of the parts asked for (have 0x%x, asked 0x%x)",
                         he_ckks_keys_parts(k), parts);
-    size_t n = c->n, body = 4;
-    if (parts & HE_CKKS_PART_SECRET) body += 8 * c->k * n;
-    if (parts & HE_CKKS_PART_PUBLIC) body += 8 * c->L * n + 32;
-    if (parts & HE_CKKS_PART_RELIN) body += ksk_file_bytes(c);
-    if (parts & HE_CKKS_PART_GALOIS) body += 4 + k->ngal * (4 + ksk_file_bytes(c));
+    size_t n = c->n, b = 4;
+    if (parts & HE_CKKS_PART_SECRET) b += 8 * c->k * n;
+    if (parts & HE_CKKS_PART_PUBLIC) b += 8 * c->L * n + 32;
+    if (parts & HE_CKKS_PART_RELIN) b += ksk_file_bytes(c);
+    if (parts & HE_CKKS_PART_GALOIS) b += 4 + k->ngal * (4 + ksk_file_bytes(c));
+    *body = b;
+    return 0;
+}
+
+int he_ckks_keys_serialized_size(const he_ckks_keys *k, unsigned parts, size_t *len)
+{
+    if (!k || !len) he_misuse("he_ckks_keys_serialized_size: NULL argument");
+    size_t body;
+    if (keys_body_bytes(k, parts, &body) < 0) return -1;
+    *len = HDR + body + SUM;
+    return 0;
+}
+
+int he_ckks_keys_serialize(const he_ckks_keys *k, unsigned parts, uint8_t **out, size_t *len)
+{
+    if (!k || !out || !len) he_misuse("he_ckks_keys_serialize: NULL argument");
+    const he_ckks_ctx *c = k->ctx;
+    size_t n = c->n, body;
+    if (keys_body_bytes(k, parts, &body) < 0) return -1;
     wbuf w;
     if (w_begin(&w, c, KIND_KEYS, body) < 0) return -1;
     w_u32(&w, parts);
